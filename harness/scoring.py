@@ -1,0 +1,128 @@
+"""Records (one row per query) and their aggregates, from a pipeline result.
+
+A metric is computed only where the suite has the gold it needs: span metrics need gold spans,
+retrieval metrics gold doc ids, answer metrics gold answers and a generator. A generation that failed
+is kept as a row with its error and no answer score; it is counted in ``generation_errors`` and in
+``answer_valid`` instead of being scored as right or wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness.pipeline import PipelineResult
+from harness.types import Chunk
+from metrics.aggregate import summarize
+from metrics.answers import exact_match, token_f1
+from metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from metrics.spans import precision_omega, span_scores
+
+
+def query_metrics(
+    gold_doc_ids: Sequence[str],
+    gold_spans: Sequence[Any],
+    ranked: Sequence[Chunk],
+    corpus_chunks: Sequence[Chunk],
+    eval_k: Sequence[int],
+    span_k: int,
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if gold_doc_ids:
+        ranked_docs = [c.doc_id for c in ranked]
+        for k in eval_k:
+            out[f"doc_recall@{k}"] = recall_at_k(ranked_docs, gold_doc_ids, k)
+            out[f"doc_hit@{k}"] = hit_at_k(ranked_docs, gold_doc_ids, k)
+            out[f"doc_mrr@{k}"] = mrr_at_k(ranked_docs, gold_doc_ids, k)
+            out[f"doc_ndcg@{k}"] = ndcg_at_k(ranked_docs, gold_doc_ids, k)
+    if gold_spans:
+        s = span_scores([c.span for c in ranked[:span_k]], gold_spans)
+        out[f"span_recall@{span_k}"] = s.recall
+        out[f"span_precision@{span_k}"] = s.precision
+        out[f"span_iou@{span_k}"] = s.iou
+        out["precision_omega"], highlighted = precision_omega([c.span for c in corpus_chunks], gold_spans)
+        out["highlighted_chunks"] = float(highlighted)
+    return out
+
+
+def build_records(result: PipelineResult, eval_k: Sequence[int], span_k: int) -> list[dict[str, Any]]:
+    by_id = {c.chunk_id: c for c in result.chunks}
+    by_doc: dict[str, list[Chunk]] = {}
+    for c in result.chunks:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    retrieved = {r.query_id: r for r in result.retrieved}
+    reranked = {r.query_id: r for r in result.reranked}
+    generations = {g.query_id: g for g in result.generations}
+    records = []
+    for q in result.queries:
+        final = reranked[q.query_id]
+        ranked = [by_id[cid] for cid in final.chunk_ids]
+        gold_docs = {s.doc_id for s in q.gold_spans}
+        corpus_chunks = [c for d in sorted(gold_docs) for c in by_doc.get(d, [])]
+        row: dict[str, Any] = {
+            "query_id": q.query_id,
+            "question": q.question,
+            "answers": list(q.answers),
+            "gold_doc_ids": list(q.gold_doc_ids),
+            "gold_spans": json.dumps([[s.doc_id, s.start, s.end] for s in q.gold_spans], ensure_ascii=False),
+            "metadata": json.dumps(q.metadata, ensure_ascii=False, sort_keys=True),
+            "retrieved_chunk_ids": list(retrieved[q.query_id].chunk_ids),
+            "retrieved_scores": list(retrieved[q.query_id].scores),
+            "ranked_chunk_ids": list(final.chunk_ids),
+            "ranked_scores": list(final.scores),
+        }
+        row.update(query_metrics(q.gold_doc_ids, q.gold_spans, ranked, corpus_chunks, eval_k, span_k))
+        gen = generations.get(q.query_id)
+        if gen is not None:
+            row.update(
+                answer=gen.answer,
+                context_chunk_ids=list(gen.context_chunk_ids),
+                prompt_tokens=gen.prompt_tokens,
+                completion_tokens=gen.completion_tokens,
+                latency_s=gen.latency_s,
+                generation_error=gen.error,
+            )
+            if q.answers and gen.error is None:
+                row["answer_em"] = exact_match(gen.answer, q.answers, result.language)
+                row["answer_f1"] = token_f1(gen.answer, q.answers, result.language)
+        records.append(row)
+    return records
+
+
+NON_METRIC_NUMBERS = {"prompt_tokens", "completion_tokens", "latency_s", "highlighted_chunks"}
+
+
+def metric_names(records: Sequence[dict[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for r in records:
+        for k, v in r.items():
+            if isinstance(v, float) and k not in NON_METRIC_NUMBERS:
+                names.setdefault(k)
+    return list(names)
+
+
+def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: int) -> dict[str, Any]:
+    """Macro mean over queries with a bootstrap CI per metric, plus run-level counts."""
+    metrics = {
+        name: summarize([r[name] for r in records if r.get(name) is not None], seed=seed) for name in metric_names(records)
+    }
+    chunk_lengths = np.array([c.end - c.start for c in result.chunks], dtype=float)
+    summary: dict[str, Any] = {
+        "n_queries": len(records),
+        "n_documents": len(result.documents),
+        "n_chunks": len(result.chunks),
+        "mean_chunk_chars": float(chunk_lengths.mean()) if chunk_lengths.size else 0.0,
+    }
+    if result.generations:
+        errors = sum(1 for g in result.generations if g.error)
+        answerable = [r for r in records if r["answers"]]
+        summary.update(
+            generation_errors=errors,
+            answer_valid=(sum(1 for r in answerable if "answer_em" in r) / len(answerable)) if answerable else None,
+            prompt_tokens=int(sum(g.prompt_tokens for g in result.generations)),
+            completion_tokens=int(sum(g.completion_tokens for g in result.generations)),
+            mean_latency_s=float(np.mean([g.latency_s for g in result.generations])),
+        )
+    return {"summary": summary, "metrics": metrics}

@@ -1,0 +1,103 @@
+"""NitiBench (Thai legal QA) in its repository format: ``laws/*.json`` lists of
+``{law_name, section_num, section_content}`` and a questions CSV whose ``relevant_laws`` column is a
+Python-literal list of ``{'law', 'sections'}``.
+
+One Document per law (its sections joined by blank lines, in file order); each section's character
+range is kept in ``Document.metadata["sections"]`` so that any chunk maps back to the sections it
+overlaps. Gold: the relevant sections as spans, their laws as gold docs, and ``law-section`` ids.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+from harness.registry import TASKS
+from harness.types import Document, Query, Span
+from tasks.base import Task, require_file, resolve_path
+
+SECTION_SEPARATOR = "\n\n"
+
+
+@TASKS.register("nitibench")
+class NitiBenchTask(Task):
+    def __init__(self, path: str, questions: str = "hf_tax.csv", laws: str = "laws", language: str = "th"):
+        self.language = language
+        self.root = resolve_path(path)
+        self.questions_path = self.root / questions
+        self.laws_dir = self.root / laws
+
+    def law_files(self) -> list[Path]:
+        files = sorted(require_file(self.laws_dir).glob("*.json"))
+        if not files:
+            raise DataError(self.laws_dir, "no *.json law files")
+        return files
+
+    def data_files(self) -> list[Path]:
+        return [self.questions_path, *self.law_files()]
+
+    def _sections(self) -> dict[str, list[tuple[str, str]]]:
+        laws: dict[str, list[tuple[str, str]]] = {}
+        for path in self.law_files():
+            try:
+                entries = json.loads(path.read_text("utf-8"))
+            except json.JSONDecodeError as err:
+                raise DataError(path, f"invalid JSON at line {err.lineno} ({err.msg})") from None
+            for i, entry in enumerate(entries):
+                for field in ("law_name", "section_num", "section_content"):
+                    if not str(entry.get(field, "")).strip():
+                        raise DataError(path, "missing or empty", record=i, field=field)
+                laws.setdefault(entry["law_name"], []).append((str(entry["section_num"]), entry["section_content"]))
+        return laws
+
+    def load(self) -> tuple[list[Document], list[Query]]:
+        docs, section_spans = [], {}
+        for law, sections in self._sections().items():
+            parts, meta, pos = [], [], 0
+            for num, content in sections:
+                meta.append([num, pos, pos + len(content)])
+                section_spans.setdefault((law, num), Span(law, pos, pos + len(content)))
+                parts.append(content)
+                pos += len(content) + len(SECTION_SEPARATOR)
+            docs.append(Document(law, SECTION_SEPARATOR.join(parts), {"law": law, "sections": meta}))
+        with open(require_file(self.questions_path), encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return docs, [self._query(row, n, section_spans) for n, row in enumerate(rows, start=1)]
+
+    def _query(self, row: dict[str, Any], n: int, section_spans: dict[tuple[str, str], Span]) -> Query:
+        record = f"row {n}"
+        for field in ("question", "relevant_laws"):
+            if not (row.get(field) or "").strip():
+                raise DataError(self.questions_path, "missing or empty", record=record, field=field)
+        try:
+            relevant = ast.literal_eval(row["relevant_laws"])
+        except (ValueError, SyntaxError) as err:
+            raise DataError(self.questions_path, f"not a Python literal list ({err})", record=record, field="relevant_laws") from None
+        spans, gold = [], []
+        for j, item in enumerate(relevant):
+            try:
+                law, sections = item["law"], item["sections"]
+            except (KeyError, TypeError):
+                raise DataError(self.questions_path, f"expected {{'law', 'sections'}}, got {item!r}", record=record, field=f"relevant_laws[{j}]") from None
+            for num in [sections] if isinstance(sections, (str, int)) else sections:
+                key = (law, str(num))
+                if key not in section_spans:
+                    raise DataError(
+                        self.questions_path, f"section {law}-{num} is not in the statute corpus", record=record, field=f"relevant_laws[{j}]"
+                    )
+                if f"{law}-{num}" not in gold:
+                    spans.append(section_spans[key])
+                    gold.append(f"{law}-{num}")
+        answer = (row.get("reference_answer") or row.get("answer") or "").strip()
+        return Query(
+            query_id=f"q{n:04d}",
+            question=row["question"],
+            answers=(answer,) if answer else (),
+            gold_spans=tuple(spans),
+            gold_doc_ids=tuple(dict.fromkeys(s.doc_id for s in spans)),
+            metadata={"gold_sections": gold},
+        )
