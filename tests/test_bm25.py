@@ -1,0 +1,77 @@
+"""The sparse BM25 backend must score exactly as rank-bm25 (the reference) on the same tokens."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from harness.retrievers.base import top_k
+from harness.retrievers.bm25 import BM25Retriever, build_sparse_bm25, sparse_bm25_scores
+from harness.types import Chunk
+
+
+def test_bm25_score_by_hand():
+    corpus = [["a", "b"], ["a", "c", "c"], ["d"]]
+    index = build_sparse_bm25(corpus, k1=1.5, b=0.75, epsilon=0.25)
+    avgdl = 2.0
+    idf_c = math.log(3 - 1 + 0.5) - math.log(1 + 0.5)
+    tf, dl = 2, 3
+    expected = idf_c * tf * 2.5 / (tf + 1.5 * (1 - 0.75 + 0.75 * dl / avgdl))
+    assert sparse_bm25_scores(index, ["c"])[1] == pytest.approx(expected)
+    # "a" is in 2 of 3 docs: idf = log(1.5/2.5) < 0, floored at epsilon * mean idf.
+    idfs = {"a": math.log(1.5 / 2.5), "b": math.log(2.5 / 1.5), "c": math.log(2.5 / 1.5), "d": math.log(2.5 / 1.5)}
+    floor = 0.25 * sum(idfs.values()) / 4
+    assert sparse_bm25_scores(index, ["a"])[0] == pytest.approx(floor * 1 * 2.5 / (1 + 1.5 * (1 - 0.75 + 0.75 * 2 / 2)))
+
+
+def _random_corpus(rng: random.Random, n_docs: int, vocab: int) -> list[list[str]]:
+    words = [f"w{i}" for i in range(vocab)]
+    return [[rng.choice(words[: rng.randint(2, vocab)]) for _ in range(rng.randint(0, 30))] for _ in range(n_docs)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sparse_backend_matches_rank_bm25(seed):
+    rng = random.Random(seed)
+    corpus = _random_corpus(rng, rng.randint(3, 80), rng.randint(3, 40))
+    corpus[0] = corpus[0] or ["w0"]  # rank-bm25 divides by avgdl: keep it > 0
+    reference = BM25Okapi(corpus)
+    ours = build_sparse_bm25(corpus, 1.5, 0.75, 0.25)
+    for _ in range(10):
+        query = [f"w{rng.randint(0, 45)}" for _ in range(rng.randint(1, 6))]  # includes unknown and repeated terms
+        expected = np.asarray(reference.get_scores(query))
+        got = sparse_bm25_scores(ours, query)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        assert [i for i, _ in top_k(got, 10)] == [i for i, _ in top_k(expected, 10)]
+
+
+def test_both_retriever_backends_rank_alike_on_text():
+    texts = [
+        "The pump moves 300 litres of water per minute.",
+        "Change the engine oil every 100 hours.",
+        "The warranty does not cover the mechanical seal.",
+        "Prime the pump casing with water before every start.",
+    ]
+    chunks = [Chunk(f"d#{i}", "d", 0, len(t), t) for i, t in enumerate(texts)]
+    questions = ["how often should the oil be changed", "what does the warranty cover", "water pump"]
+    results = []
+    for backend in ("sparse", "rank_bm25"):
+        r = BM25Retriever(backend=backend)
+        results.append(r.search(r.index(chunks), questions, 4))
+    for ours, ref in zip(*results):
+        assert [i for i, _ in ours] == [i for i, _ in ref]
+        np.testing.assert_allclose([s for _, s in ours], [s for _, s in ref])
+    assert results[0][0][0][0] == 1 and results[0][1][0][0] == 2
+
+
+def test_thai_bm25_uses_word_segmentation():
+    # three docs: with two, Okapi IDF of a term in one doc is log(1.5/1.5) = 0
+    texts = ["ผู้ใดทิ้งขยะลงในแหล่งน้ำต้องระวางโทษปรับ", "เจ้าของป้ายดิจิทัลต้องเสียภาษีเป็นรายปี", "คณะกรรมการมีวาระสองปี"]
+    chunks = [Chunk(f"d#{i}", "d", 0, len(t), t) for i, t in enumerate(texts)]
+    r = BM25Retriever(language="th")
+    ranked = r.search(r.index(chunks), ["ภาษีป้ายดิจิทัล"], 3)[0]
+    assert ranked[0][0] == 1 and ranked[0][1] > 0
+    assert r.tokenize("ภาษีป้ายดิจิทัล") == ["ภาษี", "ป้าย", "ดิจิทัล"]

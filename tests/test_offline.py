@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.errors import OfflineError
+from harness.models import availability, resolve
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_importing_harness_turns_hub_downloads_and_telemetry_off():
+    code = "import os, harness; print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['RAGAS_DO_NOT_TRACK'])"
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "RAGSWEEP_ALLOW_DOWNLOADS"}}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True)
+    assert out.stdout.split() == ["1", "1", "true"]
+    env["RAGSWEEP_ALLOW_DOWNLOADS"] = "1"
+    code = "import os, harness; print(os.environ.get('HF_HUB_OFFLINE'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True)
+    assert out.stdout.strip() == "None"
+
+
+def test_bundled_models_resolve_without_network():
+    assert availability("bundled:all-MiniLM-L6-v2")[0]
+    assert resolve("bundled:SmolLM2-135M-Instruct").gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_unreachable_hub_id_fails_with_what_to_do():
+    with pytest.raises(OfflineError, match=r"model 'no-such-org/no-such-model' is not in the Hugging Face cache.*RAGSWEEP_ALLOW_DOWNLOADS=1"):
+        resolve("no-such-org/no-such-model")
+    with pytest.raises(OfflineError, match="no bundled model"):
+        resolve("bundled:nope")
+
+
+def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
+    from harness.embedders import embed
+
+    vecs = embed("bundled:all-MiniLM-L6-v2", ["a lighthouse by the harbour", "a lighthouse near the port", "income tax law"])
+    assert vecs.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-5)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
+
+
+def test_cli_unknown_component_is_one_line_error():
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.run", "chunker=nope"], capture_output=True, text=True, cwd=REPO
+    )
+    assert out.returncode != 0
+    assert "Could not find 'chunker/nope'" in out.stderr + out.stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.run", "chunker.name=nope", "results_dir=/tmp/ragsweep-test-runs", "progress=false"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert out.returncode == 2
+    errors = [l for l in (out.stdout + out.stderr).splitlines() if "ERROR" in l]
+    assert len(errors) == 1 and "unknown chunker 'nope'; known: fixed_tokens, recursive, sentences" in errors[0]

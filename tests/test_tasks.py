@@ -1,0 +1,135 @@
+"""Loaders on the bundled suites, and bad input stopping with the file, record and field named."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from harness.errors import ConfigError, DataError
+from harness.registry import CHUNKERS, TASKS
+from tasks.chroma import ChromaTask
+from tasks.hotpotqa import HotpotQATask
+from tasks.nitibench import NitiBenchTask
+
+
+def test_bundled_multihop_suite():
+    docs, queries = HotpotQATask("bundled:multihop_mini").load()
+    assert (len(docs), len(queries)) == (22, 16)
+    text = {d.doc_id: d.text for d in docs}
+    q = queries[0]
+    assert q.answers == ("Hallowmere",) and q.gold_doc_ids == ("Tidewater Institute", "Orla Venn")
+    assert [text[s.doc_id][s.start : s.end] for s in q.gold_spans] == [
+        "It was founded in 1994 by the biologist Orla Venn.",
+        "Orla Venn is a Kestran marine biologist born in 1961 in the port town of Hallowmere.",
+    ]
+    assert {q.metadata["type"] for q in queries} == {"bridge", "comparison"}
+
+
+def test_bundled_thai_legal_suite_maps_sections_to_spans():
+    docs, queries = NitiBenchTask("bundled:thai_legal_mini", questions="questions.csv").load()
+    assert (len(docs), len(queries)) == (2, 12)
+    doc = {d.doc_id: d for d in docs}
+    q = queries[2]
+    assert len(q.metadata["gold_sections"]) == 3
+    for span, section in zip(q.gold_spans, q.metadata["gold_sections"]):
+        assert doc[span.doc_id].text[span.start : span.end].startswith(f"{span.doc_id} มาตรา {section.rsplit('-', 1)[1]} ")
+    sections = doc[q.gold_spans[0].doc_id].metadata["sections"]
+    assert [s[0] for s in sections] == [str(i) for i in range(1, 11)]
+
+
+def test_bundled_span_suite():
+    docs, queries = ChromaTask("bundled:span_mini").load()
+    assert (len(docs), len(queries)) == (2, 14)
+    assert sum(len(q.gold_spans) for q in queries) == 20
+
+
+@pytest.fixture()
+def span_copy(tmp_path):
+    from tasks.base import BUNDLED_DATA
+
+    dst = tmp_path / "suite"
+    shutil.copytree(BUNDLED_DATA / "span_mini", dst)
+    return dst
+
+
+def _rewrite_csv(path, mutate):
+    rows = list(csv.DictReader(open(path, encoding="utf-8", newline="")))
+    mutate(rows)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["question", "references", "corpus_id"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_chroma_reference_mismatch_names_row_and_field(span_copy):
+    def mutate(rows):
+        refs = json.loads(rows[2]["references"])
+        refs[0]["start_index"] += 1
+        rows[2]["references"] = json.dumps(refs)
+
+    _rewrite_csv(span_copy / "questions_df.csv", mutate)
+    with pytest.raises(DataError) as err:
+        ChromaTask(str(span_copy)).load()
+    assert "questions_df.csv, record row 3, field 'references[0]': pump_manual[" in str(err.value)
+
+
+def test_chroma_span_outside_document(span_copy):
+    def mutate(rows):
+        rows[0]["references"] = json.dumps([{"content": "x", "start_index": 10**6, "end_index": 10**6 + 1}])
+
+    _rewrite_csv(span_copy / "questions_df.csv", mutate)
+    with pytest.raises(DataError, match=r"record row 1, field 'references\[0\]': span .* outside pump_manual"):
+        ChromaTask(str(span_copy)).load()
+
+
+def test_chroma_malformed_json_and_missing_corpus(span_copy):
+    _rewrite_csv(span_copy / "questions_df.csv", lambda rows: rows[4].update(references="[{not json"))
+    with pytest.raises(DataError, match=r"record row 5, field 'references': invalid JSON"):
+        ChromaTask(str(span_copy)).load()
+    (span_copy / "corpora" / "pump_manual.md").unlink()
+    with pytest.raises(DataError, match=r"record row 1, field 'corpus_id': corpus file .*pump_manual.md not found"):
+        ChromaTask(str(span_copy)).load()
+
+
+def test_chroma_corpus_id_remap(span_copy):
+    (span_copy / "corpora" / "pump_manual.md").rename(span_copy / "manual.txt")
+    docs, queries = ChromaTask(str(span_copy), corpus_paths={"pump_manual": "manual.txt"}).load()
+    assert {d.doc_id for d in docs} == {"pump_manual", "council_minutes"} and len(queries) == 14
+
+
+def test_missing_data_file(tmp_path):
+    with pytest.raises(DataError, match="questions_df.csv: file not found"):
+        ChromaTask(str(tmp_path)).load()
+
+
+def test_hotpotqa_bad_supporting_fact(tmp_path):
+    from tasks.base import BUNDLED_DATA
+
+    shutil.copytree(BUNDLED_DATA / "multihop_mini", tmp_path / "s")
+    path = tmp_path / "s" / "questions.json"
+    records = json.loads(path.read_text())
+    records[3]["supporting_facts"][1] = ["Edwin Marlow", 9]
+    path.write_text(json.dumps(records))
+    with pytest.raises(DataError, match=r"record 3 \(_id mh04\), field 'supporting_facts\[1\]': sentence 9 out of range"):
+        HotpotQATask(str(tmp_path / "s")).load()
+
+
+def test_nitibench_unknown_section(tmp_path):
+    from tasks.base import BUNDLED_DATA
+
+    shutil.copytree(BUNDLED_DATA / "thai_legal_mini", tmp_path / "s")
+    path = tmp_path / "s" / "questions.csv"
+    text = path.read_text("utf-8").replace("'sections': '8'}", "'sections': '99'}")
+    path.write_text(text, "utf-8")
+    with pytest.raises(DataError, match=r"record row 5, field 'relevant_laws\[1\]': section .*-99 is not in the statute corpus"):
+        NitiBenchTask(str(tmp_path / "s"), questions="questions.csv").load()
+
+
+def test_unknown_component_name_lists_the_known_ones():
+    with pytest.raises(ConfigError, match=r"unknown chunker 'nope'; known: fixed_tokens, recursive, sentences"):
+        CHUNKERS.build({"name": "nope"})
+    with pytest.raises(ConfigError, match="unknown task"):
+        TASKS.get("nope")
