@@ -27,6 +27,8 @@ run: install
 	$(PY) -m harness.run $(ARGS)
 
 run-sweep: install
+	$(PY) -m harness.offline_check +sweep=default
+	$(PY) -m harness.offline_check +sweep=generation
 	$(PY) -m harness.run +sweep=default $(ARGS)
 	$(PY) -m harness.run +sweep=generation $(ARGS)
 	$(PY) -m harness.report

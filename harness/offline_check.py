@@ -56,25 +56,17 @@ def compose_runs(overrides: list[str]) -> list[dict[str, Any]]:
     return runs
 
 
-def _model_ids(node: Any) -> Iterator[str]:
+def _values_of(node: Any, key: str) -> Iterator[str]:
+    """Every string value stored under ``key`` anywhere in a nested config."""
     if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "model" and isinstance(value, str):
+        for k, value in node.items():
+            if k == key and isinstance(value, str):
                 yield value
             else:
-                yield from _model_ids(value)
+                yield from _values_of(value, key)
     elif isinstance(node, list):
         for item in node:
-            yield from _model_ids(item)
-
-
-def _encodings(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "encoding" and isinstance(value, str):
-                yield value
-            else:
-                yield from _encodings(value)
+            yield from _values_of(item, key)
 
 
 def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
@@ -83,11 +75,11 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
     found: dict[tuple[str, str], Requirement] = {}
     for run in runs:
         components = {g: run[g] for g in ("chunker", "retriever", "reranker", "generator", "judge")}
-        for model_id in _model_ids(components):
+        for model_id in _values_of(components, "model"):
             if ("model", model_id) not in found and not (model_id == "default" and run["generator"]["name"] == "openai"):
                 present, where = availability(model_id)
                 found[("model", model_id)] = Requirement("model", model_id, present, where)
-        for encoding in _encodings(components):
+        for encoding in _values_of(components, "encoding"):
             if ("tokenizer", encoding) not in found:
                 try:
                     tiktoken_encoding(encoding)

@@ -38,10 +38,11 @@ def sentence_spans(text: str, language: Language = "en") -> list[tuple[int, int]
         pos = m.end()
     if pos < len(text):
         spans.append((pos, len(text)))
-    return [(s, e) for s, e in (_strip(text, s, e) for s, e in spans) if e > s]
+    return [(s, e) for s, e in (strip_span(text, s, e) for s, e in spans) if e > s]
 
 
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a range to exclude leading and trailing whitespace."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():

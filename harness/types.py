@@ -150,7 +150,6 @@ class Generation:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
-    dropped_chunks: int = 0
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -42,6 +42,7 @@ class NitiBenchTask(Task):
 
     def _sections(self) -> dict[str, list[tuple[str, str]]]:
         laws: dict[str, list[tuple[str, str]]] = {}
+        seen: set[tuple[str, str]] = set()
         for path in self.law_files():
             try:
                 entries = json.loads(path.read_text("utf-8"))
@@ -51,7 +52,11 @@ class NitiBenchTask(Task):
                 for field in ("law_name", "section_num", "section_content"):
                     if not str(entry.get(field, "")).strip():
                         raise DataError(path, "missing or empty", record=i, field=field)
-                laws.setdefault(entry["law_name"], []).append((str(entry["section_num"]), entry["section_content"]))
+                key = (entry["law_name"], str(entry["section_num"]))
+                if key in seen:
+                    raise DataError(path, f"section {key[0]}-{key[1]} appears twice in the corpus", record=i, field="section_num")
+                seen.add(key)
+                laws.setdefault(key[0], []).append((key[1], entry["section_content"]))
         return laws
 
     def load(self) -> tuple[list[Document], list[Query]]:
@@ -60,7 +65,7 @@ class NitiBenchTask(Task):
             parts, meta, pos = [], [], 0
             for num, content in sections:
                 meta.append([num, pos, pos + len(content)])
-                section_spans.setdefault((law, num), Span(law, pos, pos + len(content)))
+                section_spans[(law, num)] = Span(law, pos, pos + len(content))
                 parts.append(content)
                 pos += len(content) + len(SECTION_SEPARATOR)
             docs.append(Document(law, SECTION_SEPARATOR.join(parts), {"law": law, "sections": meta}))

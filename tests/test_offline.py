@@ -46,14 +46,14 @@ def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
 
 
-def test_cli_unknown_component_is_one_line_error():
+def test_cli_unknown_component_is_one_line_error(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "harness.run", "chunker=nope"], capture_output=True, text=True, cwd=REPO
     )
     assert out.returncode != 0
     assert "Could not find 'chunker/nope'" in out.stderr + out.stdout
     out = subprocess.run(
-        [sys.executable, "-m", "harness.run", "chunker.name=nope", "results_dir=/tmp/ragsweep-test-runs", "progress=false"],
+        [sys.executable, "-m", "harness.run", "chunker.name=nope", f"results_dir={tmp_path}/runs", f"cache_dir={tmp_path}/cache", "progress=false"],
         capture_output=True, text=True, cwd=REPO,
     )
     assert out.returncode == 2

@@ -133,3 +133,15 @@ def test_unknown_component_name_lists_the_known_ones():
         CHUNKERS.build({"name": "nope"})
     with pytest.raises(ConfigError, match="unknown task"):
         TASKS.get("nope")
+
+
+def test_nitibench_duplicate_section_is_an_error(tmp_path):
+    from tasks.base import BUNDLED_DATA
+
+    shutil.copytree(BUNDLED_DATA / "thai_legal_mini", tmp_path / "s")
+    path = tmp_path / "s" / "laws" / "digital_signboard_tax_act.json"
+    sections = json.loads(path.read_text("utf-8"))
+    sections[3]["section_num"] = "3"
+    path.write_text(json.dumps(sections, ensure_ascii=False), "utf-8")
+    with pytest.raises(DataError, match=r"digital_signboard_tax_act.json, record 3, field 'section_num': section .*-3 appears twice"):
+        NitiBenchTask(str(tmp_path / "s"), questions="questions.csv").load()

@@ -25,11 +25,3 @@ class Chunker(ABC):
             chunks.extend(make_chunk(doc, s, e, i) for i, (s, e) in enumerate(self.spans(doc)))
         return chunks
 
-
-def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink a range to exclude leading and trailing whitespace (LangChain's strip_whitespace)."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from harness.chunkers.base import Chunker, strip_span
+from harness.chunkers.base import Chunker
 from harness.errors import ConfigError
 from harness.registry import CHUNKERS
-from harness.text import tiktoken_encoding
+from harness.text import strip_span, tiktoken_encoding
 from harness.types import Document
 
 Range = tuple[int, int]
