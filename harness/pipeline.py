@@ -21,7 +21,7 @@ from harness.types import Chunk, Document, Generation, Query, Retrieved
 log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
-STAGE_VERSIONS = {"load": "1", "chunk": "1", "index": "1", "retrieve": "1", "rerank": "1", "generate": "1"}
+STAGE_VERSIONS = {"load": "1", "chunk": "1", "index": "1", "retrieve": "1", "rerank": "1", "generate": "2"}
 
 
 @dataclass

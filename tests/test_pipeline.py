@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
 
 from harness.hashing import sha256_file
-from harness.runner import execute
-
-CONFIGS = str(Path(__file__).resolve().parent.parent / "configs")
-GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge")
-
-
-def run(tmp_path: Path, *overrides: str) -> tuple[Path, dict]:
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[f"cache_dir={tmp_path}/cache", f"results_dir={tmp_path}/runs", "progress=false", *overrides],
-            return_hydra_config=True,
-        )
-    choices = {g: cfg.hydra.runtime.choices.get(g) for g in GROUPS}
-    with open_dict(cfg):
-        del cfg["hydra"]
-    run_dir = execute(cfg, choices)
-    import json
-
-    return run_dir, json.loads((run_dir / "run.json").read_text())
-
-
-def statuses(info: dict) -> dict[str, str]:
-    return {k: v["status"] for k, v in info["stages"].items() if k != "score"}
+from tests.helpers import run, statuses
 
 
 def test_rerun_is_all_cache_hits_and_byte_identical(tmp_path):
@@ -78,8 +53,6 @@ def test_records_carry_gold_rankings_and_metrics(tmp_path):
     # one sentence per chunk: the top-ranked chunk for Q1 is a real dense hit on a gold document
     assert first["ranked_chunk_ids"][0].split("#")[0] in {"Tidewater Institute", "Orla Venn"}
     assert {"span_iou@5", "precision_omega", "doc_recall@5", "doc_ndcg@10", "answer_f1"} <= set(records.columns)
-    import json
-
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["metrics"]["doc_recall@5"]["mean"] == pytest.approx(records["doc_recall@5"].mean())
     assert metrics["summary"]["n_queries"] == 16 and metrics["summary"]["generation_errors"] == 0
