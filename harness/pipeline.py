@@ -21,7 +21,7 @@ from harness.types import Chunk, Document, Generation, Query, Retrieved
 log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
-STAGE_VERSIONS = {"load": "1", "chunk": "1", "index": "1", "retrieve": "1", "rerank": "1", "generate": "2"}
+STAGE_VERSIONS = {"load": "2", "chunk": "1", "index": "1", "retrieve": "1", "rerank": "1", "generate": "2"}
 
 
 @dataclass
@@ -42,6 +42,8 @@ class PipelineResult:
     stages: dict[str, StageStat] = field(default_factory=dict)
     data_hashes: dict[str, str] = field(default_factory=dict)
     language: str = "en"
+    task_description: dict[str, Any] = field(default_factory=dict)
+    breakdown_keys: tuple[str, ...] = ()
 
 
 def _plain(cfg: Any) -> dict[str, Any]:
@@ -72,7 +74,11 @@ class Pipeline:
 
         def load() -> dict[str, Any]:
             docs, queries = task.load()
-            return {"documents": [d.to_dict() for d in docs], "queries": [q.to_dict() for q in queries]}
+            return {
+                "documents": [d.to_dict() for d in docs],
+                "queries": [q.to_dict() for q in queries],
+                "description": task.describe(),
+            }
 
         loaded = self._stage("load", load_key, load)
         documents = [Document.from_dict(d) for d in loaded["documents"]]
@@ -88,7 +94,10 @@ class Pipeline:
         retrieved = self._retrieve(chunk_key, chunks, queries)
         reranked = self._rerank(chunks, queries, retrieved)
         generations = self._generate(chunks, queries, reranked)
-        return PipelineResult(documents, queries, chunks, retrieved, reranked, generations, self.stages, data_hashes, task.language)
+        return PipelineResult(
+            documents, queries, chunks, retrieved, reranked, generations, self.stages, data_hashes,
+            task.language, loaded["description"], task.breakdown_keys,
+        )
 
     def _retrieve(self, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
         cfg = self.cfg

@@ -32,7 +32,7 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     runtime.configure(plain["cache_dir"])
     result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
     t_score = time.perf_counter()
-    records = build_records(result, plain["eval_k"], plain["span_k"])
+    records = build_records(result, plain["eval_k"], plain["span_k"], plain["section_k"])
     metrics = aggregate(records, result, plain["seed"])
     metrics["components"] = {g: component_label(plain[g], BY_GROUP[g].get(plain[g]["name"]).label_params) for g in GROUPS}
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
@@ -51,6 +51,7 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
         "packages": package_versions(),
         "machine": machine(),
         "data_hashes": result.data_hashes,
+        "task": result.task_description,
         "stages": stages,
         "cache_hits": sum(1 for v in result.stages.values() if v.status == "hit"),
         "counters": runtime.counters(),

@@ -18,6 +18,7 @@ from harness.types import Chunk
 from metrics.aggregate import summarize
 from metrics.answers import exact_match, token_f1
 from metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from metrics import sections as sec
 from metrics.spans import precision_omega, span_scores
 
 
@@ -47,7 +48,26 @@ def query_metrics(
     return out
 
 
-def build_records(result: PipelineResult, eval_k: Sequence[int], span_k: int) -> list[dict[str, Any]]:
+def section_metrics(ranked_sections: Sequence[Sequence[str]], gold_sections: Sequence[str], section_k: Sequence[int]) -> dict[str, float]:
+    """NitiBench's hit / multi-hit / recall / MRR / multi-MRR over sections, at each k."""
+    out: dict[str, float] = {}
+    for k in section_k:
+        out[f"section_hit@{k}"] = sec.hit_rate(ranked_sections, gold_sections, k)
+        out[f"section_multi_hit@{k}"] = sec.multi_hit_rate(ranked_sections, gold_sections, k)
+        out[f"section_recall@{k}"] = sec.section_recall(ranked_sections, gold_sections, k)
+        out[f"section_mrr@{k}"] = sec.mrr(ranked_sections, gold_sections, k)
+        out[f"section_multi_mrr@{k}"] = sec.multi_mrr(ranked_sections, gold_sections, k)
+    return out
+
+
+def chunk_sections(chunk: Chunk, doc_sections: dict[str, list[list[Any]]]) -> list[str]:
+    """``law-section`` ids of every section a chunk overlaps by at least one character."""
+    return [f"{chunk.doc_id}-{num}" for num, start, end in doc_sections.get(chunk.doc_id, ()) if start < chunk.end and chunk.start < end]
+
+
+def build_records(
+    result: PipelineResult, eval_k: Sequence[int], span_k: int, section_k: Sequence[int] = (1, 5, 10, 20)
+) -> list[dict[str, Any]]:
     by_id = {c.chunk_id: c for c in result.chunks}
     by_doc: dict[str, list[Chunk]] = {}
     for c in result.chunks:
@@ -55,6 +75,7 @@ def build_records(result: PipelineResult, eval_k: Sequence[int], span_k: int) ->
     retrieved = {r.query_id: r for r in result.retrieved}
     reranked = {r.query_id: r for r in result.reranked}
     generations = {g.query_id: g for g in result.generations}
+    doc_sections = {d.doc_id: d.metadata["sections"] for d in result.documents if d.metadata.get("sections")}
     records = []
     for q in result.queries:
         final = reranked[q.query_id]
@@ -74,6 +95,10 @@ def build_records(result: PipelineResult, eval_k: Sequence[int], span_k: int) ->
             "ranked_scores": list(final.scores),
         }
         row.update(query_metrics(q.gold_doc_ids, q.gold_spans, ranked, corpus_chunks, eval_k, span_k))
+        if q.metadata.get("gold_sections") and doc_sections:
+            ranked_sections = [chunk_sections(c, doc_sections) for c in ranked]
+            row["ranked_sections"] = json.dumps(ranked_sections, ensure_ascii=False)
+            row.update(section_metrics(ranked_sections, q.metadata["gold_sections"], section_k))
         gen = generations.get(q.query_id)
         if gen is not None:
             row.update(
@@ -115,6 +140,12 @@ def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: i
         "n_chunks": len(result.chunks),
         "mean_chunk_chars": float(chunk_lengths.mean()) if chunk_lengths.size else 0.0,
     }
+    section_recalls = [k for k in metrics if k.startswith("section_recall@")]
+    gold_sizes = [len(q.metadata.get("gold_sections") or ()) for q in result.queries]
+    for name in section_recalls:
+        summary[f"section_micro_recall@{name.split('@')[1]}"] = sec.micro_recall(
+            [r.get(name) or 0.0 for r in records], [n if r.get(name) is not None else 0 for r, n in zip(records, gold_sizes)]
+        )
     if result.generations:
         errors = sum(1 for g in result.generations if g.error)
         answerable = [r for r in records if r["answers"]]
@@ -125,4 +156,21 @@ def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: i
             completion_tokens=int(sum(g.completion_tokens for g in result.generations)),
             mean_latency_s=float(np.mean([g.latency_s for g in result.generations])),
         )
-    return {"summary": summary, "metrics": metrics}
+    return {"summary": summary, "metrics": metrics, "breakdowns": breakdowns(records, result)}
+
+
+def breakdowns(records: Sequence[dict[str, Any]], result: PipelineResult) -> dict[str, Any]:
+    """Mean of every metric per value of each of the suite's breakdown keys (e.g. question type)."""
+    names = metric_names(records)
+    out: dict[str, Any] = {}
+    for key in result.breakdown_keys:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for query, record in zip(result.queries, records):
+            groups.setdefault(str(query.metadata.get(key)), []).append(record)
+        if len(groups) < 2 and "None" in groups:
+            continue
+        out[key] = {
+            value: {"n": len(rows), **{m: float(np.mean(v)) for m in names if (v := [r[m] for r in rows if r.get(m) is not None])}}
+            for value, rows in sorted(groups.items())
+        }
+    return out

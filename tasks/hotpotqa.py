@@ -1,102 +1,145 @@
-"""HotpotQA in its original JSON format: questions with ``supporting_facts`` [[title, sentence index]]
-and ``context`` [[title, [sentences]]], plus optionally a corpus file {title: [sentences]}.
+"""HotpotQA-shaped multi-hop QA: HotpotQA and 2WikiMultihopQA in their original JSON, FlashRAG's JSONL
+copies, and the hub's hotpotqa/hotpot_qa rows.
 
-One Document per title, its text the sentences joined as published (HotpotQA sentences carry their
-own leading spaces). Gold: the answer, the supporting titles, and each supporting sentence as a
-character span (leading and trailing whitespace excluded). Without a corpus file the corpus is the
-union of the questions' contexts (the distractor setting).
+Every record has a question, answer(s), ``supporting_facts`` (title, sentence index) and a ``context`` of
+(title, sentences). The three layouts differ only in field shapes (lists of pairs vs. columnar dicts,
+``answer`` vs. FlashRAG's ``golden_answers`` aliases, fields under ``metadata``), which ``normalize``
+reduces to one. One Document per title, its text the sentences joined as published (HotpotQA sentences
+carry their own leading spaces). Gold: answers, supporting titles, and each supporting sentence as a
+character span. The corpus is a corpus file {title: [sentences]} when given, else the union of the
+questions' contexts (the distractor setting).
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
 from harness.registry import TASKS
 from harness.types import Document, Query, Span
-from tasks.base import Task, require_file, resolve_path
+from tasks.base import Task, read_json, read_records, resolve_path
+from tasks.hub import load_hub_rows
 
 
-def _sentence_spans(doc_id: str, sentences: list[str]) -> tuple[str, list[Span]]:
+@dataclass(frozen=True)
+class MultiHopRecord:
+    qid: str
+    question: str
+    answers: tuple[str, ...]
+    supporting: list[tuple[str, int]]
+    context: list[tuple[str, list[str]]]
+    metadata: dict[str, Any]
+
+
+def _pairs(value: Any, first: str, second: tuple[str, ...]) -> list[tuple[Any, Any]]:
+    """[[a, b], ...] or {first: [a...], second: [b...]} (hub / FlashRAG columnar form) -> [(a, b)]."""
+    if isinstance(value, dict):
+        other = next((value[k] for k in second if k in value), None)
+        if first not in value or other is None:
+            raise ValueError(f"expected keys {first!r} and one of {second}")
+        return list(zip(value[first], other))
+    return [(item[0], item[1]) for item in value or []]
+
+
+def normalize(rec: dict[str, Any]) -> MultiHopRecord:
+    meta = dict(rec.get("metadata") or {})
+    field = lambda name: rec[name] if name in rec else meta.get(name)  # noqa: E731
+    qid = rec.get("_id", rec.get("id"))
+    if qid is None or not rec.get("question"):
+        raise KeyError("_id" if qid is None else "question")
+    answers = rec.get("golden_answers") or ([rec["answer"]] if rec.get("answer") is not None else [])
+    if not answers:
+        raise KeyError("answer")
+    supporting = [(str(t), int(i)) for t, i in _pairs(field("supporting_facts"), "title", ("sent_id",))]
+    context = [(str(t), list(s)) for t, s in _pairs(field("context"), "title", ("sentences", "content"))]
+    extra = {k: field(k) for k in ("type", "level", "evidences") if field(k) is not None}
+    return MultiHopRecord(str(qid), rec["question"], tuple(str(a) for a in answers), supporting, context, extra)
+
+
+def sentence_spans(doc_id: str, sentences: list[str]) -> tuple[str, list[Span]]:
     spans, pos = [], 0
     for s in sentences:
         lead = len(s) - len(s.lstrip())
-        body = len(s.strip())
-        spans.append(Span(doc_id, pos + lead, pos + lead + body))
+        spans.append(Span(doc_id, pos + lead, pos + lead + len(s.strip())))
         pos += len(s)
     return "".join(sentences), spans
 
 
 @TASKS.register("hotpotqa")
 class HotpotQATask(Task):
+    breakdown_keys = ("type", "level")
+
     def __init__(
-        self, path: str, questions: str = "questions.json", corpus: str | None = "corpus.json", limit: int | None = None, language: str = "en"
+        self,
+        path: str | None = None,
+        questions: str = "questions.json",
+        corpus: str | None = "corpus.json",
+        hub_id: str | None = None,
+        hub_config: str | None = None,
+        split: str = "validation",
+        limit: int | None = None,
+        language: str = "en",
     ):
-        self.language = language
-        self.root = resolve_path(path)
-        self.questions_path = self.root / questions
-        self.corpus_path = self.root / corpus if corpus else None
-        self.limit = limit
+        self.root = resolve_path(path) if path else None
+        self.questions_path = self.root / questions if self.root else None
+        self.corpus_path = self.root / corpus if self.root and corpus else None
+        self.hub_id, self.hub_config, self.split, self.limit, self.language = hub_id, hub_config, split, limit, language
 
     def data_files(self) -> list[Path]:
+        if self.questions_path is None:
+            return []
         return [self.questions_path] + ([self.corpus_path] if self.corpus_path else [])
 
-    def _read_json(self, path: Path) -> Any:
-        try:
-            return json.loads(require_file(path).read_text("utf-8"))
-        except json.JSONDecodeError as err:
-            raise DataError(path, f"invalid JSON at line {err.lineno} ({err.msg})") from None
+    def _source(self) -> tuple[str, list[dict[str, Any]]]:
+        if self.questions_path is not None:
+            return str(self.questions_path), read_records(self.questions_path)
+        if self.hub_id is None:
+            raise DataError("task config", "needs task.path (local files) or task.hub_id")
+        rows = load_hub_rows(self.hub_id, self.hub_config, self.split, "questions.json (HotpotQA format)")
+        return f"{self.hub_id}:{self.split}", rows
 
     def load(self) -> tuple[list[Document], list[Query]]:
-        records = self._read_json(self.questions_path)
-        if not isinstance(records, list):
-            raise DataError(self.questions_path, "expected a JSON list of questions")
-        records = records[: self.limit] if self.limit else records
-        corpus: dict[str, list[str]] = {}
-        if self.corpus_path:
-            corpus = self._read_json(self.corpus_path)
-        else:
-            for rec in records:
-                for title, sentences in rec.get("context") or []:
-                    corpus.setdefault(title, sentences)
-        docs, sentence_spans = [], {}
-        for title, sentences in corpus.items():
-            text, spans = _sentence_spans(title, sentences)
-            docs.append(Document(title, text, {"title": title}))
-            sentence_spans[title] = spans
-        queries = [self._query(rec, i, sentence_spans) for i, rec in enumerate(records)]
-        return docs, queries
-
-    def _query(self, rec: dict[str, Any], i: int, sentence_spans: dict[str, list[Span]]) -> Query:
-        record = f"{i} (_id {rec.get('_id', '?')})"
-        for field in ("_id", "question", "answer", "supporting_facts"):
-            if field not in rec:
-                raise DataError(self.questions_path, "missing", record=record, field=field)
-        spans, titles = [], []
-        for j, fact in enumerate(rec["supporting_facts"]):
-            field = f"supporting_facts[{j}]"
+        source, raw = self._source()
+        raw = raw[: self.limit] if self.limit else raw
+        records = []
+        for i, rec in enumerate(raw):
             try:
-                title, sent_idx = fact[0], int(fact[1])
-            except (TypeError, ValueError, IndexError):
-                raise DataError(self.questions_path, f"expected [title, sentence index], got {fact!r}", record=record, field=field) from None
-            if title not in sentence_spans:
-                raise DataError(self.questions_path, f"title {title!r} is not in the corpus", record=record, field=field)
-            if not 0 <= sent_idx < len(sentence_spans[title]):
+                records.append(normalize(rec))
+            except (KeyError, TypeError, ValueError, IndexError) as err:
+                field = err.args[0] if isinstance(err, KeyError) else "supporting_facts/context"
+                raise DataError(source, f"missing or malformed ({err})", record=f"{i} (_id {rec.get('_id', rec.get('id', '?'))})", field=str(field)) from None
+        corpus: dict[str, list[str]] = read_json(self.corpus_path) if self.corpus_path else {}
+        if not self.corpus_path:
+            for rec in records:
+                for title, sentences in rec.context:
+                    corpus.setdefault(title, sentences)
+        docs, spans_of = [], {}
+        for title, sentences in corpus.items():
+            text, spans = sentence_spans(title, sentences)
+            docs.append(Document(title, text, {"title": title}))
+            spans_of[title] = spans
+        return docs, [self._query(rec, i, spans_of, source) for i, rec in enumerate(records)]
+
+    def _query(self, rec: MultiHopRecord, i: int, spans_of: dict[str, list[Span]], source: str) -> Query:
+        record = f"{i} (_id {rec.qid})"
+        spans, titles = [], []
+        for j, (title, sent_idx) in enumerate(rec.supporting):
+            field = f"supporting_facts[{j}]"
+            if title not in spans_of:
+                raise DataError(source, f"title {title!r} is not in the corpus", record=record, field=field)
+            if not 0 <= sent_idx < len(spans_of[title]):
                 raise DataError(
-                    self.questions_path,
-                    f"sentence {sent_idx} out of range: {title!r} has {len(sentence_spans[title])}",
-                    record=record,
-                    field=field,
+                    source, f"sentence {sent_idx} out of range: {title!r} has {len(spans_of[title])}", record=record, field=field
                 )
-            spans.append(sentence_spans[title][sent_idx])
+            spans.append(spans_of[title][sent_idx])
             titles.append(title)
         return Query(
-            query_id=str(rec["_id"]),
-            question=rec["question"],
-            answers=(rec["answer"],),
+            query_id=rec.qid,
+            question=rec.question,
+            answers=rec.answers,
             gold_spans=tuple(spans),
             gold_doc_ids=tuple(dict.fromkeys(titles)),
-            metadata={"type": rec.get("type"), "level": rec.get("level")},
+            metadata=rec.metadata,
         )

@@ -19,35 +19,65 @@ from harness.errors import DataError
 from harness.registry import TASKS
 from harness.types import Document, Query, Span
 from tasks.base import Task, require_file, resolve_path
+from tasks.hub import load_hub_rows
 
 SECTION_SEPARATOR = "\n\n"
 
 
 @TASKS.register("nitibench")
 class NitiBenchTask(Task):
-    def __init__(self, path: str, questions: str = "hf_tax.csv", laws: str = "laws", language: str = "th"):
+    def __init__(
+        self,
+        path: str | None = None,
+        questions: str = "hf_tax.csv",
+        laws: str = "laws",
+        hub_id: str | None = None,
+        split: str = "tax",
+        statute_hub_id: str = "VISAI-AI/nitibench-statute",
+        statute_split: str = "train",
+        language: str = "th",
+    ):
         self.language = language
-        self.root = resolve_path(path)
-        self.questions_path = self.root / questions
-        self.laws_dir = self.root / laws
+        self.root = resolve_path(path) if path else None
+        self.questions_path = self.root / questions if self.root else None
+        self.laws_dir = self.root / laws if self.root else None
+        self.hub_id, self.split, self.statute_hub_id, self.statute_split = hub_id, split, statute_hub_id, statute_split
 
     def law_files(self) -> list[Path]:
+        if self.laws_dir is None:
+            return []
         files = sorted(require_file(self.laws_dir).glob("*.json"))
         if not files:
             raise DataError(self.laws_dir, "no *.json law files")
         return files
 
     def data_files(self) -> list[Path]:
-        return [self.questions_path, *self.law_files()]
+        return [self.questions_path, *self.law_files()] if self.questions_path else []
+
+    def _statute_sources(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        if self.laws_dir is not None:
+            sources = []
+            for path in self.law_files():
+                try:
+                    sources.append((str(path), json.loads(path.read_text("utf-8"))))
+                except json.JSONDecodeError as err:
+                    raise DataError(path, f"invalid JSON at line {err.lineno} ({err.msg})") from None
+            return sources
+        rows = load_hub_rows(self.statute_hub_id, None, self.statute_split, "laws/*.json")
+        return [(f"{self.statute_hub_id}:{self.statute_split}", rows)]
+
+    def _question_rows(self) -> tuple[str, list[dict[str, Any]]]:
+        if self.questions_path is not None:
+            with open(require_file(self.questions_path), encoding="utf-8-sig", newline="") as fh:
+                return str(self.questions_path), list(csv.DictReader(fh))
+        if self.hub_id is None:
+            raise DataError("task config", "needs task.path (local files) or task.hub_id")
+        return f"{self.hub_id}:{self.split}", load_hub_rows(self.hub_id, None, self.split, "hf_tax.csv and laws/")
 
     def _sections(self) -> dict[str, list[tuple[str, str]]]:
         laws: dict[str, list[tuple[str, str]]] = {}
         seen: set[tuple[str, str]] = set()
-        for path in self.law_files():
-            try:
-                entries = json.loads(path.read_text("utf-8"))
-            except json.JSONDecodeError as err:
-                raise DataError(path, f"invalid JSON at line {err.lineno} ({err.msg})") from None
+        for path, entries in self._statute_sources():
             for i, entry in enumerate(entries):
                 for field in ("law_name", "section_num", "section_content"):
                     if not str(entry.get(field, "")).strip():
@@ -69,30 +99,30 @@ class NitiBenchTask(Task):
                 parts.append(content)
                 pos += len(content) + len(SECTION_SEPARATOR)
             docs.append(Document(law, SECTION_SEPARATOR.join(parts), {"law": law, "sections": meta}))
-        with open(require_file(self.questions_path), encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        return docs, [self._query(row, n, section_spans) for n, row in enumerate(rows, start=1)]
+        source, rows = self._question_rows()
+        return docs, [self._query(source, row, n, section_spans) for n, row in enumerate(rows, start=1)]
 
-    def _query(self, row: dict[str, Any], n: int, section_spans: dict[tuple[str, str], Span]) -> Query:
+    def _query(self, source: str, row: dict[str, Any], n: int, section_spans: dict[tuple[str, str], Span]) -> Query:
         record = f"row {n}"
         for field in ("question", "relevant_laws"):
-            if not (row.get(field) or "").strip():
-                raise DataError(self.questions_path, "missing or empty", record=record, field=field)
+            if not str(row.get(field) or "").strip():
+                raise DataError(source, "missing or empty", record=record, field=field)
         try:
-            relevant = ast.literal_eval(row["relevant_laws"])
+            relevant = row["relevant_laws"]
+            relevant = ast.literal_eval(relevant) if isinstance(relevant, str) else relevant
         except (ValueError, SyntaxError) as err:
-            raise DataError(self.questions_path, f"not a Python literal list ({err})", record=record, field="relevant_laws") from None
+            raise DataError(source, f"not a Python literal list ({err})", record=record, field="relevant_laws") from None
         spans, gold = [], []
         for j, item in enumerate(relevant):
             try:
                 law, sections = item["law"], item["sections"]
             except (KeyError, TypeError):
-                raise DataError(self.questions_path, f"expected {{'law', 'sections'}}, got {item!r}", record=record, field=f"relevant_laws[{j}]") from None
+                raise DataError(source, f"expected {{'law', 'sections'}}, got {item!r}", record=record, field=f"relevant_laws[{j}]") from None
             for num in [sections] if isinstance(sections, (str, int)) else sections:
                 key = (law, str(num))
                 if key not in section_spans:
                     raise DataError(
-                        self.questions_path, f"section {law}-{num} is not in the statute corpus", record=record, field=f"relevant_laws[{j}]"
+                        source, f"section {law}-{num} is not in the statute corpus", record=record, field=f"relevant_laws[{j}]"
                     )
                 if f"{law}-{num}" not in gold:
                     spans.append(section_spans[key])

@@ -1,0 +1,25 @@
+"""Loading a suite from the Hugging Face hub by id, for users with internet.
+
+Offline (the default, harness.offline), a hub id fails at once with a message that says how to point
+the task at local files instead; nothing is attempted over the network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.errors import OfflineError
+from harness.offline import hub_offline
+
+
+def load_hub_rows(repo_id: str, config: str | None, split: str, local_hint: str) -> list[dict[str, Any]]:
+    """Rows of one split of a hub dataset as plain dicts."""
+    name = f"{repo_id}" + (f" (config {config})" if config else "") + f", split {split}"
+    if hub_offline():
+        raise OfflineError(
+            f"task needs the hub dataset {name} but hub downloads are off. Point the task at local files "
+            f"with task.path=<folder holding {local_hint}>, or set RAGSWEEP_ALLOW_DOWNLOADS=1 on a machine with internet."
+        )
+    from datasets import load_dataset
+
+    return [dict(row) for row in load_dataset(repo_id, config, split=split)]

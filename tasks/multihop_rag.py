@@ -1,0 +1,165 @@
+"""MultiHop-RAG (news articles; queries whose evidence is facts quoted from 2-4 articles).
+
+Accepted layouts: the published JSON (``MultiHopRAG.json``: [{query, answer, question_type,
+evidence_list}] and ``corpus.json``: [{title, url, body, ...}]), the hub's yixuantt/MultiHopRAG configs
+``MultiHopRAG`` and ``corpus``, and the split layout of ../shared/data/multihop_rag_sample
+(``queries.json`` {queries: [{id, question, question_type}]} + ``ground_truth.json`` {id: {answer,
+evidence_list}}).
+
+With the article corpus, each evidence fact is located in its article (exact, then case- and
+whitespace-insensitive) and becomes a gold span; a fact that cannot be located keeps its article as gold
+doc and is counted in the run's task description. Without the corpus, each article's Document is built
+from its evidence facts alone, and the run's metadata says so: retrieval is then over evidence text only,
+so its scores are not comparable with runs over the full corpus. Null queries have no evidence: they
+count in answer metrics, not in retrieval ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+from harness.registry import TASKS
+from harness.types import Document, Query, Span
+from tasks.base import Task, read_json, resolve_path
+from tasks.hub import load_hub_rows
+
+log = logging.getLogger(__name__)
+
+
+def article_id(item: dict[str, Any]) -> str:
+    return str(item.get("url") or item["title"])
+
+
+def locate(fact: str, body: str) -> tuple[int, int] | None:
+    start = body.find(fact)
+    if start >= 0:
+        return start, start + len(fact)
+    words = fact.split()
+    if not words:
+        return None
+    match = re.search(r"\s+".join(re.escape(w) for w in words), body, re.IGNORECASE)
+    return (match.start(), match.end()) if match else None
+
+
+@TASKS.register("multihop_rag")
+class MultiHopRAGTask(Task):
+    breakdown_keys = ("question_type",)
+
+    def __init__(
+        self,
+        path: str | None = None,
+        queries: str = "MultiHopRAG.json",
+        ground_truth: str | None = None,
+        corpus: str | None = "corpus.json",
+        hub_id: str | None = None,
+        split: str = "train",
+        limit: int | None = None,
+        language: str = "en",
+    ):
+        self.root = resolve_path(path) if path else None
+        self.queries_path = self.root / queries if self.root else None
+        self.truth_path = self.root / ground_truth if self.root and ground_truth else None
+        self.corpus_path = self.root / corpus if self.root and corpus else None
+        self.hub_id, self.split, self.limit, self.language = hub_id, split, limit, language
+        self._description: dict[str, Any] = {}
+
+    def data_files(self) -> list[Path]:
+        return [p for p in (self.queries_path, self.truth_path, self.corpus_path) if p is not None]
+
+    def describe(self) -> dict[str, Any]:
+        return self._description
+
+    def _records(self) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]] | None]:
+        if self.queries_path is None:
+            if self.hub_id is None:
+                raise DataError("task config", "needs task.path (local files) or task.hub_id")
+            hint = "MultiHopRAG.json and corpus.json"
+            rows = load_hub_rows(self.hub_id, "MultiHopRAG", self.split, hint)
+            corpus = load_hub_rows(self.hub_id, "corpus", self.split, hint)
+            return f"{self.hub_id}:MultiHopRAG", [self._published(r, i) for i, r in enumerate(rows)], corpus
+        source = str(self.queries_path)
+        raw = read_json(self.queries_path)
+        if self.truth_path is not None:
+            truth = read_json(self.truth_path)
+            records = []
+            for i, q in enumerate(raw.get("queries", []) if isinstance(raw, dict) else []):
+                if str(q.get("id")) not in truth:
+                    raise DataError(self.truth_path, f"no ground truth for query id {q.get('id')!r}", record=i, field="id")
+                t = truth[str(q["id"])]
+                records.append({"id": str(q["id"]), "question": q["question"], "question_type": q.get("question_type"), **t})
+        elif isinstance(raw, list):
+            records = [self._published(r, i) for i, r in enumerate(raw)]
+        else:
+            raise DataError(self.queries_path, "expected a JSON list of queries (or set task.ground_truth)")
+        corpus = read_json(self.corpus_path) if self.corpus_path and self.corpus_path.exists() else None
+        return source, records, corpus
+
+    @staticmethod
+    def _published(row: dict[str, Any], i: int) -> dict[str, Any]:
+        return {"id": f"q{i:04d}", "question": row.get("query"), **{k: row.get(k) for k in ("answer", "question_type", "evidence_list")}}
+
+    def load(self) -> tuple[list[Document], list[Query]]:
+        source, records, corpus = self._records()
+        records = records[: self.limit] if self.limit else records
+        for i, rec in enumerate(records):
+            for field in ("question", "answer"):
+                if not rec.get(field):
+                    raise DataError(source, "missing or empty", record=f"{i} (id {rec.get('id')})", field=field)
+            if not isinstance(rec.get("evidence_list") or [], list):
+                raise DataError(source, "expected a list", record=f"{i} (id {rec.get('id')})", field="evidence_list")
+        if corpus is not None:
+            docs = {article_id(a): Document(article_id(a), a["body"], {"title": a.get("title")}) for a in corpus}
+            self._description = {"corpus": f"article corpus, {len(docs)} articles"}
+        else:
+            docs = self._docs_from_evidence(records)
+            n_facts = sum(d.metadata["facts"] for d in docs.values())
+            self._description = {
+                "corpus": f"built from the evidence facts ({len(docs)} articles, {n_facts} distinct facts): "
+                "no article corpus was given, so retrieval is over evidence text only"
+            }
+        unlocated = 0
+        queries = []
+        for i, rec in enumerate(records):
+            spans, gold = [], []
+            for j, ev in enumerate(rec.get("evidence_list") or []):
+                doc_id = article_id(ev)
+                if doc_id not in docs:
+                    raise DataError(source, f"article {doc_id!r} is not in the corpus", record=f"{i} (id {rec['id']})", field=f"evidence_list[{j}]")
+                gold.append(doc_id)
+                found = locate(ev["fact"], docs[doc_id].text)
+                if found is None:
+                    unlocated += 1
+                else:
+                    spans.append(Span(doc_id, *found))
+            queries.append(
+                Query(
+                    query_id=str(rec["id"]),
+                    question=rec["question"],
+                    answers=(rec["answer"],),
+                    gold_spans=tuple(dict.fromkeys(spans)),
+                    gold_doc_ids=tuple(dict.fromkeys(gold)),
+                    metadata={"question_type": rec.get("question_type")},
+                )
+            )
+        if unlocated:
+            log.warning("%d evidence facts were not found in their articles: their articles stay gold, without spans", unlocated)
+        self._description["unlocated_evidence_facts"] = unlocated
+        return list(docs.values()), queries
+
+    @staticmethod
+    def _docs_from_evidence(records: list[dict[str, Any]]) -> dict[str, Document]:
+        facts: dict[str, list[str]] = {}
+        titles: dict[str, str] = {}
+        for rec in records:
+            for ev in rec.get("evidence_list") or []:
+                doc_id = article_id(ev)
+                titles.setdefault(doc_id, ev.get("title", ""))
+                if ev["fact"] not in facts.setdefault(doc_id, []):
+                    facts[doc_id].append(ev["fact"])
+        return {
+            doc_id: Document(doc_id, "\n\n".join(fs), {"title": titles[doc_id], "facts": len(fs)}) for doc_id, fs in facts.items()
+        }
