@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,13 @@ offline-check: install
 chroma-general: install
 	$(PY) -m harness.run +sweep=chroma_general $(ARGS)
 	$(PY) -m harness.report --sweep chroma_general --out results/chroma_general.md
+
+# Issue-3 validation on the real suites of ../shared/data: one table per suite in results/validation.md.
+VALIDATE := validate_multihop validate_nitibench validate_span
+validate: install
+	for s in $(VALIDATE); do $(PY) -m harness.offline_check +sweep=$$s || exit 1; done
+	for s in $(VALIDATE); do $(PY) -m harness.run +sweep=$$s $(ARGS) || exit 1; done
+	$(PY) -m harness.report --sweep $(subst $(eval) ,$(comma),$(VALIDATE)) --out results/validation.md
 
 clean-cache:
 	rm -rf results/cache

@@ -44,6 +44,7 @@ class PipelineResult:
     language: str = "en"
     task_description: dict[str, Any] = field(default_factory=dict)
     breakdown_keys: tuple[str, ...] = ()
+    headline_metric: str | None = None
 
 
 def _plain(cfg: Any) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class Pipeline:
         generations = self._generate(chunks, queries, reranked)
         return PipelineResult(
             documents, queries, chunks, retrieved, reranked, generations, self.stages, data_hashes,
-            task.language, loaded["description"], task.breakdown_keys,
+            task.language, loaded["description"], task.breakdown_keys, task.headline_metric,
         )
 
     def _retrieve(self, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:

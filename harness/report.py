@@ -18,10 +18,11 @@ from harness.cache import atomic_write_bytes
 
 log = logging.getLogger("harness.report")
 
-# Shown when present, in this order; the first one present is the default sort key of a suite.
+# Shown when present, in this order after the suite's own headline metric (its default sort key).
 HEADLINE_METRICS = (
+    "section_hit@10", "section_multi_hit@10", "section_recall@10", "section_mrr@10", "section_multi_mrr@10",
+    "doc_recall@5", "doc_mrr@10", "doc_ndcg@10",
     "span_iou@5", "span_recall@5", "span_precision@5", "precision_omega",
-    "doc_recall@5", "doc_mrr@10", "doc_ndcg@10", "doc_hit@1",
     "answer_f1", "answer_em",
 )
 
@@ -42,8 +43,11 @@ def _cell(stat: dict[str, float] | None) -> str:
     return f"{stat['mean']:.3f} ±{(stat['ci_high'] - stat['ci_low']) / 2:.3f}"
 
 
-def suite_table(runs: list[dict[str, Any]], sort: str | None) -> list[str]:
-    present = [m for m in HEADLINE_METRICS if any(m in r["metrics"]["metrics"] for r in runs)]
+def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] = HEADLINE_METRICS) -> list[str]:
+    headline = runs[0]["metrics"].get("headline")
+    lead = [headline] if headline and columns is HEADLINE_METRICS else []
+    order = lead + [m for m in columns if m not in lead]
+    present = [m for m in order if any(m in r["metrics"]["metrics"] for r in runs)]
     key = sort if sort in present else (present[0] if present else None)
     if key:
         runs = sorted(runs, key=lambda r: -r["metrics"]["metrics"].get(key, {}).get("mean", float("-inf")))
@@ -66,7 +70,7 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None) -> list[str]:
     return lines
 
 
-def render(runs: list[dict[str, Any]], sort: str | None = None) -> str:
+def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[str, ...] = HEADLINE_METRICS) -> str:
     lines = ["# ragsweep leaderboard", ""]
     if not runs:
         return "\n".join(lines + ["No runs under results/runs yet: run `make run-sweep`.", ""])
@@ -76,7 +80,7 @@ def render(runs: list[dict[str, Any]], sort: str | None = None) -> str:
     for suite, suite_runs in sorted(by_suite.items()):
         n = suite_runs[0]["metrics"]["summary"]["n_queries"]
         lines += [f"## {suite} ({n} queries, {len(suite_runs)} runs)", ""]
-        lines += suite_table(suite_runs, sort)
+        lines += suite_table(suite_runs, sort, columns)
         lines.append("")
     return "\n".join(lines)
 
@@ -86,11 +90,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=Path, default=Path("results/runs"))
     parser.add_argument("--out", type=Path, default=Path("results/leaderboard.md"))
     parser.add_argument("--sort", default=None, help="metric to sort by, e.g. span_iou@5")
-    parser.add_argument("--sweep", default=None, help="only runs of this sweep")
+    parser.add_argument("--sweep", default=None, help="only runs of these sweeps (comma-separated)")
+    parser.add_argument("--metrics", default=None, help="columns to show (comma-separated), instead of the headline set")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    runs = [r for r in load_runs(args.runs) if args.sweep in (None, r["metrics"].get("sweep"))]
-    text = render(runs, args.sort)
+    sweeps = set(args.sweep.split(",")) if args.sweep else None
+    runs = [r for r in load_runs(args.runs) if sweeps is None or r["metrics"].get("sweep") in sweeps]
+    text = render(runs, args.sort, tuple(args.metrics.split(",")) if args.metrics else HEADLINE_METRICS)
     atomic_write_bytes(args.out, text.encode("utf-8"))
     log.info("%s\nwrote %s (%d runs)", text, args.out, len(runs))
 

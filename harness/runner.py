@@ -37,6 +37,7 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     metrics["components"] = {g: component_label(plain[g], BY_GROUP[g].get(plain[g]["name"]).label_params) for g in GROUPS}
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]
+    metrics["headline"] = result.headline_metric
     score_s = time.perf_counter() - t_score
     name = run_name(choices, plain)
     run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name

@@ -57,6 +57,7 @@ class Task(ABC):
     label_params: tuple[str, ...] = ()
     language = "en"  # "en" or "th": what word, sentence and answer normalisation use
     breakdown_keys: tuple[str, ...] = ()  # Query.metadata keys that metrics.json breaks results down by
+    headline_metric = "doc_recall@5"  # what the leaderboard sorts this suite by unless told otherwise
 
     @abstractmethod
     def data_files(self) -> list[Path]:

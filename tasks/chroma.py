@@ -23,6 +23,8 @@ REQUIRED_COLUMNS = ("question", "references", "corpus_id")
 
 @TASKS.register("chroma")
 class ChromaTask(Task):
+    headline_metric = "span_iou@5"
+
     def __init__(
         self,
         path: str,

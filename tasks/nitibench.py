@@ -26,6 +26,8 @@ SECTION_SEPARATOR = "\n\n"
 
 @TASKS.register("nitibench")
 class NitiBenchTask(Task):
+    headline_metric = "section_multi_mrr@10"
+
     def __init__(
         self,
         path: str | None = None,
