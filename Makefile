@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study bench clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,16 @@ validate: install
 	for s in $(VALIDATE); do $(PY) -m harness.offline_check +sweep=$$s || exit 1; done
 	for s in $(VALIDATE); do $(PY) -m harness.run +sweep=$$s $(ARGS) || exit 1; done
 	$(PY) -m harness.report --sweep $(subst $(eval) ,$(comma),$(VALIDATE)) --out results/validation.md
+
+# The chunking study (issue 4): table and plot in docs/. SUITE=chroma_general for the real set.
+SUITE ?= span_mini
+chunking-study: install
+	$(PY) -m harness.offline_check +sweep=chunking_study task=$(SUITE)
+	$(PY) -m harness.run +sweep=chunking_study task=$(SUITE) sweep_name=chunking_study_$(SUITE) $(ARGS)
+	$(PY) -m harness.study --sweep chunking_study_$(SUITE)
+
+bench: install
+	$(PY) -m harness.bench.perplexity_chunker $(ARGS)
 
 clean-cache:
 	rm -rf results/cache

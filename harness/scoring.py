@@ -139,6 +139,7 @@ def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: i
         "n_documents": len(result.documents),
         "n_chunks": len(result.chunks),
         "mean_chunk_chars": float(chunk_lengths.mean()) if chunk_lengths.size else 0.0,
+        "chunking_wall_s": result.chunking_wall_s,
     }
     section_recalls = [k for k in metrics if k.startswith("section_recall@")]
     gold_sizes = [len(q.metadata.get("gold_sections") or ()) for q in result.queries]

@@ -11,7 +11,6 @@ Language = Literal["en", "th"]
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Jadon et al.'s SentenceChunker boundary, plus paragraph breaks.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
-_THAI_BREAK = re.compile(r"\s+")
 
 
 def word_tokens(text: str, language: Language = "en") -> list[str]:
@@ -26,19 +25,38 @@ def word_tokens(text: str, language: Language = "en") -> list[str]:
 def sentence_spans(text: str, language: Language = "en") -> list[tuple[int, int]]:
     """Half-open character ranges of sentences, whitespace between them excluded.
 
-    English splits after ``.!?`` followed by whitespace and at blank lines. Thai writes no sentence
-    punctuation and separates sentences and clauses with spaces, so Thai splits at whitespace runs.
+    English splits after ``.!?`` followed by whitespace and at blank lines (offline; no NLTK download).
+    Thai writes no sentence punctuation: pythainlp's CRF sentence segmenter (crfcut, bundled with
+    pythainlp, runs on python-crfsuite) decides the boundaries, within each paragraph.
     """
-    boundary = _THAI_BREAK if language == "th" else _SENTENCE_END
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for m in boundary.finditer(text):
-        if m.start() > pos:
-            spans.append((pos, m.start()))
-        pos = m.end()
-    if pos < len(text):
-        spans.append((pos, len(text)))
+    if language == "th":
+        spans = _thai_sentences(text)
+    else:
+        spans, pos = [], 0
+        for m in _SENTENCE_END.finditer(text):
+            if m.start() > pos:
+                spans.append((pos, m.start()))
+            pos = m.end()
+        if pos < len(text):
+            spans.append((pos, len(text)))
     return [(s, e) for s, e in (strip_span(text, s, e) for s, e in spans) if e > s]
+
+
+def _thai_sentences(text: str) -> list[tuple[int, int]]:
+    from pythainlp.tokenize import sent_tokenize
+
+    spans: list[tuple[int, int]] = []
+    for para in re.finditer(r"[^\n]+", text):
+        pos = para.start()
+        for piece in sent_tokenize(para.group(), engine="crfcut"):
+            start = text.find(piece, pos)
+            if start < 0:  # the segmenter altered the text: fall back to the rest of the paragraph
+                spans.append((pos, para.end()))
+                pos = para.end()
+                break
+            spans.append((start, start + len(piece)))
+            pos = start + len(piece)
+    return spans
 
 
 def strip_span(text: str, start: int, end: int) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from harness.types import Document
 
 @CHUNKERS.register("sentences")
 class SentenceGroupChunker(Chunker):
+    version = "2"  # Thai sentences from pythainlp crfcut instead of whitespace runs
     label_params = ("sentences_per_chunk", "overlap")
 
     def __init__(self, sentences_per_chunk: int = 5, overlap: int = 0, language: str = "en"):

@@ -19,6 +19,7 @@ _STOPWORDS = frozenset(
 
 @GENERATORS.register("extractive")
 class ExtractiveGenerator(Generator):
+    version = "2"  # Thai sentences from pythainlp crfcut
     def __init__(self, context_k: int = 5, language: str = "en"):
         super().__init__(context_k=context_k)
         self.language = language

@@ -6,7 +6,6 @@ de-quantised by transformers on load, so it runs with no network. Any causal LM 
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from typing import Sequence
@@ -14,34 +13,11 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from harness.generators.base import Generator
-from harness.models import resolve
+from harness.lm import load_causal_lm, pick_device
 from harness.registry import GENERATORS
 from harness.types import Chunk, Generation, Query
 
 log = logging.getLogger(__name__)
-
-
-def pick_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-@functools.lru_cache(maxsize=2)
-def load_causal_lm(model_id: str, device: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    resolved = resolve(model_id)
-    log.info("loading causal LM %s from %s (%s)", model_id, resolved.path, resolved.source)
-    kwargs = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs).to(device).eval()
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, model
 
 
 @GENERATORS.register("hf")
