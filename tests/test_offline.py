@@ -58,4 +58,4 @@ def test_cli_unknown_component_is_one_line_error(tmp_path):
     )
     assert out.returncode == 2
     errors = [l for l in (out.stdout + out.stderr).splitlines() if "ERROR" in l]
-    assert len(errors) == 1 and "unknown chunker 'nope'; known: fixed_tokens, recursive, sections, sentences" in errors[0]
+    assert len(errors) == 1 and "unknown chunker 'nope'; known: cluster, fixed_tokens, margin, perplexity, recursive, sections, semantic, sentences" in errors[0]

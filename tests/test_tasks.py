@@ -129,7 +129,7 @@ def test_nitibench_unknown_section(tmp_path):
 
 
 def test_unknown_component_name_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"unknown chunker 'nope'; known: fixed_tokens, recursive, sections, sentences"):
+    with pytest.raises(ConfigError, match=r"unknown chunker 'nope'; known: cluster, fixed_tokens, margin, perplexity, recursive, sections, semantic, sentences"):
         CHUNKERS.build({"name": "nope"})
     with pytest.raises(ConfigError, match="unknown task"):
         TASKS.get("nope")
