@@ -95,8 +95,6 @@ class HotpotQATask(Task):
     def _source(self) -> tuple[str, list[dict[str, Any]]]:
         if self.questions_path is not None:
             return str(self.questions_path), read_records(self.questions_path)
-        if self.hub_id is None:
-            raise DataError("task config", "needs task.path (local files) or task.hub_id")
         rows = load_hub_rows(self.hub_id, self.hub_config, self.split, "questions.json (HotpotQA format)")
         return f"{self.hub_id}:{self.split}", rows
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import OfflineError
+from harness.errors import DataError, OfflineError
 from harness.offline import hub_offline
 
 
-def load_hub_rows(repo_id: str, config: str | None, split: str, local_hint: str) -> list[dict[str, Any]]:
-    """Rows of one split of a hub dataset as plain dicts."""
+def load_hub_rows(repo_id: str | None, config: str | None, split: str, local_hint: str) -> list[dict[str, Any]]:
+    """Rows of one split of a hub dataset as plain dicts; a task with neither local files nor a hub id
+    stops here."""
+    if repo_id is None:
+        raise DataError("task config", "needs task.path (local files) or task.hub_id")
     name = f"{repo_id}" + (f" (config {config})" if config else "") + f", split {split}"
     if hub_offline():
         raise OfflineError(

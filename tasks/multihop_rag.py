@@ -75,8 +75,6 @@ class MultiHopRAGTask(Task):
 
     def _records(self) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]] | None]:
         if self.queries_path is None:
-            if self.hub_id is None:
-                raise DataError("task config", "needs task.path (local files) or task.hub_id")
             hint = "MultiHopRAG.json and corpus.json"
             rows = load_hub_rows(self.hub_id, "MultiHopRAG", self.split, hint)
             corpus = load_hub_rows(self.hub_id, "corpus", self.split, hint)

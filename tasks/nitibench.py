@@ -72,8 +72,6 @@ class NitiBenchTask(Task):
         if self.questions_path is not None:
             with open(require_file(self.questions_path), encoding="utf-8-sig", newline="") as fh:
                 return str(self.questions_path), list(csv.DictReader(fh))
-        if self.hub_id is None:
-            raise DataError("task config", "needs task.path (local files) or task.hub_id")
         return f"{self.hub_id}:{self.split}", load_hub_rows(self.hub_id, None, self.split, "hf_tax.csv and laws/")
 
     def _sections(self) -> dict[str, list[tuple[str, str]]]:
