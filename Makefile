@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study bench clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm bench clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,35 @@ chunking-study: install
 	$(PY) -m harness.offline_check +sweep=chunking_study task=$(SUITE)
 	$(PY) -m harness.run +sweep=chunking_study task=$(SUITE) sweep_name=chunking_study_$(SUITE) $(ARGS)
 	$(PY) -m harness.study --sweep chunking_study_$(SUITE)
+
+# LLM-as-judge (coverage, contradiction, correctness, faithfulness, relevance, ragas) with the bundled
+# model on the bundled answerable suites; judge=openai JUDGE_MODEL=... for a real judge on a server.
+JUDGE ?= llm
+judge: install
+	$(PY) -m harness.run +sweep=judge judge=$(JUDGE) $(ARGS)
+	$(PY) -m harness.report --sweep judge --metrics judge_coverage,judge_contradiction,judge_correctness,judge_faithfulness,judge_relevance,ragas_faithfulness,answer_f1,keyword_recall@4
+
+# CoFE-RAG keyword annotation of a suite's queries (written beside the suite for bundled ones).
+KW_SUITE ?= multihop_mini
+keywords: install
+	$(PY) -m harness.keywords task=$(KW_SUITE) $(ARGS)
+
+# A synthetic span-referenced suite from a folder of text, then a sweep over it.
+CORPUS ?= tasks/data/span_mini/corpora
+NAME   ?= span_mini_synthetic
+synthetic-suite: install
+	$(PY) -m harness.synthetic synthetic.corpus_dir=$(CORPUS) synthetic.name=$(NAME) $(ARGS)
+	$(PY) -m harness.run -m task=synthetic task.path=results/synthetic/$(NAME) sweep_name=synthetic_$(NAME) \
+		chunker=fixed_tokens,recursive,sentences retriever=bm25,dense,hybrid generator=none progress=false
+	$(PY) -m harness.report --sweep synthetic_$(NAME) --out results/synthetic_$(NAME).md
+
+# An OpenAI-compatible vLLM server for a whole sweep (GPU machine, vllm environment, see README):
+#   make serve-vllm MODEL=Qwen/Qwen2.5-7B-Instruct   then   generator=openai generator.model=$MODEL
+MODEL ?= Qwen/Qwen2.5-0.5B-Instruct
+PORT  ?= 8000
+VLLM  ?= vllm
+serve-vllm:
+	$(VLLM) serve $(MODEL) --port $(PORT) --seed 0 --generation-config vllm
 
 bench: install
 	$(PY) -m harness.bench.perplexity_chunker $(ARGS)

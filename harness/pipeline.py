@@ -1,4 +1,4 @@
-"""The cached stage pipeline: load -> chunk -> index -> retrieve -> rerank -> generate.
+"""The cached stage pipeline: load -> chunk -> index -> retrieve -> rerank -> generate -> judge.
 
 Each stage's key chains its upstream key, so changing a component invalidates exactly the stages
 downstream of it: a new generator reuses chunks, index and retrieval; a new chunker parameter redoes
@@ -17,11 +17,13 @@ from harness.cache import JSON, PICKLE, Codec, StageCache, stage_key
 from harness.hashing import sha256_json, sha256_paths
 from harness.registry import CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS
 from harness.types import Chunk, Document, Generation, Query, Retrieved
+from tasks.base import resolve_path
+from tasks.keywords import apply_keywords
 
 log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
-STAGE_VERSIONS = {"load": "2", "chunk": "2", "index": "1", "retrieve": "1", "rerank": "1", "generate": "2"}
+STAGE_VERSIONS = {"load": "2", "chunk": "2", "index": "1", "retrieve": "1", "rerank": "1", "generate": "2", "judge": "1"}
 
 
 @dataclass
@@ -39,6 +41,7 @@ class PipelineResult:
     retrieved: list[Retrieved]
     reranked: list[Retrieved]
     generations: list[Generation]
+    judgements: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, StageStat] = field(default_factory=dict)
     data_hashes: dict[str, str] = field(default_factory=dict)
     language: str = "en"
@@ -70,12 +73,17 @@ class Pipeline:
 
     def run(self) -> PipelineResult:
         cfg = self.cfg
-        task = TASKS.build(cfg["task"])
-        data_hashes = sha256_paths(task.data_files())
+        task_cfg = dict(cfg["task"])
+        keywords_file = task_cfg.pop("keywords", None)  # an annotation file any suite can carry
+        task = TASKS.build(task_cfg)
+        data_files = task.data_files() + ([resolve_path(keywords_file)] if keywords_file else [])
+        data_hashes = sha256_paths(data_files)
         load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + task.version, cfg["task"], None, data_hashes)
 
         def load() -> dict[str, Any]:
             docs, queries = task.load()
+            if keywords_file:
+                queries = apply_keywords(queries, resolve_path(keywords_file))
             return {
                 "documents": [d.to_dict() for d in docs],
                 "queries": [q.to_dict() for q in queries],
@@ -100,8 +108,9 @@ class Pipeline:
         retrieved = self._retrieve(chunk_key, chunks, queries)
         reranked = self._rerank(chunks, queries, retrieved)
         generations = self._generate(chunks, queries, reranked)
+        judgements = self._judge(chunks, queries, generations)
         return PipelineResult(
-            documents, queries, chunks, retrieved, reranked, generations, self.stages, data_hashes,
+            documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
             task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"],
         )
 
@@ -157,6 +166,7 @@ class Pipeline:
     def _generate(self, chunks: list[Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
         cfg = self.cfg
         JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails before any work
+        self.generate_key = None
         if cfg["generator"]["name"] == "none":
             self.stages["generate"] = StageStat("skipped")
             return []
@@ -168,4 +178,16 @@ class Pipeline:
         by_id = {c.chunk_id: c for c in chunks}
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
         generated = self._stage("generate", key, lambda: [g.to_dict() for g in generator.generate(queries, contexts)])
+        self.generate_key = key
         return [Generation.from_dict(g) for g in generated]
+
+    def _judge(self, chunks: list[Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
+        """Verdicts keyed by the generate key + the judge config (models, rubrics, prompt texts)."""
+        cfg = self.cfg
+        if cfg["judge"]["name"] == "none" or self.generate_key is None:
+            self.stages["judge"] = StageStat("skipped")
+            return []
+        judge = JUDGES.build(cfg["judge"])
+        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + judge.version, cfg["judge"], self.generate_key)
+        by_id = {c.chunk_id: c for c in chunks}
+        return self._stage("judge", key, lambda: judge.judge(queries, generations, by_id))

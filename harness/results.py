@@ -33,7 +33,7 @@ def run_name(choices: dict[str, str], cfg: dict[str, Any]) -> str:
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
-    keys = (*GROUPS, "top_k", "eval_k", "span_k", "section_k", "rerank_candidates", "seed")
+    keys = (*GROUPS, "top_k", "eval_k", "span_k", "section_k", "keyword_k", "rerank_candidates", "seed")
     return sha256_json({k: cfg.get(k) for k in keys})
 
 

@@ -32,8 +32,9 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     runtime.configure(plain["cache_dir"])
     result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
     t_score = time.perf_counter()
-    records = build_records(result, plain["eval_k"], plain["span_k"], plain["section_k"])
-    metrics = aggregate(records, result, plain["seed"])
+    invalid_policy = plain["judge"].get("invalid_policy", "exclude")
+    records = build_records(result, plain["eval_k"], plain["span_k"], plain["section_k"], plain["keyword_k"], invalid_policy)
+    metrics = aggregate(records, result, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}))
     metrics["components"] = {g: component_label(plain[g], BY_GROUP[g].get(plain[g]["name"]).label_params) for g in GROUPS}
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]

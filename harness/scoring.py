@@ -16,7 +16,10 @@ import numpy as np
 from harness.pipeline import PipelineResult
 from harness.types import Chunk
 from metrics.aggregate import summarize
+from metrics.agreement import cohen_kappa
 from metrics.answers import exact_match, token_f1
+from metrics.judge import coverage_label_from_f1
+from metrics.keywords import keyword_scores
 from metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from metrics import sections as sec
 from metrics.spans import precision_omega, span_scores
@@ -65,8 +68,42 @@ def chunk_sections(chunk: Chunk, doc_sections: dict[str, list[list[Any]]]) -> li
     return [f"{chunk.doc_id}-{num}" for num, start, end in doc_sections.get(chunk.doc_id, ()) if start < chunk.end and chunk.start < end]
 
 
+def keyword_metrics(ranked: Sequence[Chunk], coarse: Sequence[str], fine: Sequence[Sequence[str]], k: int, suffix: str = "") -> dict[str, float]:
+    """CoFE-RAG keyword recall/accuracy over the top k, and accuracy over the whole list (``recall_hit``)."""
+    top = keyword_scores([c.text for c in ranked[:k]], coarse, fine)
+    if top is None:
+        return {}
+    whole = keyword_scores([c.text for c in ranked], coarse, fine)
+    assert whole is not None
+    return {
+        f"keyword_recall{suffix}@{k}": top.recall,
+        f"keyword_accuracy{suffix}@{k}": top.accuracy,
+        f"keyword_accuracy{suffix}@all": whole.accuracy,
+    }
+
+
+def judge_columns(verdict: dict[str, Any], invalid_policy: str) -> dict[str, Any]:
+    """Per-query judge scores (None = unreadable, or 0 under the reference policy), raw replies, ragas."""
+    row: dict[str, Any] = {"judge_raw": json.dumps(verdict["raw"], ensure_ascii=False, sort_keys=True), "judge_skipped": verdict["skipped"]}
+    invalid = []
+    for column, s in verdict["scores"].items():
+        score = s["score"]
+        if score is None:
+            invalid.append(column)
+            score = 0.0 if invalid_policy == "zero" else None
+        row[column] = score
+    row["judge_invalid"] = invalid
+    row.update(verdict.get("ragas", {}))
+    return row
+
+
 def build_records(
-    result: PipelineResult, eval_k: Sequence[int], span_k: int, section_k: Sequence[int] = (1, 5, 10, 20)
+    result: PipelineResult,
+    eval_k: Sequence[int],
+    span_k: int,
+    section_k: Sequence[int] = (1, 5, 10, 20),
+    keyword_k: int = 4,
+    invalid_policy: str = "exclude",
 ) -> list[dict[str, Any]]:
     by_id = {c.chunk_id: c for c in result.chunks}
     by_doc: dict[str, list[Chunk]] = {}
@@ -75,6 +112,7 @@ def build_records(
     retrieved = {r.query_id: r for r in result.retrieved}
     reranked = {r.query_id: r for r in result.reranked}
     generations = {g.query_id: g for g in result.generations}
+    judgements = {j["query_id"]: j for j in result.judgements}
     doc_sections = {d.doc_id: d.metadata["sections"] for d in result.documents if d.metadata.get("sections")}
     records = []
     for q in result.queries:
@@ -95,6 +133,10 @@ def build_records(
             "ranked_scores": list(final.scores),
         }
         row.update(query_metrics(q.gold_doc_ids, q.gold_spans, ranked, corpus_chunks, eval_k, span_k))
+        row.update(keyword_metrics(ranked, q.keywords_coarse, q.keywords_fine, keyword_k))
+        if final is not retrieved[q.query_id]:
+            first_stage = [by_id[cid] for cid in retrieved[q.query_id].chunk_ids]
+            row.update(keyword_metrics(first_stage, q.keywords_coarse, q.keywords_fine, keyword_k, "_retrieved"))
         if q.metadata.get("gold_sections") and doc_sections:
             ranked_sections = [chunk_sections(c, doc_sections) for c in ranked]
             row["ranked_sections"] = json.dumps(ranked_sections, ensure_ascii=False)
@@ -107,16 +149,19 @@ def build_records(
                 prompt_tokens=gen.prompt_tokens,
                 completion_tokens=gen.completion_tokens,
                 latency_s=gen.latency_s,
+                context_dropped=gen.context_dropped,
                 generation_error=gen.error,
             )
             if q.answers and gen.error is None:
                 row["answer_em"] = exact_match(gen.answer, q.answers, result.language)
                 row["answer_f1"] = token_f1(gen.answer, q.answers, result.language)
+        if q.query_id in judgements:
+            row.update(judge_columns(judgements[q.query_id], invalid_policy))
         records.append(row)
     return records
 
 
-NON_METRIC_NUMBERS = {"prompt_tokens", "completion_tokens", "latency_s", "highlighted_chunks"}
+NON_METRIC_NUMBERS = {"prompt_tokens", "completion_tokens", "latency_s", "highlighted_chunks", "context_dropped"}
 
 
 def metric_names(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -128,7 +173,52 @@ def metric_names(records: Sequence[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
-def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: int) -> dict[str, Any]:
+def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]], prices: dict[str, float]) -> dict[str, Any]:
+    """Errors, validity, tokens, throughput (completion tokens per second of generation time) and cost."""
+    gens = result.generations
+    answerable = [r for r in records if r["answers"]]
+    prompt_tokens = int(sum(g.prompt_tokens for g in gens))
+    completion_tokens = int(sum(g.completion_tokens for g in gens))
+    busy_s = float(sum(g.latency_s for g in gens))
+    return {
+        "generation_errors": sum(1 for g in gens if g.error),
+        "answer_valid": (sum(1 for r in answerable if "answer_em" in r) / len(answerable)) if answerable else None,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "mean_latency_s": float(np.mean([g.latency_s for g in gens])),
+        "completion_tokens_per_s": completion_tokens / busy_s if busy_s > 0 else None,
+        "context_chunks_dropped": int(sum(g.context_dropped for g in gens)),
+        "cost_usd": (prompt_tokens * prices.get("input_per_mtok", 0.0) + completion_tokens * prices.get("output_per_mtok", 0.0)) / 1e6,
+    }
+
+
+def judge_summary(records: Sequence[dict[str, Any]], result: PipelineResult) -> dict[str, Any]:
+    """How many verdicts each judge column attempted and could read, and the judge's agreement with gold:
+    Cohen's kappa of judged coverage vs a coverage grade derived from answer EM/F1 (short-answer suites)."""
+    out: dict[str, Any] = {"judge_skipped": sum(1 for r in records if r.get("judge_skipped"))}
+    columns = sorted({c for j in result.judgements for c in j["scores"]})
+    for column in columns:
+        attempted = [r for r in records if column in r]
+        valid = [r for r in attempted if column not in r["judge_invalid"]]
+        out[f"{column}_attempted"] = len(attempted)
+        out[f"{column}_valid"] = len(valid) / len(attempted) if attempted else None
+    ragas = sorted({k for r in records for k in r if k.startswith("ragas_")})
+    for column in ragas:
+        attempted = [r for r in records if column in r]
+        out[f"{column}_attempted"] = len(attempted)
+        out[f"{column}_valid"] = sum(1 for r in attempted if r[column] is not None) / len(attempted) if attempted else None
+    pairs = [
+        (r["judge_coverage"], coverage_label_from_f1(r["answer_em"], r["answer_f1"]))
+        for r in records
+        if "answer_f1" in r and r.get("judge_coverage") is not None and "judge_coverage" not in r.get("judge_invalid", ())
+    ]
+    if pairs:
+        out["judge_coverage_kappa_vs_answer_f1"] = cohen_kappa([a for a, _ in pairs], [b for _, b in pairs])
+        out["judge_coverage_kappa_n"] = len(pairs)
+    return out
+
+
+def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: int, prices: dict[str, float] | None = None) -> dict[str, Any]:
     """Macro mean over queries with a bootstrap CI per metric, plus run-level counts."""
     metrics = {
         name: summarize([r[name] for r in records if r.get(name) is not None], seed=seed) for name in metric_names(records)
@@ -148,15 +238,12 @@ def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: i
             [r.get(name) or 0.0 for r in records], [n if r.get(name) is not None else 0 for r, n in zip(records, gold_sizes)]
         )
     if result.generations:
-        errors = sum(1 for g in result.generations if g.error)
-        answerable = [r for r in records if r["answers"]]
-        summary.update(
-            generation_errors=errors,
-            answer_valid=(sum(1 for r in answerable if "answer_em" in r) / len(answerable)) if answerable else None,
-            prompt_tokens=int(sum(g.prompt_tokens for g in result.generations)),
-            completion_tokens=int(sum(g.completion_tokens for g in result.generations)),
-            mean_latency_s=float(np.mean([g.latency_s for g in result.generations])),
-        )
+        summary.update(generation_summary(result, records, prices or {}))
+    if result.judgements:
+        summary.update(judge_summary(records, result))
+    keyword_rows = [r for r in records if any(k.startswith("keyword_") for k in r)]
+    if keyword_rows:
+        summary["keyword_queries"] = len(keyword_rows)
     return {"summary": summary, "metrics": metrics, "breakdowns": breakdowns(records, result)}
 
 

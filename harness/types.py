@@ -151,6 +151,7 @@ class Generation:
     completion_tokens: int = 0
     latency_s: float = 0.0
     error: str | None = None
+    context_dropped: int = 0  # chunks of the top context_k left out to fit the context token budget
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

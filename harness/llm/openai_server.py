@@ -3,7 +3,8 @@
 Requests run with bounded concurrency; transient failures (connection errors, timeouts, 429 and 5xx)
 are retried with exponential backoff; every successful response is stored on disk under the hash of
 the request, so a re-run or a resumed sweep never pays for the same completion twice. A request that
-still fails is recorded on its Generation as an error and counted, never dropped.
+still fails is returned as a Completion with its error, never dropped. Structured output uses the
+standard ``response_format`` json_schema, which ``vllm serve`` enforces with guided decoding.
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from tqdm.auto import tqdm
 
 from harness import runtime
 from harness.cache import atomic_write_bytes
-from harness.generators.base import Generator
 from harness.hashing import canonical_json, sha256_json
-from harness.registry import GENERATORS
-from harness.types import Chunk, Generation, Query
+from harness.llm.base import BACKENDS, ChatBackend, Completion, Messages
 
 log = logging.getLogger(__name__)
 
@@ -44,58 +43,44 @@ class RequestCache:
         atomic_write_bytes(self._path(request), canonical_json(response).encode("utf-8"))
 
 
-@GENERATORS.register("openai")
-class OpenAIGenerator(Generator):
-    label_params = ("model",)
-
+@BACKENDS.register("openai")
+class OpenAIBackend(ChatBackend):
     def __init__(
         self,
         model: str = "default",
         base_url: str = "http://127.0.0.1:8000/v1",
         api_key_env: str = "OPENAI_API_KEY",
-        max_tokens: int = 64,
-        temperature: float = 0.0,
-        seed: int | None = 0,
         concurrency: int = 8,
         max_retries: int = 4,
         timeout_s: float = 60.0,
         backoff_s: float = 1.0,
-        **prompt,
+        **sampling: Any,
     ):
-        super().__init__(**prompt)
-        self.model, self.base_url, self.api_key_env = model, base_url, api_key_env
-        self.max_tokens, self.temperature, self.seed = max_tokens, temperature, seed
+        super().__init__(model, **sampling)
+        self.base_url, self.api_key_env = base_url, api_key_env
         self.concurrency, self.max_retries, self.timeout_s, self.backoff_s = concurrency, max_retries, timeout_s, backoff_s
 
     def _client(self):
         from openai import OpenAI
 
         # Retries are ours (they are counted and logged); the client must not retry behind our back.
-        return OpenAI(
-            base_url=self.base_url,
-            api_key=os.environ.get(self.api_key_env, "EMPTY"),
-            timeout=self.timeout_s,
-            max_retries=0,
-        )
+        return OpenAI(base_url=self.base_url, api_key=os.environ.get(self.api_key_env, "EMPTY"), timeout=self.timeout_s, max_retries=0)
 
-    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-        }
+    def request_body(self, messages: Messages, json_schema: dict[str, Any] | None = None, max_tokens: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens or self.max_tokens, "temperature": self.temperature}
         if self.seed is not None:
             body["seed"] = self.seed
+        if json_schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": json_schema}}
         return body
 
-    def _complete(self, client, cache: RequestCache, body: dict[str, Any]) -> dict[str, Any]:
+    def _complete_one(self, client, cache: RequestCache, body: dict[str, Any]) -> Completion:
         import openai
 
         cache_key = {"base_url": self.base_url, **body}
         if (cached := cache.get(cache_key)) is not None:
             runtime.count("openai_request_cache_hits")
-            return cached
+            return Completion(**cached)
         transient = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
         for attempt in range(self.max_retries + 1):
             t0 = time.perf_counter()
@@ -110,29 +95,26 @@ class OpenAIGenerator(Generator):
                 time.sleep(delay)
                 continue
             usage = resp.usage
-            result = {
-                "answer": (resp.choices[0].message.content or "").strip(),
-                "prompt_tokens": usage.prompt_tokens if usage else 0,
-                "completion_tokens": usage.completion_tokens if usage else 0,
-                "latency_s": time.perf_counter() - t0,
-            }
-            cache.put(cache_key, result)
+            result = Completion(
+                text=(resp.choices[0].message.content or "").strip(),
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+                latency_s=time.perf_counter() - t0,
+            )
+            cache.put(cache_key, result.to_dict())
             return result
         raise AssertionError("unreachable")
 
-    def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]:
+    def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
         client = self._client()
         cache = RequestCache(runtime.cache_dir() / "openai_requests")
 
-        def one(i: int) -> Generation:
-            ids = tuple(c.chunk_id for c in contexts[i])
-            body = self.request_body(self.messages(queries[i].question, contexts[i]))
+        def one(messages: Messages) -> Completion:
             try:
-                r = self._complete(client, cache, body)
+                return self._complete_one(client, cache, self.request_body(messages, json_schema, max_tokens))
             except Exception as err:
-                log.error("openai request for query %s failed: %s", queries[i].query_id, err)
-                return Generation(queries[i].query_id, "", ids, error=f"{type(err).__name__}: {err}")
-            return Generation(queries[i].query_id, r["answer"], ids, r["prompt_tokens"], r["completion_tokens"], r["latency_s"])
+                log.error("openai request failed: %s", err)
+                return Completion("", error=f"{type(err).__name__}: {err}")
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(tqdm(pool.map(one, range(len(queries))), total=len(queries), desc="generate[openai]", leave=False))
+            return list(tqdm(pool.map(one, conversations), total=len(conversations), desc=f"{desc}[openai]", leave=False))

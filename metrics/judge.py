@@ -1,0 +1,123 @@
+"""Reading LLM-judge outputs into scores: pure functions, text in, number or None out.
+
+None means the output could not be read as the rubric asks. Callers count it in a validity rate and
+leave it out of the mean (or, with the reference policy, score it 0 explicitly); it is never a pass.
+
+- Coverage and contradiction (NitiBench, metrics-reference 3.3): labels no/partial/full-coverage ->
+  0/50/100; contradiction -> 1, no-contradiction -> 0.
+- Correctness (CoFE-RAG via llama-index, 2.4): a 1-5 score; passing iff >= 4.
+- Faithfulness and relevance (2.4): YES -> 1, NO -> 0. llama-index passes any reply that merely
+  contains "yes"; here the verdict must be a YES or NO label, so a rambling reply is invalid, not a pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+COVERAGE_POINTS = {"no-coverage": 0.0, "partial-coverage": 50.0, "full-coverage": 100.0}
+CONTRADICTION_POINTS = {"no-contradiction": 0.0, "contradiction": 1.0}
+CORRECTNESS_PASS = 4.0
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def _balanced_objects(text: str):
+    """Every top-level ``{...}`` substring, braces balanced outside JSON strings, in order."""
+    depth, start, in_string, escaped = 0, None, False, False
+    for i, ch in enumerate(text):
+        if in_string:
+            escaped = ch == "\\" and not escaped
+            if ch == '"' and not escaped:
+                in_string = False
+            continue
+        if ch == '"' and depth:
+            in_string, escaped = True, False
+        elif ch == "{":
+            start = i if depth == 0 else start
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                yield text[start : i + 1]
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in a model reply: bare, in a ```json fence, or amid prose."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    for candidate in candidates:
+        for blob in _balanced_objects(candidate):
+            try:
+                value = json.loads(blob)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def _label(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("score", value.get("label"))
+    if not isinstance(value, str):
+        return None
+    return re.sub(r"[\s_]+", "-", value.strip().lower())
+
+
+def coverage_score(reply: dict[str, Any] | None) -> float | None:
+    label = _label((reply or {}).get("coverage"))
+    if label in ("none", "no"):
+        label = "no-coverage"
+    elif label in ("partial", "full"):
+        label = f"{label}-coverage"
+    return COVERAGE_POINTS.get(label or "")
+
+
+def contradiction_score(reply: dict[str, Any] | None) -> float | None:
+    label = _label((reply or {}).get("contradiction"))
+    if label in ("yes", "true"):
+        label = "contradiction"
+    elif label in ("no", "none", "false"):
+        label = "no-contradiction"
+    return CONTRADICTION_POINTS.get(label or "")
+
+
+def yes_no_score(text: str) -> float | None:
+    """YES -> 1, NO -> 0, from ``{"verdict": ...}`` or a reply that starts with the label (optionally
+    after "The answer is:")."""
+    reply = parse_json_object(text)
+    value = reply.get("verdict", reply.get("answer")) if reply else text
+    if not isinstance(value, str):
+        return None
+    match = re.match(r"\W*(?:(?:the\s+)?(?:answer|verdict)(?:\s+is)?\s*:?\s*)?\W*(yes|no)\b", value.strip(), re.IGNORECASE)
+    return None if match is None else float(match.group(1).lower() == "yes")
+
+
+def correctness_score(text: str) -> float | None:
+    """A 1-5 score from ``{"score": n}`` or, as llama-index writes it, a reply whose first line is the number."""
+    reply = parse_json_object(text)
+    if reply is not None:
+        value = reply.get("score")
+    else:
+        match = re.match(r"\s*(?:score\s*[:=]\s*)?([0-9]+(?:\.[0-9]+)?)(?=\s|/|$)", text, re.IGNORECASE)
+        value = match.group(1) if match else None
+    try:
+        score = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return score if 1.0 <= score <= 5.0 else None
+
+
+def panel_score(scores: list[float | None]) -> float | None:
+    """A panel's verdict: the mean of its members' readable scores; None if no member was readable."""
+    valid = [s for s in scores if s is not None]
+    return sum(valid) / len(valid) if valid else None
+
+
+def coverage_label_from_f1(exact: float, f1: float) -> float:
+    """A gold coverage grade from answer overlap, for measuring a judge on short-answer suites:
+    exact match -> full (100), no token overlap -> none (0), otherwise partial (50)."""
+    if exact >= 1.0:
+        return 100.0
+    return 0.0 if f1 <= 0.0 else 50.0
