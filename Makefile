@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm bench clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,16 @@ report: install
 test: install
 	$(PY) -m pytest -q $(ARGS)
 
+# Regression gate: run the ci sweep, compare with results/baselines/ci.json (exit 1 on a drop).
+gate: install
+	$(PY) -m harness.run +sweep=ci
+	$(PY) -m harness.gate --sweep ci $(ARGS)
+
+# Rewrite the baseline from the current ci runs, on purpose (commit the file with the change that moved it).
+baseline: install
+	$(PY) -m harness.run +sweep=ci
+	$(PY) -m harness.gate --sweep ci --write
+
 offline-check: install
 	$(PY) -m harness.offline_check $(ARGS)
 
@@ -67,7 +77,7 @@ chunking-study: install
 JUDGE ?= llm
 judge: install
 	$(PY) -m harness.run +sweep=judge judge=$(JUDGE) $(ARGS)
-	$(PY) -m harness.report --sweep judge --metrics judge_coverage,judge_contradiction,judge_correctness,judge_faithfulness,judge_relevance,ragas_faithfulness,answer_f1,keyword_recall@4
+	$(PY) -m harness.report --sweep judge --out results/judge.md --metrics judge_coverage,judge_contradiction,judge_correctness,judge_faithfulness,judge_relevance,ragas_faithfulness,answer_f1,keyword_recall@4
 
 # CoFE-RAG keyword annotation of a suite's queries (written beside the suite for bundled ones).
 KW_SUITE ?= multihop_mini

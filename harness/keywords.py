@@ -27,7 +27,7 @@ from harness.results import write_json
 from harness.types import Document, Query
 from metrics.judge import parse_json_object
 from metrics.keywords import clean_text
-from tasks.keywords import FORMAT, VERSION
+from tasks.keywords import FORMAT, VERSION, split_task_config
 
 log = logging.getLogger("harness.keywords")
 
@@ -60,8 +60,7 @@ def grounded_keywords(reply: dict[str, Any] | None, evidence: str) -> tuple[list
 
 
 def annotate(cfg: dict[str, Any]) -> dict[str, Any]:
-    task_cfg = {k: v for k, v in cfg["task"].items() if k != "keywords"}
-    documents, queries = TASKS.build(task_cfg).load()
+    documents, queries = TASKS.build(split_task_config(cfg["task"])[0]).load()
     by_id = {d.doc_id: d for d in documents}
     prompt = cfg["keywords"]["prompt"]
     todo = [(q, ev) for q in queries if (ev := evidence_text(q, by_id, cfg["keywords"]["max_evidence_chars"]))]

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from harness.errors import RagsweepError
 from harness.models import availability
+from tasks.keywords import split_task_config
 from harness.registry import TASKS
 
 log = logging.getLogger("harness.offline_check")
@@ -57,7 +58,10 @@ def compose_runs(overrides: list[str]) -> list[dict[str, Any]]:
 
 
 def _values_of(node: Any, key: str) -> Iterator[str]:
-    """Every string value stored under ``key`` anywhere in a nested config."""
+    """Every string value stored under ``key`` anywhere in a nested config, except inside a backend
+    config served by a remote server (``backend: openai``: its model lives on the server)."""
+    if isinstance(node, dict) and node.get("backend") == "openai":
+        return
     if isinstance(node, dict):
         for k, value in node.items():
             if k == key and isinstance(value, str):
@@ -75,8 +79,8 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
     found: dict[tuple[str, str], Requirement] = {}
     for run in runs:
         components = {g: run[g] for g in ("chunker", "retriever", "reranker", "generator", "judge")}
-        for model_id in _values_of(components, "model"):
-            if ("model", model_id) not in found and not (model_id == "default" and run["generator"]["name"] == "openai"):
+        for model_id in [*_values_of(components, "model"), *_values_of(components, "embedder")]:
+            if ("model", model_id) not in found:
                 present, where = availability(model_id)
                 found[("model", model_id)] = Requirement("model", model_id, present, where)
         for encoding in _values_of(components, "encoding"):
@@ -87,7 +91,8 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
                 except Exception as err:  # tiktoken raises network errors when it must download
                     found[("tokenizer", encoding)] = Requirement("tokenizer", encoding, False, f"{type(err).__name__}")
         try:
-            files = TASKS.build(dict(run["task"])).data_files()
+            task_cfg, keywords_file = split_task_config(run["task"])
+            files = TASKS.build(task_cfg).data_files() + ([keywords_file] if keywords_file else [])
         except RagsweepError as err:
             found[("data", str(run["task"]))] = Requirement("data", run["task"].get("path", "?"), False, str(err))
             continue

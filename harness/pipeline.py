@@ -17,8 +17,7 @@ from harness.cache import JSON, PICKLE, Codec, StageCache, stage_key
 from harness.hashing import sha256_json, sha256_paths
 from harness.registry import CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS
 from harness.types import Chunk, Document, Generation, Query, Retrieved
-from tasks.base import resolve_path
-from tasks.keywords import apply_keywords
+from tasks.keywords import apply_keywords, split_task_config
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +72,16 @@ class Pipeline:
 
     def run(self) -> PipelineResult:
         cfg = self.cfg
-        task_cfg = dict(cfg["task"])
-        keywords_file = task_cfg.pop("keywords", None)  # an annotation file any suite can carry
+        task_cfg, keywords_file = split_task_config(cfg["task"])
         task = TASKS.build(task_cfg)
-        data_files = task.data_files() + ([resolve_path(keywords_file)] if keywords_file else [])
+        data_files = task.data_files() + ([keywords_file] if keywords_file else [])
         data_hashes = sha256_paths(data_files)
         load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + task.version, cfg["task"], None, data_hashes)
 
         def load() -> dict[str, Any]:
             docs, queries = task.load()
             if keywords_file:
-                queries = apply_keywords(queries, resolve_path(keywords_file))
+                queries = apply_keywords(queries, keywords_file)
             return {
                 "documents": [d.to_dict() for d in docs],
                 "queries": [q.to_dict() for q in queries],

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import atomic_write_bytes
+from metrics.significance import paired_permutation_p
 
 log = logging.getLogger("harness.report")
 
@@ -43,6 +44,28 @@ def _cell(stat: dict[str, float] | None) -> str:
     return f"{stat['mean']:.3f} ±{(stat['ci_high'] - stat['ci_low']) / 2:.3f}"
 
 
+ALPHA = 0.05
+
+
+def per_query(run: dict[str, Any], metric: str) -> dict[str, float]:
+    import pandas as pd
+
+    records = pd.read_parquet(run["path"] / "records.parquet", columns=["query_id", metric])
+    return {q: float(v) for q, v in zip(records["query_id"], records[metric]) if v == v}
+
+
+def versus_best(runs: list[dict[str, Any]], metric: str) -> list[float | None]:
+    """Paired sign-flip p-value of each run against the first (best) on ``metric`` over shared queries;
+    None for the best itself. A p at or above ALPHA: not significantly different from the best."""
+    best = per_query(runs[0], metric)
+    out: list[float | None] = [None]
+    for r in runs[1:]:
+        mine = per_query(r, metric)
+        shared = sorted(set(best) & set(mine))
+        out.append(paired_permutation_p([mine[q] for q in shared], [best[q] for q in shared]) if shared else None)
+    return out
+
+
 def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] = HEADLINE_METRICS) -> list[str]:
     headline = runs[0]["metrics"].get("headline")
     lead = [headline] if headline and columns is HEADLINE_METRICS else []
@@ -51,9 +74,10 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
     key = sort if sort in present else (present[0] if present else None)
     if key:
         runs = sorted(runs, key=lambda r: -r["metrics"]["metrics"].get(key, {}).get("mean", float("-inf")))
-    header = ["sweep", "chunker", "retriever", "reranker", "generator", *present, "chunks", "mean chunk chars", "latency s/q"]
+    p_values = versus_best(runs, key) if key and key in runs[0]["metrics"]["metrics"] else [None] * len(runs)
+    header = ["sweep", "chunker", "retriever", "reranker", "generator", *present, "chunks", "mean chunk chars", "latency s/q", "vs best"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in runs:
+    for r, p in zip(runs, p_values):
         m, comp, summary = r["metrics"], r["metrics"]["components"], r["metrics"]["summary"]
         latency = summary.get("mean_latency_s")
         row = [
@@ -63,10 +87,15 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
             str(summary["n_chunks"]),
             f"{summary['mean_chunk_chars']:.0f}",
             f"{latency:.3f}" if latency is not None else "",
+            "best" if r is runs[0] and key else ("" if p is None else (f"≈ p={p:.2f}" if p >= ALPHA else f"worse p={p:.3f}")),
         ]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    lines.append(f"Sorted by {key or 'run name'}; cells are mean over queries ± half the width of its 95% bootstrap interval.")
+    lines.append(
+        f"Sorted by {key or 'run name'}; cells are mean over queries ± half the width of its 95% bootstrap interval. "
+        f"vs best: paired sign-flip test on {key} over the same queries; ≈ marks runs not significantly different "
+        f"from the best (p >= {ALPHA})."
+    )
     return lines
 
 

@@ -16,10 +16,18 @@ from typing import Any
 
 from harness.errors import DataError
 from harness.types import Query
-from tasks.base import read_json
+from tasks.base import read_json, resolve_path
 
 FORMAT = "ragsweep-keywords"
 VERSION = 1
+
+
+def split_task_config(task_cfg: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
+    """(the task's own config, its keyword annotation file or None): ``keywords`` is read by the harness,
+    not by the task class, so any suite can carry one."""
+    own = dict(task_cfg)
+    keywords = own.pop("keywords", None)
+    return own, (resolve_path(keywords) if keywords else None)
 
 
 def _strings(value: Any, path: Path, qid: str, field: str) -> tuple[str, ...]:

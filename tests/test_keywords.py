@@ -92,3 +92,18 @@ def test_bad_keyword_file_names_file_record_and_field(tmp_path):
     path = _write(tmp_path, {"zz": {"coarse_keywords": [], "fine_keywords": []}})
     with pytest.raises(DataError, match="not in the suite"):
         apply_keywords([Query("q1", "?")], path)
+
+
+def test_a_run_scores_keywords_only_for_annotated_queries(tmp_path):
+    from tests.helpers import run
+
+    path = _write(tmp_path, {
+        "q0001": {"coarse_keywords": ["AquaLift"], "fine_keywords": [["300 litres", "per minute"]]},
+        "q0002": {"coarse_keywords": ["AquaLift"], "fine_keywords": [["1.6 litres"], ["no such phrase anywhere"]]},
+    })
+    run_dir, _ = run(tmp_path, "task=span_mini", f"task.keywords={path}", "retriever=bm25", "generator=none")
+    records = __import__("pandas").read_parquet(run_dir / "records.parquet").set_index("query_id")
+    summary = json.loads((run_dir / "metrics.json").read_text())["summary"]
+    assert records.loc["q0001", "keyword_recall@4"] == 1.0 and records.loc["q0001", "keyword_accuracy@4"] == 1.0
+    assert records.loc["q0002", "keyword_recall@4"] == 0.5 and records.loc["q0002", "keyword_accuracy@all"] == 0.0
+    assert records["keyword_recall@4"].notna().sum() == 2 and summary["keyword_queries"] == 2

@@ -4,7 +4,6 @@ generated (model behind the loopback endpoint) and then run as a task."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,0 +1,149 @@
+"""``python -m harness.gate``: the regression gate. Compares the latest runs of a sweep (default ``ci``)
+with a committed baseline (results/baselines/<sweep>.json) and exits 1 when a metric dropped by more
+than its tolerance, printing what dropped, by how much, and whether the drop is significant (paired
+sign-flip test over the same queries). A run or metric the baseline has and the sweep lacks fails too.
+``--write`` (``make baseline``) rewrites the baseline from the current runs, on purpose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.provenance import git_revision
+from harness.report import HEADLINE_METRICS
+from harness.results import write_json
+from metrics.significance import paired_permutation_p
+
+log = logging.getLogger("harness.gate")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOWER_IS_BETTER = frozenset({"judge_contradiction"})
+DEFAULT_TOLERANCE = 0.01
+ALPHA = 0.05
+
+
+def run_key(run_dir: Path) -> str:
+    """The run's component choices, without the config hash: stable across unrelated config changes."""
+    return run_dir.name.rsplit("__", 1)[0]
+
+
+def latest_runs(runs_dir: Path, sweep: str) -> dict[str, Path]:
+    """Newest run folder per run key (older folders of the same choices are stale configs)."""
+    out: dict[str, Path] = {}
+    for metrics_path in sorted((runs_dir / sweep).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime):
+        out[run_key(metrics_path.parent)] = metrics_path.parent
+    return out
+
+
+def tracked_metrics(metrics: dict[str, Any]) -> list[str]:
+    names = [metrics.get("headline"), *HEADLINE_METRICS]
+    return list(dict.fromkeys(n for n in names if n and n in metrics["metrics"]))
+
+
+def snapshot(run_dir: Path) -> dict[str, Any]:
+    """What the baseline keeps of one run: tracked metric means and their per-query values."""
+    metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
+    records = pd.read_parquet(run_dir / "records.parquet").set_index("query_id")
+    names = tracked_metrics(metrics)
+    return {
+        "metrics": {n: metrics["metrics"][n]["mean"] for n in names},
+        "per_query": {n: {q: float(v) for q, v in records[n].dropna().items()} for n in names},
+    }
+
+
+@dataclass(frozen=True)
+class Check:
+    run: str
+    metric: str
+    baseline: float | None
+    current: float | None
+    tolerance: float
+    p_value: float | None
+
+    @property
+    def drop(self) -> float | None:
+        if self.baseline is None or self.current is None:
+            return None
+        sign = -1.0 if self.metric in LOWER_IS_BETTER else 1.0
+        return sign * (self.baseline - self.current)
+
+    @property
+    def failed(self) -> bool:
+        return self.drop is None or self.drop > self.tolerance + 1e-12
+
+
+def compare(baseline: dict[str, Any], current: dict[str, dict[str, Any]]) -> list[Check]:
+    checks = []
+    tolerances = baseline.get("tolerances", {})
+    for key, base in sorted(baseline["runs"].items()):
+        now = current.get(key)
+        for metric, base_mean in base["metrics"].items():
+            tol = tolerances.get(metric, baseline.get("tolerance", DEFAULT_TOLERANCE))
+            cur_mean = None if now is None else now["metrics"].get(metric)
+            p = None
+            if cur_mean is not None:
+                shared = sorted(set(base["per_query"][metric]) & set(now["per_query"].get(metric, {})))
+                p = paired_permutation_p([now["per_query"][metric][q] for q in shared], [base["per_query"][metric][q] for q in shared])
+            checks.append(Check(key, metric, base_mean, cur_mean, tol, p))
+    return checks
+
+
+def table(checks: list[Check]) -> str:
+    lines = ["| run | metric | baseline | current | drop | tolerance | p (paired) | verdict |", "|---|---|---|---|---|---|---|---|"]
+    for c in checks:
+        fmt = lambda x: "missing" if x is None else f"{x:.4f}"  # noqa: E731
+        if c.failed:
+            verdict = "MISSING" if c.drop is None else ("DROP, significant" if (c.p_value or 1.0) < ALPHA else "DROP, not significant")
+        else:
+            verdict = "ok"
+        lines.append(f"| {c.run} | {c.metric} | {fmt(c.baseline)} | {fmt(c.current)} | {fmt(c.drop)} | {c.tolerance:g} | "
+                     f"{'' if c.p_value is None or math.isnan(c.p_value) else f'{c.p_value:.3g}'} | {verdict} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=Path, default=Path("results/runs"))
+    parser.add_argument("--sweep", default="ci")
+    parser.add_argument("--baseline", type=Path, default=None, help="default results/baselines/<sweep>.json")
+    parser.add_argument("--write", action="store_true", help="rewrite the baseline from the current runs")
+    parser.add_argument("--all", action="store_true", help="print every check, not only failures")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    baseline_path = args.baseline or Path("results/baselines") / f"{args.sweep}.json"
+    runs = latest_runs(args.runs, args.sweep)
+    if not runs:
+        log.error("no runs of sweep %r under %s: run `python -m harness.run +sweep=%s` first", args.sweep, args.runs, args.sweep)
+        return 2
+    current = {key: snapshot(path) for key, path in runs.items()}
+    if args.write:
+        old = json.loads(baseline_path.read_text("utf-8")) if baseline_path.exists() else {}
+        write_json(baseline_path, {
+            "sweep": args.sweep, "git": git_revision(REPO_ROOT)["sha"],
+            "tolerance": old.get("tolerance", DEFAULT_TOLERANCE), "tolerances": old.get("tolerances", {}), "runs": current,
+        })
+        log.info("wrote %s (%d runs)", baseline_path, len(current))
+        return 0
+    if not baseline_path.exists():
+        log.error("no baseline %s: write one with `make baseline`", baseline_path)
+        return 2
+    checks = compare(json.loads(baseline_path.read_text("utf-8")), current)
+    failed = [c for c in checks if c.failed]
+    shown = checks if args.all else failed
+    if shown:
+        log.info("%s", table(shown))
+    log.info("gate %s: %d checks over %d runs, %d failed (tolerance: absolute drop in the mean)",
+             "FAILED" if failed else "passed", len(checks), len({c.run for c in checks}), len(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

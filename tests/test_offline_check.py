@@ -1,0 +1,22 @@
+"""What `make offline-check` asks for: local models (judge panels and ragas embedder included), not the
+models a remote server holds, and every data file a run hashes (keyword annotations included)."""
+
+from __future__ import annotations
+
+from harness.offline_check import compose_runs, requirements
+
+
+def _names(reqs, kind):
+    return {r.name for r in reqs if r.kind == kind}
+
+
+def test_judge_models_embedder_and_keyword_file_are_required():
+    reqs = requirements(compose_runs(["task=multihop_mini", "generator=hf", "judge=llm"]))
+    assert {"bundled:SmolLM2-135M-Instruct", "bundled:all-MiniLM-L6-v2"} <= _names(reqs, "model")
+    assert any(name.endswith("multihop_mini/keywords.v1.json") for name in _names(reqs, "data"))
+    assert all(r.present for r in reqs)
+
+
+def test_models_behind_an_openai_server_are_not_checked_locally():
+    reqs = requirements(compose_runs(["generator=openai", "generator.model=served-model", "judge=openai", "judge.models.0.model=served-judge"]))
+    assert not {"served-model", "served-judge"} & _names(reqs, "model")
