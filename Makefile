@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench bench-perplexity clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -101,7 +101,15 @@ VLLM  ?= vllm
 serve-vllm:
 	$(VLLM) serve $(MODEL) --port $(PORT) --seed 0 --generation-config vllm
 
+# Benchmarks, each writing results/bench/<name>.json (ratios measured in one run on the same input).
 bench: install
+	$(PY) -m harness.bench.bm25
+	$(PY) -m harness.bench.dense
+	$(PY) -m harness.bench.spans
+	$(PY) -m harness.bench.sweep_cache
+
+# The perplexity chunker on 1 MB of chroma_general text (about 10 minutes on 2 CPU cores).
+bench-perplexity: install
 	$(PY) -m harness.bench.perplexity_chunker $(ARGS)
 
 clean-cache:

@@ -2,13 +2,27 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from harness.cache import atomic_write_bytes
 from harness.provenance import git_revision, machine, package_versions
+from harness.types import Chunk, Query
 
 log = logging.getLogger("harness.bench")
+
+
+def bench_suite(chunk_tokens: int = 200) -> tuple[str, list[Chunk], list[Query]]:
+    """(name, chunks, queries) the retrieval and span benches share: Chroma's general set from
+    ../shared/data (RAGSWEEP_SHARED_DATA) when present, else the bundled span_mini suite."""
+    from harness.chunkers.fixed_tokens import FixedTokenChunker
+    from tasks.chroma import ChromaTask
+
+    shared = Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data")) / "chroma_general"
+    name, task = ("chroma_general", ChromaTask(str(shared))) if shared.is_dir() else ("span_mini", ChromaTask("bundled:span_mini"))
+    documents, queries = task.load()
+    return name, FixedTokenChunker(size=chunk_tokens).chunk(documents, progress=False), queries
 
 
 def write_result(path: Path, result: dict[str, Any]) -> None:
