@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench bench-perplexity clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,20 @@ run-sweep: install
 report: install
 	$(PY) -m harness.report $(ARGS)
 
-test: install
+test: install chromium
 	$(PY) -m pytest -q $(ARGS)
+
+# Debian's headless Chromium for the leaderboard page test; installed with apt-get where this user can.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  ( [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    ( apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) ) ) || \
+	  echo "warning: chromium could not be installed: the leaderboard page test will be skipped"
+
+# A screenshot of the leaderboard page (docs/leaderboard.png), after make report.
+screenshot: chromium
+	chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --window-size=1400,1000 \
+	  --screenshot=docs/leaderboard.png "file://$(CURDIR)/results/leaderboard.html#suite=$(or $(SUITE_TAB),multihop_mini)"
 
 # Regression gate: run the ci sweep, compare with results/baselines/ci.json (exit 1 on a drop).
 gate: install

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ ALPHA = 0.05
 def per_query(run: dict[str, Any], metric: str) -> dict[str, float]:
     import pandas as pd
 
-    records = pd.read_parquet(run["path"] / "records.parquet", columns=["query_id", metric])
+    records = pd.read_parquet(run["path"] / "records.parquet")
+    if metric not in records:
+        return {}
     return {q: float(v) for q, v in zip(records["query_id"], records[metric]) if v == v}
 
 
@@ -66,8 +69,14 @@ def versus_best(runs: list[dict[str, Any]], metric: str) -> list[float | None]:
     return out
 
 
+def suite_headline(runs: list[dict[str, Any]]) -> str | None:
+    """The headline metric most of a suite's runs name (older runs may name none)."""
+    named = Counter(r["metrics"].get("headline") for r in runs if r["metrics"].get("headline"))
+    return named.most_common(1)[0][0] if named else None
+
+
 def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] = HEADLINE_METRICS) -> list[str]:
-    headline = runs[0]["metrics"].get("headline")
+    headline = suite_headline(runs)
     lead = [headline] if headline and columns is HEADLINE_METRICS else []
     order = lead + [m for m in columns if m not in lead]
     present = [m for m in order if any(m in r["metrics"]["metrics"] for r in runs)]
@@ -118,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=Path, default=Path("results/runs"))
     parser.add_argument("--out", type=Path, default=Path("results/leaderboard.md"))
+    parser.add_argument("--html", type=Path, default=None, help="also write the HTML page (default: --out with .html)")
     parser.add_argument("--sort", default=None, help="metric to sort by, e.g. span_iou@5")
     parser.add_argument("--sweep", default=None, help="only runs of these sweeps (comma-separated)")
     parser.add_argument("--metrics", default=None, help="columns to show (comma-separated), instead of the headline set")
@@ -127,7 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     runs = [r for r in load_runs(args.runs) if sweeps is None or r["metrics"].get("sweep") in sweeps]
     text = render(runs, args.sort, tuple(args.metrics.split(",")) if args.metrics else HEADLINE_METRICS)
     atomic_write_bytes(args.out, text.encode("utf-8"))
-    log.info("%s\nwrote %s (%d runs)", text, args.out, len(runs))
+    from harness.report_html import render_html
+
+    html_path = args.html or args.out.with_suffix(".html")
+    atomic_write_bytes(html_path, render_html(runs, args.sort, tuple(args.metrics.split(",")) if args.metrics else HEADLINE_METRICS).encode("utf-8"))
+    log.info("%s\nwrote %s and %s (%d runs)", text, args.out, html_path, len(runs))
 
 
 if __name__ == "__main__":
