@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench bench-perplexity chromium screenshot clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -119,6 +119,10 @@ bench: install
 	$(PY) -m harness.bench.dense
 	$(PY) -m harness.bench.spans
 	$(PY) -m harness.bench.sweep_cache
+
+# hf vs vllm generation throughput on the same prompts (vllm part needs the GPU environment).
+bench-generation: install
+	$(PY) -m harness.bench.generation $(ARGS)
 
 # The perplexity chunker on 1 MB of chroma_general text (about 10 minutes on 2 CPU cores).
 bench-perplexity: install

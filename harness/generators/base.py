@@ -12,6 +12,14 @@ DEFAULT_SYSTEM_PROMPT = (
 DEFAULT_USER_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
 
 
+def answer_messages(
+    question: str, chunks: Sequence[Chunk], system_prompt: str = DEFAULT_SYSTEM_PROMPT, user_template: str = DEFAULT_USER_TEMPLATE
+) -> list[dict[str, str]]:
+    """The answer prompt: numbered context chunks in rank order, then the question."""
+    context = "\n\n".join(f"[{i}] {c.text}" for i, c in enumerate(chunks, start=1))
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_template.format(context=context, question=question)}]
+
+
 class Generator(ABC):
     """Every generator sees the top ``context_k`` chunks of the final ranking, in rank order.
 
@@ -32,9 +40,7 @@ class Generator(ABC):
         self.user_template = user_template
 
     def messages(self, question: str, chunks: Sequence[Chunk]) -> list[dict[str, str]]:
-        context = "\n\n".join(f"[{i}] {c.text}" for i, c in enumerate(chunks, start=1))
-        user = self.user_template.format(context=context, question=question)
-        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
+        return answer_messages(question, chunks, self.system_prompt, self.user_template)
 
     @abstractmethod
     def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]: ...
