@@ -137,8 +137,9 @@ def build_suite(cfg: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for path in files:
         corpus = path.read_bytes().decode("utf-8")
-        for item in generate_for_corpus(backend, corpus, syn, rng, counts):
-            rows.append({**item, "corpus_id": path.stem})
+        accepted = generate_for_corpus(backend, corpus, syn, rng, counts)
+        counts[f"accepted from {path.stem}"] = len(accepted)  # valid ones past the per-corpus cap are not kept
+        rows.extend({**item, "corpus_id": path.stem} for item in accepted)
     rows = apply_filters(rows, syn, counts)
     return {"rows": rows, "files": files, "counts": dict(counts)}
 
