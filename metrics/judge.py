@@ -121,3 +121,23 @@ def coverage_label_from_f1(exact: float, f1: float) -> float:
     if exact >= 1.0:
         return 100.0
     return 0.0 if f1 <= 0.0 else 50.0
+
+
+def pairwise_winner(reply: str) -> str | None:
+    """"1", "2" or "tie" from ``{"winner": ...}`` (or a reply that is just the label); None if unreadable."""
+    parsed = parse_json_object(reply)
+    value = parsed.get("winner") if parsed else reply
+    label = str(value).strip().strip('"').lower() if value is not None else ""
+    label = {"answer 1": "1", "answer 2": "2", "a": "1", "b": "2"}.get(label, label)
+    return label if label in ("1", "2", "tie") else None
+
+
+def pairwise_verdict(a_first: str | None, b_first: str | None) -> str:
+    """Combine the two orders: ``a_first`` is the winner label with A shown as answer 1, ``b_first``
+    with B shown as answer 1. Returns "A", "B", "tie", "inconsistent" (the orders disagree: position
+    bias) or "invalid" (either reply unreadable)."""
+    if a_first is None or b_first is None:
+        return "invalid"
+    in_a_terms = {"1": "A", "2": "B", "tie": "tie"}[a_first]
+    swapped = {"1": "B", "2": "A", "tie": "tie"}[b_first]
+    return in_a_terms if in_a_terms == swapped else "inconsistent"
