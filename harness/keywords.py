@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from harness.hashing import sha256_json
 from harness.llm.base import build_backend
 from harness.llm.prompting import render
+from harness.pipeline import plain_config
 from harness.registry import TASKS
 from harness.results import write_json
 from harness.types import Document, Query
@@ -98,8 +99,7 @@ def annotate(cfg: dict[str, Any]) -> dict[str, Any]:
 
 @hydra.main(config_path="../configs", config_name="keywords", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
+    plain = plain_config(cfg)
     result = annotate(plain)
     out = Path(plain["keywords"]["out"])
     write_json(out, result)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pandas as pd
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from harness.errors import DataError
 from harness.llm.base import build_backend
 from harness.llm.prompting import render
+from harness.pipeline import plain_config
 from harness.results import write_json
 from metrics.judge import pairwise_verdict, pairwise_winner
 
@@ -29,9 +29,7 @@ CONFIGS = str(Path(__file__).resolve().parent.parent / "configs")
 def judge_config(judge: str, overrides: list[str]) -> dict[str, Any]:
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         cfg = compose("config", overrides=[f"judge={judge}", *overrides])
-    plain = OmegaConf.to_container(cfg.judge, resolve=True)
-    assert isinstance(plain, dict)
-    return plain
+    return plain_config(cfg.judge)
 
 
 def compare_runs(run_a: Path, run_b: Path, model: dict[str, Any], prompt: dict[str, Any]) -> dict[str, Any]:

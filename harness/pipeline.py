@@ -50,7 +50,8 @@ class PipelineResult:
     chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
 
 
-def _plain(cfg: Any) -> dict[str, Any]:
+def plain_config(cfg: Any) -> dict[str, Any]:
+    """A resolved config (or any mapping) as plain dicts and lists, the form every stage key hashes."""
     from omegaconf import DictConfig, OmegaConf
 
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore[return-value]
@@ -58,7 +59,7 @@ def _plain(cfg: Any) -> dict[str, Any]:
 
 class Pipeline:
     def __init__(self, cfg: Any, cache: StageCache, progress: bool = True):
-        self.cfg = _plain(cfg)
+        self.cfg = plain_config(cfg)
         self.cache = cache
         self.progress = progress
         self.stages: dict[str, StageStat] = {}

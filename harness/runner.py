@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness import runtime
 from harness.cache import StageCache
-from harness.pipeline import Pipeline
+from harness.pipeline import Pipeline, plain_config
 from harness.provenance import git_revision, machine, package_versions
 from harness.registry import BY_GROUP
 from harness.results import GROUPS, component_label, config_hash, run_name, write_run
@@ -27,8 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     """Run the pipeline for one resolved config and write its results folder."""
     t0 = time.perf_counter()
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
+    plain = plain_config(cfg)
     runtime.configure(plain["cache_dir"])
     result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
     t_score = time.perf_counter()

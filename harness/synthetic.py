@@ -30,13 +30,14 @@ from typing import Any
 
 import hydra
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from harness.cache import atomic_write_bytes
 from harness.errors import DataError
 from harness.hashing import sha256_json
 from harness.llm.base import build_backend
 from harness.llm.prompting import render
+from harness.pipeline import plain_config
 from harness.results import write_json
 from metrics.judge import parse_json_object
 
@@ -179,8 +180,7 @@ def write_suite(out_dir: Path, rows: list[dict[str, Any]], files: list[Path], me
 
 @hydra.main(config_path="../configs", config_name="synthetic", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
+    plain = plain_config(cfg)
     built = build_suite(plain)
     out_dir = Path(plain["synthetic"]["out_dir"])
     meta = {"synthetic": plain["synthetic"], "annotator": plain["annotator"], "seed": plain["seed"],
