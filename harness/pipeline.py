@@ -105,9 +105,10 @@ class Pipeline:
         chunks = [Chunk.from_dict(c) for c in chunked["chunks"]]
 
         retrieved = self._retrieve(chunk_key, chunks, queries)
-        reranked = self._rerank(chunks, queries, retrieved)
-        generations = self._generate(chunks, queries, reranked)
-        judgements = self._judge(chunks, queries, generations)
+        by_id = {c.chunk_id: c for c in chunks}
+        reranked = self._rerank(by_id, queries, retrieved)
+        generations = self._generate(by_id, queries, reranked)
+        judgements = self._judge(by_id, queries, generations)
         return PipelineResult(
             documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
             task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"],
@@ -137,7 +138,7 @@ class Pipeline:
         self.retrieve_key = retrieve_key
         return [Retrieved.from_dict(r) for r in self._stage("retrieve", retrieve_key, retrieve)]
 
-    def _rerank(self, chunks: list[Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
+    def _rerank(self, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
         cfg = self.cfg
         self.rerank_key = self.retrieve_key
         if cfg["reranker"]["name"] == "none":
@@ -148,7 +149,6 @@ class Pipeline:
         self.rerank_key = stage_key(
             "rerank", STAGE_VERSIONS["rerank"] + "/" + reranker.version, {**cfg["reranker"], "candidates": candidates}, self.retrieve_key
         )
-        by_id = {c.chunk_id: c for c in chunks}
 
         def rerank() -> list[dict[str, Any]]:
             from tqdm.auto import tqdm
@@ -162,7 +162,7 @@ class Pipeline:
 
         return [Retrieved.from_dict(r) for r in self._stage("rerank", self.rerank_key, rerank)]
 
-    def _generate(self, chunks: list[Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
+    def _generate(self, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
         cfg = self.cfg
         JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails before any work
         self.generate_key = None
@@ -174,13 +174,12 @@ class Pipeline:
         key = stage_key(
             "generate", STAGE_VERSIONS["generate"] + "/" + generator.version, {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
         )
-        by_id = {c.chunk_id: c for c in chunks}
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
         generated = self._stage("generate", key, lambda: [g.to_dict() for g in generator.generate(queries, contexts)])
         self.generate_key = key
         return [Generation.from_dict(g) for g in generated]
 
-    def _judge(self, chunks: list[Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
+    def _judge(self, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
         """Verdicts keyed by the generate key + the judge config (models, rubrics, prompt texts)."""
         cfg = self.cfg
         if cfg["judge"]["name"] == "none" or self.generate_key is None:
@@ -188,5 +187,4 @@ class Pipeline:
             return []
         judge = JUDGES.build(cfg["judge"])
         key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + judge.version, cfg["judge"], self.generate_key)
-        by_id = {c.chunk_id: c for c in chunks}
         return self._stage("judge", key, lambda: judge.judge(queries, generations, by_id))

@@ -75,15 +75,26 @@ def suite_headline(runs: list[dict[str, Any]]) -> str | None:
     return named.most_common(1)[0][0] if named else None
 
 
-def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] = HEADLINE_METRICS) -> list[str]:
+def suite_metrics(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...]) -> tuple[list[str], str | None]:
+    """(metric columns present in the suite's runs, the suite's headline first; the sort key)."""
     headline = suite_headline(runs)
     lead = [headline] if headline and columns is HEADLINE_METRICS else []
     order = lead + [m for m in columns if m not in lead]
     present = [m for m in order if any(m in r["metrics"]["metrics"] for r in runs)]
-    key = sort if sort in present else (present[0] if present else None)
-    if key:
-        runs = sorted(runs, key=lambda r: -r["metrics"]["metrics"].get(key, {}).get("mean", float("-inf")))
-    p_values = versus_best(runs, key) if key and key in runs[0]["metrics"]["metrics"] else [None] * len(runs)
+    return present, sort if sort in present else (present[0] if present else None)
+
+
+def ranked_runs(runs: list[dict[str, Any]], key: str | None) -> tuple[list[dict[str, Any]], list[float | None]]:
+    """Runs best first on ``key``, with each run's paired p-value against the best (None for the best)."""
+    if not key:
+        return runs, [None] * len(runs)
+    runs = sorted(runs, key=lambda r: -r["metrics"]["metrics"].get(key, {}).get("mean", float("-inf")))
+    return runs, versus_best(runs, key) if key in runs[0]["metrics"]["metrics"] else [None] * len(runs)
+
+
+def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] = HEADLINE_METRICS) -> list[str]:
+    present, key = suite_metrics(runs, sort, columns)
+    runs, p_values = ranked_runs(runs, key)
     header = ["sweep", "chunker", "retriever", "reranker", "generator", *present, "chunks", "mean chunk chars", "latency s/q", "vs best"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, p in zip(runs, p_values):

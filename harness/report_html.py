@@ -16,15 +16,14 @@ import json
 import math
 from typing import Any
 
-from harness.report import ALPHA, HEADLINE_METRICS, suite_headline, versus_best
+from harness.report import ALPHA, HEADLINE_METRICS, ranked_runs, suite_metrics
 
 COST_FIELDS = (("mean_latency_s", "latency s/q"), ("prompt_tokens", "prompt tokens"), ("completion_tokens", "completion tokens"),
                ("cost_usd", "cost USD"))
 
 
 def suite_rows(runs: list[dict[str, Any]], metrics: list[str], key: str | None) -> list[dict[str, Any]]:
-    runs = sorted(runs, key=lambda r: -r["metrics"]["metrics"].get(key, {}).get("mean", float("-inf"))) if key else runs
-    p_values = versus_best(runs, key) if key and key in runs[0]["metrics"]["metrics"] else [None] * len(runs)
+    runs, p_values = ranked_runs(runs, key)
     rows = []
     for rank, (r, p) in enumerate(zip(runs, p_values)):
         m, summary = r["metrics"], r["metrics"]["summary"]
@@ -156,10 +155,7 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
         by_suite.setdefault(r["metrics"]["choices"]["task"], []).append(r)
     suites = []
     for name, suite_runs in sorted(by_suite.items()):
-        headline = suite_headline(suite_runs)
-        order = list(dict.fromkeys([headline, *columns] if headline and columns is HEADLINE_METRICS else columns))
-        metrics = [m for m in order if m and any(m in r["metrics"]["metrics"] for r in suite_runs)]
-        key = sort if sort in metrics else (metrics[0] if metrics else None)
+        metrics, key = suite_metrics(suite_runs, sort, columns)
         rows = suite_rows(suite_runs, metrics, key)
         cols = [{"key": k, "label": k, "text": True} for k in ("sweep", "chunker", "retriever", "reranker", "generator", "judge")]
         cols += [{"key": m, "label": m} for m in metrics]

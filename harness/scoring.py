@@ -196,17 +196,15 @@ def judge_summary(records: Sequence[dict[str, Any]], result: PipelineResult) -> 
     """How many verdicts each judge column attempted and could read, and the judge's agreement with gold:
     Cohen's kappa of judged coverage vs a coverage grade derived from answer EM/F1 (short-answer suites)."""
     out: dict[str, Any] = {"judge_skipped": sum(1 for r in records if r.get("judge_skipped"))}
-    columns = sorted({c for j in result.judgements for c in j["scores"]})
-    for column in columns:
-        attempted = [r for r in records if column in r]
-        valid = [r for r in attempted if column not in r["judge_invalid"]]
-        out[f"{column}_attempted"] = len(attempted)
-        out[f"{column}_valid"] = len(valid) / len(attempted) if attempted else None
+    judged = sorted({c for j in result.judgements for c in j["scores"]})
     ragas = sorted({k for r in records for k in r if k.startswith("ragas_")})
-    for column in ragas:
+    # A judge verdict is invalid when listed in judge_invalid (it may read 0 under the reference policy);
+    # a ragas score when ragas returned NaN.
+    checks = [(c, lambda r, c=c: c not in r["judge_invalid"]) for c in judged] + [(c, lambda r, c=c: r[c] is not None) for c in ragas]
+    for column, is_valid in checks:
         attempted = [r for r in records if column in r]
         out[f"{column}_attempted"] = len(attempted)
-        out[f"{column}_valid"] = sum(1 for r in attempted if r[column] is not None) / len(attempted) if attempted else None
+        out[f"{column}_valid"] = sum(1 for r in attempted if is_valid(r)) / len(attempted) if attempted else None
     pairs = [
         (r["judge_coverage"], coverage_label_from_f1(r["answer_em"], r["answer_f1"]))
         for r in records
