@@ -24,3 +24,7 @@ class ConfigError(RagsweepError):
 
 class OfflineError(RagsweepError):
     """A model or data set would have to come from a hub that this run may not reach."""
+
+
+class CacheError(RagsweepError):
+    """The cache cannot be written (read-only or full): said once, with the folder to fix."""

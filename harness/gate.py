@@ -49,14 +49,19 @@ def tracked_metrics(metrics: dict[str, Any]) -> list[str]:
 
 
 def snapshot(run_dir: Path) -> dict[str, Any]:
-    """What the baseline keeps of one run: tracked metric means and their per-query values."""
+    """What the baseline keeps of one run: tracked metric means, their per-query values, the data identity."""
     metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
     records = pd.read_parquet(run_dir / "records.parquet").set_index("query_id")
     names = tracked_metrics(metrics)
     return {
+        "data_identity": metrics.get("data_identity"),
         "metrics": {n: metrics["metrics"][n]["mean"] for n in names},
         "per_query": {n: {q: float(v) for q, v in records[n].dropna().items()} for n in names},
     }
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -67,32 +72,71 @@ class Check:
     current: float | None
     tolerance: float
     p_value: float | None
+    problem: str | None = None  # why this check cannot pass whatever the numbers say
 
     @property
     def drop(self) -> float | None:
-        if self.baseline is None or self.current is None:
+        if not (_is_number(self.baseline) and _is_number(self.current)):
             return None
         sign = -1.0 if self.metric in LOWER_IS_BETTER else 1.0
-        return sign * (self.baseline - self.current)
+        return sign * (self.baseline - self.current)  # type: ignore[operator]
 
     @property
     def failed(self) -> bool:
-        return self.drop is None or self.drop > self.tolerance + 1e-12
+        return self.problem is not None or self.drop is None or self.drop > self.tolerance + 1e-12
+
+    @property
+    def verdict(self) -> str:
+        if self.problem is not None:
+            return self.problem
+        if self.drop is None:
+            return "MISSING" if self.current is None else "NaN mean"
+        if self.failed:
+            return "DROP, significant" if (self.p_value or 1.0) < ALPHA else "DROP, not significant"
+        return "ok"
+
+
+def _tolerance(baseline: dict[str, Any], metric: str) -> tuple[float, str | None]:
+    tol = baseline.get("tolerances", {}).get(metric, baseline.get("tolerance", DEFAULT_TOLERANCE))
+    if not _is_number(tol) or tol < 0:
+        return math.nan, f"BAD BASELINE: tolerance {tol!r} is not a number >= 0"
+    return float(tol), None
 
 
 def compare(baseline: dict[str, Any], current: dict[str, dict[str, Any]]) -> list[Check]:
+    """One check per (baseline run, metric); a baseline that cannot be checked against is a failed check too."""
+    runs = baseline.get("runs")
+    if not isinstance(runs, dict) or not runs:
+        return [Check("(baseline)", "-", None, None, math.nan, None, "BAD BASELINE: it holds no runs")]
+    if not isinstance(baseline.get("tolerances", {}), dict):
+        return [Check("(baseline)", "-", None, None, math.nan, None, "BAD BASELINE: tolerances is not a mapping")]
     checks = []
-    tolerances = baseline.get("tolerances", {})
-    for key, base in sorted(baseline["runs"].items()):
+    for key, base in sorted(runs.items()):
+        if not isinstance(base, dict) or not base.get("metrics"):
+            checks.append(Check(key, "-", None, None, math.nan, None, "BAD BASELINE: the run has no metrics"))
+            continue
         now = current.get(key)
         for metric, base_mean in base["metrics"].items():
-            tol = tolerances.get(metric, baseline.get("tolerance", DEFAULT_TOLERANCE))
+            tol, problem = _tolerance(baseline, metric)
             cur_mean = None if now is None else now["metrics"].get(metric)
             p = None
-            if cur_mean is not None:
-                shared = sorted(set(base["per_query"][metric]) & set(now["per_query"].get(metric, {})))
-                p = paired_permutation_p([now["per_query"][metric][q] for q in shared], [base["per_query"][metric][q] for q in shared])
-            checks.append(Check(key, metric, base_mean, cur_mean, tol, p))
+            base_q = base.get("per_query", {}).get(metric, {})
+            if problem is None and not _is_number(base_mean):
+                problem = f"BAD BASELINE: mean {base_mean!r} is not a number"
+            if now is not None and problem is None:
+                if base.get("data_identity") and now.get("data_identity") and base["data_identity"] != now["data_identity"]:
+                    problem = f"DATA CHANGED: data identity {now['data_identity']} vs baseline {base['data_identity']}"
+                elif cur_mean is not None and not _is_number(cur_mean):
+                    problem = "NaN mean"
+                elif cur_mean is not None:
+                    cur_q = now["per_query"].get(metric, {})
+                    if set(cur_q) != set(base_q):
+                        lost, new = len(set(base_q) - set(cur_q)), len(set(cur_q) - set(base_q))
+                        problem = f"QUERY SET CHANGED: {len(cur_q)} queries scored vs {len(base_q)} in the baseline ({lost} missing, {new} new)"
+                    else:
+                        shared = sorted(base_q)
+                        p = paired_permutation_p([cur_q[q] for q in shared], [base_q[q] for q in shared]) if shared else None
+            checks.append(Check(key, metric, base_mean if _is_number(base_mean) else None, cur_mean, tol, p, problem))
     return checks
 
 
@@ -100,13 +144,21 @@ def table(checks: list[Check]) -> str:
     lines = ["| run | metric | baseline | current | drop | tolerance | p (paired) | verdict |", "|---|---|---|---|---|---|---|---|"]
     for c in checks:
         fmt = lambda x: "missing" if x is None else f"{x:.4f}"  # noqa: E731
-        if c.failed:
-            verdict = "MISSING" if c.drop is None else ("DROP, significant" if (c.p_value or 1.0) < ALPHA else "DROP, not significant")
-        else:
-            verdict = "ok"
         lines.append(f"| {c.run} | {c.metric} | {fmt(c.baseline)} | {fmt(c.current)} | {fmt(c.drop)} | {c.tolerance:g} | "
-                     f"{'' if c.p_value is None or math.isnan(c.p_value) else f'{c.p_value:.3g}'} | {verdict} |")
+                     f"{'' if c.p_value is None or math.isnan(c.p_value) else f'{c.p_value:.3g}'} | {c.verdict} |")
     return "\n".join(lines)
+
+
+def read_baseline(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        log.error("unreadable baseline %s: %s", path, err)
+        return None
+    if not isinstance(data, dict):
+        log.error("unreadable baseline %s: expected a JSON object", path)
+        return None
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         log.error("no runs of sweep %r under %s: run `python -m harness.run +sweep=%s` first", args.sweep, args.runs, args.sweep)
         return 2
-    current = {key: snapshot(path) for key, path in runs.items()}
+    current = {}
+    for key, path in runs.items():
+        try:
+            current[key] = snapshot(path)
+        except (OSError, ValueError, KeyError) as err:  # unreadable: the run counts as missing
+            log.warning("skipping unreadable run %s: %s", path, err)
     if args.write:
         old = json.loads(baseline_path.read_text("utf-8")) if baseline_path.exists() else {}
         write_json(baseline_path, {
@@ -135,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     if not baseline_path.exists():
         log.error("no baseline %s: write one with `make baseline`", baseline_path)
         return 2
-    checks = compare(json.loads(baseline_path.read_text("utf-8")), current)
+    baseline = read_baseline(baseline_path)
+    if baseline is None:
+        return 1
+    checks = compare(baseline, current)
     failed = [c for c in checks if c.failed]
     shown = checks if args.all else failed
     if shown:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness.cache import JSON, PICKLE, Codec, StageCache, stage_key
+from harness.errors import DataError
 from harness.hashing import sha256_json, sha256_paths
 from harness.registry import CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS
 from harness.types import Chunk, Document, Generation, Query, Retrieved
@@ -22,7 +23,7 @@ from tasks.keywords import apply_keywords, split_task_config
 log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
-STAGE_VERSIONS = {"load": "2", "chunk": "2", "index": "1", "retrieve": "1", "rerank": "1", "generate": "2", "judge": "1"}
+STAGE_VERSIONS = {"load": "3", "chunk": "2", "index": "1", "retrieve": "1", "rerank": "1", "generate": "3", "judge": "1"}
 
 
 @dataclass
@@ -64,9 +65,12 @@ class Pipeline:
         self.progress = progress
         self.stages: dict[str, StageStat] = {}
 
-    def _stage(self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON) -> Any:
+    def _stage(
+        self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON,
+        final: Callable[[Any], bool] | None = None, retry: Callable[[Any], Any] | None = None,
+    ) -> Any:
         t0 = time.perf_counter()
-        value, hit = self.cache.get_or_compute(name, key, compute, codec)
+        value, hit = self.cache.get_or_compute(name, key, compute, codec, final, retry)
         self.stages[name] = StageStat("hit" if hit else "computed", time.perf_counter() - t0, key)
         log.info("stage %-8s %-8s %.2fs", name, self.stages[name].status, self.stages[name].wall_s)
         return value
@@ -76,11 +80,14 @@ class Pipeline:
         task_cfg, keywords_file = split_task_config(cfg["task"])
         task = TASKS.build(task_cfg)
         data_files = task.data_files() + ([keywords_file] if keywords_file else [])
+        for path in data_files:  # the loaders' own checks name the record; this one names any file left
+            if not path.is_file():
+                raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
         data_hashes = sha256_paths(data_files)
         load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + task.version, cfg["task"], None, data_hashes)
 
         def load() -> dict[str, Any]:
-            docs, queries = task.load()
+            docs, queries = task.checked_load()
             if keywords_file:
                 queries = apply_keywords(queries, keywords_file)
             return {
@@ -122,14 +129,17 @@ class Pipeline:
         retrieve_key = stage_key(
             "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set}, index_key
         )
+        build_index = lambda: self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE)  # noqa: E731
+        artifact = None
         if self.cache.contains("retrieve", retrieve_key):
             hit = self.cache.contains("index", index_key, PICKLE)
             self.stages["index"] = StageStat("hit" if hit else "not needed", 0.0, index_key)
         else:
-            artifact = self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE)
+            artifact = build_index()
 
         def retrieve() -> list[dict[str, Any]]:
-            ranked = retriever.search(artifact, [q.question for q in queries], cfg["top_k"])
+            # A retrieval entry found corrupt is recomputed: only then is the index built here.
+            ranked = retriever.search(artifact if artifact is not None else build_index(), [q.question for q in queries], cfg["top_k"])
             return [
                 Retrieved(q.query_id, tuple(chunks[i].chunk_id for i, _ in r), tuple(s for _, s in r)).to_dict()
                 for q, r in zip(queries, ranked)
@@ -175,7 +185,20 @@ class Pipeline:
             "generate", STAGE_VERSIONS["generate"] + "/" + generator.version, {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
         )
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
-        generated = self._stage("generate", key, lambda: [g.to_dict() for g in generator.generate(queries, contexts)])
+
+        def retry(cached: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            failed = [i for i, g in enumerate(cached) if g.get("error")]
+            log.warning("generate: %d failed generations in the cache are retried (successful ones are kept)", len(failed))
+            fresh = generator.generate([queries[i] for i in failed], [contexts[i] for i in failed])
+            out = list(cached)
+            for i, g in zip(failed, fresh):
+                out[i] = g.to_dict()
+            return out
+
+        generated = self._stage(
+            "generate", key, lambda: [g.to_dict() for g in generator.generate(queries, contexts)],
+            final=lambda cached: not any(g.get("error") for g in cached), retry=retry,
+        )
         self.generate_key = key
         return [Generation.from_dict(g) for g in generated]
 
@@ -187,4 +210,20 @@ class Pipeline:
             return []
         judge = JUDGES.build(cfg["judge"])
         key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + judge.version, cfg["judge"], self.generate_key)
-        return self._stage("judge", key, lambda: judge.judge(queries, generations, by_id))
+
+        def failed(verdict: dict[str, Any]) -> bool:
+            return any(e for errors in verdict["errors"].values() for e in errors)
+
+        def retry(cached: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            redo = [i for i, v in enumerate(cached) if failed(v)]
+            log.warning("judge: %d queries with failed judge calls in the cache are judged again (the rest are kept)", len(redo))
+            fresh = judge.judge([queries[i] for i in redo], generations, by_id)
+            out = list(cached)
+            for i, v in zip(redo, fresh):
+                out[i] = v
+            return out
+
+        return self._stage(
+            "judge", key, lambda: judge.judge(queries, generations, by_id),
+            final=lambda cached: not any(failed(v) for v in cached), retry=retry,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import html
 import math
 from collections import Counter
 from pathlib import Path
@@ -29,20 +30,68 @@ HEADLINE_METRICS = (
 )
 
 
+REQUIRED_KEYS = ("metrics", "summary", "choices", "components")
+
+
 def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
+    """Every readable run under ``runs_dir``; an unreadable one (truncated metrics.json, missing
+    records.parquet) is named in a warning and left out, and the rest still render."""
+    import pyarrow.parquet as pq
+
     runs = []
     for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
-        metrics = json.loads(metrics_path.read_text("utf-8"))
-        run_json = metrics_path.with_name("run.json")
-        info = json.loads(run_json.read_text("utf-8")) if run_json.exists() else {}
-        runs.append({"path": metrics_path.parent, "metrics": metrics, "info": info})
+        run_dir = metrics_path.parent
+        try:
+            metrics = json.loads(metrics_path.read_text("utf-8"))
+            if not isinstance(metrics, dict) or any(k not in metrics for k in REQUIRED_KEYS):
+                raise ValueError(f"metrics.json lacks {[k for k in REQUIRED_KEYS if k not in (metrics or {})]}")
+            pq.read_metadata(run_dir / "records.parquet")
+            run_json = run_dir / "run.json"
+            info = json.loads(run_json.read_text("utf-8")) if run_json.exists() else {}
+        except (OSError, ValueError, TypeError) as err:  # JSONDecodeError and ArrowInvalid are ValueErrors
+            log.warning("skipping unreadable run %s: %s", run_dir, str(err).splitlines()[0] if str(err) else type(err).__name__)
+            continue
+        runs.append({"path": run_dir, "metrics": metrics, "info": info})
     return runs
 
 
-def _cell(stat: dict[str, float] | None) -> str:
+def md_text(value: Any) -> str:
+    """A value as Markdown table text: HTML escaped, ``|`` and newlines neutralised."""
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def n_queries(run: dict[str, Any]) -> int:
+    return int(run["metrics"]["summary"]["n_queries"])
+
+
+def _cell(stat: dict[str, float] | None, total: int | None = None) -> str:
     if not stat or stat.get("mean") is None or math.isnan(stat["mean"]):
         return ""
-    return f"{stat['mean']:.3f} ±{(stat['ci_high'] - stat['ci_low']) / 2:.3f}"
+    text = f"{stat['mean']:.3f} ±{(stat['ci_high'] - stat['ci_low']) / 2:.3f}"
+    if total is not None and stat.get("n") is not None and stat["n"] < total:
+        text += f" n={stat['n']}/{total}"
+    return text
+
+
+def suite_groups(runs: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Runs grouped by the data they scored (metrics.json ``data_identity``: every query with its gold and
+    every document), named by the task config; a name that covers several data sets gets the identity
+    appended, so one section never mixes data sets and paired tests never pair different questions."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault((str(r["metrics"]["choices"]["task"]), str(r["metrics"].get("data_identity", "unknown"))), []).append(r)
+    per_name = Counter(name for name, _ in groups)
+    return [
+        (name if per_name[name] == 1 else f"{name} [data {identity[:8]}]", members)
+        for (name, identity), members in sorted(groups.items())
+    ]
+
+
+def data_notes(runs: list[dict[str, Any]]) -> str:
+    """What the suite's loading repaired or set aside (clipped or skipped references...), from run.json."""
+    task = runs[0]["info"].get("task") or {}
+    counts = {k: v for k, v in task.items() if isinstance(v, (int, str)) and not isinstance(v, bool) and v not in (0, "")}
+    return "; ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
 
 
 ALPHA = 0.05
@@ -51,15 +100,17 @@ ALPHA = 0.05
 def per_query(run: dict[str, Any], metric: str) -> dict[str, float]:
     import pandas as pd
 
-    records = pd.read_parquet(run["path"] / "records.parquet")
-    if metric not in records:
+    try:
+        records = pd.read_parquet(run["path"] / "records.parquet", columns=["query_id", metric])
+    except (OSError, ValueError, KeyError):  # the metric column is absent from this run, or the file went bad
         return {}
-    return {q: float(v) for q, v in zip(records["query_id"], records[metric]) if v == v}
+    return {q: float(v) for q, v in zip(records["query_id"], records[metric]) if v is not None and v == v}
 
 
 def versus_best(runs: list[dict[str, Any]], metric: str) -> list[float | None]:
-    """Paired sign-flip p-value of each run against the first (best) on ``metric`` over shared queries;
-    None for the best itself. A p at or above ALPHA: not significantly different from the best."""
+    """Paired sign-flip p-value of each run against the first (best) on ``metric`` over the queries both
+    scored; callers pass runs of one data-identity group (suite_groups), so a query id names the same
+    question in both. None for the best itself, and where no query is shared."""
     best = per_query(runs[0], metric)
     out: list[float | None] = [None]
     for r in runs[1:]:
@@ -75,11 +126,12 @@ def suite_headline(runs: list[dict[str, Any]]) -> str | None:
     return named.most_common(1)[0][0] if named else None
 
 
-def suite_metrics(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...]) -> tuple[list[str], str | None]:
-    """(metric columns present in the suite's runs, the suite's headline first; the sort key)."""
+def suite_metrics(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] | None) -> tuple[list[str], str | None]:
+    """(metric columns present in the suite's runs; the sort key). ``columns`` None: the default set,
+    led by the suite's headline metric, which is then also the default sort key."""
     headline = suite_headline(runs)
-    lead = [headline] if headline and columns is HEADLINE_METRICS else []
-    order = lead + [m for m in columns if m not in lead]
+    lead = [headline] if headline and columns is None else []
+    order = lead + [m for m in (columns or HEADLINE_METRICS) if m not in lead]
     present = [m for m in order if any(m in r["metrics"]["metrics"] for r in runs)]
     return present, sort if sort in present else (present[0] if present else None)
 
@@ -92,7 +144,7 @@ def ranked_runs(runs: list[dict[str, Any]], key: str | None) -> tuple[list[dict[
     return runs, versus_best(runs, key) if key in runs[0]["metrics"]["metrics"] else [None] * len(runs)
 
 
-def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] = HEADLINE_METRICS) -> list[str]:
+def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] | None = None) -> list[str]:
     present, key = suite_metrics(runs, sort, columns)
     runs, p_values = ranked_runs(runs, key)
     header = ["sweep", "chunker", "retriever", "reranker", "generator", *present, "chunks", "mean chunk chars", "latency s/q", "vs best"]
@@ -101,9 +153,8 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
         m, comp, summary = r["metrics"], r["metrics"]["components"], r["metrics"]["summary"]
         latency = summary.get("mean_latency_s")
         row = [
-            m.get("sweep", ""),
-            comp["chunker"], comp["retriever"], comp["reranker"], comp["generator"],
-            *(_cell(m["metrics"].get(name)) for name in present),
+            *(md_text(v) for v in (m.get("sweep", ""), comp["chunker"], comp["retriever"], comp["reranker"], comp["generator"])),
+            *(_cell(m["metrics"].get(name), n_queries(r)) for name in present),
             str(summary["n_chunks"]),
             f"{summary['mean_chunk_chars']:.0f}",
             f"{latency:.3f}" if latency is not None else "",
@@ -114,21 +165,20 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
     lines.append(
         f"Sorted by {key or 'run name'}; cells are mean over queries ± half the width of its 95% bootstrap interval. "
         f"vs best: paired sign-flip test on {key} over the same queries; ≈ marks runs not significantly different "
-        f"from the best (p >= {ALPHA})."
+        f"from the best (p >= {ALPHA}). n=a/b: the metric scored a of the b queries (the others lack its gold "
+        f"or their answer or verdict failed: see run.json)."
     )
     return lines
 
 
-def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[str, ...] = HEADLINE_METRICS) -> str:
+def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[str, ...] | None = None) -> str:
     lines = ["# ragsweep leaderboard", ""]
     if not runs:
         return "\n".join(lines + ["No runs under results/runs yet: run `make run-sweep`.", ""])
-    by_suite: dict[str, list[dict[str, Any]]] = {}
-    for r in runs:
-        by_suite.setdefault(r["metrics"]["choices"]["task"], []).append(r)
-    for suite, suite_runs in sorted(by_suite.items()):
-        n = suite_runs[0]["metrics"]["summary"]["n_queries"]
-        lines += [f"## {suite} ({n} queries, {len(suite_runs)} runs)", ""]
+    for suite, suite_runs in suite_groups(runs):
+        lines += [f"## {md_text(suite)} ({n_queries(suite_runs[0])} queries, {len(suite_runs)} runs)", ""]
+        if notes := data_notes(suite_runs):
+            lines += [f"Data: {md_text(notes)}", ""]
         lines += suite_table(suite_runs, sort, columns)
         lines.append("")
     return "\n".join(lines)
@@ -146,12 +196,13 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sweeps = set(args.sweep.split(",")) if args.sweep else None
     runs = [r for r in load_runs(args.runs) if sweeps is None or r["metrics"].get("sweep") in sweeps]
-    text = render(runs, args.sort, tuple(args.metrics.split(",")) if args.metrics else HEADLINE_METRICS)
+    columns = tuple(args.metrics.split(",")) if args.metrics else None
+    text = render(runs, args.sort, columns)
     atomic_write_bytes(args.out, text.encode("utf-8"))
     from harness.report_html import render_html
 
     html_path = args.html or args.out.with_suffix(".html")
-    atomic_write_bytes(html_path, render_html(runs, args.sort, tuple(args.metrics.split(",")) if args.metrics else HEADLINE_METRICS).encode("utf-8"))
+    atomic_write_bytes(html_path, render_html(runs, args.sort, columns).encode("utf-8"))
     log.info("%s\nwrote %s and %s (%d runs)", text, args.out, html_path, len(runs))
 
 

@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from harness.report import ALPHA, HEADLINE_METRICS, ranked_runs, suite_metrics
+from harness.report import ALPHA, data_notes, n_queries, ranked_runs, suite_groups, suite_metrics
 
 COST_FIELDS = (("mean_latency_s", "latency s/q"), ("prompt_tokens", "prompt tokens"), ("completion_tokens", "completion tokens"),
                ("cost_usd", "cost USD"))
@@ -30,7 +30,10 @@ def suite_rows(runs: list[dict[str, Any]], metrics: list[str], key: str | None) 
         row: dict[str, Any] = {"run": r["path"].name, "sweep": m.get("sweep", ""), **{g: m["components"].get(g, "") for g in ("chunker", "retriever", "reranker", "generator", "judge")}}
         for name in metrics:
             stat = m["metrics"].get(name)
-            row[name] = None if not stat or stat["mean"] is None or math.isnan(stat["mean"]) else [stat["mean"], stat["ci_low"], stat["ci_high"]]
+            row[name] = (
+                None if not stat or stat["mean"] is None or math.isnan(stat["mean"])
+                else [stat["mean"], stat["ci_low"], stat["ci_high"], stat.get("n"), n_queries(r)]
+            )
         for field, _ in COST_FIELDS:
             row[field] = summary.get(field)
         row["chunks"], row["mean_chunk_chars"] = summary["n_chunks"], summary["mean_chunk_chars"]
@@ -100,7 +103,7 @@ table{border-collapse:collapse;font-size:12px;margin-top:.6em}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
 td.t{text-align:left} th{background:#eee;cursor:pointer;position:sticky;top:0}
 tr.best td{background:#e9f6e9} tr.tie td{background:#f4faf4}
-.ci{color:#777;font-size:10px} .plots img{margin:.5em 1em 0 0;border:1px solid #ddd}
+.ci,.n{color:#777;font-size:10px} .n{color:#a40} .plots img{margin:.5em 1em 0 0;border:1px solid #ddd}
 </style></head><body>
 <h1>ragsweep leaderboard</h1>
 <p>Mean over queries with its 95% bootstrap interval. <b>vs best</b>: paired sign-flip test on the suite's
@@ -111,9 +114,12 @@ Click a header to sort; type to filter rows.</p>
 <script id="data" type="application/json">__DATA__</script>
 <script>
 "use strict";
+// Every value is inserted as text (textContent), never parsed as HTML: run names, sweep names and
+// model ids come from users' configs.
 const DATA = JSON.parse(document.getElementById("data").textContent);
 const fmt = v => v === null || v === undefined ? "" : (typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(3)) : String(v));
 let current = 0, sortCol = null, sortDir = -1;
+function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls !== undefined) e.className = cls; return e; }
 function cellValue(row, col) { const v = row[col]; return Array.isArray(v) ? v[0] : v; }
 function render() {
   const suite = DATA.suites[current], q = document.getElementById("filter").value.toLowerCase();
@@ -122,23 +128,43 @@ function render() {
     const x = cellValue(a, sortCol), y = cellValue(b, sortCol);
     if (x === null || x === undefined) return 1; if (y === null || y === undefined) return -1;
     return (x < y ? -1 : x > y ? 1 : 0) * sortDir; });
-  const cols = suite.columns;
-  let h = "<h2>" + suite.name + " (" + suite.n_queries + " queries, " + suite.rows.length + " runs)</h2>";
-  h += "<table id='board'><thead><tr>" + cols.map((c, i) => "<th data-col='" + c.key + "'>" + c.label + (sortCol === c.key ? (sortDir > 0 ? " ▲" : " ▼") : "") + "</th>").join("") + "</tr></thead><tbody>";
-  for (const r of rows) {
-    const cls = r.vs_best === "best" ? "best" : (typeof r.vs_best === "number" && r.vs_best >= DATA.alpha ? "tie" : "");
-    h += "<tr class='" + cls + "'>" + cols.map(c => {
-      const v = r[c.key];
-      if (Array.isArray(v)) return "<td>" + fmt(v[0]) + " <span class='ci'>[" + fmt(v[1]) + ", " + fmt(v[2]) + "]</span></td>";
-      return "<td class='" + (c.text ? "t" : "") + "'>" + fmt(v) + "</td>"; }).join("") + "</tr>";
+  const cols = suite.columns, content = document.getElementById("content");
+  content.replaceChildren(el("h2", suite.name + " (" + suite.n_queries + " queries, " + suite.rows.length + " runs)"));
+  if (suite.notes) content.appendChild(el("p", "Data: " + suite.notes, "notes"));
+  const table = el("table"), head = el("tr"), body = el("tbody");
+  table.id = "board";
+  for (const c of cols) {
+    const th = el("th", c.label + (sortCol === c.key ? (sortDir > 0 ? " ▲" : " ▼") : ""));
+    th.dataset.col = c.key;
+    th.addEventListener("click", () => { sortDir = sortCol === c.key ? -sortDir : -1; sortCol = c.key; render(); });
+    head.appendChild(th);
   }
-  h += "</tbody></table><div class='plots'>" + suite.plots.map(p => "<figure style='display:inline-block'><img alt='" + p[0] + "' src='" + p[1] + "'><figcaption>" + p[0] + "</figcaption></figure>").join("") + "</div>";
-  document.getElementById("content").innerHTML = h;
-  for (const th of document.querySelectorAll("#board th")) th.addEventListener("click", () => {
-    const col = th.dataset.col; sortDir = sortCol === col ? -sortDir : -1; sortCol = col; render(); });
+  table.appendChild(el("thead")).appendChild(head);
+  for (const r of rows) {
+    const tr = el("tr", undefined, r.vs_best === "best" ? "best" : (typeof r.vs_best === "number" && r.vs_best >= DATA.alpha ? "tie" : ""));
+    for (const c of cols) {
+      const v = r[c.key], td = el("td", undefined, c.text ? "t" : "");
+      if (Array.isArray(v)) {
+        td.appendChild(document.createTextNode(fmt(v[0]) + " "));
+        td.appendChild(el("span", "[" + fmt(v[1]) + ", " + fmt(v[2]) + "]", "ci"));
+        if (v[3] !== null && v[3] !== undefined && v[3] < v[4]) td.appendChild(el("span", " n=" + v[3] + "/" + v[4], "n"));
+      } else td.textContent = fmt(v);
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+  table.appendChild(body);
+  content.appendChild(table);
+  const plots = el("div", undefined, "plots");
+  for (const p of suite.plots) {
+    const fig = el("figure"), img = el("img");
+    fig.style.display = "inline-block"; img.alt = p[0]; img.src = p[1];
+    fig.appendChild(img); fig.appendChild(el("figcaption", p[0])); plots.appendChild(fig);
+  }
+  content.appendChild(plots);
   document.querySelectorAll("#tabs button").forEach((b, i) => b.classList.toggle("active", i === current));
 }
-DATA.suites.forEach((s, i) => { const b = document.createElement("button"); b.textContent = s.name;
+DATA.suites.forEach((s, i) => { const b = el("button", s.name);
   b.addEventListener("click", () => { current = i; sortCol = null; render(); }); document.getElementById("tabs").appendChild(b); });
 document.getElementById("filter").addEventListener("input", render);
 const hash = new URLSearchParams(location.hash.slice(1));
@@ -149,12 +175,9 @@ render();
 """
 
 
-def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[str, ...] = HEADLINE_METRICS) -> str:
-    by_suite: dict[str, list[dict[str, Any]]] = {}
-    for r in runs:
-        by_suite.setdefault(r["metrics"]["choices"]["task"], []).append(r)
+def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[str, ...] | None = None) -> str:
     suites = []
-    for name, suite_runs in sorted(by_suite.items()):
+    for name, suite_runs in suite_groups(runs):
         metrics, key = suite_metrics(suite_runs, sort, columns)
         rows = suite_rows(suite_runs, metrics, key)
         cols = [{"key": k, "label": k, "text": True} for k in ("sweep", "chunker", "retriever", "reranker", "generator", "judge")]
@@ -162,7 +185,8 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
         cols += [{"key": f, "label": label} for f, label in COST_FIELDS if any(r.get(f) is not None for r in rows)]
         cols += [{"key": "chunks", "label": "chunks"}, {"key": "mean_chunk_chars", "label": "mean chunk chars"},
                  {"key": "vs_best", "label": f"vs best ({key}, p)"}]
-        suites.append({"name": name, "n_queries": suite_runs[0]["metrics"]["summary"]["n_queries"], "columns": cols,
+        suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "columns": cols,
                        "rows": rows, "plots": suite_plots(rows, key)})
-    data = json.dumps({"suites": suites, "alpha": ALPHA}, ensure_ascii=False).replace("</", "<\\/")
+    # Inside <script type="application/json"> only "</" could end the element early: escape it (and "<!--").
+    data = json.dumps({"suites": suites, "alpha": ALPHA}, ensure_ascii=False).replace("<", "\\u003c")
     return PAGE.replace("__DATA__", data).replace("__ALPHA__", html.escape(str(ALPHA)))

@@ -14,7 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness import runtime
 from harness.cache import StageCache
-from harness.pipeline import Pipeline, plain_config
+from harness.config_checks import validate_run_config
+from harness.hashing import sha256_json, sha256_text
+from harness.pipeline import Pipeline, PipelineResult, plain_config
 from harness.provenance import git_revision, machine, package_versions
 from harness.registry import BY_GROUP
 from harness.results import GROUPS, component_label, config_hash, run_name, write_run
@@ -24,10 +26,19 @@ log = logging.getLogger("harness.runner")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def data_identity(result: PipelineResult) -> str:
+    """What the loaded data set is, by content: every query with its gold, and every document's text.
+    The leaderboard groups runs by it and pairs queries only within it; two configs over the same data
+    share it, one suite name over other data does not."""
+    docs = sha256_json([[d.doc_id, sha256_text(d.text)] for d in result.documents])
+    return sha256_json({"queries": [q.to_dict() for q in result.queries], "documents": docs})[:16]
+
+
 def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     """Run the pipeline for one resolved config and write its results folder."""
     t0 = time.perf_counter()
     plain = plain_config(cfg)
+    notes = validate_run_config(plain)
     runtime.configure(plain["cache_dir"])
     result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
     t_score = time.perf_counter()
@@ -38,6 +49,7 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]
     metrics["headline"] = result.headline_metric
+    metrics["data_identity"] = data_identity(result)
     score_s = time.perf_counter() - t_score
     name = run_name(choices, plain)
     run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name
@@ -53,6 +65,11 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
         "machine": machine(),
         "data_hashes": result.data_hashes,
         "task": result.task_description,
+        "data_identity": metrics["data_identity"],
+        "notes": notes,
+        "unscored_queries": {
+            name: len(records) - stat["n"] for name, stat in metrics["metrics"].items() if stat["n"] < len(records)
+        },
         "stages": stages,
         "cache_hits": sum(1 for v in result.stages.values() if v.status == "hit"),
         "counters": runtime.counters(),

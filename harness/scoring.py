@@ -151,6 +151,7 @@ def build_records(
                 latency_s=gen.latency_s,
                 context_dropped=gen.context_dropped,
                 generation_error=gen.error,
+                answer_truncated=gen.truncated,
             )
             if q.answers and gen.error is None:
                 row["answer_em"] = exact_match(gen.answer, q.answers, result.language)
@@ -182,6 +183,7 @@ def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]]
     busy_s = float(sum(g.latency_s for g in gens))
     return {
         "generation_errors": sum(1 for g in gens if g.error),
+        "answers_truncated": sum(1 for g in gens if g.truncated),
         "answer_valid": (sum(1 for r in answerable if "answer_em" in r) / len(answerable)) if answerable else None,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,

@@ -142,7 +142,8 @@ class Retrieved:
 
 @dataclass(frozen=True)
 class Generation:
-    """One answer; ``error`` is set (and ``answer`` empty) when the backend failed for this query."""
+    """One answer; ``error`` is set (and ``answer`` empty) when the backend failed for this query, an empty
+    reply included."""
 
     query_id: str
     answer: str
@@ -152,6 +153,7 @@ class Generation:
     latency_s: float = 0.0
     error: str | None = None
     context_dropped: int = 0  # chunks of the top context_k left out to fit the context token budget
+    truncated: bool = False  # the backend returned more than max_tokens: the answer was cut to the limit
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -7,7 +7,8 @@ leave it out of the mean (or, with the reference policy, score it 0 explicitly);
   0/50/100; contradiction -> 1, no-contradiction -> 0.
 - Correctness (CoFE-RAG via llama-index, 2.4): a 1-5 score; passing iff >= 4.
 - Faithfulness and relevance (2.4): YES -> 1, NO -> 0. llama-index passes any reply that merely
-  contains "yes"; here the verdict must be a YES or NO label, so a rambling reply is invalid, not a pass.
+  contains "yes"; here the verdict is read only from the JSON field or from a reply that is exactly the
+  label, so a refusal that starts with "Yes, ..." is invalid, not a pass. The same holds for the 1-5 score.
 """
 
 from __future__ import annotations
@@ -83,24 +84,33 @@ def contradiction_score(reply: dict[str, Any] | None) -> float | None:
     return CONTRADICTION_POINTS.get(label or "")
 
 
+def _bare(text: str) -> str:
+    """A reply trimmed of whitespace, surrounding quotes or asterisks and one final period: what is left
+    must be the label itself for a non-JSON reply to count."""
+    return text.strip().strip("\"'*`").strip().removesuffix(".").strip()
+
+
 def yes_no_score(text: str) -> float | None:
-    """YES -> 1, NO -> 0, from ``{"verdict": ...}`` or a reply that starts with the label (optionally
-    after "The answer is:")."""
+    """YES -> 1, NO -> 0, from ``{"verdict": ...}`` (or ``"answer"``), or from a reply that is exactly the
+    label. Anything else is unreadable: "Yes, I understand the task, but I cannot evaluate this" is not a YES."""
     reply = parse_json_object(text)
-    value = reply.get("verdict", reply.get("answer")) if reply else text
+    value = reply.get("verdict", reply.get("answer")) if reply is not None else text
     if not isinstance(value, str):
         return None
-    match = re.match(r"\W*(?:(?:the\s+)?(?:answer|verdict)(?:\s+is)?\s*:?\s*)?\W*(yes|no)\b", value.strip(), re.IGNORECASE)
-    return None if match is None else float(match.group(1).lower() == "yes")
+    label = _bare(value).lower()
+    return {"yes": 1.0, "no": 0.0}.get(label)
 
 
 def correctness_score(text: str) -> float | None:
-    """A 1-5 score from ``{"score": n}`` or, as llama-index writes it, a reply whose first line is the number."""
+    """A 1-5 score from ``{"score": n}`` or from a reply that is exactly the number (``4``, ``4.5``,
+    ``4/5``); "5 reasons prevent me from grading this" is unreadable, not a 5."""
     reply = parse_json_object(text)
     if reply is not None:
         value = reply.get("score")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return None
     else:
-        match = re.match(r"\s*(?:score\s*[:=]\s*)?([0-9]+(?:\.[0-9]+)?)(?=\s|/|$)", text, re.IGNORECASE)
+        match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(?:\s*/\s*5)?", _bare(text))
         value = match.group(1) if match else None
     try:
         score = float(value)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from typing import Any
 from harness.errors import DataError
 from harness.registry import TASKS
 from harness.types import Document, Query, Span
-from tasks.base import Task, read_json, read_records, resolve_path
+from tasks.base import RecordErrors, Task, read_json, read_records, resolve_path, text_field
 from tasks.hub import load_hub_rows
 
 
@@ -43,19 +43,51 @@ def _pairs(value: Any, first: str, second: tuple[str, ...]) -> list[tuple[Any, A
     return [(item[0], item[1]) for item in value or []]
 
 
-def normalize(rec: dict[str, Any]) -> MultiHopRecord:
-    meta = dict(rec.get("metadata") or {})
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise TypeError(f"{what}: expected a list of strings")
+    return value
+
+
+def normalize(rec: dict[str, Any], source: object, record: object) -> MultiHopRecord:
+    """One record in any of the three layouts; a bad field is a DataError naming it."""
+    meta = rec.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise DataError(source, f"expected an object, got {type(meta).__name__}", record=record, field="metadata")
     field = lambda name: rec[name] if name in rec else meta.get(name)  # noqa: E731
-    qid = rec.get("_id", rec.get("id"))
-    if qid is None or not rec.get("question"):
-        raise KeyError("_id" if qid is None else "question")
+    id_key = "_id" if "_id" in rec else "id"
+    qid = rec.get(id_key)
+    if not isinstance(qid, (str, int)) or isinstance(qid, bool) or not str(qid).strip():
+        raise DataError(source, "missing or not a string id", record=record, field=id_key)
+    question = text_field(rec, "question", source, record)
     answers = rec.get("golden_answers") or ([rec["answer"]] if rec.get("answer") is not None else [])
-    if not answers:
-        raise KeyError("answer")
-    supporting = [(str(t), int(i)) for t, i in _pairs(field("supporting_facts"), "title", ("sent_id",))]
-    context = [(str(t), list(s)) for t, s in _pairs(field("context"), "title", ("sentences", "content"))]
+    if not isinstance(answers, list) or not answers or not all(isinstance(a, (str, int, float)) for a in answers):
+        raise DataError(source, "missing, empty or not a list of strings", record=record, field="golden_answers" if "golden_answers" in rec else "answer")
+    for name in ("supporting_facts", "context"):
+        if field(name) is not None and not isinstance(field(name), (list, dict)):
+            raise DataError(source, f"expected a list, got {type(field(name)).__name__}", record=record, field=name)
+    try:
+        supporting = [(_title(t), _index(i)) for t, i in _pairs(field("supporting_facts"), "title", ("sent_id",))]
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise DataError(source, f"expected [title, sentence index] pairs ({err})", record=record, field="supporting_facts") from None
+    try:
+        context = [(_title(t), _strings(s, str(t))) for t, s in _pairs(field("context"), "title", ("sentences", "content"))]
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise DataError(source, f"expected [title, [sentences]] pairs ({err})", record=record, field="context") from None
     extra = {k: field(k) for k in ("type", "level", "evidences") if field(k) is not None}
-    return MultiHopRecord(str(qid), rec["question"], tuple(str(a) for a in answers), supporting, context, extra)
+    return MultiHopRecord(str(qid), question, tuple(str(a) for a in answers), supporting, context, extra)
+
+
+def _title(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"title {value!r} is not a string")
+    return value
+
+
+def _index(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"sentence index {value!r} is not an integer")
+    return value
 
 
 def sentence_spans(doc_id: str, sentences: list[str]) -> tuple[str, list[Span]]:
@@ -102,13 +134,12 @@ class HotpotQATask(Task):
         source, raw = self._source()
         raw = raw[: self.limit] if self.limit else raw
         records = []
+        bad = RecordErrors(source)
         for i, rec in enumerate(raw):
-            try:
-                records.append(normalize(rec))
-            except (KeyError, TypeError, ValueError, IndexError) as err:
-                field = err.args[0] if isinstance(err, KeyError) else "supporting_facts/context"
-                raise DataError(source, f"missing or malformed ({err})", record=f"{i} (_id {rec.get('_id', rec.get('id', '?'))})", field=str(field)) from None
-        corpus: dict[str, list[str]] = read_json(self.corpus_path) if self.corpus_path else {}
+            with bad.collect():
+                records.append(normalize(rec, source, f"{i} (_id {rec.get('_id', rec.get('id', '?'))})"))
+        bad.raise_if_any()
+        corpus = self._corpus() if self.corpus_path else {}
         if not self.corpus_path:
             for rec in records:
                 for title, sentences in rec.context:
@@ -118,7 +149,26 @@ class HotpotQATask(Task):
             text, spans = sentence_spans(title, sentences)
             docs.append(Document(title, text, {"title": title}))
             spans_of[title] = spans
-        return docs, [self._query(rec, i, spans_of, source) for i, rec in enumerate(records)]
+        queries = []
+        bad = RecordErrors(source)
+        for i, rec in enumerate(records):
+            with bad.collect():
+                queries.append(self._query(rec, i, spans_of, source))
+        bad.raise_if_any()
+        return docs, queries
+
+    def _corpus(self) -> dict[str, list[str]]:
+        """The corpus file {title: [sentences]}; a title given twice is an error (read_json)."""
+        assert self.corpus_path is not None
+        corpus = read_json(self.corpus_path)
+        if not isinstance(corpus, dict):
+            raise DataError(self.corpus_path, f"expected a JSON object {{title: [sentences]}}, got {type(corpus).__name__}")
+        bad = RecordErrors(self.corpus_path)
+        for title, sentences in corpus.items():
+            if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
+                bad.add("expected a list of sentence strings", record=f"title {title!r}")
+        bad.raise_if_any()
+        return corpus
 
     def _query(self, rec: MultiHopRecord, i: int, spans_of: dict[str, list[Span]], source: str) -> Query:
         record = f"{i} (_id {rec.qid})"

@@ -24,7 +24,7 @@ from typing import Any
 from harness.errors import DataError
 from harness.registry import TASKS
 from harness.types import Document, Query, Span
-from tasks.base import Task, read_json, resolve_path
+from tasks.base import RecordErrors, Task, read_json, resolve_path, text_field
 from tasks.hub import load_hub_rows
 
 log = logging.getLogger(__name__)
@@ -82,19 +82,45 @@ class MultiHopRAGTask(Task):
         source = str(self.queries_path)
         raw = read_json(self.queries_path)
         if self.truth_path is not None:
-            truth = read_json(self.truth_path)
-            records = []
-            for i, q in enumerate(raw.get("queries", []) if isinstance(raw, dict) else []):
-                if str(q.get("id")) not in truth:
-                    raise DataError(self.truth_path, f"no ground truth for query id {q.get('id')!r}", record=i, field="id")
-                t = truth[str(q["id"])]
-                records.append({"id": str(q["id"]), "question": q["question"], "question_type": q.get("question_type"), **t})
+            records = self._split_records(raw)
         elif isinstance(raw, list):
+            bad = RecordErrors(self.queries_path)
+            for i, r in enumerate(raw):
+                if not isinstance(r, dict):
+                    bad.add(f"expected a JSON object, got {type(r).__name__}", record=i)
+            bad.raise_if_any()
             records = [self._published(r, i) for i, r in enumerate(raw)]
         else:
-            raise DataError(self.queries_path, "expected a JSON list of queries (or set task.ground_truth)")
-        corpus = read_json(self.corpus_path) if self.corpus_path and self.corpus_path.exists() else None
+            raise DataError(self.queries_path, f"expected a JSON list of queries, got {type(raw).__name__} (or set task.ground_truth)")
+        corpus = None
+        if self.corpus_path is not None and self.corpus_path.exists():
+            corpus = read_json(self.corpus_path)
+            if not isinstance(corpus, list):
+                raise DataError(self.corpus_path, f"expected a JSON list of articles, got {type(corpus).__name__}")
         return source, records, corpus
+
+    def _split_records(self, raw: Any) -> list[dict[str, Any]]:
+        """queries.json {queries: [{id, question, question_type}]} joined with ground_truth.json {id: {...}}."""
+        assert self.truth_path is not None and self.queries_path is not None
+        if not isinstance(raw, dict) or not isinstance(raw.get("queries"), list):
+            raise DataError(self.queries_path, f"expected an object with a \"queries\" list, got {type(raw).__name__}", field="queries")
+        truth = read_json(self.truth_path)
+        if not isinstance(truth, dict):
+            raise DataError(self.truth_path, f"expected an object {{id: {{answer, evidence_list}}}}, got {type(truth).__name__}")
+        records = []
+        bad, missing = RecordErrors(self.queries_path), RecordErrors(self.truth_path)
+        for i, q in enumerate(raw["queries"]):
+            if not isinstance(q, dict) or not isinstance(q.get("id"), (str, int)):
+                bad.add("expected an object with an id", record=i, field="id")
+                continue
+            t = truth.get(str(q["id"]))
+            if not isinstance(t, dict):
+                missing.add(f"no ground truth for query id {q['id']!r}" + ("" if t is None else " (not an object)"), record=i, field="id")
+                continue
+            records.append({"id": str(q["id"]), "question": q.get("question"), "question_type": q.get("question_type"), **t})
+        bad.raise_if_any()
+        missing.raise_if_any()
+        return records
 
     @staticmethod
     def _published(row: dict[str, Any], i: int) -> dict[str, Any]:
@@ -103,14 +129,22 @@ class MultiHopRAGTask(Task):
     def load(self) -> tuple[list[Document], list[Query]]:
         source, records, corpus = self._records()
         records = records[: self.limit] if self.limit else records
+        bad = RecordErrors(source)
         for i, rec in enumerate(records):
-            for field in ("question", "answer"):
-                if not rec.get(field):
-                    raise DataError(source, "missing or empty", record=f"{i} (id {rec.get('id')})", field=field)
-            if not isinstance(rec.get("evidence_list") or [], list):
-                raise DataError(source, "expected a list", record=f"{i} (id {rec.get('id')})", field="evidence_list")
+            record = f"{i} (id {rec.get('id')})"
+            with bad.collect():
+                for field in ("question", "answer"):
+                    text_field(rec, field, source, record)
+                evidence = rec.get("evidence_list") or []
+                if not isinstance(evidence, list):
+                    raise DataError(source, "expected a list", record=record, field="evidence_list")
+                for j, ev in enumerate(evidence):
+                    if not isinstance(ev, dict) or not (isinstance(ev.get("url"), str) or isinstance(ev.get("title"), str)):
+                        raise DataError(source, "expected an object with a url or title", record=record, field=f"evidence_list[{j}]")
+                    text_field(ev, "fact", source, record)
+        bad.raise_if_any()
         if corpus is not None:
-            docs = {article_id(a): Document(article_id(a), a["body"], {"title": a.get("title")}) for a in corpus}
+            docs = self._articles(corpus)
             self._description = {"corpus": f"article corpus, {len(docs)} articles"}
         else:
             docs = self._docs_from_evidence(records)
@@ -121,12 +155,14 @@ class MultiHopRAGTask(Task):
             }
         unlocated = 0
         queries = []
+        bad = RecordErrors(source)
         for i, rec in enumerate(records):
             spans, gold = [], []
             for j, ev in enumerate(rec.get("evidence_list") or []):
                 doc_id = article_id(ev)
                 if doc_id not in docs:
-                    raise DataError(source, f"article {doc_id!r} is not in the corpus", record=f"{i} (id {rec['id']})", field=f"evidence_list[{j}]")
+                    bad.add(f"article {doc_id!r} is not in the corpus", record=f"{i} (id {rec['id']})", field=f"evidence_list[{j}]")
+                    continue
                 gold.append(doc_id)
                 found = locate(ev["fact"], docs[doc_id].text)
                 if found is None:
@@ -143,10 +179,30 @@ class MultiHopRAGTask(Task):
                     metadata={"question_type": rec.get("question_type")},
                 )
             )
+        bad.raise_if_any()
         if unlocated:
             log.warning("%d evidence facts were not found in their articles: their articles stay gold, without spans", unlocated)
         self._description["unlocated_evidence_facts"] = unlocated
         return list(docs.values()), queries
+
+    def _articles(self, corpus: list[Any]) -> dict[str, Document]:
+        """One Document per article; a url (or title) given twice is an error, never a silent replacement."""
+        docs: dict[str, Document] = {}
+        where = self.corpus_path or f"{self.hub_id}:corpus"
+        bad = RecordErrors(where)
+        for i, a in enumerate(corpus):
+            with bad.collect():
+                if not isinstance(a, dict) or not (isinstance(a.get("url"), str) or isinstance(a.get("title"), str)):
+                    raise DataError(where, "expected an object with a url or title", record=i)
+                body = a.get("body")
+                if not isinstance(body, str):
+                    raise DataError(where, "missing or not a string", record=f"{i} ({article_id(a)})", field="body")
+                doc_id = article_id(a)
+                if doc_id in docs:
+                    raise DataError(where, f"article {doc_id!r} appears twice", record=i, field="url")
+                docs[doc_id] = Document(doc_id, body, {"title": a.get("title")})
+        bad.raise_if_any()
+        return docs
 
     @staticmethod
     def _docs_from_evidence(records: list[dict[str, Any]]) -> dict[str, Document]:

@@ -17,7 +17,7 @@ from harness.errors import DataError
 from harness.hashing import sha256_text
 from harness.registry import TASKS
 from harness.types import Document, Query, Span
-from tasks.base import Task, read_records, resolve_path
+from tasks.base import RecordErrors, Task, read_records, resolve_path, text_field
 
 _HOPS = re.compile(r"^(\d)hop")
 
@@ -43,37 +43,46 @@ class MuSiQueTask(Task):
         raw = raw[: self.limit] if self.limit else raw
         docs: dict[str, Document] = {}
         queries = []
+        bad = RecordErrors(self.questions_path)
         for i, rec in enumerate(raw):
-            meta = dict(rec.get("metadata") or {})
-            record = f"line {i + 1} (id {rec.get('id', '?')})"
-            paragraphs = rec.get("paragraphs", meta.get("paragraphs"))
-            if not rec.get("question") or not isinstance(paragraphs, list):
-                raise DataError(self.questions_path, "needs question and a paragraphs list", record=record, field="paragraphs")
-            gold = []
-            for j, p in enumerate(paragraphs):
-                try:
-                    title, text, supporting = p["title"], p["paragraph_text"], bool(p.get("is_supporting"))
-                except (KeyError, TypeError):
-                    raise DataError(self.questions_path, "needs title and paragraph_text", record=record, field=f"paragraphs[{j}]") from None
-                doc_id = paragraph_id(title, text)
-                docs.setdefault(doc_id, Document(doc_id, text, {"title": title}))
-                if supporting:
-                    gold.append(doc_id)
-            answers = self._answers(rec, meta)
-            if not answers:
-                raise DataError(self.questions_path, "no answer", record=record, field="answer")
-            hops = _HOPS.match(str(rec.get("id", "")))
-            queries.append(
-                Query(
-                    query_id=str(rec.get("id", i)),
-                    question=rec["question"],
-                    answers=answers,
-                    gold_spans=tuple(Span(d, 0, len(docs[d].text)) for d in gold),
-                    gold_doc_ids=tuple(dict.fromkeys(gold)),
-                    metadata={"hops": int(hops.group(1)) if hops else None, "answerable": rec.get("answerable", meta.get("answerable", True))},
-                )
-            )
+            with bad.collect():
+                queries.append(self._query(rec, i, docs))
+        bad.raise_if_any()
         return list(docs.values()), queries
+
+    def _query(self, rec: dict[str, Any], i: int, docs: dict[str, Document]) -> Query:
+        path = self.questions_path
+        meta = rec.get("metadata") or {}
+        record = f"line {i + 1} (id {rec.get('id', '?')})"
+        if not isinstance(meta, dict):
+            raise DataError(path, f"expected an object, got {type(meta).__name__}", record=record, field="metadata")
+        qid = rec.get("id")
+        if not isinstance(qid, str) or not qid.strip():
+            raise DataError(path, "missing or not a string", record=record, field="id")
+        question = text_field(rec, "question", path, record)
+        paragraphs = rec.get("paragraphs", meta.get("paragraphs"))
+        if not isinstance(paragraphs, list):
+            raise DataError(path, "expected a list of paragraphs", record=record, field="paragraphs")
+        gold = []
+        for j, p in enumerate(paragraphs):
+            if not isinstance(p, dict) or not isinstance(p.get("title"), str) or not isinstance(p.get("paragraph_text"), str):
+                raise DataError(path, "needs string title and paragraph_text", record=record, field=f"paragraphs[{j}]")
+            doc_id = paragraph_id(p["title"], p["paragraph_text"])
+            docs.setdefault(doc_id, Document(doc_id, p["paragraph_text"], {"title": p["title"]}))
+            if p.get("is_supporting"):
+                gold.append(doc_id)
+        answers = self._answers(rec, meta)
+        if not answers:
+            raise DataError(path, "no answer", record=record, field="answer")
+        hops = _HOPS.match(qid)
+        return Query(
+            query_id=qid,
+            question=question,
+            answers=answers,
+            gold_spans=tuple(Span(d, 0, len(docs[d].text)) for d in dict.fromkeys(gold)),
+            gold_doc_ids=tuple(dict.fromkeys(gold)),
+            metadata={"hops": int(hops.group(1)) if hops else None, "answerable": rec.get("answerable", meta.get("answerable", True))},
+        )
 
     @staticmethod
     def _answers(rec: dict[str, Any], meta: dict[str, Any]) -> tuple[str, ...]:
@@ -81,4 +90,6 @@ class MuSiQueTask(Task):
             return tuple(str(a) for a in rec["golden_answers"])
         main = [rec["answer"]] if rec.get("answer") else []
         aliases = rec.get("answer_aliases", meta.get("answer_aliases")) or []
-        return tuple(dict.fromkeys(str(a) for a in main + list(aliases)))
+        if not isinstance(aliases, list):
+            aliases = []
+        return tuple(dict.fromkeys(str(a) for a in main + aliases if str(a).strip()))

@@ -10,15 +10,13 @@ overlaps. Gold: the relevant sections as spans, their laws as gold docs, and ``l
 from __future__ import annotations
 
 import ast
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
 from harness.registry import TASKS
 from harness.types import Document, Query, Span
-from tasks.base import Task, require_file, resolve_path
+from tasks.base import RecordErrors, Task, read_csv, read_json, require_file, resolve_path
 from tasks.hub import load_hub_rows
 
 SECTION_SEPARATOR = "\n\n"
@@ -60,33 +58,40 @@ class NitiBenchTask(Task):
         if self.laws_dir is not None:
             sources = []
             for path in self.law_files():
-                try:
-                    sources.append((str(path), json.loads(path.read_text("utf-8"))))
-                except json.JSONDecodeError as err:
-                    raise DataError(path, f"invalid JSON at line {err.lineno} ({err.msg})") from None
+                entries = read_json(path)
+                if not isinstance(entries, list):
+                    raise DataError(path, f"expected a JSON list of sections, got {type(entries).__name__}")
+                sources.append((str(path), entries))
             return sources
         rows = load_hub_rows(self.statute_hub_id, None, self.statute_split, "laws/*.json")
         return [(f"{self.statute_hub_id}:{self.statute_split}", rows)]
 
     def _question_rows(self) -> tuple[str, list[dict[str, Any]]]:
         if self.questions_path is not None:
-            with open(require_file(self.questions_path), encoding="utf-8-sig", newline="") as fh:
-                return str(self.questions_path), list(csv.DictReader(fh))
+            return str(self.questions_path), read_csv(self.questions_path)[1]
         return f"{self.hub_id}:{self.split}", load_hub_rows(self.hub_id, None, self.split, "hf_tax.csv and laws/")
 
     def _sections(self) -> dict[str, list[tuple[str, str]]]:
         laws: dict[str, list[tuple[str, str]]] = {}
         seen: set[tuple[str, str]] = set()
         for path, entries in self._statute_sources():
+            bad = RecordErrors(path)
             for i, entry in enumerate(entries):
-                for field in ("law_name", "section_num", "section_content"):
-                    if not str(entry.get(field, "")).strip():
-                        raise DataError(path, "missing or empty", record=i, field=field)
-                key = (entry["law_name"], str(entry["section_num"]))
-                if key in seen:
-                    raise DataError(path, f"section {key[0]}-{key[1]} appears twice in the corpus", record=i, field="section_num")
-                seen.add(key)
-                laws.setdefault(key[0], []).append((key[1], entry["section_content"]))
+                with bad.collect():
+                    if not isinstance(entry, dict):
+                        raise DataError(path, f"expected an object, got {type(entry).__name__}", record=i)
+                    for field in ("law_name", "section_num", "section_content"):
+                        value = entry.get(field)
+                        if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
+                            raise DataError(path, "missing, empty or not a string", record=i, field=field)
+                    if not isinstance(entry["law_name"], str) or not isinstance(entry["section_content"], str):
+                        raise DataError(path, "expected strings for law_name and section_content", record=i, field="law_name")
+                    key = (entry["law_name"], str(entry["section_num"]))
+                    if key in seen:
+                        raise DataError(path, f"section {key[0]}-{key[1]} appears twice in the corpus", record=i, field="section_num")
+                    seen.add(key)
+                    laws.setdefault(key[0], []).append((key[1], entry["section_content"]))
+            bad.raise_if_any()
         return laws
 
     def load(self) -> tuple[list[Document], list[Query]]:
@@ -100,7 +105,13 @@ class NitiBenchTask(Task):
                 pos += len(content) + len(SECTION_SEPARATOR)
             docs.append(Document(law, SECTION_SEPARATOR.join(parts), {"law": law, "sections": meta}))
         source, rows = self._question_rows()
-        return docs, [self._query(source, row, n, section_spans) for n, row in enumerate(rows, start=1)]
+        queries = []
+        bad = RecordErrors(source)
+        for n, row in enumerate(rows, start=1):
+            with bad.collect():
+                queries.append(self._query(source, row, n, section_spans))
+        bad.raise_if_any()
+        return docs, queries
 
     def _query(self, source: str, row: dict[str, Any], n: int, section_spans: dict[tuple[str, str], Span]) -> Query:
         record = f"row {n}"
@@ -110,14 +121,20 @@ class NitiBenchTask(Task):
         try:
             relevant = row["relevant_laws"]
             relevant = ast.literal_eval(relevant) if isinstance(relevant, str) else relevant
-        except (ValueError, SyntaxError) as err:
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
             raise DataError(source, f"not a Python literal list ({err})", record=record, field="relevant_laws") from None
+        if not isinstance(relevant, (list, tuple)):
+            raise DataError(source, f"expected a list of {{'law', 'sections'}}, got {type(relevant).__name__}", record=record, field="relevant_laws")
         spans, gold = [], []
         for j, item in enumerate(relevant):
             try:
                 law, sections = item["law"], item["sections"]
             except (KeyError, TypeError):
                 raise DataError(source, f"expected {{'law', 'sections'}}, got {item!r}", record=record, field=f"relevant_laws[{j}]") from None
+            if not isinstance(law, str):
+                raise DataError(source, f"law must be a string, got {type(law).__name__}", record=record, field=f"relevant_laws[{j}]")
+            if not isinstance(sections, (str, int, list, tuple)):
+                raise DataError(source, f"sections must be a number or a list, got {type(sections).__name__}", record=record, field=f"relevant_laws[{j}]")
             for num in [sections] if isinstance(sections, (str, int)) else sections:
                 key = (law, str(num))
                 if key not in section_spans:

@@ -1,5 +1,7 @@
 """A loopback OpenAI-compatible chat endpoint: the one external boundary (a model server) that cannot
-run here. ``reply(body)`` writes the assistant text; the first ``failures`` calls answer ``status``."""
+run here. ``reply(body)`` writes the assistant text (None: a null ``content``); the first ``failures`` calls
+answer ``status`` with ``error_body(headers)`` (default: a plain error); ``completion_tokens`` is what the
+usage block claims."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ from typing import Any, Callable
 
 
 class LoopbackServer:
-    def __init__(self, reply: Callable[[dict[str, Any]], str], failures: int = 0, status: int = 500):
+    def __init__(
+        self,
+        reply: Callable[[dict[str, Any]], str | None],
+        failures: int = 0,
+        status: int = 500,
+        error_body: Callable[[Any], bytes] | None = None,
+        completion_tokens: int = 3,
+    ):
         self.calls = 0
         self.bodies: list[dict[str, Any]] = []
         outer = self
@@ -24,15 +33,17 @@ class LoopbackServer:
                 outer.calls += 1
                 outer.bodies.append(body)
                 if outer.calls <= failures:
+                    data = error_body(self.headers) if error_body else b'{"error": {"message": "boom"}}'
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(b'{"error": {"message": "boom"}}')
+                    self.wfile.write(data)
                     return
                 payload = {
                     "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply(body)}}],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+                    "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens},
                 }
                 data = json.dumps(payload).encode()
                 self.send_response(200)
@@ -50,3 +61,4 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
+        self.httpd.server_close()

@@ -41,22 +41,37 @@ def test_coverage_and_contradiction_labels(reply, coverage, contradiction):
     assert contradiction_score(reply) == contradiction
 
 
-def test_yes_no_needs_a_label_not_a_mention():
-    assert yes_no_score('{"verdict": "YES"}') == 1.0
-    assert yes_no_score("No, the context says otherwise.") == 0.0
-    # llama-index would pass this ("yes" occurs in it); here it is unreadable.
+def test_yes_no_is_read_from_the_json_field_or_an_exact_label_only():
+    assert yes_no_score('{"verdict": "YES"}') == 1.0 and yes_no_score('{"answer": "no"}') == 0.0
+    assert yes_no_score("YES") == 1.0 and yes_no_score("  no.\n") == 0.0 and yes_no_score('"Yes"') == 1.0
+    # llama-index would pass these ("yes" occurs in them); here they are unreadable.
     assert yes_no_score("The answer is supported, yes.") is None
-    assert yes_no_score('{"verdict": 1}') is None
-    assert yes_no_score("The answer is: YES. The context supports it.") == 1.0
-    assert yes_no_score("Verdict: no") == 0.0 and yes_no_score("The answer is: Calder Bay.") is None
+    assert yes_no_score("No, the context says otherwise.") is None
+    assert yes_no_score("The answer is: YES. The context supports it.") is None
+    assert yes_no_score('{"verdict": 1}') is None and yes_no_score('{"verdict": "YES, mostly"}') is None
+    assert yes_no_score("Verdict: no") is None and yes_no_score("") is None
 
 
-def test_correctness_reads_json_or_a_leading_number_in_range():
-    assert correctness_score('{"score": 4, "reasoning": "ok"}') == 4.0
-    assert correctness_score("4.5\nThe answer is mostly right.") == 4.5
-    assert correctness_score("Score: 2") == 2.0
+def test_refusals_are_never_a_pass():
+    refusals = [
+        "Yes, I understand the task, but I cannot evaluate this answer.",
+        "Yes. However I am unable to judge this.",
+        "No can do: I won't grade this.",
+        "I cannot evaluate this answer.",
+    ]
+    assert [yes_no_score(r) for r in refusals] == [None] * 4
+    assert correctness_score("5 reasons prevent me from grading this") is None
+    assert correctness_score("3 of the facts are unclear, so I cannot grade it.") is None
+    assert correctness_score("I'd give it a 4") is None
+
+
+def test_correctness_reads_json_or_an_exact_number_in_range():
+    assert correctness_score('{"score": 4, "reasoning": "ok"}') == 4.0 and correctness_score('{"score": "3"}') == 3.0
+    assert correctness_score("4.5") == 4.5 and correctness_score(" 2 ") == 2.0 and correctness_score("4/5") == 4.0
+    assert correctness_score("4.5\nThe answer is mostly right.") is None
+    assert correctness_score("Score: 2") is None
     assert correctness_score('{"score": 7}') is None and correctness_score("great answer") is None
-    assert correctness_score("4/5") == 4.0 and correctness_score("1.1.1.1.1") is None
+    assert correctness_score('{"score": true}') is None and correctness_score("1.1.1.1.1") is None
 
 
 def test_panel_mean_ignores_unreadable_members():

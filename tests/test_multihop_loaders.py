@@ -26,7 +26,7 @@ HUB_ROW = {  # hotpotqa/hotpot_qa rows are columnar
 
 
 def test_hub_columnar_row_normalizes_like_the_original_layout():
-    rec = normalize(HUB_ROW)
+    rec = normalize(HUB_ROW, "hub", 0)
     assert rec.qid == "5a8b57f25542995d1e6f1371" and rec.answers == ("yes",)
     assert rec.supporting == [("Scott Derrickson", 0), ("Ed Wood", 0)]
     assert rec.context[0] == ("Ed Wood", ["Edward Davis Wood Jr. was an American filmmaker.", " He was born in 1924."])

@@ -31,7 +31,7 @@ def fit_budget(chunks: Sequence[Chunk], budget: int | None, count_tokens) -> lis
 
 @GENERATORS.register("llm")
 class LLMGenerator(Generator):
-    version = "3"  # backends split out; context budget
+    version = "4"  # empty replies are errors; over-long replies cut and flagged
     label_params = ("backend", "model")
 
     def __init__(
@@ -61,6 +61,7 @@ class LLMGenerator(Generator):
                 latency_s=c.latency_s,
                 error=c.error,
                 context_dropped=len(full) - len(ctx),
+                truncated=c.truncated,
             )
             for q, full, ctx, c in zip(queries, contexts, fitted, completions)
         ]

@@ -4,25 +4,65 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+import re
+from typing import Any, Callable, Iterable, Sequence
 
 from harness.registry import Registry
 
 Messages = list[dict[str, str]]
 
 
+EMPTY_COMPLETION = "empty completion: the model returned no text"
+
+
 @dataclass(frozen=True)
 class Completion:
-    """One reply; ``error`` is set (and ``text`` empty) when the backend failed for this conversation."""
+    """One reply; ``error`` is set (and ``text`` empty) when the backend failed for this conversation.
+    ``truncated``: the server returned more tokens than asked for, and the text was cut to the limit."""
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
     error: str | None = None
+    truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def reply(
+        cls, text: str | None, prompt_tokens: int, completion_tokens: int, latency_s: float, max_tokens: int,
+        cut: Callable[[str, int], str] | None = None,
+    ) -> Completion:
+        """The one way a backend turns a model's reply into a Completion: an empty or null reply is a failed
+        call (counted, never scored as an empty answer); one longer than ``max_tokens`` is cut and flagged."""
+        text = (text or "").strip()
+        if not text:
+            return cls("", prompt_tokens, completion_tokens, latency_s, error=EMPTY_COMPLETION)
+        if completion_tokens > max_tokens and cut is not None:
+            return cls(cut(text, max_tokens).strip(), prompt_tokens, max_tokens, latency_s, truncated=True)
+        return cls(text, prompt_tokens, completion_tokens, latency_s)
+
+
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(authorization\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)((?:api[_-]?key|access[_-]?token|secret)\s*['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+    re.compile(r"()\bsk-[A-Za-z0-9_-]{8,}"),
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with credentials removed: every given secret value, and anything shaped like an
+    Authorization header, a bearer token, an ``api_key=`` value or an ``sk-`` key. Error strings pass
+    through here before they reach records, caches or logs."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "[REDACTED]", text)
+    return text
 
 
 class ChatBackend(ABC):
@@ -46,6 +86,13 @@ class ChatBackend(ABC):
         from harness.text import tiktoken_encoding
 
         return len(tiktoken_encoding("cl100k_base").encode(text, disallowed_special=()))
+
+    def cut_tokens(self, text: str, n: int) -> str:
+        """The first ``n`` tokens of ``text``, counted as ``count_tokens`` counts them."""
+        from harness.text import tiktoken_encoding
+
+        enc = tiktoken_encoding("cl100k_base")
+        return enc.decode(enc.encode(text, disallowed_special=())[:n])
 
 
 BACKENDS: Registry[Any] = Registry("llm backend", "harness.llm")

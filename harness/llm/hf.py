@@ -72,11 +72,8 @@ class HFBackend(ChatBackend):
             if tokenizer.pad_token_id == tokenizer.eos_token_id and n_completion < len(new_tokens):
                 n_completion += 1  # the eos that ended the answer is a generated token too
             results.append(
-                Completion(
-                    text=tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
-                    prompt_tokens=int(enc["attention_mask"][row].sum()),
-                    completion_tokens=n_completion,
-                    latency_s=latency,
+                Completion.reply(
+                    tokenizer.decode(new_tokens, skip_special_tokens=True), int(enc["attention_mask"][row].sum()), n_completion, latency, max_tokens
                 )
             )
         return results

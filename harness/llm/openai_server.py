@@ -20,9 +20,9 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 from harness import runtime
-from harness.cache import atomic_write_bytes
+from harness.cache import read_checked, write_checked
 from harness.hashing import canonical_json, sha256_json
-from harness.llm.base import BACKENDS, ChatBackend, Completion, Messages
+from harness.llm.base import BACKENDS, ChatBackend, Completion, Messages, redact
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,13 @@ class RequestCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        path = self._path(request)
-        return json.loads(path.read_text("utf-8")) if path.exists() else None
+        """The stored response, or None (also for a corrupt entry, which is moved aside)."""
+        ok, value = read_checked(self._path(request), json.loads)
+        return value if ok else None
 
     def put(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        atomic_write_bytes(self._path(request), canonical_json(response).encode("utf-8"))
+        """Only successful completions are stored: a failure is retried by the next run."""
+        write_checked(self._path(request), canonical_json(response).encode("utf-8"))
 
 
 @BACKENDS.register("openai")
@@ -77,7 +79,7 @@ class OpenAIBackend(ChatBackend):
     def _complete_one(self, client, cache: RequestCache, body: dict[str, Any]) -> Completion:
         import openai
 
-        cache_key = {"base_url": self.base_url, **body}
+        cache_key = {"format": 2, "base_url": self.base_url, **body}
         if (cached := cache.get(cache_key)) is not None:
             runtime.count("openai_request_cache_hits")
             return Completion(**cached)
@@ -95,13 +97,17 @@ class OpenAIBackend(ChatBackend):
                 time.sleep(delay)
                 continue
             usage = resp.usage
-            result = Completion(
-                text=(resp.choices[0].message.content or "").strip(),
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
-                latency_s=time.perf_counter() - t0,
+            choice = resp.choices[0] if resp.choices else None
+            result = Completion.reply(
+                choice.message.content if choice is not None and choice.message is not None else None,
+                usage.prompt_tokens if usage else 0,
+                usage.completion_tokens if usage else 0,
+                time.perf_counter() - t0,
+                body["max_tokens"],
+                self.cut_tokens,
             )
-            cache.put(cache_key, result.to_dict())
+            if result.error is None:  # a failed reply is retried by the next run, never kept as final
+                cache.put(cache_key, result.to_dict())
             return result
         raise AssertionError("unreachable")
 
@@ -113,8 +119,9 @@ class OpenAIBackend(ChatBackend):
             try:
                 return self._complete_one(client, cache, self.request_body(messages, json_schema, max_tokens))
             except Exception as err:
-                log.error("openai request failed: %s", err)
-                return Completion("", error=f"{type(err).__name__}: {err}")
+                message = redact(f"{type(err).__name__}: {err}", [os.environ.get(self.api_key_env, "")])
+                log.error("openai request failed: %s", message)
+                return Completion("", error=message)
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(tqdm(pool.map(one, conversations), total=len(conversations), desc=f"{desc}[openai]", leave=False))

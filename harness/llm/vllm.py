@@ -105,11 +105,6 @@ class VLLMBackend(ChatBackend):
             return [Completion("", error=f"{type(err).__name__}: {err}") for _ in conversations]
         latency = (time.perf_counter() - t0) / max(len(conversations), 1)
         return [
-            Completion(
-                text=o.outputs[0].text.strip(),
-                prompt_tokens=len(o.prompt_token_ids or ()),
-                completion_tokens=len(o.outputs[0].token_ids),
-                latency_s=latency,
-            )
+            Completion.reply(o.outputs[0].text, len(o.prompt_token_ids or ()), len(o.outputs[0].token_ids), latency, params.max_tokens)
             for o in outputs
         ]
