@@ -12,8 +12,9 @@ import fcntl
 import logging
 import os
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -55,8 +56,16 @@ class EmbeddingCache:
                 os.replace(part, Path(str(part) + ".corrupt"))
         log.warning("corrupt embedding cache %s (%s): moved aside, embeddings will be recomputed", self.path, err)
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=120)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits on success and is always closed (sqlite3's own context manager
+        only commits)."""
+        con = sqlite3.connect(self.path, timeout=120)
+        try:
+            with con:
+                yield con
+        finally:
+            con.close()
 
     @staticmethod
     def key(model_id: str, text: str) -> str:

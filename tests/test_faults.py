@@ -414,3 +414,460 @@ def test_hybrid_bm25_parameters_are_checked_too(tmp_path):
 def test_context_k_zero_is_said_in_the_run(tmp_path):
     _, info = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator.context_k=0")
     assert info["notes"] == ["generator.context_k=0: answers were generated with no retrieved context"]
+
+
+# ---------------------------------------------------------------- cache integrity
+
+
+def _truncate(raw: bytes) -> bytes:
+    return raw[: len(raw) // 2]
+
+
+def _flip(raw: bytes) -> bytes:
+    i = len(raw) - 7
+    return raw[:i] + bytes([raw[i] ^ 0x10]) + raw[i + 1 :]
+
+
+def _non_gzip(raw: bytes) -> bytes:
+    """A well-formed checksummed entry whose payload is not gzip (nor a pickle)."""
+    import hashlib
+
+    from harness.cache import MAGIC
+
+    payload = b"this is not gzip data"
+    return MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def _unpicklable(raw: bytes) -> bytes:
+    import hashlib
+    import pickle
+
+    from harness.cache import MAGIC
+
+    payload = pickle.dumps({"x": 1})[:-3]  # a pickle cut short: checksum fine, load fails
+    return MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+CORRUPTIONS = {"truncated": _truncate, "zero_length": lambda raw: b"", "bit_flip": _flip, "non_gzip": _non_gzip, "unpicklable": _unpicklable}
+
+
+def _comparable(run_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(run_dir / "records.parquet").drop(columns=["latency_s"], errors="ignore")
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("clean")
+    run_dir, _ = run(tmp, "task=multihop_mini", "retriever=bm25", "generator=extractive")
+    return _comparable(run_dir)
+
+
+@pytest.mark.parametrize("fault", sorted(CORRUPTIONS))
+def test_corrupt_cache_entries_are_moved_aside_and_recomputed(tmp_path, clean_run, fault, caplog):
+    overrides = ("task=multihop_mini", "retriever=bm25", "generator=extractive")
+    run(tmp_path, *overrides)
+    entries = [p for p in (tmp_path / "cache").rglob("*") if p.suffix in (".gz", ".pkl")]
+    assert {p.parent.parent.name for p in entries} == {"load", "chunk", "index", "retrieve", "generate"}
+    for p in entries:
+        p.write_bytes(CORRUPTIONS[fault](p.read_bytes()))
+    caplog.set_level(logging.WARNING)
+    run_dir, info = run(tmp_path, *overrides)
+    assert statuses(info) == {"load": "computed", "chunk": "computed", "index": "computed", "retrieve": "computed",
+                              "rerank": "skipped", "generate": "computed", "judge": "skipped"}
+    pd.testing.assert_frame_equal(_comparable(run_dir), clean_run)
+    assert len(list((tmp_path / "cache").rglob("*.corrupt"))) >= 4
+    assert caplog.text.count("corrupt cache entry") >= 4 and "moved aside" in caplog.text
+    _, again = run(tmp_path, *overrides)  # the recomputed entries are sound
+    assert set(statuses(again).values()) <= {"hit", "skipped"}
+
+
+def test_cache_files_get_the_umask_permissions(tmp_path):
+    old = os.umask(0o002)
+    try:
+        run_dir, _ = run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none")
+    finally:
+        os.umask(old)
+    files = [p for p in [*(tmp_path / "cache").rglob("*.gz"), *(tmp_path / "cache").rglob("*.pkl"), *run_dir.iterdir()] if p.is_file()]
+    assert files and {oct(p.stat().st_mode & 0o777) for p in files} == {oct(0o664)}
+
+
+def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # what a read-only mount does to a writer (root ignores chmod)
+    with pytest.raises(CacheError, match=r"^cannot write to .*/cache/load/.. \(Read-only file system\): point cache_dir"):
+        run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none")
+
+
+def test_corrupt_embedding_database_is_moved_aside(tmp_path, caplog):
+    import numpy as np
+
+    from harness.embedding_cache import EmbeddingCache
+
+    path = tmp_path / "e.sqlite"
+    EmbeddingCache(path).encode("m", ["a"], lambda t: np.ones((len(t), 2)))
+    for part in tmp_path.glob("e.sqlite*"):
+        if not part.name.endswith(".lock"):
+            part.write_bytes(b"garbage" * 100)
+    caplog.set_level(logging.WARNING)
+    vecs, hits = EmbeddingCache(path).encode("m", ["a", "b"], lambda t: np.full((len(t), 2), 2.0))
+    assert hits == 0 and vecs.tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    assert "corrupt embedding cache" in caplog.text and (tmp_path / "e.sqlite.corrupt").exists()
+
+
+def _encode_in_process(path: str, marker_dir: str, worker: int) -> None:
+    import time
+
+    import numpy as np
+
+    from harness.embedding_cache import EmbeddingCache
+
+    def encode(texts):
+        Path(marker_dir, f"{worker}-{len(texts)}").touch()
+        time.sleep(0.5)
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    EmbeddingCache(path).encode("model", [f"text {i}" for i in range(50)], encode)
+
+
+def test_concurrent_jobs_encode_each_text_once(tmp_path):
+    import multiprocessing as mp
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    procs = [mp.get_context("spawn").Process(target=_encode_in_process, args=(str(tmp_path / "e.sqlite"), str(markers), i)) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert len(list(markers.iterdir())) == 1  # one job encoded all 50 texts; the others read them
+
+
+# ---------------------------------------------------------------- LLM calls: failures are never final
+
+
+def _answer(body):
+    return "Hallowmere"
+
+
+def _openai_generator(url: str, **extra: str) -> list[str]:
+    return ["generator=openai", f"generator.base_url={url}", "generator.model=m", "+generator.backoff_s=0.01",
+            "generator.max_retries=0", *(f"generator.{k}={v}" for k, v in extra.items())]
+
+
+def test_failed_generations_in_the_generate_stage_are_retried(tmp_path, caplog):
+    """Same base_url both times: the stage entry holding 16 failures is repaired in place, not served."""
+    from tests.loopback_openai import LoopbackServer
+
+    with LoopbackServer(_answer, failures=16) as server:
+        overrides = ("task=multihop_mini", "retriever=bm25", *_openai_generator(server.url))
+        run_dir, first = run(tmp_path, *overrides)
+        assert json.loads((run_dir / "metrics.json").read_text())["summary"]["generation_errors"] == 16
+        caplog.set_level(logging.WARNING)
+        run_dir, second = run(tmp_path, *overrides)
+        assert "generate: 16 failed generations in the cache are retried" in caplog.text
+        assert second["stages"]["generate"]["status"] == "computed"
+        assert json.loads((run_dir / "metrics.json").read_text())["summary"]["generation_errors"] == 0
+        _, third = run(tmp_path, *overrides)
+        assert third["stages"]["generate"]["status"] == "hit" and server.calls == 32
+
+
+def test_empty_and_null_completions_are_failed_generations(tmp_path):
+    from tests.loopback_openai import LoopbackServer
+
+    replies = iter(["", None, "   "] + ["Hallowmere"] * 100)
+    with LoopbackServer(lambda body: next(replies)) as server:
+        run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=bm25", *_openai_generator(server.url, concurrency=1))
+    records = pd.read_parquet(run_dir / "records.parquet")
+    failed = records[records["generation_error"].notna()]
+    assert len(failed) == 3 and set(failed["generation_error"]) == {"empty completion: the model returned no text"}
+    assert failed["answer_f1"].isna().all()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["summary"]["generation_errors"] == 3 and metrics["metrics"]["answer_f1"]["n"] == 13
+    assert metrics["summary"]["answer_valid"] == pytest.approx(13 / 16)
+
+
+def test_a_reply_longer_than_max_tokens_is_cut_and_flagged(tmp_path):
+    from tests.loopback_openai import LoopbackServer
+
+    long = " ".join(f"word{i}" for i in range(400))
+    with LoopbackServer(lambda body: long, completion_tokens=900) as server:
+        run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=bm25", *_openai_generator(server.url), "generator.max_tokens=8")
+    records = pd.read_parquet(run_dir / "records.parquet")
+    assert records["answer_truncated"].all() and (records["completion_tokens"] == 8).all()
+    from harness.text import tiktoken_encoding
+
+    assert all(len(tiktoken_encoding("cl100k_base").encode(a)) <= 8 for a in records["answer"])
+    assert json.loads((run_dir / "metrics.json").read_text())["summary"]["answers_truncated"] == 16
+
+
+def test_credentials_echoed_by_a_server_never_reach_records_cache_or_log(tmp_path, caplog, monkeypatch):
+    from tests.loopback_openai import LoopbackServer
+
+    key = "sk-live-THISISASECRETKEY123456"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+
+    def echo_headers(headers) -> bytes:
+        return json.dumps({"error": {"message": f"invalid key; you sent Authorization: {headers['Authorization']} and api_key={key}"}}).encode()
+
+    caplog.set_level(logging.INFO)
+    with LoopbackServer(_answer, failures=10_000, status=401, error_body=echo_headers) as server:
+        run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=bm25", *_openai_generator(server.url))
+    records = pd.read_parquet(run_dir / "records.parquet")
+    assert records["generation_error"].str.contains("[REDACTED]", regex=False).all()
+    everything = records.to_json() + caplog.text
+    everything += "".join(p.read_bytes().decode("latin-1") for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert key not in everything and "THISISASECRET" not in everything
+
+
+def test_refusals_from_a_judge_are_invalid_and_counted(tmp_path):
+    from tests.loopback_openai import LoopbackServer
+
+    def refuse(body):
+        return "Yes, I understand the task, but I cannot evaluate this answer."
+
+    with LoopbackServer(refuse) as server:
+        overrides = ["task=multihop_mini", "retriever=bm25", "generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}",
+                     "judge.ragas.metrics=[]", "judge.rubrics=[faithfulness,relevance,correctness]"]
+        run_dir, _ = run(tmp_path, *overrides)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for rubric in ("faithfulness", "relevance", "correctness"):
+        assert metrics["summary"][f"judge_{rubric}_valid"] == 0.0 and metrics["summary"][f"judge_{rubric}_attempted"] == 16
+        assert f"judge_{rubric}" not in metrics["metrics"] or metrics["metrics"][f"judge_{rubric}"]["n"] == 0
+
+
+def test_failed_judge_calls_are_judged_again_by_the_next_run(tmp_path, caplog):
+    from tests.loopback_openai import LoopbackServer
+
+    with LoopbackServer(lambda body: '{"verdict": "YES"}', failures=16) as server:
+        overrides = ["task=multihop_mini", "retriever=bm25", "generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}",
+                     "judge.ragas.metrics=[]", "judge.rubrics=[faithfulness]", "+judge.models.0.max_retries=0"]
+        run_dir, _ = run(tmp_path, *overrides)
+        assert json.loads((run_dir / "metrics.json").read_text())["summary"]["judge_faithfulness_valid"] == 0.0
+        caplog.set_level(logging.WARNING)
+        run_dir, info = run(tmp_path, *overrides)
+        assert "judge: 16 queries with failed judge calls in the cache are judged again" in caplog.text
+        assert info["stages"]["judge"]["status"] == "computed"
+        assert json.loads((run_dir / "metrics.json").read_text())["summary"]["judge_faithfulness_valid"] == 1.0
+
+
+def test_corrupt_request_cache_entry_is_requested_again(isolated_cache):
+    from harness.llm.openai_server import OpenAIBackend
+    from tests.loopback_openai import LoopbackServer
+
+    with LoopbackServer(_answer) as server:
+        backend = OpenAIBackend(model="m", base_url=server.url, backoff_s=0.01)
+        conversation = [[{"role": "user", "content": "where?"}]]
+        assert backend.complete(conversation)[0].text == "Hallowmere"
+        [entry] = (isolated_cache / "openai_requests").rglob("*.json")
+        entry.write_bytes(entry.read_bytes()[:-5])
+        assert backend.complete(conversation)[0].text == "Hallowmere" and server.calls == 2
+        assert backend.complete(conversation)[0].text == "Hallowmere" and server.calls == 2  # stored again, soundly
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
+    cmd = [sys.executable, "-m", "harness.run", "-m", "task=span_mini,multihop_mini", "retriever=bm25", "top_k=3,20", "generator=none",
+           "progress=false", "sweep_name=faulty", f"cache_dir={tmp_path}/cache", f"results_dir={tmp_path}/runs", f"hydra.sweep.dir={tmp_path}/hydra"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1, text[-3000:]
+    assert len(list((tmp_path / "runs" / "faulty").glob("*/metrics.json"))) == 2
+    assert "2 of 4 runs failed:" in text
+    assert text.count("top_k=3 is smaller than eval_k=10") >= 2 and "Traceback" not in text
+
+
+def test_a_job_that_died_without_a_word_counts_as_failed(tmp_path):
+    from harness.sweep_status import read_statuses, summarize, write_status
+
+    for n in range(3):
+        (tmp_path / str(n)).mkdir()
+    write_status(tmp_path / "0", True, "runs/a")
+    write_status(tmp_path / "2", False, "bad input")
+    statuses_ = read_statuses(tmp_path)
+    assert statuses_ == [("0", True, "runs/a"), ("1", False, "the job ended without a result (killed or crashed before it could report)"),
+                         ("2", False, "bad input")]
+    assert summarize(statuses_) == 1 and summarize(statuses_[:1]) == 0
+
+
+# ---------------------------------------------------------------- report
+
+
+def _fake_run(root: Path, sweep: str, name: str, *, task="span_mini", identity="d1", chunker="fixed", values=None, n_queries=14, prefix="q"):
+    """A run folder as the runner writes it, with chosen per-query values (metric span_iou@5)."""
+    run_dir = root / sweep / name
+    run_dir.mkdir(parents=True)
+    values = values if values is not None else [0.2] * n_queries
+    pd.DataFrame({"query_id": [f"{prefix}{i:04d}" for i in range(len(values))], "span_iou@5": values,
+                  "doc_recall@5": [1.0] * len(values)}).to_parquet(run_dir / "records.parquet")
+    mean = sum(values) / len(values)
+    metrics = {
+        "sweep": sweep, "headline": "span_iou@5", "data_identity": identity,
+        "choices": {"task": task, "chunker": chunker},
+        "components": {"chunker": chunker, "retriever": "bm25", "reranker": "none", "generator": "none", "judge": "none"},
+        "summary": {"n_queries": len(values), "n_chunks": 10, "mean_chunk_chars": 250.0},
+        "metrics": {"span_iou@5": {"mean": mean, "std": 0.0, "ci_low": mean, "ci_high": mean, "n": len(values)},
+                    "doc_recall@5": {"mean": 1.0, "std": 0.0, "ci_low": 1.0, "ci_high": 1.0, "n": len(values)}},
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    (run_dir / "run.json").write_text(json.dumps({"task": {}}))
+    return run_dir
+
+
+def test_leaderboard_keeps_data_sets_apart_under_one_task_name(tmp_path):
+    from harness.report import load_runs, render
+
+    _fake_run(tmp_path, "s", "real_a", identity="aaaa1111", values=[0.5] * 472)
+    _fake_run(tmp_path, "s", "real_b", identity="aaaa1111", chunker="semantic", values=[0.4] * 472)
+    _fake_run(tmp_path, "s", "mine", identity="bbbb2222", chunker="recursive", values=[0.9] * 5)
+    text = render(load_runs(tmp_path))
+    assert "## span_mini [data aaaa1111] (472 queries, 2 runs)" in text
+    assert "## span_mini [data bbbb2222] (5 queries, 1 runs)" in text
+    mine = text.split("[data bbbb2222]")[1]
+    assert "| best |" in mine and "p=" not in mine  # alone in its group: never paired with the 472-question runs
+
+
+def test_report_cli_sorts_html_by_the_suite_headline(tmp_path):
+    for name, iou, chunker in (("a", 0.1, "fixed"), ("b", 0.3, "semantic"), ("c", 0.2, "cluster")):
+        _fake_run(tmp_path / "runs", "s", name, chunker=chunker, values=[iou] * 14)
+    out = subprocess.run([sys.executable, "-m", "harness.report", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb.md")],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    page = (tmp_path / "lb.html").read_text()
+    data = json.loads(page.split('<script id="data" type="application/json">')[1].split("</script>")[0])
+    suite = data["suites"][0]
+    assert [r["chunker"] for r in suite["rows"]] == ["semantic", "cluster", "fixed"]  # by span_iou@5, not doc_recall@5
+    assert suite["columns"][6]["key"] == "span_iou@5"
+
+
+HOSTILE = '<img src=x onerror="document.title=\'pwned\'">|</script><script>document.title="pwned2"</script>'
+
+
+def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
+    from harness.report import load_runs, render
+    from harness.report_html import render_html
+
+    _fake_run(tmp_path / "runs", "s", "a", chunker=HOSTILE)
+    _fake_run(tmp_path / "runs", "s", "b", chunker="fixed", values=[0.1] * 14)
+    runs = load_runs(tmp_path / "runs")
+    md = render(runs)
+    assert "<img" not in md and "&lt;img src=x" in md and "\\|&lt;/script&gt;" in md
+    page = render_html(runs)
+    assert "<img src=x" not in page and "</script><script>" not in page and "innerHTML" not in page
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed: the markup checks above ran, the browser check did not")
+    path = tmp_path / "lb.html"
+    path.write_text(page, "utf-8")
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", f"file://{path}"],
+                         capture_output=True, text=True, timeout=120)
+    assert "<title>ragsweep leaderboard</title>" in out.stdout and "pwned" not in out.stdout.split("<body>")[0]
+    assert "&lt;img src=x onerror=" in out.stdout  # shown as text in the table cell
+
+
+def test_unreadable_run_folders_are_named_and_skipped(tmp_path, caplog):
+    from harness.report import load_runs, render
+
+    _fake_run(tmp_path, "s", "good")
+    bad = _fake_run(tmp_path, "s", "truncated")
+    (bad / "metrics.json").write_text((bad / "metrics.json").read_text()[:40])
+    gone = _fake_run(tmp_path, "s", "no_records")
+    (gone / "records.parquet").unlink()
+    junk = _fake_run(tmp_path, "s", "junk_records")
+    (junk / "records.parquet").write_bytes(b"PAR1 not really")
+    caplog.set_level(logging.WARNING)
+    runs = load_runs(tmp_path)
+    assert [r["path"].name for r in runs] == ["good"]
+    for name in ("truncated", "no_records", "junk_records"):
+        assert f"skipping unreadable run {tmp_path / 's' / name}" in caplog.text
+    assert "(14 queries, 1 runs)" in render(runs)
+
+
+# ---------------------------------------------------------------- gate
+
+
+@pytest.fixture()
+def gate_runs(tmp_path):
+    from harness.gate import main
+
+    run_dir = _fake_run(tmp_path / "runs", "ci", "span_mini__fixed__bm25__x", values=[0.2 + 0.01 * i for i in range(14)])
+    baseline = tmp_path / "baseline.json"
+    assert main(["--runs", str(tmp_path / "runs"), "--baseline", str(baseline), "--write"]) == 0
+    return tmp_path, run_dir, baseline
+
+
+def _gate(tmp_path, baseline, caplog) -> tuple[int, str]:
+    from harness.gate import main
+
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    return main(["--runs", str(tmp_path / "runs"), "--baseline", str(baseline)]), caplog.text
+
+
+def test_gate_passes_on_its_own_runs(gate_runs, caplog):
+    tmp_path, _, baseline = gate_runs
+    code, text = _gate(tmp_path, baseline, caplog)
+    assert code == 0 and "gate passed" in text
+
+
+def test_gate_fails_when_the_easiest_queries_alone_were_scored(gate_runs, caplog):
+    tmp_path, run_dir, baseline = gate_runs
+    shutil.rmtree(run_dir)
+    _fake_run(tmp_path / "runs", "ci", "span_mini__fixed__bm25__x", values=[0.9] * 5)  # 5 of 14 queries, all "better"
+    code, text = _gate(tmp_path, baseline, caplog)
+    assert code == 1 and "QUERY SET CHANGED: 5 queries scored vs 14 in the baseline (9 missing, 0 new)" in text
+
+
+def test_gate_fails_on_changed_data(gate_runs, caplog):
+    tmp_path, run_dir, baseline = gate_runs
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["data_identity"] = "other"
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    code, text = _gate(tmp_path, baseline, caplog)
+    assert code == 1 and "DATA CHANGED" in text
+
+
+def test_gate_fails_on_a_nan_mean(gate_runs, caplog):
+    tmp_path, run_dir, baseline = gate_runs
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["metrics"]["span_iou@5"]["mean"] = float("nan")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    code, text = _gate(tmp_path, baseline, caplog)
+    assert code == 1 and "| span_iou@5 |" in text and "NaN mean" in text
+    data = json.loads(baseline.read_text())
+    data["runs"]["span_mini__fixed__bm25"]["metrics"]["doc_recall@5"] = float("nan")
+    baseline.write_text(json.dumps(data))
+    code, text = _gate(tmp_path, baseline, caplog)
+    assert code == 1 and "BAD BASELINE: mean nan is not a number" in text
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda d: d.update(runs={}), "BAD BASELINE: it holds no runs"),
+    (lambda d: d.pop("runs"), "BAD BASELINE: it holds no runs"),
+    (lambda d: d["runs"]["span_mini__fixed__bm25"].update(metrics={}), "BAD BASELINE: the run has no metrics"),
+    (lambda d: d.update(tolerance="0.5"), "BAD BASELINE: tolerance '0.5' is not a number >= 0"),
+    (lambda d: d.update(tolerances={"span_iou@5": None}), "BAD BASELINE: tolerance None is not a number >= 0"),
+    (lambda d: d.update(tolerance=float("inf")), "BAD BASELINE: tolerance inf is not a number >= 0"),
+    (lambda d: d.update(tolerance=-1), "BAD BASELINE: tolerance -1 is not a number >= 0"),
+])
+def test_gate_fails_on_a_baseline_it_cannot_check_against(gate_runs, caplog, mutate, reason):
+    tmp_path, _, baseline = gate_runs
+    data = json.loads(baseline.read_text())
+    mutate(data)
+    baseline.write_text(json.dumps(data))
+    code, text = _gate(tmp_path, baseline, caplog)
+    assert code == 1 and reason in text and "gate FAILED" in text
+
+
+def test_gate_fails_on_an_unreadable_baseline(gate_runs, caplog):
+    tmp_path, _, baseline = gate_runs
+    baseline.write_text('{"runs": {')
+    code, text = _gate(tmp_path, baseline, caplog)
+    assert code == 1 and "unreadable baseline" in text
