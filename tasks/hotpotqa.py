@@ -118,6 +118,10 @@ class HotpotQATask(Task):
         self.questions_path = self.root / questions if self.root else None
         self.corpus_path = self.root / corpus if self.root and corpus else None
         self.hub_id, self.hub_config, self.split, self.limit, self.language = hub_id, hub_config, split, limit, language
+        self._description: dict[str, Any] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return self._description
 
     def data_files(self) -> list[Path]:
         if self.questions_path is None:
@@ -140,10 +144,14 @@ class HotpotQATask(Task):
                 records.append(normalize(rec, source, f"{i} (_id {rec.get('_id', rec.get('id', '?'))})"))
         bad.raise_if_any()
         corpus = self._corpus() if self.corpus_path else {}
+        conflicts = 0
         if not self.corpus_path:
             for rec in records:
                 for title, sentences in rec.context:
-                    corpus.setdefault(title, sentences)
+                    conflicts += corpus.setdefault(title, sentences) != sentences
+        # Without a corpus file, a title whose sentences differ between questions' contexts keeps its first
+        # version; how often that happened is counted in run.json (never silently).
+        self._description = {"context_title_conflicts": conflicts} if conflicts else {}
         docs, spans_of = [], {}
         for title, sentences in corpus.items():
             text, spans = sentence_spans(title, sentences)

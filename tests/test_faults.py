@@ -871,3 +871,16 @@ def test_gate_fails_on_an_unreadable_baseline(gate_runs, caplog):
     baseline.write_text('{"runs": {')
     code, text = _gate(tmp_path, baseline, caplog)
     assert code == 1 and "unreadable baseline" in text
+
+
+def test_conflicting_context_titles_without_a_corpus_are_counted(tmp_path):
+    root = tmp_path / "d"
+    root.mkdir()
+    rows = [
+        {"_id": "a", "question": "Who?", "answer": "X", "supporting_facts": [["T", 0]], "context": [["T", ["X is here."]]]},
+        {"_id": "b", "question": "What?", "answer": "Y", "supporting_facts": [["T", 0]], "context": [["T", ["Y is here."]]]},
+    ]
+    (root / "dev.json").write_text(json.dumps(rows))
+    task = TASKS.build({"name": "hotpotqa", "path": str(root), "questions": "dev.json", "corpus": None})
+    docs, _ = task.checked_load()
+    assert [d.text for d in docs] == ["X is here."] and task.describe() == {"context_title_conflicts": 1}

@@ -21,7 +21,7 @@ def bench_suite(chunk_tokens: int = 200) -> tuple[str, list[Chunk], list[Query]]
 
     shared = Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data")) / "chroma_general"
     name, task = ("chroma_general", ChromaTask(str(shared))) if shared.is_dir() else ("span_mini", ChromaTask("bundled:span_mini"))
-    documents, queries = task.load()
+    documents, queries = task.checked_load()
     return name, FixedTokenChunker(size=chunk_tokens).chunk(documents, progress=False), queries
 
 

@@ -22,7 +22,7 @@ log = logging.getLogger("harness.bench.generation")
 
 
 def prompts(n: int) -> list[list[dict[str, str]]]:
-    documents, queries = HotpotQATask("bundled:multihop_mini").load()
+    documents, queries = HotpotQATask("bundled:multihop_mini").checked_load()
     chunks = FixedTokenChunker(size=128).chunk(documents, progress=False)
     retriever = BM25Retriever()
     ranked = retriever.search(retriever.index(chunks), [q.question for q in queries], 3)
