@@ -186,18 +186,9 @@ class Pipeline:
         )
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
 
-        def retry(cached: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            failed = [i for i, g in enumerate(cached) if g.get("error")]
-            log.warning("generate: %d failed generations in the cache are retried (successful ones are kept)", len(failed))
-            fresh = generator.generate([queries[i] for i in failed], [contexts[i] for i in failed])
-            out = list(cached)
-            for i, g in zip(failed, fresh):
-                out[i] = g.to_dict()
-            return out
-
-        generated = self._stage(
-            "generate", key, lambda: [g.to_dict() for g in generator.generate(queries, contexts)],
-            final=lambda cached: not any(g.get("error") for g in cached), retry=retry,
+        generated = self._llm_stage(
+            "generate", key, lambda idx: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [contexts[i] for i in idx])],
+            len(queries), failed=lambda g: bool(g.get("error")),
         )
         self.generate_key = key
         return [Generation.from_dict(g) for g in generated]
@@ -211,19 +202,21 @@ class Pipeline:
         judge = JUDGES.build(cfg["judge"])
         key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + judge.version, cfg["judge"], self.generate_key)
 
-        def failed(verdict: dict[str, Any]) -> bool:
-            return any(e for errors in verdict["errors"].values() for e in errors)
+        return self._llm_stage(
+            "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),
+            failed=lambda v: any(e for errors in v["errors"].values() for e in errors),
+        )
 
-        def retry(cached: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            redo = [i for i, v in enumerate(cached) if failed(v)]
-            log.warning("judge: %d queries with failed judge calls in the cache are judged again (the rest are kept)", len(redo))
-            fresh = judge.judge([queries[i] for i in redo], generations, by_id)
+    def _llm_stage(self, name: str, key: str, compute: Callable[[list[int]], list[Any]], n: int, failed: Callable[[Any], bool]) -> list[Any]:
+        """A stage of one LLM result per query, ``compute(query indices)``. An entry holding failed calls is
+        not final: the next run recomputes only the failed queries and keeps the rest."""
+
+        def retry(cached: list[Any]) -> list[Any]:
+            redo = [i for i, item in enumerate(cached) if failed(item)]
+            log.warning("%s: %d failed LLM results in the cache are retried (%d successful ones kept)", name, len(redo), len(cached) - len(redo))
             out = list(cached)
-            for i, v in zip(redo, fresh):
-                out[i] = v
+            for i, item in zip(redo, compute(redo)):
+                out[i] = item
             return out
 
-        return self._stage(
-            "judge", key, lambda: judge.judge(queries, generations, by_id),
-            final=lambda cached: not any(failed(v) for v in cached), retry=retry,
-        )
+        return self._stage(name, key, lambda: compute(list(range(n))), final=lambda cached: not any(failed(x) for x in cached), retry=retry)

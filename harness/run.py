@@ -25,30 +25,34 @@ log = logging.getLogger("harness.run")
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     choices = {g: hydra_cfg.runtime.choices.get(g, "?") for g in GROUPS}
-    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
-    try:
-        from harness.runner import execute
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        try:
+            from harness.runner import execute
 
-        run_dir = execute(cfg, choices)
-    except RagsweepError as err:
-        log.error("%s", err)
-        if not in_sweep:
+            execute(cfg, choices)
+        except RagsweepError as err:
+            log.error("%s", err)
             sys.exit(2)
-        reason = str(err)
-    except Exception as err:  # a bug, not bad input: the traceback goes to this job's log, the sweep goes on
-        if not in_sweep:
-            raise
-        log.exception("run failed")
-        reason = f"{type(err).__name__}: {err}"
-    else:
-        if in_sweep:
-            from harness.sweep_status import write_status
-
-            write_status(hydra_cfg.runtime.output_dir, True, str(run_dir))
         return
     from harness.sweep_status import write_status
 
-    write_status(hydra_cfg.runtime.output_dir, False, reason.splitlines()[0] if reason else "failed")
+    ok, detail = sweep_job(cfg, choices)
+    write_status(hydra_cfg.runtime.output_dir, ok, detail)
+
+
+def sweep_job(cfg: DictConfig, choices: dict[str, str]) -> tuple[bool, str]:
+    """One job of a sweep: (True, run folder) or (False, the one-line reason); it never raises, so the
+    launcher runs every other job."""
+    from harness.runner import execute
+
+    try:
+        return True, str(execute(cfg, choices))
+    except RagsweepError as err:
+        log.error("%s", err)
+        return False, str(err).splitlines()[0]
+    except Exception as err:  # a bug, not bad input: the traceback goes to this job's log, the sweep goes on
+        log.exception("run failed")
+        return False, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
 
 
 if __name__ == "__main__":

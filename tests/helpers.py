@@ -30,3 +30,15 @@ def run(tmp_path: Path, *overrides: str) -> tuple[Path, dict]:
 
 def statuses(info: dict) -> dict[str, str]:
     return {k: v["status"] for k, v in info["stages"].items() if k != "score"}
+
+
+def in_processes(target, args_per_process: list[tuple], timeout: float = 60) -> None:
+    """Start one spawned process per argument tuple at once, wait for all, and assert each exited 0."""
+    import multiprocessing as mp
+
+    procs = [mp.get_context("spawn").Process(target=target, args=args) for args in args_per_process]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+        assert p.exitcode == 0

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import numpy as np
 
 from harness.cache import JSON, StageCache, stage_key
 from harness.embedding_cache import EmbeddingCache
+from tests.helpers import in_processes
 
 
 def test_stage_key_depends_on_every_input_and_not_on_key_order():
@@ -46,12 +46,7 @@ def _writer(root: str, marker_dir: str, worker: int) -> None:
 def test_parallel_jobs_on_one_key_compute_once_and_never_corrupt(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
-    procs = [mp.get_context("spawn").Process(target=_writer, args=(str(tmp_path / "c"), str(markers), i)) for i in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    in_processes(_writer, [(str(tmp_path / "c"), str(markers), i) for i in range(4)])
     assert len(list(markers.iterdir())) == 1
     value, hit = StageCache(tmp_path / "c").get_or_compute("s", "f" * 64, lambda: None)
     assert hit and value == {"payload": list(range(10000))}
