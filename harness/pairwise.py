@@ -1,12 +1,14 @@
 """``python -m harness.pairwise RUN_A RUN_B [--judge llm]``: which of two runs answers better, query by
 query, judged by an LLM asked in both orders (A first, then B first). A verdict counts only when both
 orders agree; disagreement is position bias and is counted as ``inconsistent``, never as a win. Runs must
-cover the same suite; queries are matched by id. Writes results/pairwise/<A>__vs__<B>.json.
+have scored the same data (metrics.json ``data_identity``); queries are matched by id, and those without an
+answer in either run are counted as ``not_compared``. Writes results/pairwise/<A>__vs__<B>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -32,7 +34,17 @@ def judge_config(judge: str, overrides: list[str]) -> dict[str, Any]:
     return plain_config(cfg.judge)
 
 
+def data_identity(run: Path) -> str | None:
+    try:
+        return json.loads((run / "metrics.json").read_text("utf-8")).get("data_identity")
+    except (OSError, ValueError) as err:
+        raise DataError(run / "metrics.json", f"unreadable ({err})") from None
+
+
 def compare_runs(run_a: Path, run_b: Path, model: dict[str, Any], prompt: dict[str, Any]) -> dict[str, Any]:
+    ids = data_identity(run_a), data_identity(run_b)
+    if None in ids or ids[0] != ids[1]:
+        raise DataError(run_b, f"not the same data as {run_a} (data identity {ids[1]} vs {ids[0]}): query ids would pair different questions")
     a = pd.read_parquet(run_a / "records.parquet").set_index("query_id")
     b = pd.read_parquet(run_b / "records.parquet").set_index("query_id")
     for run, frame in ((run_a, a), (run_b, b)):
@@ -57,6 +69,7 @@ def compare_runs(run_a: Path, run_b: Path, model: dict[str, Any], prompt: dict[s
     decided = counts["A"] + counts["B"] + counts["tie"]
     return {
         "run_a": str(run_a), "run_b": str(run_b), "judge_model": model, "queries": len(shared),
+        "not_compared": len(a) - len(shared),  # queries of A without an answer in one of the runs (failed generations)
         "counts": {k: counts[k] for k in ("A", "B", "tie", "inconsistent", "invalid")},
         "position_consistency": decided / readable if readable else None,
         "a_win_rate_of_decided": counts["A"] / decided if decided else None,
