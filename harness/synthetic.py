@@ -150,7 +150,7 @@ def apply_filters(rows: list[dict[str, Any]], syn: dict[str, Any], counts: Count
 
     if not rows:
         return rows
-    q_vecs = embed(syn["embedder"], [r["question"] for r in rows])
+    q_vecs = embed(syn["embedder"], [r["question"] for r in rows], role="query")
     if syn.get("poor_excerpt_threshold") is not None:
         ref_vecs = [embed(syn["embedder"], [ref["content"] for ref in r["references"]]) for r in rows]
         poor = poor_excerpt_mask(q_vecs, ref_vecs, syn["poor_excerpt_threshold"])

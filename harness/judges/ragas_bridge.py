@@ -71,7 +71,7 @@ def _ragas_embeddings(model_id: str):
 
     class Embedder(BaseRagasEmbeddings):
         def embed_query(self, text: str) -> list[float]:
-            return embed(model_id, [text])[0].tolist()
+            return embed(model_id, [text], role="query")[0].tolist()
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             return embed(model_id, texts).tolist()

