@@ -137,8 +137,9 @@ vllm-model: vllm-env
 #   make serve-vllm MODEL=bundled:SmolLM2-135M-Instruct   then   generator=openai generator.model=$MODEL
 MODEL ?= bundled:SmolLM2-135M-Instruct
 PORT  ?= 8000
+HOST  ?= 127.0.0.1
 serve-vllm: vllm-env
-	$(VPY) -m harness.serve_vllm $(MODEL) --port $(PORT)
+	$(VPY) -m harness.serve_vllm $(MODEL) --host $(HOST) --port $(PORT)
 
 # Integration tests that start vLLM for real (in-process and as a server on 127.0.0.1).
 test-vllm: vllm-env
