@@ -77,4 +77,8 @@ def validate_run_config(cfg: dict[str, Any]) -> list[str]:
         if _int(cfg, "generator.context_k", generator["context_k"], 0) == 0:
             notes.append("generator.context_k=0: answers were generated with no retrieved context")
     _bm25_params(cfg.get("retriever"), "retriever")
+    if cfg.get("section_mapping", "overlap") not in ("overlap", "contained"):
+        raise ConfigError(f"section_mapping must be overlap or contained, got {cfg.get('section_mapping')!r}")
+    if not isinstance(cfg.get("keyword_reference_compat", False), bool):
+        raise ConfigError(f"keyword_reference_compat must be true or false, got {cfg.get('keyword_reference_compat')!r}")
     return notes

@@ -51,29 +51,41 @@ def query_metrics(
     return out
 
 
-def section_metrics(ranked_sections: Sequence[Sequence[str]], gold_sections: Sequence[str], section_k: Sequence[int]) -> dict[str, float]:
+def section_metrics(
+    ranked_sections: Sequence[Sequence[str]], gold_sections: Sequence[str], section_k: Sequence[int], suffix: str = ""
+) -> dict[str, float]:
     """NitiBench's hit / multi-hit / recall / MRR / multi-MRR over sections, at each k."""
     out: dict[str, float] = {}
     for k in section_k:
-        out[f"section_hit@{k}"] = sec.hit_rate(ranked_sections, gold_sections, k)
-        out[f"section_multi_hit@{k}"] = sec.multi_hit_rate(ranked_sections, gold_sections, k)
-        out[f"section_recall@{k}"] = sec.section_recall(ranked_sections, gold_sections, k)
-        out[f"section_mrr@{k}"] = sec.mrr(ranked_sections, gold_sections, k)
-        out[f"section_multi_mrr@{k}"] = sec.multi_mrr(ranked_sections, gold_sections, k)
+        out[f"section_hit{suffix}@{k}"] = sec.hit_rate(ranked_sections, gold_sections, k)
+        out[f"section_multi_hit{suffix}@{k}"] = sec.multi_hit_rate(ranked_sections, gold_sections, k)
+        out[f"section_recall{suffix}@{k}"] = sec.section_recall(ranked_sections, gold_sections, k)
+        out[f"section_mrr{suffix}@{k}"] = sec.mrr(ranked_sections, gold_sections, k)
+        out[f"section_multi_mrr{suffix}@{k}"] = sec.multi_mrr(ranked_sections, gold_sections, k)
     return out
 
 
-def chunk_sections(chunk: Chunk, doc_sections: dict[str, list[list[Any]]]) -> list[str]:
-    """``law-section`` ids of every section a chunk overlaps by at least one character."""
-    return [f"{chunk.doc_id}-{num}" for num, start, end in doc_sections.get(chunk.doc_id, ()) if start < chunk.end and chunk.start < end]
+SECTION_MAPPINGS = ("overlap", "contained")
 
 
-def keyword_metrics(ranked: Sequence[Chunk], coarse: Sequence[str], fine: Sequence[Sequence[str]], k: int, suffix: str = "") -> dict[str, float]:
+def chunk_sections(chunk: Chunk, doc_sections: dict[str, list[list[Any]]], mapping: str = "overlap") -> list[str]:
+    """``law-section`` ids a chunk stands for. ``overlap``: every section it overlaps by at least one
+    character. ``contained``: only sections that lie wholly inside it, the rule of NitiBench's released
+    ``553_50_line/chunk_to_gold_mapping.json`` (metrics-reference 3.1)."""
+    sections = doc_sections.get(chunk.doc_id, ())
+    if mapping == "contained":
+        return [f"{chunk.doc_id}-{num}" for num, start, end in sections if chunk.start <= start and end <= chunk.end]
+    return [f"{chunk.doc_id}-{num}" for num, start, end in sections if start < chunk.end and chunk.start < end]
+
+
+def keyword_metrics(
+    ranked: Sequence[Chunk], coarse: Sequence[str], fine: Sequence[Sequence[str]], k: int, suffix: str = "", reference_compat: bool = False, flat: bool = False
+) -> dict[str, float]:
     """CoFE-RAG keyword recall/accuracy over the top k, and accuracy over the whole list (``recall_hit``)."""
-    top = keyword_scores([c.text for c in ranked[:k]], coarse, fine)
+    top = keyword_scores([c.text for c in ranked[:k]], coarse, fine, reference_compat, flat)
     if top is None:
         return {}
-    whole = keyword_scores([c.text for c in ranked], coarse, fine)
+    whole = keyword_scores([c.text for c in ranked], coarse, fine, reference_compat, flat)
     assert whole is not None
     return {
         f"keyword_recall{suffix}@{k}": top.recall,
@@ -104,7 +116,13 @@ def build_records(
     section_k: Sequence[int] = (1, 5, 10, 20),
     keyword_k: int = 4,
     invalid_policy: str = "exclude",
+    section_mapping: str = "overlap",
+    keyword_reference_compat: bool = False,
 ) -> list[dict[str, Any]]:
+    """One row per query. Section metrics use ``section_mapping`` under their plain names and the other
+    rule under ``section_<metric>_<rule>@k`` (both are cheap); keyword metrics follow CoFE-RAG's script
+    where ``keyword_reference_compat`` is set."""
+    other_mapping = next(m for m in SECTION_MAPPINGS if m != section_mapping)
     by_id = {c.chunk_id: c for c in result.chunks}
     by_doc: dict[str, list[Chunk]] = {}
     for c in result.chunks:
@@ -133,14 +151,17 @@ def build_records(
             "ranked_scores": list(final.scores),
         }
         row.update(query_metrics(q.gold_doc_ids, q.gold_spans, ranked, corpus_chunks, eval_k, span_k))
-        row.update(keyword_metrics(ranked, q.keywords_coarse, q.keywords_fine, keyword_k))
+        flat = bool(q.metadata.get("keywords_flat"))
+        row.update(keyword_metrics(ranked, q.keywords_coarse, q.keywords_fine, keyword_k, "", keyword_reference_compat, flat))
         if final is not retrieved[q.query_id]:
             first_stage = [by_id[cid] for cid in retrieved[q.query_id].chunk_ids]
-            row.update(keyword_metrics(first_stage, q.keywords_coarse, q.keywords_fine, keyword_k, "_retrieved"))
+            row.update(keyword_metrics(first_stage, q.keywords_coarse, q.keywords_fine, keyword_k, "_retrieved", keyword_reference_compat, flat))
         if q.metadata.get("gold_sections") and doc_sections:
-            ranked_sections = [chunk_sections(c, doc_sections) for c in ranked]
+            ranked_sections = [chunk_sections(c, doc_sections, section_mapping) for c in ranked]
             row["ranked_sections"] = json.dumps(ranked_sections, ensure_ascii=False)
             row.update(section_metrics(ranked_sections, q.metadata["gold_sections"], section_k))
+            other = [chunk_sections(c, doc_sections, other_mapping) for c in ranked]
+            row.update(section_metrics(other, q.metadata["gold_sections"], section_k, f"_{other_mapping}"))
         gen = generations.get(q.query_id)
         if gen is not None:
             row.update(

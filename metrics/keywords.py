@@ -2,8 +2,13 @@
 
 Text and keywords are normalised by deleting every character that is not a word character or CJK
 (so all punctuation and all whitespace go: "New York" -> "NewYork"), then "一一" -> "一"; a keyword
-matches when it is a case-insensitive substring of the normalised text. A flat list of fine keywords
-is read as one group per keyword (the reference code scores such input 0 by accident).
+matches when it is a case-insensitive substring of the normalised text.
+
+Defaults (the correct reading): a query without coarse or fine keywords is not scored (None: callers count
+it, it never enters a mean); an empty group is ignored; a flat list of fine keywords is one group per
+keyword. ``reference_compat=True`` scores as the reference script does (metrics-reference 2.2): a query with
+empty coarse or fine keywords is a miss (0, 0) that stays in the denominator, an empty group counts as hit,
+and a flat fine list (``flat=True``) gets recall 0 while accuracy still works.
 """
 
 from __future__ import annotations
@@ -30,14 +35,17 @@ class KeywordScores:
     accuracy: float  # 1 iff every fine keyword is found (code `top_hit`)
 
 
-def keyword_scores(chunk_texts: Sequence[str], coarse: Sequence[str], fine: Sequence[Sequence[str]]) -> KeywordScores | None:
-    """Scores over the given (already top-k) chunks; None when the query has no coarse or no fine
-    keywords (the reference skips such queries: they are not in the denominator)."""
-    groups = [g for g in as_groups(fine) if g]
+def keyword_scores(
+    chunk_texts: Sequence[str], coarse: Sequence[str], fine: Sequence[Sequence[str]], reference_compat: bool = False, flat: bool = False
+) -> KeywordScores | None:
+    """Scores over the given (already top-k) chunks; None when the query has no coarse or no fine keywords
+    (with ``reference_compat``: a miss, 0 and 0)."""
+    groups = as_groups(fine) if reference_compat else [g for g in as_groups(fine) if g]
     if not coarse or not groups:
-        return None
+        return KeywordScores(0.0, 0.0) if reference_compat else None
     coarse_clean = [clean_text(k) for k in coarse]
     kept = [t for t in (clean_text(c) for c in chunk_texts) if any(k in t for k in coarse_clean)]
     pool = "".join(kept)
     hits = [all(clean_text(k) in pool for k in g) for g in groups]
-    return KeywordScores(recall=sum(hits) / len(groups), accuracy=float(all(hits)))
+    recall = 0.0 if reference_compat and flat else sum(hits) / len(groups)
+    return KeywordScores(recall=recall, accuracy=float(all(hits)))

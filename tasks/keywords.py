@@ -36,7 +36,8 @@ def _strings(value: Any, path: Path, qid: str, field: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def read_keywords(path: Path) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]]:
+def read_keywords(path: Path) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...], bool]]:
+    """query id -> (coarse, fine groups, whether the fine keywords were a flat list of strings)."""
     data = read_json(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise DataError(path, f"not a keyword annotation file (expected \"format\": \"{FORMAT}\")")
@@ -51,7 +52,7 @@ def read_keywords(path: Path) -> dict[str, tuple[tuple[str, ...], tuple[tuple[st
         if not isinstance(fine_raw, list):
             raise DataError(path, "expected a list of keyword groups", record=qid, field="fine_keywords")
         fine = tuple(_strings(g if isinstance(g, list) else [g], path, qid, "fine_keywords") for g in fine_raw)
-        out[str(qid)] = (coarse, fine)
+        out[str(qid)] = (coarse, fine, bool(fine_raw) and all(isinstance(g, str) for g in fine_raw))
     return out
 
 
@@ -64,7 +65,7 @@ def apply_keywords(queries: list[Query], path: Path) -> list[Query]:
     out = []
     for q in queries:
         if q.query_id in annotations and not (q.keywords_coarse or q.keywords_fine):
-            coarse, fine = annotations[q.query_id]
-            q = replace(q, keywords_coarse=coarse, keywords_fine=fine)
+            coarse, fine, flat = annotations[q.query_id]
+            q = replace(q, keywords_coarse=coarse, keywords_fine=fine, metadata={**q.metadata, **({"keywords_flat": True} if flat else {})})
         out.append(q)
     return out

@@ -19,7 +19,7 @@ from harness.chunkers.merge import group_spans, merge_to_target
 from harness.errors import ConfigError
 from harness.lm import load_causal_lm, pick_device
 from harness.registry import CHUNKERS
-from harness.text import sentence_spans
+from harness.text import check_splitter, sentence_spans
 from harness.types import Document
 
 PROMPT = (
@@ -46,7 +46,7 @@ def walk(margins_for, n_sentences: int) -> list[int]:
 
 @CHUNKERS.register("margin")
 class MarginChunker(Chunker):
-    label_params = ("variant", "merge_target")
+    label_params = ("variant", "merge_target", "splitter")
 
     def __init__(
         self,
@@ -57,11 +57,13 @@ class MarginChunker(Chunker):
         max_prompt_chars: int = 2000,
         batch_size: int = 16,
         device: str = "cpu",
+        splitter: str = "default",
     ):
         if variant not in {"pair", "chunk"}:
             raise ConfigError(f"margin variant must be 'pair' or 'chunk', got {variant!r}")
         self.model, self.variant, self.merge_target, self.language = model, variant, merge_target, language
         self.max_prompt_chars, self.batch_size, self.device = max_prompt_chars, batch_size, device
+        self.splitter = check_splitter(splitter, language)
 
     def margins(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """P("2") - P("1") for each (A, B) pair."""
@@ -92,7 +94,7 @@ class MarginChunker(Chunker):
 
     def spans(self, doc: Document) -> list[tuple[int, int]]:
         text = doc.text
-        sentences = sentence_spans(text, self.language)  # type: ignore[arg-type]
+        sentences = sentence_spans(text, self.language, self.splitter)  # type: ignore[arg-type]
         if len(sentences) < 2:
             spans = [(sentences[0][0], sentences[0][1])] if sentences else []
         else:

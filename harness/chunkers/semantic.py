@@ -10,7 +10,7 @@ from harness.chunkers.base import Chunker
 from harness.chunkers.merge import group_spans
 from harness.embedders import embed
 from harness.registry import CHUNKERS
-from harness.text import sentence_spans
+from harness.text import check_splitter, sentence_spans
 from harness.types import Document
 
 
@@ -23,13 +23,16 @@ def breakpoints(distances: np.ndarray, percentile: float) -> list[int]:
 
 @CHUNKERS.register("semantic")
 class SemanticChunker(Chunker):
-    label_params = ("percentile", "buffer_size")
+    label_params = ("percentile", "buffer_size", "splitter")
 
-    def __init__(self, model: str = "bundled:all-MiniLM-L6-v2", percentile: float = 95.0, buffer_size: int = 1, language: str = "en"):
+    def __init__(
+        self, model: str = "bundled:all-MiniLM-L6-v2", percentile: float = 95.0, buffer_size: int = 1, language: str = "en", splitter: str = "default"
+    ):
         self.model, self.percentile, self.buffer_size, self.language = model, percentile, buffer_size, language
+        self.splitter = check_splitter(splitter, language)
 
     def spans(self, doc: Document) -> list[tuple[int, int]]:
-        sentences = sentence_spans(doc.text, self.language)  # type: ignore[arg-type]
+        sentences = sentence_spans(doc.text, self.language, self.splitter)  # type: ignore[arg-type]
         if len(sentences) < 2:
             return sentences
         b, n = self.buffer_size, len(sentences)
