@@ -6,3 +6,13 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed here: run `make vllm-env test-vllm`")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_engine_before_exit():
+    """Shut the in-process engine down while pytest's output is still open (vLLM's exit hook would
+    otherwise log into closed streams)."""
+    yield
+    from harness.llm.vllm import release_engine
+
+    release_engine()
