@@ -73,7 +73,7 @@ def sentence_scores(nll: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
 @CHUNKERS.register("perplexity")
 class PerplexityChunker(Chunker):
     version = "2"  # dynamic threshold: plateau drops and in-scan updates as the reference
-    label_params = ("threshold", "merge_target", "splitter")
+    label_params = ("threshold", "dynamic_threshold", "merge_target", "splitter")
 
     def __init__(
         self,
