@@ -79,6 +79,7 @@ def validate_run_config(cfg: dict[str, Any]) -> list[str]:
     _bm25_params(cfg.get("retriever"), "retriever")
     if cfg.get("section_mapping", "overlap") not in ("overlap", "contained"):
         raise ConfigError(f"section_mapping must be overlap or contained, got {cfg.get('section_mapping')!r}")
-    if not isinstance(cfg.get("keyword_reference_compat", False), bool):
-        raise ConfigError(f"keyword_reference_compat must be true or false, got {cfg.get('keyword_reference_compat')!r}")
+    for flag in ("keyword_reference_compat", "citation_reference_swapped"):
+        if not isinstance(cfg.get(flag, False), bool):
+            raise ConfigError(f"{flag} must be true or false, got {cfg.get(flag)!r}")
     return notes

@@ -181,6 +181,8 @@ class Pipeline:
             return []
         generator = GENERATORS.build(cfg["generator"])
         prompt = {"system": generator.system_prompt, "user": generator.user_template, "context_k": generator.context_k}
+        if generator.examples:  # few-shot turns are part of the prompt (absent: the key stays as it was)
+            prompt["examples"] = generator.examples
         key = stage_key(
             "generate", STAGE_VERSIONS["generate"] + "/" + generator.version, {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
         )

@@ -40,7 +40,7 @@ def run_name(choices: dict[str, str], cfg: dict[str, Any]) -> str:
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
-    keys = (*GROUPS, "top_k", "eval_k", "span_k", "section_k", "keyword_k", "rerank_candidates", "seed", "section_mapping", "keyword_reference_compat")
+    keys = (*GROUPS, "top_k", "eval_k", "span_k", "section_k", "keyword_k", "rerank_candidates", "seed", "section_mapping", "keyword_reference_compat", "citation_reference_swapped")
     return sha256_json({k: cfg.get(k) for k in keys})
 
 

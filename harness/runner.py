@@ -45,9 +45,9 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     invalid_policy = plain["judge"].get("invalid_policy", "exclude")
     records = build_records(
         result, plain["eval_k"], plain["span_k"], plain["section_k"], plain["keyword_k"], invalid_policy,
-        plain["section_mapping"], plain["keyword_reference_compat"],
+        plain["section_mapping"], plain["keyword_reference_compat"], plain["citation_reference_swapped"],
     )
-    metrics = aggregate(records, result, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}))
+    metrics = aggregate(records, result, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}), plain["citation_reference_swapped"])
     metrics["components"] = {g: component_label(plain[g], BY_GROUP[g].get(plain[g]["name"]).label_params) for g in GROUPS}
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]

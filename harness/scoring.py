@@ -18,6 +18,7 @@ from harness.types import Chunk
 from metrics.aggregate import summarize
 from metrics.agreement import cohen_kappa
 from metrics.answers import exact_match, token_f1
+from metrics.citations import citation_prf, citation_scores
 from metrics.judge import coverage_label_from_f1
 from metrics.keywords import keyword_scores
 from metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
@@ -78,6 +79,32 @@ def chunk_sections(chunk: Chunk, doc_sections: dict[str, list[list[Any]]], mappi
     return [f"{chunk.doc_id}-{num}" for num, start, end in sections if start < chunk.end and chunk.start < end]
 
 
+def citation_metrics(
+    cited: Sequence[str], by_id: dict[str, Chunk], gold_sections: Sequence[str], gold_doc_ids: Sequence[str], gold_spans: Sequence[Any],
+    doc_sections: dict[str, list[list[Any]]], section_mapping: str, reference_swapped: bool,
+) -> dict[str, float]:
+    """Scores of one answer's cited chunk ids (unknown ids count as wrong citations):
+    NitiBench citation P/R/F1 over ``law-section`` ids (the cited chunks' sections) where the suite has gold
+    sections, else precision/recall of the cited chunks' documents against the gold documents; and the share of
+    cited chunks that overlap a gold span. An answer citing nothing scores 0 (the reference's 0/0 rule)."""
+    chunks = [by_id[c] for c in cited if c in by_id]
+    unknown = [c for c in cited if c not in by_id]
+    out: dict[str, Any] = {}
+    if gold_sections:
+        sections = {s for c in chunks for s in chunk_sections(c, doc_sections, section_mapping)} | set(unknown)
+        prf = citation_scores(sections, set(gold_sections), reference_swapped)
+        out.update(citation_precision=prf.precision, citation_recall=prf.recall, citation_f1=prf.f1)
+        # counts for the micro scores (ints: never averaged as metrics)
+        out.update(citation_tp=len(sections & set(gold_sections)), citation_generated=len(sections), citation_reference=len(set(gold_sections)))
+    elif gold_doc_ids:
+        prf = citation_scores({c.doc_id for c in chunks} | set(unknown), set(gold_doc_ids), reference_swapped)
+        out.update(citation_doc_precision=prf.precision, citation_doc_recall=prf.recall, citation_doc_f1=prf.f1)
+    if gold_spans:
+        on_gold = [c for c in chunks if any(s.doc_id == c.doc_id and s.start < c.end and c.start < s.end for s in gold_spans)]
+        out["cited_chunks_on_gold"] = len(on_gold) / len(cited) if cited else 0.0
+    return out
+
+
 def keyword_metrics(
     ranked: Sequence[Chunk], coarse: Sequence[str], fine: Sequence[Sequence[str]], k: int, suffix: str = "", reference_compat: bool = False, flat: bool = False
 ) -> dict[str, float]:
@@ -118,6 +145,7 @@ def build_records(
     invalid_policy: str = "exclude",
     section_mapping: str = "overlap",
     keyword_reference_compat: bool = False,
+    citation_reference_swapped: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per query. Section metrics use ``section_mapping`` under their plain names and the other
     rule under ``section_<metric>_<rule>@k`` (both are cheap); keyword metrics follow CoFE-RAG's script
@@ -174,6 +202,13 @@ def build_records(
                 generation_error=gen.error,
                 answer_truncated=gen.truncated,
             )
+            if gen.citations is not None or gen.citation_error is not None:
+                row.update(citations=None if gen.citations is None else list(gen.citations), citation_error=gen.citation_error)
+                if gen.citations is not None:
+                    row.update(citation_metrics(
+                        gen.citations, by_id, q.metadata.get("gold_sections") or (), q.gold_doc_ids, q.gold_spans,
+                        doc_sections, section_mapping, citation_reference_swapped,
+                    ))
             if q.answers and gen.error is None:
                 row["answer_em"] = exact_match(gen.answer, q.answers, result.language)
                 row["answer_f1"] = token_f1(gen.answer, q.answers, result.language)
@@ -215,6 +250,24 @@ def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]]
     }
 
 
+def citation_summary(records: Sequence[dict[str, Any]], reference_swapped: bool) -> dict[str, Any]:
+    """How many answers were asked for citations, how many replies could not be read (never scored), how
+    many cited nothing or cited unknown passages, and NitiBench's micro citation P/R/F1 over the readable ones."""
+    asked = [r for r in records if "citations" in r]
+    readable = [r for r in asked if r["citation_error"] is None]
+    out: dict[str, Any] = {
+        "citations_asked": len(asked),
+        "citations_unreadable": len(asked) - len(readable),
+        "answers_without_citations": sum(1 for r in readable if not r["citations"]),
+        "citations_unknown": sum(1 for r in readable for c in r["citations"] if c.startswith("?")),
+    }
+    sectioned = [r for r in readable if "citation_tp" in r]
+    if sectioned:
+        micro = citation_prf(*(sum(r[k] for r in sectioned) for k in ("citation_tp", "citation_generated", "citation_reference")), reference_swapped)
+        out.update(citation_micro_precision=micro.precision, citation_micro_recall=micro.recall, citation_micro_f1=micro.f1)
+    return out
+
+
 def judge_summary(records: Sequence[dict[str, Any]], result: PipelineResult) -> dict[str, Any]:
     """How many verdicts each judge column attempted and could read, and the judge's agreement with gold:
     Cohen's kappa of judged coverage vs a coverage grade derived from answer EM/F1 (short-answer suites)."""
@@ -239,7 +292,9 @@ def judge_summary(records: Sequence[dict[str, Any]], result: PipelineResult) -> 
     return out
 
 
-def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: int, prices: dict[str, float] | None = None) -> dict[str, Any]:
+def aggregate(
+    records: Sequence[dict[str, Any]], result: PipelineResult, seed: int, prices: dict[str, float] | None = None, citation_reference_swapped: bool = False
+) -> dict[str, Any]:
     """Macro mean over queries with a bootstrap CI per metric, plus run-level counts."""
     metrics = {
         name: summarize([r[name] for r in records if r.get(name) is not None], seed=seed) for name in metric_names(records)
@@ -260,6 +315,8 @@ def aggregate(records: Sequence[dict[str, Any]], result: PipelineResult, seed: i
         )
     if result.generations:
         summary.update(generation_summary(result, records, prices or {}))
+    if any("citations" in r for r in records):
+        summary.update(citation_summary(records, citation_reference_swapped))
     if result.judgements:
         summary.update(judge_summary(records, result))
     keyword_rows = [r for r in records if any(k.startswith("keyword_") for k in r)]

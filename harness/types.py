@@ -154,6 +154,10 @@ class Generation:
     error: str | None = None
     context_dropped: int = 0  # chunks of the top context_k left out to fit the context token budget
     truncated: bool = False  # the backend returned more than max_tokens: the answer was cut to the limit
+    # With citations asked for: the cited context chunk ids (an unknown number as "?<value>"), or None with
+    # citation_error saying why they could not be read. Both None when the generator does not cite.
+    citations: tuple[str, ...] | None = None
+    citation_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -162,4 +166,5 @@ class Generation:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Generation:
-        return cls(**{**d, "context_chunk_ids": tuple(d["context_chunk_ids"])})
+        citations = d.get("citations")
+        return cls(**{**d, "context_chunk_ids": tuple(d["context_chunk_ids"]), "citations": None if citations is None else tuple(citations)})

@@ -119,6 +119,20 @@ def correctness_score(text: str) -> float | None:
     return score if 1.0 <= score <= 5.0 else None
 
 
+def attribution_rate(text: str) -> float | None:
+    """The share of an answer's claims the judge found supported by the cited passages, from
+    ``{"claims": [{"claim", "supported": true|false}]}``; None when unreadable, empty, or any verdict is not
+    a boolean (a claim is never guessed supported)."""
+    reply = parse_json_object(text)
+    claims = reply.get("claims") if reply else None
+    if not isinstance(claims, list) or not claims:
+        return None
+    verdicts = [c.get("supported") if isinstance(c, dict) else None for c in claims]
+    if not all(isinstance(v, bool) for v in verdicts):
+        return None
+    return sum(verdicts) / len(verdicts)
+
+
 def panel_score(scores: list[float | None]) -> float | None:
     """A panel's verdict: the mean of its members' readable scores; None if no member was readable."""
     valid = [s for s in scores if s is not None]

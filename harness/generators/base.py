@@ -13,11 +13,14 @@ DEFAULT_USER_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}\nAnswer:"
 
 
 def answer_messages(
-    question: str, chunks: Sequence[Chunk], system_prompt: str = DEFAULT_SYSTEM_PROMPT, user_template: str = DEFAULT_USER_TEMPLATE
+    question: str, chunks: Sequence[Chunk], system_prompt: str = DEFAULT_SYSTEM_PROMPT, user_template: str = DEFAULT_USER_TEMPLATE,
+    examples: Sequence[dict[str, str]] = (),
 ) -> list[dict[str, str]]:
-    """The answer prompt: numbered context chunks in rank order, then the question."""
+    """The answer prompt: few-shot turns (``{user, assistant}``, if any), then numbered context chunks in rank
+    order and the question."""
     context = "\n\n".join(f"[{i}] {c.text}" for i, c in enumerate(chunks, start=1))
-    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_template.format(context=context, question=question)}]
+    shots = [{"role": role, "content": e[role]} for e in examples for role in ("user", "assistant")]
+    return [{"role": "system", "content": system_prompt}, *shots, {"role": "user", "content": user_template.format(context=context, question=question)}]
 
 
 class Generator(ABC):
@@ -34,13 +37,15 @@ class Generator(ABC):
         context_k: int = 5,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         user_template: str = DEFAULT_USER_TEMPLATE,
+        examples: Sequence[dict[str, str]] = (),
     ):
         self.context_k = context_k
         self.system_prompt = system_prompt
         self.user_template = user_template
+        self.examples = [dict(e) for e in examples]
 
     def messages(self, question: str, chunks: Sequence[Chunk]) -> list[dict[str, str]]:
-        return answer_messages(question, chunks, self.system_prompt, self.user_template)
+        return answer_messages(question, chunks, self.system_prompt, self.user_template, self.examples)
 
     @abstractmethod
     def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]: ...

@@ -59,6 +59,19 @@ RUBRICS: dict[str, Rubric] = {
     ),
     "faithfulness": Rubric(False, {"judge_faithfulness": jm.yes_no_score}, _VERDICT_SCHEMA),
     "relevance": Rubric(False, {"judge_relevance": jm.yes_no_score}, _VERDICT_SCHEMA),
+    # Judged against the chunks the answer cites (citing generators only; answers without readable citations
+    # are not judged for it and are counted in the citation summary).
+    "attribution": Rubric(
+        False,
+        {"judge_attribution": jm.attribution_rate},
+        {
+            "type": "object",
+            "properties": {"claims": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "properties": {"claim": {"type": "string"}, "supported": {"type": "boolean"}}, "required": ["claim", "supported"],
+            }}},
+            "required": ["claims"],
+        },
+    ),
 }
 
 
@@ -110,11 +123,14 @@ class LLMJudge:
             if skipped:
                 continue
             context = [chunks[cid] for cid in gen.context_chunk_ids if cid in chunks]
+            cited = [chunks[cid] for cid in gen.citations or () if cid in chunks]
             for rubric in self.rubrics:
                 if RUBRICS[rubric].needs_reference and not q.answers:
                     continue
+                if rubric == "attribution" and not cited:
+                    continue
                 jobs.append((i, rubric))
-                conversations.append(self._conversation(rubric, q, gen.answer, context))
+                conversations.append(self._conversation(rubric, q, gen.answer, cited if rubric == "attribution" else context))
         for model_cfg in self.model_configs:
             backend = build_backend(model_cfg)
             completions = self._complete_by_rubric(backend, jobs, conversations)
