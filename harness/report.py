@@ -26,7 +26,7 @@ HEADLINE_METRICS = (
     "section_hit@10", "section_multi_hit@10", "section_recall@10", "section_mrr@10", "section_multi_mrr@10",
     "doc_recall@5", "doc_mrr@10", "doc_ndcg@10",
     "span_iou@5", "span_recall@5", "span_precision@5", "precision_omega",
-    "answer_f1", "answer_em",
+    "answer_f1", "answer_em", "citation_f1", "citation_doc_f1",
 )
 
 
