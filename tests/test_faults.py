@@ -218,6 +218,19 @@ def test_duplicate_corpus_titles_and_urls_are_an_error(tmp_path):
         load(task)
 
 
+def test_conflicting_context_titles_without_a_corpus_are_counted(tmp_path):
+    root = tmp_path / "d"
+    root.mkdir()
+    rows = [
+        {"_id": "a", "question": "Who?", "answer": "X", "supporting_facts": [["T", 0]], "context": [["T", ["X is here."]]]},
+        {"_id": "b", "question": "What?", "answer": "Y", "supporting_facts": [["T", 0]], "context": [["T", ["Y is here."]]]},
+    ]
+    (root / "dev.json").write_text(json.dumps(rows))
+    task = TASKS.build({"name": "hotpotqa", "path": str(root), "questions": "dev.json", "corpus": None})
+    docs, _ = task.checked_load()
+    assert [d.text for d in docs] == ["X is here."] and task.describe() == {"context_title_conflicts": 1}
+
+
 # ---------------------------------------------------------------- wrong shapes and types
 
 
@@ -541,6 +554,20 @@ def test_concurrent_jobs_encode_each_text_once(tmp_path):
     assert len(list(markers.iterdir())) == 1  # one job encoded all 50 texts; the others read them
 
 
+def test_corrupt_request_cache_entry_is_requested_again(isolated_cache):
+    from harness.llm.openai_server import OpenAIBackend
+    from tests.loopback_openai import LoopbackServer
+
+    with LoopbackServer(_answer) as server:
+        backend = OpenAIBackend(model="m", base_url=server.url, backoff_s=0.01)
+        conversation = [[{"role": "user", "content": "where?"}]]
+        assert backend.complete(conversation)[0].text == "Hallowmere"
+        [entry] = (isolated_cache / "openai_requests").rglob("*.json")
+        entry.write_bytes(entry.read_bytes()[:-5])
+        assert backend.complete(conversation)[0].text == "Hallowmere" and server.calls == 2
+        assert backend.complete(conversation)[0].text == "Hallowmere" and server.calls == 2  # stored again, soundly
+
+
 # ---------------------------------------------------------------- LLM calls: failures are never final
 
 
@@ -648,20 +675,6 @@ def test_failed_judge_calls_are_judged_again_by_the_next_run(tmp_path, caplog):
         assert "judge: 16 failed LLM results in the cache are retried (0 successful ones kept)" in caplog.text
         assert info["stages"]["judge"]["status"] == "computed"
         assert json.loads((run_dir / "metrics.json").read_text())["summary"]["judge_faithfulness_valid"] == 1.0
-
-
-def test_corrupt_request_cache_entry_is_requested_again(isolated_cache):
-    from harness.llm.openai_server import OpenAIBackend
-    from tests.loopback_openai import LoopbackServer
-
-    with LoopbackServer(_answer) as server:
-        backend = OpenAIBackend(model="m", base_url=server.url, backoff_s=0.01)
-        conversation = [[{"role": "user", "content": "where?"}]]
-        assert backend.complete(conversation)[0].text == "Hallowmere"
-        [entry] = (isolated_cache / "openai_requests").rglob("*.json")
-        entry.write_bytes(entry.read_bytes()[:-5])
-        assert backend.complete(conversation)[0].text == "Hallowmere" and server.calls == 2
-        assert backend.complete(conversation)[0].text == "Hallowmere" and server.calls == 2  # stored again, soundly
 
 
 # ---------------------------------------------------------------- sweeps
@@ -865,16 +878,3 @@ def test_gate_fails_on_an_unreadable_baseline(gate_runs, caplog):
     baseline.write_text('{"runs": {')
     code, text = _gate(tmp_path, baseline, caplog)
     assert code == 1 and "unreadable baseline" in text
-
-
-def test_conflicting_context_titles_without_a_corpus_are_counted(tmp_path):
-    root = tmp_path / "d"
-    root.mkdir()
-    rows = [
-        {"_id": "a", "question": "Who?", "answer": "X", "supporting_facts": [["T", 0]], "context": [["T", ["X is here."]]]},
-        {"_id": "b", "question": "What?", "answer": "Y", "supporting_facts": [["T", 0]], "context": [["T", ["Y is here."]]]},
-    ]
-    (root / "dev.json").write_text(json.dumps(rows))
-    task = TASKS.build({"name": "hotpotqa", "path": str(root), "questions": "dev.json", "corpus": None})
-    docs, _ = task.checked_load()
-    assert [d.text for d in docs] == ["X is here."] and task.describe() == {"context_title_conflicts": 1}
