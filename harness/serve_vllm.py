@@ -31,10 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kv-cache-gib", default="2", help="VLLM_CPU_KVCACHE_SPACE on a machine without CUDA")
     args, extra = parser.parse_known_args(argv)
     from harness import runtime
-    from harness.llm.vllm import cuda_available, model_path
+    from harness.llm.vllm import model_path
+    from harness.lm import pick_device
 
     runtime.configure(args.cache_dir)
-    if not cuda_available():
+    if pick_device("auto") != "cuda":
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", args.kv_cache_gib)
     command = server_command(args.model, model_path(args.model), args.host, args.port, args.seed, [e for e in extra if e != "--"])
     print(" ".join(command), flush=True)

@@ -180,6 +180,7 @@ class Task(ABC):
     language = "en"  # "en" or "th": what word, sentence and answer normalisation use
     breakdown_keys: tuple[str, ...] = ()  # Query.metadata keys that metrics.json breaks results down by
     headline_metric = "doc_recall@5"  # what the leaderboard sorts this suite by unless told otherwise
+    questions_path: Path | None = None  # the file holding the questions (None for a hub suite)
 
     @abstractmethod
     def data_files(self) -> list[Path]:
@@ -190,9 +191,9 @@ class Task(ABC):
     def load(self) -> tuple[list[Document], list[Query]]: ...
 
     def source(self) -> str:
-        """What error messages about the suite as a whole name: its questions file, or its hub id."""
-        files = self.data_files()
-        return str(files[0]) if files else type(self).__name__
+        """What error messages about the suite as a whole name: its questions file, or the task for a hub
+        suite. No I/O (``data_files`` may read and check files)."""
+        return str(self.questions_path) if self.questions_path is not None else f"{type(self).__name__} (hub)"
 
     def checked_load(self) -> tuple[list[Document], list[Query]]:
         """``load`` followed by the checks every suite must pass (check_suite)."""

@@ -61,37 +61,37 @@ class MultiHopRAGTask(Task):
         language: str = "en",
     ):
         self.root = resolve_path(path) if path else None
-        self.queries_path = self.root / queries if self.root else None
+        self.questions_path = self.root / queries if self.root else None
         self.truth_path = self.root / ground_truth if self.root and ground_truth else None
         self.corpus_path = self.root / corpus if self.root and corpus else None
         self.hub_id, self.split, self.limit, self.language = hub_id, split, limit, language
         self._description: dict[str, Any] = {}
 
     def data_files(self) -> list[Path]:
-        return [p for p in (self.queries_path, self.truth_path, self.corpus_path) if p is not None]
+        return [p for p in (self.questions_path, self.truth_path, self.corpus_path) if p is not None]
 
     def describe(self) -> dict[str, Any]:
         return self._description
 
     def _records(self) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]] | None]:
-        if self.queries_path is None:
+        if self.questions_path is None:
             hint = "MultiHopRAG.json and corpus.json"
             rows = load_hub_rows(self.hub_id, "MultiHopRAG", self.split, hint)
             corpus = load_hub_rows(self.hub_id, "corpus", self.split, hint)
             return f"{self.hub_id}:MultiHopRAG", [self._published(r, i) for i, r in enumerate(rows)], corpus
-        source = str(self.queries_path)
-        raw = read_json(self.queries_path)
+        source = str(self.questions_path)
+        raw = read_json(self.questions_path)
         if self.truth_path is not None:
             records = self._split_records(raw)
         elif isinstance(raw, list):
-            bad = RecordErrors(self.queries_path)
+            bad = RecordErrors(self.questions_path)
             for i, r in enumerate(raw):
                 if not isinstance(r, dict):
                     bad.add(f"expected a JSON object, got {type(r).__name__}", record=i)
             bad.raise_if_any()
             records = [self._published(r, i) for i, r in enumerate(raw)]
         else:
-            raise DataError(self.queries_path, f"expected a JSON list of queries, got {type(raw).__name__} (or set task.ground_truth)")
+            raise DataError(self.questions_path, f"expected a JSON list of queries, got {type(raw).__name__} (or set task.ground_truth)")
         corpus = None
         if self.corpus_path is not None and self.corpus_path.exists():
             corpus = read_json(self.corpus_path)
@@ -101,14 +101,14 @@ class MultiHopRAGTask(Task):
 
     def _split_records(self, raw: Any) -> list[dict[str, Any]]:
         """queries.json {queries: [{id, question, question_type}]} joined with ground_truth.json {id: {...}}."""
-        assert self.truth_path is not None and self.queries_path is not None
+        assert self.truth_path is not None and self.questions_path is not None
         if not isinstance(raw, dict) or not isinstance(raw.get("queries"), list):
-            raise DataError(self.queries_path, f"expected an object with a \"queries\" list, got {type(raw).__name__}", field="queries")
+            raise DataError(self.questions_path, f"expected an object with a \"queries\" list, got {type(raw).__name__}", field="queries")
         truth = read_json(self.truth_path)
         if not isinstance(truth, dict):
             raise DataError(self.truth_path, f"expected an object {{id: {{answer, evidence_list}}}}, got {type(truth).__name__}")
         records = []
-        bad, missing = RecordErrors(self.queries_path), RecordErrors(self.truth_path)
+        bad, missing = RecordErrors(self.questions_path), RecordErrors(self.truth_path)
         for i, q in enumerate(raw["queries"]):
             if not isinstance(q, dict) or not isinstance(q.get("id"), (str, int)):
                 bad.add("expected an object with an id", record=i, field="id")

@@ -22,6 +22,7 @@ from harness.bench.common import write_result
 from harness.chunkers.fixed_tokens import FixedTokenChunker
 from harness.generators.base import answer_messages
 from harness.llm.base import ChatBackend, build_backend
+from harness.lm import pick_device
 from harness.retrievers.bm25 import BM25Retriever
 from tasks.hotpotqa import HotpotQATask
 
@@ -49,12 +50,6 @@ def timed(backend: ChatBackend, conversations, single_stream: bool) -> dict[str,
             "answers": [c.text for c in out]}
 
 
-def device() -> str:
-    import torch
-
-    return f"cuda:{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prompts", type=int, default=32)
@@ -80,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         for mode in ("single", "batched"):
             for name, b in live.items():  # alternated: hf, vllm, hf, vllm ...
                 runs[name][mode].append(timed(b, conversations[: args.single_prompts] if mode == "single" else conversations, mode == "single"))
-    result: dict[str, Any] = {"device": device(), "model": args.model, "prompts": len(conversations), "single_prompts": args.single_prompts,
+    result: dict[str, Any] = {"device": pick_device("auto"), "model": args.model, "prompts": len(conversations), "single_prompts": args.single_prompts,
                               "max_tokens": args.max_tokens, "repeats": args.repeats}
     for name, b in backends.items():
         if isinstance(b, str):

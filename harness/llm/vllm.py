@@ -20,20 +20,12 @@ from typing import Any, Sequence
 from harness import runtime
 from harness.errors import ConfigError
 from harness.llm.base import BACKENDS, ChatBackend, Completion, Messages
+from harness.lm import pick_device
 from harness.models import resolve
 
 log = logging.getLogger(__name__)
 
 _ENGINE: dict[str, Any] = {"key": None, "llm": None}
-
-
-def cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:
-        return False
 
 
 def release_engine() -> None:
@@ -48,7 +40,7 @@ def release_engine() -> None:
         shutdown()
     del llm
     gc.collect()
-    if cuda_available():
+    if pick_device("auto") == "cuda":
         import torch
 
         torch.cuda.empty_cache()
@@ -75,7 +67,7 @@ def load_engine(model_id: str, **engine_args: Any):
         raise ConfigError("backend=vllm needs vLLM: run in its own environment (make vllm-env, then .venv-vllm/bin/python)") from err
     args = dict(engine_args)
     kv_gib = args.pop("cpu_kvcache_space_gib")
-    if not cuda_available():
+    if pick_device("auto") != "cuda":
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_gib))
         args.pop("gpu_memory_utilization")
     path = model_path(model_id)
