@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 from harness.errors import ConfigError
+from metrics.sections import SECTION_MAPPINGS
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=+-]*")
 
 
-def _int(cfg: dict[str, Any], key: str, value: Any, minimum: int) -> int:
+def _int(key: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key} must be an integer, got {value!r}")
     if value < minimum:
@@ -24,7 +25,7 @@ def _ints(cfg: dict[str, Any], key: str) -> list[int]:
     values = value if isinstance(value, (list, tuple)) else [value]
     if not values:
         raise ConfigError(f"{key} must name at least one k")
-    return [_int(cfg, f"{key}[{i}]", v, 1) for i, v in enumerate(values)]
+    return [_int(f"{key}[{i}]", v, 1) for i, v in enumerate(values)]
 
 
 def _number(key: str, value: Any, low: float, high: float | None = None) -> None:
@@ -62,23 +63,23 @@ def validate_run_config(cfg: dict[str, Any]) -> list[str]:
     check_name("sweep_name", cfg.get("sweep_name"))
     if isinstance(cfg.get("seed"), bool) or not isinstance(cfg.get("seed"), int):
         raise ConfigError(f"seed must be an integer, got {cfg.get('seed')!r}")
-    top_k = _int(cfg, "top_k", cfg.get("top_k"), 1)
+    top_k = _int("top_k", cfg.get("top_k"), 1)
     needs = {"eval_k": max(_ints(cfg, "eval_k")), "span_k": max(_ints(cfg, "span_k")), "section_k": max(_ints(cfg, "section_k")),
              "keyword_k": max(_ints(cfg, "keyword_k"))}
     for key, k in needs.items():
         if k > top_k:
             raise ConfigError(f"top_k={top_k} is smaller than {key}={k}: metrics at k={k} would be computed on {top_k} chunks; raise top_k or lower {key}")
-    _int(cfg, "rerank_candidates", cfg.get("rerank_candidates"), 1)
+    _int("rerank_candidates", cfg.get("rerank_candidates"), 1)
     limit = (cfg.get("task") or {}).get("limit")
     if limit is not None:
-        _int(cfg, "task.limit", limit, 1)
+        _int("task.limit", limit, 1)
     generator = cfg.get("generator") or {}
     if generator.get("name") not in (None, "none") and "context_k" in generator:
-        if _int(cfg, "generator.context_k", generator["context_k"], 0) == 0:
+        if _int("generator.context_k", generator["context_k"], 0) == 0:
             notes.append("generator.context_k=0: answers were generated with no retrieved context")
     _bm25_params(cfg.get("retriever"), "retriever")
-    if cfg.get("section_mapping", "overlap") not in ("overlap", "contained"):
-        raise ConfigError(f"section_mapping must be overlap or contained, got {cfg.get('section_mapping')!r}")
+    if cfg.get("section_mapping", "overlap") not in SECTION_MAPPINGS:
+        raise ConfigError(f"section_mapping must be {' or '.join(SECTION_MAPPINGS)}, got {cfg.get('section_mapping')!r}")
     for flag in ("keyword_reference_compat", "citation_reference_swapped"):
         if not isinstance(cfg.get(flag, False), bool):
             raise ConfigError(f"{flag} must be true or false, got {cfg.get(flag)!r}")

@@ -23,6 +23,7 @@ from metrics.judge import coverage_label_from_f1
 from metrics.keywords import keyword_scores
 from metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from metrics import sections as sec
+from metrics.sections import SECTION_MAPPINGS
 from metrics.spans import precision_omega, span_scores
 
 
@@ -64,9 +65,6 @@ def section_metrics(
         out[f"section_mrr{suffix}@{k}"] = sec.mrr(ranked_sections, gold_sections, k)
         out[f"section_multi_mrr{suffix}@{k}"] = sec.multi_mrr(ranked_sections, gold_sections, k)
     return out
-
-
-SECTION_MAPPINGS = ("overlap", "contained")
 
 
 def chunk_sections(chunk: Chunk, doc_sections: dict[str, list[list[Any]]], mapping: str = "overlap") -> list[str]:

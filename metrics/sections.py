@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+# How a chunk maps to the sections it stands for (harness.scoring.chunk_sections): any shared character, or
+# the section wholly inside the chunk (the released chunk_to_gold_mapping rule).
+SECTION_MAPPINGS = ("overlap", "contained")
+
 
 def _covered(ranked: Sequence[Sequence[str]], gold: set[str], k: int) -> set[str]:
     return {s for item in ranked[:k] for s in item} & gold
