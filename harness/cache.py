@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from harness.errors import CacheError
-from harness.hashing import canonical_json, sha256_json
+from ragsweep.errors import CacheError
+from ragsweep.hashing import canonical_json, sha256_json
 
 log = logging.getLogger(__name__)
 

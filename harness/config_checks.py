@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.errors import ConfigError
-from metrics.sections import SECTION_MAPPINGS
+from ragsweep.errors import ConfigError
+from ragsweep.metrics.sections import SECTION_MAPPINGS
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=+-]*")
 

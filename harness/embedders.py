@@ -14,8 +14,8 @@ from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-from harness import runtime
-from harness.models import resolve
+from ragsweep import runtime
+from ragsweep.models import resolve
 
 log = logging.getLogger(__name__)
 

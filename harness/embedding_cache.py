@@ -18,8 +18,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from harness.errors import CacheError
-from harness.hashing import sha256_text
+from ragsweep.errors import CacheError
+from ragsweep.hashing import sha256_text
 
 log = logging.getLogger(__name__)
 

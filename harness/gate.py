@@ -1,4 +1,4 @@
-"""``python -m harness.gate``: the regression gate. Compares the latest runs of a sweep (default ``ci``)
+"""``ragsweep gate``: the regression gate. Compares the latest runs of a sweep (default ``ci``)
 with a committed baseline (results/baselines/<sweep>.json) and exits 1 when a metric dropped by more
 than its tolerance, printing what dropped, by how much, and whether the drop is significant (paired
 sign-flip test over the same queries). A run or metric the baseline has and the sweep lacks fails too.
@@ -11,20 +11,19 @@ import argparse
 import json
 import logging
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from harness.provenance import git_revision
-from harness.report import HEADLINE_METRICS
-from harness.results import write_json
-from metrics.significance import paired_permutation_p
+from ragsweep.paths import SOURCE_ROOT, results_root
+from ragsweep.provenance import git_revision
+from ragsweep.report import HEADLINE_METRICS
+from ragsweep.results import write_json
+from ragsweep.metrics.significance import paired_permutation_p
 
-log = logging.getLogger("harness.gate")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("ragsweep.gate")
 LOWER_IS_BETTER = frozenset({"judge_contradiction"})
 DEFAULT_TOLERANCE = 0.01
 ALPHA = 0.05
@@ -163,17 +162,17 @@ def read_baseline(path: Path) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=Path, default=Path("results/runs"))
+    parser.add_argument("--runs", type=Path, default=results_root() / "runs")
     parser.add_argument("--sweep", default="ci")
     parser.add_argument("--baseline", type=Path, default=None, help="default results/baselines/<sweep>.json")
     parser.add_argument("--write", action="store_true", help="rewrite the baseline from the current runs")
     parser.add_argument("--all", action="store_true", help="print every check, not only failures")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    baseline_path = args.baseline or Path("results/baselines") / f"{args.sweep}.json"
+    baseline_path = args.baseline or results_root() / "baselines" / f"{args.sweep}.json"
     runs = latest_runs(args.runs, args.sweep)
     if not runs:
-        log.error("no runs of sweep %r under %s: run `python -m harness.run +sweep=%s` first", args.sweep, args.runs, args.sweep)
+        log.error("no runs of sweep %r under %s: run `python -m ragsweep.run +sweep=%s` first", args.sweep, args.runs, args.sweep)
         return 2
     current = {}
     for key, path in runs.items():
@@ -184,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         old = json.loads(baseline_path.read_text("utf-8")) if baseline_path.exists() else {}
         write_json(baseline_path, {
-            "sweep": args.sweep, "git": git_revision(REPO_ROOT)["sha"],
+            "sweep": args.sweep, "git": git_revision(SOURCE_ROOT)["sha"],
             "tolerance": old.get("tolerance", DEFAULT_TOLERANCE), "tolerances": old.get("tolerances", {}), "runs": current,
         })
         log.info("wrote %s (%d runs)", baseline_path, len(current))
@@ -203,7 +202,3 @@ def main(argv: list[str] | None = None) -> int:
     log.info("gate %s: %d checks over %d runs, %d failed (tolerance: absolute drop in the mean)",
              "FAILED" if failed else "passed", len(checks), len({c.run for c in checks}), len(failed))
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,7 +7,7 @@ dropped and counted, and a query whose reply is unreadable or keeps no coarse or
 entry (it is then skipped by the metric, as the reference skips queries with empty lists). The file
 records the model, the prompt's hash and these counts.
 
-Usage: python -m harness.keywords task=<suite> [keywords.out=<file>] [annotator.model=<id>]
+Usage: ragsweep keywords task=<suite> [keywords.out=<file>] [annotator.model=<id>]
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from harness.hashing import sha256_json
-from harness.llm.base import build_backend
-from harness.llm.prompting import render
-from harness.pipeline import plain_config
-from harness.registry import TASKS
-from harness.results import write_json
-from harness.types import Document, Query
-from metrics.judge import parse_json_object
-from metrics.keywords import clean_text
-from tasks.keywords import FORMAT, VERSION, split_task_config
+from ragsweep.paths import CONFIG_DIR
+from ragsweep.hashing import sha256_json
+from ragsweep.llm.base import build_backend
+from ragsweep.llm.prompting import render
+from ragsweep.pipeline import plain_config
+from ragsweep.registry import TASKS
+from ragsweep.results import write_json
+from ragsweep.types import Document, Query
+from ragsweep.metrics.judge import parse_json_object
+from ragsweep.metrics.keywords import clean_text
+from ragsweep.tasks.keywords import FORMAT, VERSION, split_task_config
 
-log = logging.getLogger("harness.keywords")
+log = logging.getLogger("ragsweep.keywords")
 
 
 def evidence_text(query: Query, documents: dict[str, Document], max_chars: int) -> str:
@@ -97,14 +98,10 @@ def annotate(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@hydra.main(config_path="../configs", config_name="keywords", version_base="1.3")
+@hydra.main(config_path=str(CONFIG_DIR), config_name="keywords", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     plain = plain_config(cfg)
     result = annotate(plain)
     out = Path(plain["keywords"]["out"])
     write_json(out, result)
     log.info("keywords for %d of %d queries -> %s (%s)", result["counts"]["annotated"], result["counts"]["queries"], out, result["counts"])
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.models import resolve
+from ragsweep.models import resolve
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``python -m harness.model_export MODEL_ID [--out DIR]``: a bundled GGUF model written as a plain
+"""``ragsweep export-model MODEL_ID [--out DIR]``: a bundled GGUF model written as a plain
 transformers folder (safetensors + tokenizer), which vLLM loads.
 
 vLLM cannot read the bundled SmolLM2 GGUF, and transformers refuses to save a GGUF-loaded model ("quantized
@@ -14,9 +14,10 @@ import fcntl
 import logging
 from pathlib import Path
 
-from harness.models import resolve
+from ragsweep.paths import results_root
+from ragsweep.models import resolve
 
-log = logging.getLogger("harness.model_export")
+log = logging.getLogger("ragsweep.model_export")
 
 
 def export_folder(model_id: str, out: Path) -> Path:
@@ -58,11 +59,7 @@ def exported_folder(model_id: str, root: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model_id", nargs="?", default="bundled:SmolLM2-135M-Instruct")
-    parser.add_argument("--out", type=Path, default=Path("results/models"), help="folder that receives <name>/")
+    parser.add_argument("--out", type=Path, default=results_root() / "models", help="folder that receives <name>/")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     print(exported_folder(args.model_id, args.out))
-
-
-if __name__ == "__main__":
-    main()

@@ -11,8 +11,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import OfflineError
-from harness.offline import hub_offline
+from ragsweep.errors import OfflineError
+from ragsweep.offline import hub_offline
 
 
 @dataclass(frozen=True)

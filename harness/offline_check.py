@@ -1,8 +1,8 @@
-"""``python -m harness.offline_check [overrides]``: every model, tokenizer and data file that a run or a
+"""``ragsweep check [overrides]``: every model, tokenizer and data file that a run or a
 sweep preset needs, and whether it is present, before any work starts.
 
-    python -m harness.offline_check +sweep=default
-    python -m harness.offline_check task=chroma_general retriever=dense
+    ragsweep check +sweep=default
+    ragsweep check task=chroma_general retriever=dense
 
 Exits 1 when anything is missing, with what to do about it.
 """
@@ -18,13 +18,13 @@ from typing import Any, Iterator
 
 from omegaconf import OmegaConf
 
-from harness.errors import RagsweepError
-from harness.models import availability
-from tasks.keywords import split_task_config
-from harness.registry import TASKS
+from ragsweep.paths import CONFIG_DIR
+from ragsweep.errors import RagsweepError
+from ragsweep.models import availability
+from ragsweep.tasks.keywords import split_task_config
+from ragsweep.registry import TASKS
 
-log = logging.getLogger("harness.offline_check")
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+log = logging.getLogger("ragsweep.offline_check")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _values_of(node: Any, key: str) -> Iterator[str]:
 
 
 def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
-    from harness.text import tiktoken_encoding
+    from ragsweep.text import tiktoken_encoding
 
     found: dict[tuple[str, str], Requirement] = {}
     for run in runs:
@@ -118,7 +118,3 @@ def main(argv: list[str] | None = None) -> int:
         )
     log.info("\n".join(lines))
     return 1 if missing else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

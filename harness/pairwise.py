@@ -1,4 +1,4 @@
-"""``python -m harness.pairwise RUN_A RUN_B [--judge llm]``: which of two runs answers better, query by
+"""``ragsweep pairwise RUN_A RUN_B [--judge llm]``: which of two runs answers better, query by
 query, judged by an LLM asked in both orders (A first, then B first). A verdict counts only when both
 orders agree; disagreement is position bias and is counted as ``inconsistent``, never as a win. Runs must
 have scored the same data (metrics.json ``data_identity``); queries are matched by id, and those without an
@@ -17,19 +17,19 @@ from typing import Any
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
-from harness.errors import DataError
-from harness.llm.base import build_backend
-from harness.llm.prompting import render
-from harness.pipeline import plain_config
-from harness.results import write_json
-from metrics.judge import pairwise_verdict, pairwise_winner
+from ragsweep.paths import CONFIG_DIR, results_root
+from ragsweep.errors import DataError
+from ragsweep.llm.base import build_backend
+from ragsweep.llm.prompting import render
+from ragsweep.pipeline import plain_config
+from ragsweep.results import write_json
+from ragsweep.metrics.judge import pairwise_verdict, pairwise_winner
 
-log = logging.getLogger("harness.pairwise")
-CONFIGS = str(Path(__file__).resolve().parent.parent / "configs")
+log = logging.getLogger("ragsweep.pairwise")
 
 
 def judge_config(judge: str, overrides: list[str]) -> dict[str, Any]:
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("config", overrides=[f"judge={judge}", *overrides])
     return plain_config(cfg.judge)
 
@@ -88,10 +88,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     judge = judge_config(args.judge, args.override)
     result = compare_runs(args.run_a, args.run_b, judge["models"][0], judge["prompts"]["pairwise"])
-    out = args.out or Path("results/pairwise") / f"{args.run_a.name}__vs__{args.run_b.name}.json"
+    out = args.out or results_root() / "pairwise" / f"{args.run_a.name}__vs__{args.run_b.name}.json"
     write_json(out, result)
     log.info("%s (position consistency %s) -> %s", result["counts"], result["position_consistency"], out)
-
-
-if __name__ == "__main__":
-    main()

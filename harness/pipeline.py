@@ -3,7 +3,7 @@
 Each stage's key chains its upstream key, so changing a component invalidates exactly the stages
 downstream of it: a new generator reuses chunks, index and retrieval; a new chunker parameter redoes
 chunking and everything after it. The index is built only when retrieval is not cached already.
-Scoring is cheap and always recomputed (harness.scoring).
+Scoring is cheap and always recomputed (ragsweep.scoring).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from harness.cache import JSON, PICKLE, Codec, StageCache, stage_key
-from harness.errors import DataError
-from harness.hashing import sha256_json, sha256_paths
-from harness.registry import CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS
-from harness.types import Chunk, Document, Generation, Query, Retrieved
-from tasks.keywords import apply_keywords, split_task_config
+from ragsweep.cache import JSON, PICKLE, Codec, StageCache, stage_key
+from ragsweep.errors import DataError
+from ragsweep.hashing import sha256_json, sha256_paths
+from ragsweep.registry import BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
+from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
+from ragsweep.tasks.keywords import apply_keywords, split_task_config
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ def plain_config(cfg: Any) -> dict[str, Any]:
     """A resolved config (or any mapping) as plain dicts and lists, the form every stage key hashes."""
     from omegaconf import DictConfig, OmegaConf
 
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore[return-value]
+    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    return {k: with_target_name(v) if k in BY_GROUP and isinstance(v, dict) else v for k, v in plain.items()}  # type: ignore[union-attr]
 
 
 class Pipeline:

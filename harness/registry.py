@@ -2,6 +2,10 @@
 
 A component module registers itself with ``@CHUNKERS.register("name")``; each family package imports
 all of its modules on first use, so adding a component is one module plus one YAML file.
+
+A component outside the repository needs no registration: a config names its class by import path,
+Hydra style (``_target_: my_pkg.chunkers.MyChunker``, or ``name: my_pkg.chunkers.MyChunker``). The class
+is imported wherever the run executes, so it works in every launcher's worker processes too.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import importlib
 import pkgutil
 from typing import Any, Callable, Generic, TypeVar
 
-from harness.errors import ConfigError
+from ragsweep.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -46,20 +50,33 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> type[T]:
         self._discover()
-        try:
+        if name in self._entries:
             return self._entries[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown {self.family} {name!r}; known: {', '.join(self.names()) or 'none'}"
-            ) from None
+        if "." in name:
+            return self._import(name)
+        raise ConfigError(
+            f"unknown {self.family} {name!r}; known: {', '.join(self.names()) or 'none'}, or a class by import path (pkg.module.Class)"
+        )
+
+    def _import(self, target: str) -> type[T]:
+        module_name, _, attr = target.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except ImportError as err:
+            raise ConfigError(f"{self.family} {target!r}: cannot import {module_name!r} ({err}); is its folder on PYTHONPATH?") from None
+        except AttributeError:
+            raise ConfigError(f"{self.family} {target!r}: module {module_name!r} has no {attr!r}") from None
+        if not isinstance(cls, type):
+            raise ConfigError(f"{self.family} {target!r} is not a class")
+        return cls
 
     def build(self, config: dict[str, Any]) -> T:
         """Build from a config dict whose ``name`` picks the entry and whose other keys are kwargs."""
-        params = dict(config)
+        params = with_target_name(config)
         try:
             name = params.pop("name")
         except KeyError:
-            raise ConfigError(f"{self.family} config has no 'name': {config}") from None
+            raise ConfigError(f"{self.family} config has neither 'name' nor '_target_': {config}") from None
         cls = self.get(name)
         try:
             return cls(**params)
@@ -67,12 +84,24 @@ class Registry(Generic[T]):
             raise ConfigError(f"{self.family} {name!r}: {err}") from None
 
 
-CHUNKERS: Registry[Any] = Registry("chunker", "harness.chunkers")
-RETRIEVERS: Registry[Any] = Registry("retriever", "harness.retrievers")
-RERANKERS: Registry[Any] = Registry("reranker", "harness.rerankers")
-GENERATORS: Registry[Any] = Registry("generator", "harness.generators")
-JUDGES: Registry[Any] = Registry("judge", "harness.judges")
-TASKS: Registry[Any] = Registry("task", "tasks")
+def with_target_name(config: dict[str, Any]) -> dict[str, Any]:
+    """A component config with Hydra's ``_target_`` moved into ``name``: one key names the component for
+    the registries, the stage keys, the labels and the leaderboard."""
+    params = dict(config)
+    target = params.pop("_target_", None)
+    if target is not None:
+        if params.get("name") not in (None, target):
+            raise ConfigError(f"component config has both name {params['name']!r} and _target_ {target!r}: keep one")
+        params["name"] = target
+    return params
+
+
+CHUNKERS: Registry[Any] = Registry("chunker", "ragsweep.chunkers")
+RETRIEVERS: Registry[Any] = Registry("retriever", "ragsweep.retrievers")
+RERANKERS: Registry[Any] = Registry("reranker", "ragsweep.rerankers")
+GENERATORS: Registry[Any] = Registry("generator", "ragsweep.generators")
+JUDGES: Registry[Any] = Registry("judge", "ragsweep.judges")
+TASKS: Registry[Any] = Registry("task", "ragsweep.tasks")
 
 # The Hydra config group each registry serves.
 BY_GROUP: dict[str, Registry[Any]] = {

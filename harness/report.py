@@ -1,4 +1,4 @@
-"""``python -m harness.report``: every run under results/runs into results/leaderboard.md.
+"""``ragsweep report``: every run under results/runs into results/leaderboard.md.
 
 One section per suite (metrics differ between suites), one row per run, one column per metric with
 the half-width of its 95% bootstrap interval; rows sorted by ``--sort`` (default: the suite's first headline metric
@@ -16,10 +16,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness.cache import atomic_write_bytes
-from metrics.significance import paired_permutation_p
+from ragsweep.paths import results_root
+from ragsweep.cache import atomic_write_bytes
+from ragsweep.metrics.significance import paired_permutation_p
 
-log = logging.getLogger("harness.report")
+log = logging.getLogger("ragsweep.report")
 
 # Shown when present, in this order after the suite's own headline metric (its default sort key).
 HEADLINE_METRICS = (
@@ -186,8 +187,8 @@ def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=Path, default=Path("results/runs"))
-    parser.add_argument("--out", type=Path, default=Path("results/leaderboard.md"))
+    parser.add_argument("--runs", type=Path, default=results_root() / "runs")
+    parser.add_argument("--out", type=Path, default=results_root() / "leaderboard.md")
     parser.add_argument("--html", type=Path, default=None, help="also write the HTML page (default: --out with .html)")
     parser.add_argument("--sort", default=None, help="metric to sort by, e.g. span_iou@5")
     parser.add_argument("--sweep", default=None, help="only runs of these sweeps (comma-separated)")
@@ -199,12 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     columns = tuple(args.metrics.split(",")) if args.metrics else None
     text = render(runs, args.sort, columns)
     atomic_write_bytes(args.out, text.encode("utf-8"))
-    from harness.report_html import render_html
+    from ragsweep.report_html import render_html
 
     html_path = args.html or args.out.with_suffix(".html")
     atomic_write_bytes(html_path, render_html(runs, args.sort, columns).encode("utf-8"))
     log.info("%s\nwrote %s and %s (%d runs)", text, args.out, html_path, len(runs))
-
-
-if __name__ == "__main__":
-    main()

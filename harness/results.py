@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.cache import atomic_write_bytes
-from harness.hashing import sha256_json
+from ragsweep.cache import atomic_write_bytes
+from ragsweep.hashing import sha256_json
 
 GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge")
 

@@ -1,8 +1,8 @@
-"""``python -m harness.run [overrides]``: one run, or a sweep with ``-m`` or ``+sweep=<preset>``.
+"""``ragsweep run [overrides]`` (or ``python -m ragsweep.run``): one run, or a sweep with ``-m`` or ``+sweep=<preset>``.
 
 A single run that fails prints one line and exits 2. In a sweep, a failed job writes its reason beside
 its Hydra job folder and the other jobs go on; the sweep then prints "N of M runs failed" and exits 1
-(harness.sweep_status).
+(ragsweep.sweep_status).
 """
 
 from __future__ import annotations
@@ -15,26 +15,29 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.errors import RagsweepError
-from harness.results import GROUPS
+from ragsweep.offline import configure_environment
+from ragsweep.paths import CONFIG_DIR
+from ragsweep.errors import RagsweepError
+from ragsweep.results import GROUPS
 
-log = logging.getLogger("harness.run")
+log = logging.getLogger("ragsweep.run")
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
+    configure_environment()  # before any model library reads its settings (this process or a sweep worker)
     hydra_cfg = HydraConfig.get()
     choices = {g: hydra_cfg.runtime.choices.get(g, "?") for g in GROUPS}
     if hydra_cfg.mode != RunMode.MULTIRUN:
         try:
-            from harness.runner import execute
+            from ragsweep.runner import execute
 
             execute(cfg, choices)
         except RagsweepError as err:
             log.error("%s", err)
             sys.exit(2)
         return
-    from harness.sweep_status import write_status
+    from ragsweep.sweep_status import write_status
 
     ok, detail = sweep_job(cfg, choices)
     write_status(hydra_cfg.runtime.output_dir, ok, detail)
@@ -43,7 +46,7 @@ def main(cfg: DictConfig) -> None:
 def sweep_job(cfg: DictConfig, choices: dict[str, str]) -> tuple[bool, str]:
     """One job of a sweep: (True, run folder) or (False, the one-line reason); it never raises, so the
     launcher runs every other job."""
-    from harness.runner import execute
+    from ragsweep.runner import execute
 
     try:
         return True, str(execute(cfg, choices))

@@ -1,6 +1,6 @@
 """Execute one resolved run config and write its results folder.
 
-Kept apart from the ``harness.run`` entry point: under ``python -m`` that module is ``__main__``, and the
+Kept apart from the ``ragsweep.run`` entry point: under ``python -m`` that module is ``__main__``, and the
 joblib launcher would pickle its globals (the registries among them) by value into each worker.
 """
 
@@ -12,18 +12,18 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from harness import runtime
-from harness.cache import StageCache
-from harness.config_checks import validate_run_config
-from harness.hashing import sha256_json, sha256_text
-from harness.pipeline import Pipeline, PipelineResult, plain_config
-from harness.provenance import git_revision, machine, package_versions
-from harness.registry import BY_GROUP
-from harness.results import GROUPS, component_label, config_hash, run_name, write_run
-from harness.scoring import aggregate, build_records
+from ragsweep import runtime
+from ragsweep.paths import SOURCE_ROOT
+from ragsweep.cache import StageCache
+from ragsweep.config_checks import validate_run_config
+from ragsweep.hashing import sha256_json, sha256_text
+from ragsweep.pipeline import Pipeline, PipelineResult, plain_config
+from ragsweep.provenance import git_revision, machine, package_versions
+from ragsweep.registry import BY_GROUP
+from ragsweep.results import GROUPS, component_label, config_hash, run_name, write_run
+from ragsweep.scoring import aggregate, build_records
 
-log = logging.getLogger("harness.runner")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("ragsweep.runner")
 
 
 def data_identity(result: PipelineResult) -> str:
@@ -48,7 +48,7 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
         plain["section_mapping"], plain["keyword_reference_compat"], plain["citation_reference_swapped"],
     )
     metrics = aggregate(records, result, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}), plain["citation_reference_swapped"])
-    metrics["components"] = {g: component_label(plain[g], BY_GROUP[g].get(plain[g]["name"]).label_params) for g in GROUPS}
+    metrics["components"] = {g: component_label(plain[g], getattr(BY_GROUP[g].get(plain[g]["name"]), "label_params", ())) for g in GROUPS}
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]
     metrics["headline"] = result.headline_metric
@@ -63,7 +63,7 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
         "sweep": plain["sweep_name"],
         "config_hash": config_hash(plain),
         "seed": plain["seed"],
-        "git": git_revision(REPO_ROOT),
+        "git": git_revision(SOURCE_ROOT),
         "packages": package_versions(),
         "machine": machine(),
         "data_hashes": result.data_hashes,

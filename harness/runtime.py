@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from harness.embedding_cache import EmbeddingCache
+from ragsweep.embedding_cache import EmbeddingCache
 
 _state: dict[str, object] = {"cache_dir": Path("results/cache")}
 _counters: Counter[str] = Counter()

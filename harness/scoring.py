@@ -13,18 +13,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.pipeline import PipelineResult
-from harness.types import Chunk
-from metrics.aggregate import summarize
-from metrics.agreement import cohen_kappa
-from metrics.answers import exact_match, token_f1
-from metrics.citations import citation_prf, citation_scores
-from metrics.judge import coverage_label_from_f1
-from metrics.keywords import keyword_scores
-from metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
-from metrics import sections as sec
-from metrics.sections import SECTION_MAPPINGS
-from metrics.spans import precision_omega, span_scores
+from ragsweep.pipeline import PipelineResult
+from ragsweep.types import Chunk
+from ragsweep.metrics.aggregate import summarize
+from ragsweep.metrics.agreement import cohen_kappa
+from ragsweep.metrics.answers import exact_match, token_f1
+from ragsweep.metrics.citations import citation_prf, citation_scores
+from ragsweep.metrics.judge import coverage_label_from_f1
+from ragsweep.metrics.keywords import keyword_scores
+from ragsweep.metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from ragsweep.metrics import sections as sec
+from ragsweep.metrics.sections import SECTION_MAPPINGS
+from ragsweep.metrics.spans import precision_omega, span_scores
 
 
 def query_metrics(

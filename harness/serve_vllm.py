@@ -1,4 +1,4 @@
-"""``python -m harness.serve_vllm [MODEL] [--port N] [--host H] [-- extra vLLM flags]``: an OpenAI-compatible
+"""``ragsweep serve-vllm [MODEL] [--port N] [--host H] [-- extra vLLM flags]``: an OpenAI-compatible
 vLLM server for a whole sweep (``make serve-vllm``), in the vLLM environment (.venv-vllm).
 
 The model is served under the id the configs use (``--served-model-name MODEL``), so
@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+from ragsweep.paths import results_root
 
 
 def server_command(model: str, path: str, host: str, port: int, seed: int, extra: list[str]) -> list[str]:
@@ -27,12 +29,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache-dir", default=os.environ.get("RAGSWEEP_CACHE", "results/cache"))
+    parser.add_argument("--cache-dir", default=os.environ.get("RAGSWEEP_CACHE") or str(results_root() / "cache"))
     parser.add_argument("--kv-cache-gib", default="2", help="VLLM_CPU_KVCACHE_SPACE on a machine without CUDA")
     args, extra = parser.parse_known_args(argv)
-    from harness import runtime
-    from harness.llm.vllm import model_path
-    from harness.lm import pick_device
+    from ragsweep import runtime
+    from ragsweep.llm.vllm import model_path
+    from ragsweep.lm import pick_device
 
     runtime.configure(args.cache_dir)
     if pick_device("auto") != "cuda":
@@ -40,7 +42,3 @@ def main(argv: list[str] | None = None) -> None:
     command = server_command(args.model, model_path(args.model), args.host, args.port, args.seed, [e for e in extra if e != "--"])
     print(" ".join(command), flush=True)
     os.execv(sys.executable, command)
-
-
-if __name__ == "__main__":
-    main()

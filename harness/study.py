@@ -1,4 +1,4 @@
-"""``python -m harness.study --sweep chunking_study_span_mini``: the chunking study's table and its
+"""``ragsweep study --sweep chunking_study_span_mini``: the chunking study's table and its
 quality / chunk-size plot, from the runs' metrics.json, into docs/."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from harness.cache import atomic_write_bytes
-from harness.report import load_runs
+from ragsweep.paths import results_root
+from ragsweep.cache import atomic_write_bytes
+from ragsweep.report import load_runs
 
-log = logging.getLogger("harness.study")
+log = logging.getLogger("ragsweep.study")
 COLUMNS = (("span_iou@5", "IoU"), ("span_recall@5", "recall"), ("span_precision@5", "precision"), ("precision_omega", "Precision-Omega"))
 
 
@@ -74,7 +75,7 @@ def plot(study: list[dict[str, Any]], suite: str, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sweep", required=True)
-    parser.add_argument("--runs", type=Path, default=Path("results/runs"))
+    parser.add_argument("--runs", type=Path, default=results_root() / "runs")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -88,7 +89,3 @@ def main(argv: list[str] | None = None) -> None:
     atomic_write_bytes(md, (table(study, suite, runs[0]["metrics"]["summary"]["n_queries"]) + f"\n![quality vs chunk size]({png.name})\n").encode("utf-8"))
     plot(study, suite, png)
     log.info("wrote %s and %s (%d runs)", md, png, len(runs))
-
-
-if __name__ == "__main__":
-    main()

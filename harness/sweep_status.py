@@ -14,12 +14,12 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-log = logging.getLogger("harness.sweep")
+log = logging.getLogger("ragsweep.sweep")
 STATUS_FILE = "ragsweep_status.json"
 
 
 def write_status(job_dir: str | Path, ok: bool, detail: str) -> None:
-    from harness.cache import atomic_write_bytes
+    from ragsweep.cache import atomic_write_bytes
 
     atomic_write_bytes(Path(job_dir) / STATUS_FILE, json.dumps({"ok": ok, "detail": detail}).encode("utf-8"))
 

@@ -32,16 +32,17 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from harness.cache import atomic_write_bytes
-from harness.errors import DataError
-from harness.hashing import sha256_json
-from harness.llm.base import build_backend
-from harness.llm.prompting import render
-from harness.pipeline import plain_config
-from harness.results import write_json
-from metrics.judge import parse_json_object
+from ragsweep.paths import CONFIG_DIR
+from ragsweep.cache import atomic_write_bytes
+from ragsweep.errors import DataError
+from ragsweep.hashing import sha256_json
+from ragsweep.llm.base import build_backend
+from ragsweep.llm.prompting import render
+from ragsweep.pipeline import plain_config
+from ragsweep.results import write_json
+from ragsweep.metrics.judge import parse_json_object
 
-log = logging.getLogger("harness.synthetic")
+log = logging.getLogger("ragsweep.synthetic")
 
 
 def locate(corpus: str, excerpt: str) -> tuple[int, int] | None:
@@ -146,7 +147,7 @@ def build_suite(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_filters(rows: list[dict[str, Any]], syn: dict[str, Any], counts: Counter) -> list[dict[str, Any]]:
-    from harness.embedders import embed
+    from ragsweep.embedders import embed
 
     if not rows:
         return rows
@@ -178,7 +179,7 @@ def write_suite(out_dir: Path, rows: list[dict[str, Any]], files: list[Path], me
     write_json(out_dir / "generation.json", meta)
 
 
-@hydra.main(config_path="../configs", config_name="synthetic", version_base="1.3")
+@hydra.main(config_path=str(CONFIG_DIR), config_name="synthetic", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     plain = plain_config(cfg)
     built = build_suite(plain)
@@ -189,7 +190,3 @@ def main(cfg: DictConfig) -> None:
     log.info("%d questions -> %s (%s)", len(built["rows"]), out_dir, built["counts"])
     if not built["rows"]:
         raise SystemExit(f"no question survived generation and filtering: {built['counts']}")
-
-
-if __name__ == "__main__":
-    main()

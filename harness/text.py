@@ -6,7 +6,7 @@ import functools
 import re
 from typing import Literal
 
-from harness.errors import ConfigError
+from ragsweep.errors import ConfigError
 
 Language = Literal["en", "th"]
 

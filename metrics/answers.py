@@ -11,7 +11,7 @@ import string
 from collections import Counter
 from typing import Sequence
 
-from harness.text import word_tokens
+from ragsweep.text import word_tokens
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)

@@ -71,7 +71,7 @@ class CitedAnswer:
 def read_cited_answer(text: str, n_context: int) -> CitedAnswer:
     """Never guesses: citations come only from the JSON ``citations`` list; a number outside 1..n_context, or
     anything that is not a number, is an unknown citation (a wrong one), not dropped."""
-    from metrics.judge import parse_json_object
+    from ragsweep.metrics.judge import parse_json_object
 
     reply = parse_json_object(text)
     if reply is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-# How a chunk maps to the sections it stands for (harness.scoring.chunk_sections): any shared character, or
+# How a chunk maps to the sections it stands for (ragsweep.scoring.chunk_sections): any shared character, or
 # the section wholly inside the chunk (the released chunk_to_gold_mapping rule).
 SECTION_MAPPINGS = ("overlap", "contained")
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from harness.types import Span
+from ragsweep.types import Span
 
 Range = tuple[int, int]
 

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from harness.errors import DataError
-from harness.types import Document, Query
+from ragsweep.errors import DataError
+from ragsweep.types import Document, Query
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
 MAX_REPORTED = 10  # bad records named in one error; the rest are counted

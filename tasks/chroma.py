@@ -21,10 +21,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, DataError
-from harness.registry import TASKS
-from harness.types import Document, Query, Span
-from tasks.base import RecordErrors, Task, inside, read_csv, read_text, require_file, resolve_path
+from ragsweep.errors import ConfigError, DataError
+from ragsweep.registry import TASKS
+from ragsweep.types import Document, Query, Span
+from ragsweep.tasks.base import RecordErrors, Task, inside, read_csv, read_text, require_file, resolve_path
 
 REQUIRED_COLUMNS = ("question", "references", "corpus_id")
 INVALID_REFERENCE_POLICIES = ("error", "clip", "skip")

@@ -1,6 +1,6 @@
 """Keyword annotations (CoFE-RAG coarse and fine keywords) kept beside a suite in a versioned file.
 
-Written by ``python -m harness.keywords`` (an LLM pass over each query's gold evidence) and read back by
+Written by ``ragsweep keywords`` (an LLM pass over each query's gold evidence) and read back by
 any run whose task config names it as ``keywords:``. A query whose data already carries keywords keeps
 them. The file format::
 
@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
-from harness.types import Query
-from tasks.base import read_json, resolve_path
+from ragsweep.errors import DataError
+from ragsweep.types import Query
+from ragsweep.tasks.base import read_json, resolve_path
 
 FORMAT = "ragsweep-keywords"
 VERSION = 1

@@ -21,11 +21,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
-from harness.registry import TASKS
-from harness.types import Document, Query, Span
-from tasks.base import RecordErrors, Task, read_json, resolve_path, text_field
-from tasks.hub import load_hub_rows
+from ragsweep.errors import DataError
+from ragsweep.registry import TASKS
+from ragsweep.types import Document, Query, Span
+from ragsweep.tasks.base import RecordErrors, Task, read_json, resolve_path, text_field
+from ragsweep.tasks.hub import load_hub_rows
 
 log = logging.getLogger(__name__)
 

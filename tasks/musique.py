@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
-from harness.hashing import sha256_text
-from harness.registry import TASKS
-from harness.types import Document, Query, Span
-from tasks.base import RecordErrors, Task, read_records, resolve_path, text_field
+from ragsweep.errors import DataError
+from ragsweep.hashing import sha256_text
+from ragsweep.registry import TASKS
+from ragsweep.types import Document, Query, Span
+from ragsweep.tasks.base import RecordErrors, Task, read_records, resolve_path, text_field
 
 _HOPS = re.compile(r"^(\d)hop")
 

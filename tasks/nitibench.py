@@ -13,11 +13,11 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
-from harness.registry import TASKS
-from harness.types import Document, Query, Span
-from tasks.base import RecordErrors, Task, read_csv, read_json, require_file, resolve_path
-from tasks.hub import load_hub_rows
+from ragsweep.errors import DataError
+from ragsweep.registry import TASKS
+from ragsweep.types import Document, Query, Span
+from ragsweep.tasks.base import RecordErrors, Task, read_csv, read_json, require_file, resolve_path
+from ragsweep.tasks.hub import load_hub_rows
 
 SECTION_SEPARATOR = "\n\n"
 

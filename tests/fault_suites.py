@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from tasks.base import BUNDLED_DATA
+from ragsweep.tasks.base import BUNDLED_DATA
 
 
 def hotpotqa(root: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 import pytest
 
-from metrics.answers import answer_tokens, exact_match, normalize_answer, token_f1
+from ragsweep.metrics.answers import answer_tokens, exact_match, normalize_answer, token_f1
 
 
 def test_squad_normalisation():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from harness.retrievers.base import top_k
-from harness.retrievers.bm25 import BM25Retriever, build_sparse_bm25, sparse_bm25_scores
-from harness.types import Chunk
+from ragsweep.retrievers.base import top_k
+from ragsweep.retrievers.bm25 import BM25Retriever, build_sparse_bm25, sparse_bm25_scores
+from ragsweep.types import Chunk
 
 
 def test_bm25_score_by_hand():

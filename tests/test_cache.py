@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.cache import JSON, StageCache, stage_key
-from harness.embedding_cache import EmbeddingCache
+from ragsweep.cache import JSON, StageCache, stage_key
+from ragsweep.embedding_cache import EmbeddingCache
 from tests.helpers import in_processes
 
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chunkers.fixed_tokens import FixedTokenChunker
-from harness.chunkers.recursive import RecursiveChunker
-from harness.chunkers.sentences import SentenceGroupChunker
-from harness.errors import ConfigError
-from harness.text import tiktoken_encoding
-from harness.types import Document
+from ragsweep.chunkers.fixed_tokens import FixedTokenChunker
+from ragsweep.chunkers.recursive import RecursiveChunker
+from ragsweep.chunkers.sentences import SentenceGroupChunker
+from ragsweep.errors import ConfigError
+from ragsweep.text import tiktoken_encoding
+from ragsweep.types import Document
 
 TEXT = (
     "Hallowmere is a port town. It was founded in 1412 by salt traders. The lighthouse was completed in 1788!\n\n"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.chunkers.cluster import ClusterChunker, mean_pair_similarity, optimal_runs
-from harness.chunkers.margin import MarginChunker, walk
-from harness.chunkers.merge import group_spans, merge_to_target
-from harness.chunkers.perplexity import PerplexityChunker, find_minima, sentence_scores
-from harness.chunkers.semantic import SemanticChunker, breakpoints
-from harness.lm import load_causal_lm, token_nlls
-from harness.text import sentence_spans
-from harness.types import Document
+from ragsweep.chunkers.cluster import ClusterChunker, mean_pair_similarity, optimal_runs
+from ragsweep.chunkers.margin import MarginChunker, walk
+from ragsweep.chunkers.merge import group_spans, merge_to_target
+from ragsweep.chunkers.perplexity import PerplexityChunker, find_minima, sentence_scores
+from ragsweep.chunkers.semantic import SemanticChunker, breakpoints
+from ragsweep.lm import load_causal_lm, token_nlls
+from ragsweep.text import sentence_spans
+from ragsweep.types import Document
 
 TEXT = (
     "The pump moves 300 litres of water per minute. It weighs 14 kilograms. "

@@ -9,11 +9,11 @@ import json
 import pandas as pd
 import pytest
 
-from harness.generators.llm import cited_fields
-from harness.scoring import citation_metrics, citation_summary
-from harness.types import Chunk, Span
-from metrics.citations import CitedAnswer, citation_prf, citation_scores, read_cited_answer
-from metrics.judge import attribution_rate
+from ragsweep.generators.llm import cited_fields
+from ragsweep.scoring import citation_metrics, citation_summary
+from ragsweep.types import Chunk, Span
+from ragsweep.metrics.citations import CitedAnswer, citation_prf, citation_scores, read_cited_answer
+from ragsweep.metrics.judge import attribution_rate
 from tests.loopback_openai import LoopbackServer
 
 

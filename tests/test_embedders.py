@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.embedders import embed
-from harness.models import availability
+from ragsweep.embedders import embed
+from ragsweep.models import availability
 from tests.helpers import run
 
 E5 = "bundled:multilingual-e5-small"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.errors import CacheError, ConfigError, DataError
-from harness.registry import TASKS
+from ragsweep.errors import CacheError, ConfigError, DataError
+from ragsweep.registry import TASKS
 from tests import fault_suites as fs
 from tests.helpers import in_processes, run, statuses
 
@@ -365,7 +365,7 @@ def test_invalid_reference_policy_clip_and_skip_count_everything(tmp_path):
 
 
 def test_clipped_run_counts_affected_rows_in_run_json_metrics_and_leaderboard(tmp_path):
-    from harness.report import load_runs, render
+    from ragsweep.report import load_runs, render
 
     task = fs.chroma(tmp_path / "c")
     _published_defects(Path(task["path"]))
@@ -380,7 +380,7 @@ def test_clipped_run_counts_affected_rows_in_run_json_metrics_and_leaderboard(tm
 
 
 def test_a_query_without_gold_is_counted_beside_the_metric(tmp_path):
-    from harness.report import load_runs, render
+    from ragsweep.report import load_runs, render
 
     task = fs.hotpotqa(tmp_path / "h")
     path = Path(task["path"]) / "questions.json"
@@ -445,7 +445,7 @@ def _non_gzip(raw: bytes) -> bytes:
     """A well-formed checksummed entry whose payload is not gzip (nor a pickle)."""
     import hashlib
 
-    from harness.cache import MAGIC
+    from ragsweep.cache import MAGIC
 
     payload = b"this is not gzip data"
     return MAGIC + hashlib.sha256(payload).digest() + payload
@@ -455,7 +455,7 @@ def _unpicklable(raw: bytes) -> bytes:
     import hashlib
     import pickle
 
-    from harness.cache import MAGIC
+    from ragsweep.cache import MAGIC
 
     payload = pickle.dumps({"x": 1})[:-3]  # a pickle cut short: checksum fine, load fails
     return MAGIC + hashlib.sha256(payload).digest() + payload
@@ -519,7 +519,7 @@ def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
 def test_corrupt_embedding_database_is_moved_aside(tmp_path, caplog):
     import numpy as np
 
-    from harness.embedding_cache import EmbeddingCache
+    from ragsweep.embedding_cache import EmbeddingCache
 
     path = tmp_path / "e.sqlite"
     EmbeddingCache(path).encode("m", ["a"], lambda t: np.ones((len(t), 2)))
@@ -537,7 +537,7 @@ def _encode_in_process(path: str, marker_dir: str, worker: int) -> None:
 
     import numpy as np
 
-    from harness.embedding_cache import EmbeddingCache
+    from ragsweep.embedding_cache import EmbeddingCache
 
     def encode(texts):
         Path(marker_dir, f"{worker}-{len(texts)}").touch()
@@ -555,7 +555,7 @@ def test_concurrent_jobs_encode_each_text_once(tmp_path):
 
 
 def test_corrupt_request_cache_entry_is_requested_again(isolated_cache):
-    from harness.llm.openai_server import OpenAIBackend
+    from ragsweep.llm.openai_server import OpenAIBackend
     from tests.loopback_openai import LoopbackServer
 
     with LoopbackServer(_answer) as server:
@@ -621,7 +621,7 @@ def test_a_reply_longer_than_max_tokens_is_cut_and_flagged(tmp_path):
         run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=bm25", *_openai_generator(server.url), "generator.max_tokens=8")
     records = pd.read_parquet(run_dir / "records.parquet")
     assert records["answer_truncated"].all() and (records["completion_tokens"] == 8).all()
-    from harness.text import tiktoken_encoding
+    from ragsweep.text import tiktoken_encoding
 
     assert all(len(tiktoken_encoding("cl100k_base").encode(a)) <= 8 for a in records["answer"])
     assert json.loads((run_dir / "metrics.json").read_text())["summary"]["answers_truncated"] == 16
@@ -681,7 +681,7 @@ def test_failed_judge_calls_are_judged_again_by_the_next_run(tmp_path, caplog):
 
 
 def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
-    cmd = [sys.executable, "-m", "harness.run", "-m", "task=span_mini,multihop_mini", "retriever=bm25", "top_k=3,20", "generator=none",
+    cmd = [sys.executable, "-m", "ragsweep.run", "-m", "task=span_mini,multihop_mini", "retriever=bm25", "top_k=3,20", "generator=none",
            "progress=false", "sweep_name=faulty", f"cache_dir={tmp_path}/cache", f"results_dir={tmp_path}/runs", f"hydra.sweep.dir={tmp_path}/hydra"]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     text = out.stdout + out.stderr
@@ -692,7 +692,7 @@ def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
 
 
 def test_a_job_that_died_without_a_word_counts_as_failed(tmp_path):
-    from harness.sweep_status import read_statuses, summarize, write_status
+    from ragsweep.sweep_status import read_statuses, summarize, write_status
 
     for n in range(3):
         (tmp_path / str(n)).mkdir()
@@ -729,7 +729,7 @@ def _fake_run(root: Path, sweep: str, name: str, *, task="span_mini", identity="
 
 
 def test_leaderboard_keeps_data_sets_apart_under_one_task_name(tmp_path):
-    from harness.report import load_runs, render
+    from ragsweep.report import load_runs, render
 
     _fake_run(tmp_path, "s", "real_a", identity="aaaa1111", values=[0.5] * 472)
     _fake_run(tmp_path, "s", "real_b", identity="aaaa1111", chunker="semantic", values=[0.4] * 472)
@@ -744,7 +744,7 @@ def test_leaderboard_keeps_data_sets_apart_under_one_task_name(tmp_path):
 def test_report_cli_sorts_html_by_the_suite_headline(tmp_path):
     for name, iou, chunker in (("a", 0.1, "fixed"), ("b", 0.3, "semantic"), ("c", 0.2, "cluster")):
         _fake_run(tmp_path / "runs", "s", name, chunker=chunker, values=[iou] * 14)
-    out = subprocess.run([sys.executable, "-m", "harness.report", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb.md")],
+    out = subprocess.run([sys.executable, "-m", "ragsweep", "report", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb.md")],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     page = (tmp_path / "lb.html").read_text()
@@ -758,8 +758,8 @@ HOSTILE = '<img src=x onerror="document.title=\'pwned\'">|</script><script>docum
 
 
 def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
-    from harness.report import load_runs, render
-    from harness.report_html import render_html
+    from ragsweep.report import load_runs, render
+    from ragsweep.report_html import render_html
 
     _fake_run(tmp_path / "runs", "s", "a", chunker=HOSTILE)
     _fake_run(tmp_path / "runs", "s", "b", chunker="fixed", values=[0.1] * 14)
@@ -780,7 +780,7 @@ def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
 
 
 def test_unreadable_run_folders_are_named_and_skipped(tmp_path, caplog):
-    from harness.report import load_runs, render
+    from ragsweep.report import load_runs, render
 
     _fake_run(tmp_path, "s", "good")
     bad = _fake_run(tmp_path, "s", "truncated")
@@ -802,7 +802,7 @@ def test_unreadable_run_folders_are_named_and_skipped(tmp_path, caplog):
 
 @pytest.fixture()
 def gate_runs(tmp_path):
-    from harness.gate import main
+    from ragsweep.gate import main
 
     run_dir = _fake_run(tmp_path / "runs", "ci", "span_mini__fixed__bm25__x", values=[0.2 + 0.01 * i for i in range(14)])
     baseline = tmp_path / "baseline.json"
@@ -811,7 +811,7 @@ def gate_runs(tmp_path):
 
 
 def _gate(tmp_path, baseline, caplog) -> tuple[int, str]:
-    from harness.gate import main
+    from ragsweep.gate import main
 
     caplog.clear()
     caplog.set_level(logging.INFO)

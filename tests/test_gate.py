@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from harness.gate import Check, main
+from ragsweep.gate import Check, main
 from tests.helpers import run
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness import runtime
-from harness.generators.extractive import ExtractiveGenerator
-from harness.generators.llm import LLMGenerator, fit_budget
-from harness.types import Chunk, Query
+from ragsweep import runtime
+from ragsweep.generators.extractive import ExtractiveGenerator
+from ragsweep.generators.llm import LLMGenerator, fit_budget
+from ragsweep.types import Chunk, Query
 from tests.loopback_openai import LoopbackServer
 
 CONTEXT = [

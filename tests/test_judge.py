@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from harness.judges.llm import LLMJudge
-from harness.types import Chunk, Generation, Query
+from ragsweep.judges.llm import LLMJudge
+from ragsweep.types import Chunk, Generation, Query
 from tests.helpers import run, statuses
 from tests.loopback_openai import LoopbackServer
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from metrics.agreement import cohen_kappa
-from metrics.judge import (
+from ragsweep.metrics.agreement import cohen_kappa
+from ragsweep.metrics.judge import (
     contradiction_score,
     correctness_score,
     coverage_label_from_f1,

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from harness.errors import DataError
-from harness.types import Query
-from metrics.keywords import clean_text, keyword_scores
-from tasks.keywords import apply_keywords
+from ragsweep.errors import DataError
+from ragsweep.types import Query
+from ragsweep.metrics.keywords import clean_text, keyword_scores
+from ragsweep.tasks.keywords import apply_keywords
 
 
 def test_clean_text_drops_punctuation_and_whitespace():

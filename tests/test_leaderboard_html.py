@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from harness.report import load_runs
-from harness.report_html import pareto_front, render_html
+from ragsweep.report import load_runs
+from ragsweep.report_html import pareto_front, render_html
 from tests.test_report import _write_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

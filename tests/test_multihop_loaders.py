@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from harness.errors import DataError, OfflineError
-from tasks.hotpotqa import HotpotQATask, normalize
-from tasks.multihop_rag import MultiHopRAGTask
-from tasks.musique import MuSiQueTask, paragraph_id
+from ragsweep.errors import DataError, OfflineError
+from ragsweep.tasks.hotpotqa import HotpotQATask, normalize
+from ragsweep.tasks.multihop_rag import MultiHopRAGTask
+from ragsweep.tasks.musique import MuSiQueTask, paragraph_id
 
 HUB_ROW = {  # hotpotqa/hotpot_qa rows are columnar
     "id": "5a8b57f25542995d1e6f1371",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -8,21 +9,43 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.errors import OfflineError
-from harness.models import availability, resolve
+from ragsweep.errors import OfflineError
+from ragsweep.models import availability, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_importing_harness_turns_hub_downloads_and_telemetry_off():
-    code = "import os, harness; print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['RAGAS_DO_NOT_TRACK'])"
+IMPORT_ALL = (
+    "import ragsweep, ragsweep.metrics, ragsweep.tasks, pkgutil, importlib\n"
+    "for pkg in (ragsweep.metrics, ragsweep.tasks):\n"
+    "    for m in pkgutil.iter_modules(pkg.__path__): importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+)
+
+
+def test_importing_metrics_and_tasks_has_no_side_effects():
+    """A library user's process keeps its environment, logging and warning filters: importing every module
+    of ragsweep.metrics and ragsweep.tasks changes none of them."""
+    code = (
+        # numpy / scipy / pandas add warning filters of their own on import: imported first, they are not ours
+        "import os, logging, warnings, sys, json, numpy, scipy.stats, pandas; env = dict(os.environ); filters = list(warnings.filters)\n"
+        + IMPORT_ALL
+        + "print(json.dumps({'env': sorted(set(os.environ.items()) ^ set(env.items())), 'handlers': len(logging.getLogger().handlers),"
+        " 'filters': warnings.filters == filters, 'torch': 'torch' in sys.modules}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "RAGSWEEP_ALLOW_DOWNLOADS"}}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
+    assert json.loads(out.stdout) == {"env": [], "handlers": 0, "filters": True, "torch": False}
+
+
+def test_the_command_turns_hub_downloads_and_telemetry_off():
+    code = "import os; from ragsweep.cli import main; main(['list']); print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['RAGAS_DO_NOT_TRACK'])"
     env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "RAGSWEEP_ALLOW_DOWNLOADS"}}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True)
-    assert out.stdout.split() == ["1", "1", "true"]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
+    assert out.stdout.split()[-3:] == ["1", "1", "true"]
     env["RAGSWEEP_ALLOW_DOWNLOADS"] = "1"
-    code = "import os, harness; print(os.environ.get('HF_HUB_OFFLINE'))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True)
-    assert out.stdout.strip() == "None"
+    code = "import os; from ragsweep.cli import main; main(['list']); print(os.environ.get('HF_HUB_OFFLINE'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
+    assert out.stdout.split()[-1] == "None"
 
 
 def test_bundled_models_resolve_without_network():
@@ -38,7 +61,7 @@ def test_unreachable_hub_id_fails_with_what_to_do():
 
 
 def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
-    from harness.embedders import embed
+    from ragsweep.embedders import embed
 
     vecs = embed("bundled:all-MiniLM-L6-v2", ["a lighthouse by the harbour", "a lighthouse near the port", "income tax law"])
     assert vecs.shape == (3, 384)
@@ -48,12 +71,12 @@ def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
 
 def test_cli_unknown_component_is_one_line_error(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "harness.run", "chunker=nope"], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "ragsweep.run", "chunker=nope"], capture_output=True, text=True, cwd=REPO
     )
     assert out.returncode != 0
     assert "Could not find 'chunker/nope'" in out.stderr + out.stdout
     out = subprocess.run(
-        [sys.executable, "-m", "harness.run", "chunker.name=nope", f"results_dir={tmp_path}/runs", f"cache_dir={tmp_path}/cache", "progress=false"],
+        [sys.executable, "-m", "ragsweep.run", "chunker.name=nope", f"results_dir={tmp_path}/runs", f"cache_dir={tmp_path}/cache", "progress=false"],
         capture_output=True, text=True, cwd=REPO,
     )
     assert out.returncode == 2

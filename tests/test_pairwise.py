@@ -9,9 +9,9 @@ import re
 import pandas as pd
 import pytest
 
-from harness.errors import DataError
-from harness.pairwise import compare_runs, judge_config
-from metrics.judge import pairwise_verdict, pairwise_winner
+from ragsweep.errors import DataError
+from ragsweep.pairwise import compare_runs, judge_config
+from ragsweep.metrics.judge import pairwise_verdict, pairwise_winner
 from tests.loopback_openai import LoopbackServer
 
 

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from harness.hashing import sha256_file
+from ragsweep.hashing import sha256_file
 from tests.helpers import run, statuses
 
 

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 
-from harness.report import load_runs, render
-from harness.study import rows, table
+from ragsweep.report import load_runs, render
+from ragsweep.study import rows, table
 
 
 def _write_run(root, sweep, name, chunker, iou, headline="span_iou@5", per_query=None):

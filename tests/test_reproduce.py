@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.chunkers.perplexity import find_minima, truncate_sentence
-from harness.chunkers.sentences import SentenceGroupChunker
-from harness.errors import ConfigError
-from harness.scoring import chunk_sections
-from harness.text import sentence_spans
-from harness.types import Chunk, Document
-from metrics.keywords import KeywordScores, keyword_scores
+from ragsweep.chunkers.perplexity import find_minima, truncate_sentence
+from ragsweep.chunkers.sentences import SentenceGroupChunker
+from ragsweep.errors import ConfigError
+from ragsweep.scoring import chunk_sections
+from ragsweep.text import sentence_spans
+from ragsweep.types import Chunk, Document
+from ragsweep.metrics.keywords import KeywordScores, keyword_scores
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def test_dynamic_threshold_records_the_left_drop_on_a_plateau():
 
 
 def _reference_dynamic(values, threshold, zlist):
-    """The reference's find_minima_dynamic, written out from metrics-reference 4.2 and its code: the
+    """The reference's find_minima_dynamic, written out from ragsweep.metrics-reference 4.2 and its code: the
     threshold becomes min(zlist) inside the loop, whenever zlist holds 100 or more drops."""
     minima = []
     for i in range(1, len(values) - 1):
@@ -163,8 +163,8 @@ def test_cofe_rag_reference_compat_edge_cases():
 def test_flat_keyword_files_are_flagged_for_the_reference_mode(tmp_path):
     import json
 
-    from harness.types import Query
-    from tasks.keywords import FORMAT, VERSION, apply_keywords
+    from ragsweep.types import Query
+    from ragsweep.tasks.keywords import FORMAT, VERSION, apply_keywords
 
     path = tmp_path / "kw.json"
     path.write_text(json.dumps({"format": FORMAT, "version": VERSION, "queries": {

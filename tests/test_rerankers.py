@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.models import resolve
-from harness.rerankers.cross_encoder import CrossEncoderReranker
-from harness.types import Chunk
+from ragsweep.models import resolve
+from ragsweep.rerankers.cross_encoder import CrossEncoderReranker
+from ragsweep.types import Chunk
 from tests.helpers import run, statuses
 
 
@@ -46,7 +46,7 @@ def test_rerank_stage_in_the_pipeline(tmp_path, local_cross_encoder):
 
 
 def test_offline_hub_cross_encoder_fails_with_a_clear_message():
-    from harness.errors import OfflineError
+    from ragsweep.errors import OfflineError
 
     with pytest.raises(OfflineError, match="cross-encoder/ms-marco-MiniLM-L6-v2"):
         CrossEncoderReranker().rerank("q", [Chunk("d#0", "d", 0, 0, "x")])

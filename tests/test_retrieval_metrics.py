@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from ragsweep.metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 
 RANKED = ["x", "a", "x", "b", "a", "c"]  # doc id of each retrieved chunk, best first
 GOLD = ["a", "b", "z"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chunkers.sections import SectionChunker
-from harness.errors import ConfigError
-from harness.scoring import chunk_sections
-from harness.types import Chunk, Document
-from metrics import citations as cit
-from metrics import sections as sec
-from tasks.nitibench import NitiBenchTask
+from ragsweep.chunkers.sections import SectionChunker
+from ragsweep.errors import ConfigError
+from ragsweep.scoring import chunk_sections
+from ragsweep.types import Chunk, Document
+from ragsweep.metrics import citations as cit
+from ragsweep.metrics import sections as sec
+from ragsweep.tasks.nitibench import NitiBenchTask
 
 GOLD = ["L-1", "L-2", "L-3"]
 # five retrieved items; the third (a naive chunk) overlaps two gold sections at once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrics.significance import paired_bootstrap_p, paired_permutation_p
+from ragsweep.metrics.significance import paired_bootstrap_p, paired_permutation_p
 
 
 def test_exact_sign_flip_hand_computed():

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from harness.types import Span
-from metrics.spans import difference, intersect, precision_omega, span_scores, union_ranges
+from ragsweep.types import Span
+from ragsweep.metrics.spans import difference, intersect, precision_omega, span_scores, union_ranges
 
 
 def S(start, end, doc="d"):

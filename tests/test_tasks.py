@@ -8,11 +8,11 @@ import shutil
 
 import pytest
 
-from harness.errors import ConfigError, DataError
-from harness.registry import CHUNKERS, TASKS
-from tasks.chroma import ChromaTask
-from tasks.hotpotqa import HotpotQATask
-from tasks.nitibench import NitiBenchTask
+from ragsweep.errors import ConfigError, DataError
+from ragsweep.registry import CHUNKERS, TASKS
+from ragsweep.tasks.chroma import ChromaTask
+from ragsweep.tasks.hotpotqa import HotpotQATask
+from ragsweep.tasks.nitibench import NitiBenchTask
 
 
 def test_bundled_multihop_suite():
@@ -48,7 +48,7 @@ def test_bundled_span_suite():
 
 @pytest.fixture()
 def span_copy(tmp_path):
-    from tasks.base import BUNDLED_DATA
+    from ragsweep.tasks.base import BUNDLED_DATA
 
     dst = tmp_path / "suite"
     shutil.copytree(BUNDLED_DATA / "span_mini", dst)
@@ -106,7 +106,7 @@ def test_missing_data_file(tmp_path):
 
 
 def test_hotpotqa_bad_supporting_fact(tmp_path):
-    from tasks.base import BUNDLED_DATA
+    from ragsweep.tasks.base import BUNDLED_DATA
 
     shutil.copytree(BUNDLED_DATA / "multihop_mini", tmp_path / "s")
     path = tmp_path / "s" / "questions.json"
@@ -118,7 +118,7 @@ def test_hotpotqa_bad_supporting_fact(tmp_path):
 
 
 def test_nitibench_unknown_section(tmp_path):
-    from tasks.base import BUNDLED_DATA
+    from ragsweep.tasks.base import BUNDLED_DATA
 
     shutil.copytree(BUNDLED_DATA / "thai_legal_mini", tmp_path / "s")
     path = tmp_path / "s" / "questions.csv"
@@ -136,7 +136,7 @@ def test_unknown_component_name_lists_the_known_ones():
 
 
 def test_nitibench_duplicate_section_is_an_error(tmp_path):
-    from tasks.base import BUNDLED_DATA
+    from ragsweep.tasks.base import BUNDLED_DATA
 
     shutil.copytree(BUNDLED_DATA / "thai_legal_mini", tmp_path / "s")
     path = tmp_path / "s" / "laws" / "digital_signboard_tax_act.json"

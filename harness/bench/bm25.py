@@ -8,10 +8,11 @@ import logging
 import time
 from pathlib import Path
 
-from harness.bench.common import bench_suite, write_result
-from harness.retrievers.bm25 import BM25Retriever
+from ragsweep.paths import results_root
+from ragsweep.bench.common import bench_suite, write_result
+from ragsweep.retrievers.bm25 import BM25Retriever
 
-log = logging.getLogger("harness.bench.bm25")
+log = logging.getLogger("ragsweep.bench.bm25")
 
 
 def timed(fn):
@@ -22,7 +23,7 @@ def timed(fn):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("results/bench/bm25.json"))
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "bm25.json")
     parser.add_argument("--query-repeats", type=int, default=3, help="query the set this many times (steadier timing)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -40,7 +41,3 @@ def main(argv: list[str] | None = None) -> None:
     result["index_speedup_vs_rank_bm25"] = result["rank_bm25"]["index_s"] / result["sparse"]["index_s"]
     result["same_top10"] = sum(a == b for a, b in zip(tops["sparse"], tops["rank_bm25"])) / len(questions)
     write_result(args.out, result)
-
-
-if __name__ == "__main__":
-    main()

@@ -11,18 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import runtime
-from harness.bench.common import bench_suite, write_result
-from harness.embedders import embed, load_sentence_transformer
+from ragsweep import runtime
+from ragsweep.paths import results_root
+from ragsweep.bench.common import bench_suite, write_result
+from ragsweep.embedders import embed, load_sentence_transformer
 
-log = logging.getLogger("harness.bench.dense")
+log = logging.getLogger("ragsweep.bench.dense")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="bundled:all-MiniLM-L6-v2")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--out", type=Path, default=Path("results/bench/dense.json"))
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "dense.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     suite, chunks, _ = bench_suite()
@@ -47,7 +48,3 @@ def main(argv: list[str] | None = None) -> None:
         "cold_overhead_ratio": cold_s / raw_s, "warm_speedup_vs_raw": raw_s / warm_s,
         "max_abs_diff_vs_raw": float(np.abs(cold - raw).max()),
     })
-
-
-if __name__ == "__main__":
-    main()

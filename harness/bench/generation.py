@@ -18,15 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.bench.common import write_result
-from harness.chunkers.fixed_tokens import FixedTokenChunker
-from harness.generators.base import answer_messages
-from harness.llm.base import ChatBackend, build_backend
-from harness.lm import pick_device
-from harness.retrievers.bm25 import BM25Retriever
-from tasks.hotpotqa import HotpotQATask
+from ragsweep.paths import results_root
+from ragsweep.bench.common import write_result
+from ragsweep.chunkers.fixed_tokens import FixedTokenChunker
+from ragsweep.generators.base import answer_messages
+from ragsweep.llm.base import ChatBackend, build_backend
+from ragsweep.lm import pick_device
+from ragsweep.retrievers.bm25 import BM25Retriever
+from ragsweep.tasks.hotpotqa import HotpotQATask
 
-log = logging.getLogger("harness.bench.generation")
+log = logging.getLogger("ragsweep.bench.generation")
 
 
 def prompts(n: int) -> list[list[dict[str, str]]]:
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("results/bench/generation.json"))
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "generation.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     conversations = prompts(args.prompts)
@@ -93,7 +94,3 @@ def main(argv: list[str] | None = None) -> None:
         result["identical_answers_hf_vs_vllm"] = f"{same}/{len(conversations)}"
     write_result(args.out, result)
     log.info("%s", {k: v for k, v in result.items() if not isinstance(v, dict)})
-
-
-if __name__ == "__main__":
-    main()

@@ -13,19 +13,20 @@ import os
 import time
 from pathlib import Path
 
-from harness.bench.common import write_result
-from harness.chunkers.perplexity import PerplexityChunker
-from harness.lm import load_causal_lm
-from harness.types import Document
+from ragsweep.paths import results_root
+from ragsweep.bench.common import write_result
+from ragsweep.chunkers.perplexity import PerplexityChunker
+from ragsweep.lm import load_causal_lm
+from ragsweep.types import Document
 
-log = logging.getLogger("harness.bench.perplexity_chunker")
+log = logging.getLogger("ragsweep.bench.perplexity_chunker")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chars", type=int, default=1_000_000)
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct")
-    parser.add_argument("--out", type=Path, default=Path("results/bench/perplexity_chunker.json"))
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "perplexity_chunker.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     corpora = Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data")) / "chroma_general" / "corpora"
@@ -57,7 +58,3 @@ def main(argv: list[str] | None = None) -> None:
             "tokens_per_s": round(n_tokens / chunk_s, 1),
         },
     )
-
-
-if __name__ == "__main__":
-    main()

@@ -8,17 +8,18 @@ import logging
 import time
 from pathlib import Path
 
-from harness.bench.common import bench_suite, write_result
-from harness.retrievers.bm25 import BM25Retriever
-from metrics.spans import precision_omega, span_scores
+from ragsweep.paths import results_root
+from ragsweep.bench.common import bench_suite, write_result
+from ragsweep.retrievers.bm25 import BM25Retriever
+from ragsweep.metrics.spans import precision_omega, span_scores
 
-log = logging.getLogger("harness.bench.spans")
+log = logging.getLogger("ragsweep.bench.spans")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=Path("results/bench/spans.json"))
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "spans.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     suite, chunks, queries = bench_suite()
@@ -44,7 +45,3 @@ def main(argv: list[str] | None = None) -> None:
         "suite": suite, "queries": len(cases), "repeats": args.repeats, "chunks": len(chunks),
         "span_scores_per_s": n / scores_s, "precision_omega_per_s": n / omega_s,
     })
-
-
-if __name__ == "__main__":
-    main()

@@ -15,18 +15,18 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from harness.bench.common import write_result
-from harness.results import GROUPS
-from harness.runner import execute
+from ragsweep.paths import CONFIG_DIR, results_root
+from ragsweep.bench.common import write_result
+from ragsweep.results import GROUPS
+from ragsweep.runner import execute
 
-log = logging.getLogger("harness.bench.sweep_cache")
-CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
+log = logging.getLogger("ragsweep.bench.sweep_cache")
 
 
 def run_sweep(root: Path, grid: dict[str, list[str]]) -> tuple[float, list[dict]]:
     infos = []
     t0 = time.perf_counter()
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         for combo in itertools.product(*grid.values()):
             overrides = [f"{k}={v}" for k, v in zip(grid, combo)]
             cfg = compose("config", overrides=[f"cache_dir={root}/cache", f"results_dir={root}/runs", "progress=false",
@@ -40,10 +40,10 @@ def run_sweep(root: Path, grid: dict[str, list[str]]) -> tuple[float, list[dict]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("results/bench/sweep_cache.json"))
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "sweep_cache.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("harness.runner", "harness.pipeline", "harness.lm", "harness.embedders"):
+    for noisy in ("ragsweep.runner", "ragsweep.pipeline", "ragsweep.lm", "ragsweep.embedders"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     grid = {
         "task": ["multihop_mini", "span_mini"],
@@ -74,7 +74,3 @@ def main(argv: list[str] | None = None) -> None:
         "estimated_sweep_without_cache_s": cold_s - sum(computed.values()) + no_cache_s,
         "rerun_sweep_s": warm_s,
     })
-
-
-if __name__ == "__main__":
-    main()

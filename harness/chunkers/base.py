@@ -5,7 +5,7 @@ from typing import Iterable
 
 from tqdm.auto import tqdm
 
-from harness.types import Chunk, Document, make_chunk
+from ragsweep.types import Chunk, Document, make_chunk
 
 
 class Chunker(ABC):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.chunkers.base import Chunker
-from harness.chunkers.recursive import RecursiveChunker
-from harness.embedders import embed
-from harness.registry import CHUNKERS
-from harness.types import Document
+from ragsweep.chunkers.base import Chunker
+from ragsweep.chunkers.recursive import RecursiveChunker
+from ragsweep.embedders import embed
+from ragsweep.registry import CHUNKERS
+from ragsweep.types import Document
 
 
 def mean_pair_similarity(vectors: np.ndarray) -> float:

@@ -8,11 +8,11 @@ chunk text occurs twice).
 
 from __future__ import annotations
 
-from harness.chunkers.base import Chunker
-from harness.errors import ConfigError
-from harness.registry import CHUNKERS
-from harness.text import token_starts
-from harness.types import Document
+from ragsweep.chunkers.base import Chunker
+from ragsweep.errors import ConfigError
+from ragsweep.registry import CHUNKERS
+from ragsweep.text import token_starts
+from ragsweep.types import Document
 
 
 @CHUNKERS.register("fixed_tokens")

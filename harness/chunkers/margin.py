@@ -14,13 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.chunkers.base import Chunker
-from harness.chunkers.merge import group_spans, merge_to_target
-from harness.errors import ConfigError
-from harness.lm import load_causal_lm, pick_device
-from harness.registry import CHUNKERS
-from harness.text import check_splitter, sentence_spans
-from harness.types import Document
+from ragsweep.chunkers.base import Chunker
+from ragsweep.chunkers.merge import group_spans, merge_to_target
+from ragsweep.errors import ConfigError
+from ragsweep.lm import load_causal_lm, pick_device
+from ragsweep.registry import CHUNKERS
+from ragsweep.text import check_splitter, sentence_spans
+from ragsweep.types import Document
 
 PROMPT = (
     "This is a text chunking task. As an expert in text analysis, decide from the logical structure and the "

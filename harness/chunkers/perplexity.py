@@ -1,7 +1,7 @@
 """Meta-Chunking's perplexity (PPL) chunking (metrics-reference.md 4.2), on a small causal LM.
 
 Each sentence is tokenised on its own (no special tokens) and the pieces concatenated; one causal pass
-(harness.lm.token_nlls: windows with the KV cache carried) gives every token's NLL conditioned on all
+(ragsweep.lm.token_nlls: windows with the KV cache carried) gives every token's NLL conditioned on all
 preceding text. A sentence's score is the mean token NLL (natural log, not exponentiated, as in the
 reference; the first sentence has no prediction for its first token). Interior local minima whose drop on
 either side is at least ``threshold`` are boundaries, and a chunk ends *after* its minimum sentence.
@@ -18,12 +18,12 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.chunkers.base import Chunker
-from harness.chunkers.merge import group_spans, merge_to_target
-from harness.lm import load_causal_lm, pick_device, token_nlls
-from harness.registry import CHUNKERS
-from harness.text import check_splitter, sentence_spans
-from harness.types import Document
+from ragsweep.chunkers.base import Chunker
+from ragsweep.chunkers.merge import group_spans, merge_to_target
+from ragsweep.lm import load_causal_lm, pick_device, token_nlls
+from ragsweep.registry import CHUNKERS
+from ragsweep.text import check_splitter, sentence_spans
+from ragsweep.types import Document
 
 
 def find_minima(ppl: Sequence[float], threshold: float, drops: list[float] | None = None) -> tuple[list[int], float]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from harness.chunkers.base import Chunker
-from harness.errors import ConfigError
-from harness.registry import CHUNKERS
-from harness.text import strip_span, tiktoken_encoding
-from harness.types import Document
+from ragsweep.chunkers.base import Chunker
+from ragsweep.errors import ConfigError
+from ragsweep.registry import CHUNKERS
+from ragsweep.text import strip_span, tiktoken_encoding
+from ragsweep.types import Document
 
 Range = tuple[int, int]
 DEFAULT_SEPARATORS = ("\n\n", "\n", ".", "?", "!", " ", "")

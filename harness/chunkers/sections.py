@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from harness.chunkers.base import Chunker
-from harness.errors import ConfigError
-from harness.registry import CHUNKERS
-from harness.types import Chunk, Document, make_chunk
+from ragsweep.chunkers.base import Chunker
+from ragsweep.errors import ConfigError
+from ragsweep.registry import CHUNKERS
+from ragsweep.types import Chunk, Document, make_chunk
 
 
 @CHUNKERS.register("sections")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.chunkers.base import Chunker
-from harness.chunkers.merge import group_spans
-from harness.embedders import embed
-from harness.registry import CHUNKERS
-from harness.text import check_splitter, sentence_spans
-from harness.types import Document
+from ragsweep.chunkers.base import Chunker
+from ragsweep.chunkers.merge import group_spans
+from ragsweep.embedders import embed
+from ragsweep.registry import CHUNKERS
+from ragsweep.text import check_splitter, sentence_spans
+from ragsweep.types import Document
 
 
 def breakpoints(distances: np.ndarray, percentile: float) -> list[int]:

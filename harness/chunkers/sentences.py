@@ -4,11 +4,11 @@ sentence's end."""
 
 from __future__ import annotations
 
-from harness.chunkers.base import Chunker
-from harness.errors import ConfigError
-from harness.registry import CHUNKERS
-from harness.text import check_splitter, sentence_spans
-from harness.types import Document
+from ragsweep.chunkers.base import Chunker
+from ragsweep.errors import ConfigError
+from ragsweep.registry import CHUNKERS
+from ragsweep.text import check_splitter, sentence_spans
+from ragsweep.types import Document
 
 
 @CHUNKERS.register("sentences")

@@ -1,5 +1,5 @@
 """Generators: answer each question from its top context chunks."""
 
-from harness.generators.base import Generator
+from ragsweep.generators.base import Generator
 
 __all__ = ["Generator"]

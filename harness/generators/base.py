@@ -3,7 +3,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Sequence
 
-from harness.types import Chunk, Generation, Query
+from ragsweep.types import Chunk, Generation, Query
 
 DEFAULT_SYSTEM_PROMPT = (
     "You answer questions using only the given context. Reply with the shortest answer that is "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from harness.generators.base import Generator
-from harness.registry import GENERATORS
-from harness.text import sentence_spans, word_tokens
-from harness.types import Chunk, Generation, Query
+from ragsweep.generators.base import Generator
+from ragsweep.registry import GENERATORS
+from ragsweep.text import sentence_spans, word_tokens
+from ragsweep.types import Chunk, Generation, Query
 
 # Words that carry no evidence about which sentence answers a question.
 _STOPWORDS = frozenset(

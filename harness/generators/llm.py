@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from harness.generators.base import Generator
-from harness.llm.base import build_backend
-from harness.registry import GENERATORS
-from harness.types import Chunk, Generation, Query
-from metrics.citations import read_cited_answer
+from ragsweep.generators.base import Generator
+from ragsweep.llm.base import build_backend
+from ragsweep.registry import GENERATORS
+from ragsweep.types import Chunk, Generation, Query
+from ragsweep.metrics.citations import read_cited_answer
 
 
 def fit_budget(chunks: Sequence[Chunk], budget: int | None, count_tokens) -> list[Chunk]:

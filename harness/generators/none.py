@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from harness.generators.base import Generator
-from harness.registry import GENERATORS
-from harness.types import Chunk, Generation, Query
+from ragsweep.generators.base import Generator
+from ragsweep.registry import GENERATORS
+from ragsweep.types import Chunk, Generation, Query
 
 
 @GENERATORS.register("none")

@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from harness.llm.base import build_backend
-from harness.llm.prompting import render
-from harness.registry import JUDGES
-from harness.types import Chunk, Generation, Query
-from metrics import judge as jm
+from ragsweep.llm.base import build_backend
+from ragsweep.llm.prompting import render
+from ragsweep.registry import JUDGES
+from ragsweep.types import Chunk, Generation, Query
+from ragsweep.metrics import judge as jm
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class LLMJudge:
                     member_scores = [None if err else read(text) for text, err in zip(replies, v["errors"][rubric])]
                     v["scores"][column] = {"members": member_scores, "score": jm.panel_score(member_scores)}
         if self.ragas.get("metrics"):
-            from harness.judges.ragas_bridge import ragas_scores
+            from ragsweep.judges.ragas_bridge import ragas_scores
 
             ragas_rows = ragas_scores(self.ragas, self.model_configs[0], queries, by_query, chunks, self.context_k)
             for v in verdicts:

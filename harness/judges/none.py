@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from harness.registry import JUDGES
+from ragsweep.registry import JUDGES
 
 
 @JUDGES.register("none")

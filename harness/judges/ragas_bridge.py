@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from harness.llm.base import ChatBackend, build_backend
-from harness.types import Chunk, Generation, Query
+from ragsweep.llm.base import ChatBackend, build_backend
+from ragsweep.types import Chunk, Generation, Query
 
 log = logging.getLogger(__name__)
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
@@ -67,7 +67,7 @@ def _ragas_llm_class():
 def _ragas_embeddings(model_id: str):
     from ragas.embeddings.base import BaseRagasEmbeddings
 
-    from harness.embedders import embed
+    from ragsweep.embedders import embed
 
     class Embedder(BaseRagasEmbeddings):
         def embed_query(self, text: str) -> list[float]:

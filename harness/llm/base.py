@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import re
 from typing import Any, Callable, Iterable, Sequence
 
-from harness.registry import Registry
+from ragsweep.registry import Registry
 
 Messages = list[dict[str, str]]
 
@@ -83,19 +83,19 @@ class ChatBackend(ABC):
 
     def count_tokens(self, text: str) -> int:
         """Tokens as this backend's model counts them (cl100k where the model's tokenizer is not at hand)."""
-        from harness.text import tiktoken_encoding
+        from ragsweep.text import tiktoken_encoding
 
         return len(tiktoken_encoding("cl100k_base").encode(text, disallowed_special=()))
 
     def cut_tokens(self, text: str, n: int) -> str:
         """The first ``n`` tokens of ``text``, counted as ``count_tokens`` counts them."""
-        from harness.text import tiktoken_encoding
+        from ragsweep.text import tiktoken_encoding
 
         enc = tiktoken_encoding("cl100k_base")
         return enc.decode(enc.encode(text, disallowed_special=())[:n])
 
 
-BACKENDS: Registry[Any] = Registry("llm backend", "harness.llm")
+BACKENDS: Registry[Any] = Registry("llm backend", "ragsweep.llm")
 
 
 def build_backend(params: dict[str, Any]) -> ChatBackend:

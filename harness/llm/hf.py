@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from harness.lm import load_causal_lm, pick_device
-from harness.llm.base import BACKENDS, ChatBackend, Completion, Messages
+from ragsweep.lm import load_causal_lm, pick_device
+from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from harness import runtime
-from harness.cache import read_checked, write_checked
-from harness.hashing import canonical_json, sha256_json
-from harness.llm.base import BACKENDS, ChatBackend, Completion, Messages, redact
+from ragsweep import runtime
+from ragsweep.cache import read_checked, write_checked
+from ragsweep.hashing import canonical_json, sha256_json
+from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages, redact
 
 log = logging.getLogger(__name__)
 

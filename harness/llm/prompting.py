@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.llm.base import Messages
+from ragsweep.llm.base import Messages
 
 
 def render(prompt: dict[str, Any], **fields: Any) -> Messages:

@@ -1,5 +1,5 @@
 """Rerankers: reorder a retriever's candidates for each question."""
 
-from harness.rerankers.base import Reranker
+from ragsweep.rerankers.base import Reranker
 
 __all__ = ["Reranker"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Sequence
 
-from harness.types import Chunk
+from ragsweep.types import Chunk
 
 
 class Reranker(ABC):

@@ -12,11 +12,11 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.models import resolve
-from harness.registry import RERANKERS
-from harness.rerankers.base import Reranker
-from harness.retrievers.base import top_k
-from harness.types import Chunk
+from ragsweep.models import resolve
+from ragsweep.registry import RERANKERS
+from ragsweep.rerankers.base import Reranker
+from ragsweep.retrievers.base import top_k
+from ragsweep.types import Chunk
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from harness.registry import RERANKERS
-from harness.rerankers.base import Reranker
-from harness.types import Chunk
+from ragsweep.registry import RERANKERS
+from ragsweep.rerankers.base import Reranker
+from ragsweep.types import Chunk
 
 
 @RERANKERS.register("none")

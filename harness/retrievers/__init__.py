@@ -1,5 +1,5 @@
 """Retrievers: build an index over chunks, then rank chunks for each question."""
 
-from harness.retrievers.base import Retriever
+from ragsweep.retrievers.base import Retriever
 
 __all__ = ["Retriever"]

@@ -5,7 +5,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.types import Chunk
+from ragsweep.types import Chunk
 
 
 class Retriever(ABC):

@@ -18,11 +18,11 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import sparse
 
-from harness.errors import ConfigError
-from harness.registry import RETRIEVERS
-from harness.retrievers.base import Retriever, top_k
-from harness.text import word_tokens
-from harness.types import Chunk
+from ragsweep.errors import ConfigError
+from ragsweep.registry import RETRIEVERS
+from ragsweep.retrievers.base import Retriever, top_k
+from ragsweep.text import word_tokens
+from ragsweep.types import Chunk
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Dense retrieval: cosine similarity of unit-normalised embeddings (harness.embedders), exact search."""
+"""Dense retrieval: cosine similarity of unit-normalised embeddings (ragsweep.embedders), exact search."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.embedders import embed
-from harness.registry import RETRIEVERS
-from harness.retrievers.base import Retriever, top_k
-from harness.types import Chunk
+from ragsweep.embedders import embed
+from ragsweep.registry import RETRIEVERS
+from ragsweep.retrievers.base import Retriever, top_k
+from ragsweep.types import Chunk
 
 
 @RETRIEVERS.register("dense")

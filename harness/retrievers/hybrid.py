@@ -7,9 +7,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from harness.registry import RETRIEVERS
-from harness.retrievers.base import Retriever, top_k
-from harness.types import Chunk
+from ragsweep.registry import RETRIEVERS
+from ragsweep.retrievers.base import Retriever, top_k
+from ragsweep.types import Chunk
 
 
 @RETRIEVERS.register("hybrid")

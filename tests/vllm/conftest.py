@@ -13,6 +13,6 @@ def _release_engine_before_exit():
     """Shut the in-process engine down while pytest's output is still open (vLLM's exit hook would
     otherwise log into closed streams)."""
     yield
-    from harness.llm.vllm import release_engine
+    from ragsweep.llm.vllm import release_engine
 
     release_engine()

@@ -38,11 +38,11 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(cache):
-    """A vLLM OpenAI-compatible server on 127.0.0.1 (harness.serve_vllm), stopped by its pid afterwards."""
+    """A vLLM OpenAI-compatible server on 127.0.0.1 (ragsweep.serve_vllm), stopped by its pid afterwards."""
     port = _free_port()
     log = open(cache / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.serve_vllm", MODEL, "--port", str(port), "--cache-dir", str(cache / "cache"), "--max-model-len", "4096"],
+        [sys.executable, "-m", "ragsweep", "serve-vllm", MODEL, "--port", str(port), "--cache-dir", str(cache / "cache"), "--max-model-len", "4096"],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/v1"
@@ -88,8 +88,8 @@ def test_in_process_and_served_vllm_give_the_same_answers_and_readable_verdicts(
 def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):
     """Two models (the bundled id and its exported folder: two engines), two suites each, one job at a time in
     one process: 2 loads for 4 jobs; the first engine's process is gone once the second is loaded."""
-    from harness import runtime
-    from harness.llm import vllm as backend
+    from ragsweep import runtime
+    from ragsweep.llm import vllm as backend
 
     runtime.configure(cache / "cache")
     folder = backend.model_path(MODEL)
@@ -98,9 +98,9 @@ import json, logging, os, sys
 sys.path.insert(0, {str(REPO)!r})
 logging.basicConfig(level=logging.INFO)
 import psutil
-from harness import runtime
-from harness.llm import vllm as backend
-from harness.llm.base import build_backend
+from ragsweep import runtime
+from ragsweep.llm import vllm as backend
+from ragsweep.llm.base import build_backend
 
 def children():  # the engine's processes (EngineCore and its workers), not multiprocessing's own helpers
     out = set()
