@@ -19,7 +19,7 @@ import pandas as pd
 
 from ragsweep.paths import SOURCE_ROOT, results_root
 from ragsweep.provenance import git_revision
-from ragsweep.report import HEADLINE_METRICS
+from ragsweep.results import HEADLINE_METRICS
 from ragsweep.results import write_json
 from ragsweep.metrics.significance import paired_permutation_p
 

@@ -19,17 +19,9 @@ from typing import Any
 from ragsweep.paths import results_root
 from ragsweep.cache import atomic_write_bytes
 from ragsweep.metrics.significance import paired_permutation_p
+from ragsweep.results import HEADLINE_METRICS
 
 log = logging.getLogger("ragsweep.report")
-
-# Shown when present, in this order after the suite's own headline metric (its default sort key).
-HEADLINE_METRICS = (
-    "section_hit@10", "section_multi_hit@10", "section_recall@10", "section_mrr@10", "section_multi_mrr@10",
-    "doc_recall@5", "doc_mrr@10", "doc_ndcg@10",
-    "span_iou@5", "span_recall@5", "span_precision@5", "precision_omega",
-    "answer_f1", "answer_em", "citation_f1", "citation_doc_f1",
-)
-
 
 REQUIRED_KEYS = ("metrics", "summary", "choices", "components")
 

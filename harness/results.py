@@ -10,14 +10,27 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any, Sequence
 
-import pandas as pd
 
 from ragsweep.cache import atomic_write_bytes
 from ragsweep.hashing import sha256_json
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger("ragsweep.results")
+
 GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge")
+
+# Shown when present, in this order after the suite's own headline metric (its default sort key).
+HEADLINE_METRICS = (
+    "section_hit@10", "section_multi_hit@10", "section_recall@10", "section_mrr@10", "section_multi_mrr@10",
+    "doc_recall@5", "doc_mrr@10", "doc_ndcg@10",
+    "span_iou@5", "span_recall@5", "span_precision@5", "precision_omega",
+    "answer_f1", "answer_em", "citation_f1", "citation_doc_f1",
+)
 
 
 def _label_value(value: Any) -> Any:
@@ -33,9 +46,26 @@ def component_label(component: dict[str, Any], label_params: tuple[str, ...]) ->
     return " ".join([component["name"], *shown])
 
 
-def run_name(choices: dict[str, str], cfg: dict[str, Any]) -> str:
-    """Readable and unique: the config file chosen per group, then a hash of the resolved run config."""
-    readable = re.sub(r"[^A-Za-z0-9._=-]+", "_", "__".join(choices.get(g, "?") for g in GROUPS))[:150]
+# Overrides that say where or how a run executes, not what it computes: never part of its name.
+NOT_NAMED = ("results_root", "results_dir", "cache_dir", "progress", "sweep_name", "hydra", "sweep")
+
+
+def named_overrides(overrides: Sequence[str]) -> list[str]:
+    """The command-line overrides that change what a run computes and are not a group's config choice
+    (``chunker.size=128``, ``top_k=5``; not ``chunker=recursive``, ``results_dir=...`` or ``+sweep=...``)."""
+    shown = []
+    for item in overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if "=" in item and key not in GROUPS and key.split(".", 1)[0] not in NOT_NAMED:
+            shown.append(item.lstrip("+~"))
+    return shown
+
+
+def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[str] = ()) -> str:
+    """Readable and unique: the config file chosen per group and the parameters overridden on the command
+    line (so chunk sizes 64 / 128 / 256 read apart), then a hash of the resolved run config."""
+    parts = [*(choices.get(g, "?") for g in GROUPS), *named_overrides(overrides)]
+    readable = re.sub(r"[^A-Za-z0-9._=-]+", "_", "__".join(parts))[:150]
     return f"{readable}__{config_hash(cfg)[:8]}"
 
 
@@ -48,9 +78,43 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def parquet_writable(t: "pa.DataType") -> bool:
+    """False for a struct with no fields anywhere inside (every query's metadata empty): Parquet has no such type."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return t.num_fields > 0 and all(parquet_writable(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return parquet_writable(t.value_type)
+    return True
+
+
+def records_table(records: list[dict[str, Any]]) -> "pa.Table":
+    """Typed columns: lists stay lists, structs (gold spans, ranked chunks, metadata) stay structs. A
+    column whose values Arrow cannot give one type (a metadata key that is a string in one query and a
+    list in another), or that Parquet cannot store (metadata that is empty for every query), is stored as
+    JSON text, and the log says which."""
+    import pyarrow as pa
+
+    names = list(dict.fromkeys(k for r in records for k in r))
+    columns = {}
+    for name in names:
+        values = [r.get(name) for r in records]
+        try:
+            columns[name] = pa.array(values)
+            if not parquet_writable(columns[name].type):
+                raise pa.ArrowNotImplementedError("an empty object, which Parquet cannot store as a struct")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+            log.info("records column %r stored as JSON text: %s", name, str(err).splitlines()[0])
+            columns[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True) for v in values], pa.string())
+    return pa.table(columns)
+
+
 def write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    import pyarrow.parquet as pq
+
     buf = io.BytesIO()
-    pd.DataFrame.from_records(records).to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
+    pq.write_table(records_table(records), buf, compression="zstd")
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Sequence
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -28,28 +29,29 @@ def main(cfg: DictConfig) -> None:
     configure_environment()  # before any model library reads its settings (this process or a sweep worker)
     hydra_cfg = HydraConfig.get()
     choices = {g: hydra_cfg.runtime.choices.get(g, "?") for g in GROUPS}
+    overrides = list(hydra_cfg.overrides.task)
     if hydra_cfg.mode != RunMode.MULTIRUN:
         try:
             from ragsweep.runner import execute
 
-            execute(cfg, choices)
+            execute(cfg, choices, overrides)
         except RagsweepError as err:
             log.error("%s", err)
             sys.exit(2)
         return
     from ragsweep.sweep_status import write_status
 
-    ok, detail = sweep_job(cfg, choices)
+    ok, detail = sweep_job(cfg, choices, overrides)
     write_status(hydra_cfg.runtime.output_dir, ok, detail)
 
 
-def sweep_job(cfg: DictConfig, choices: dict[str, str]) -> tuple[bool, str]:
+def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = ()) -> tuple[bool, str]:
     """One job of a sweep: (True, run folder) or (False, the one-line reason); it never raises, so the
     launcher runs every other job."""
     from ragsweep.runner import execute
 
     try:
-        return True, str(execute(cfg, choices))
+        return True, str(execute(cfg, choices, overrides))
     except RagsweepError as err:
         log.error("%s", err)
         return False, str(err).splitlines()[0]

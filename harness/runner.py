@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any, Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -20,7 +21,7 @@ from ragsweep.hashing import sha256_json, sha256_text
 from ragsweep.pipeline import Pipeline, PipelineResult, plain_config
 from ragsweep.provenance import git_revision, machine, package_versions
 from ragsweep.registry import BY_GROUP
-from ragsweep.results import GROUPS, component_label, config_hash, run_name, write_run
+from ragsweep.results import GROUPS, HEADLINE_METRICS, component_label, config_hash, run_name, write_run
 from ragsweep.scoring import aggregate, build_records
 
 log = logging.getLogger("ragsweep.runner")
@@ -34,7 +35,14 @@ def data_identity(result: PipelineResult) -> str:
     return sha256_json({"queries": [q.to_dict() for q in result.queries], "documents": docs})[:16]
 
 
-def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
+def headline_summary(metrics: dict[str, Any], n_queries: int) -> str:
+    """One line with the run's headline metrics: what a user wants to see when a run ends."""
+    names = list(dict.fromkeys(n for n in (metrics.get("headline"), *HEADLINE_METRICS) if n and n in metrics["metrics"]))[:6]
+    shown = [f"{n}={metrics['metrics'][n]['mean']:.4f}" + (f" (n={metrics['metrics'][n]['n']})" if metrics["metrics"][n]["n"] != n_queries else "") for n in names]
+    return f"{n_queries} queries: " + (", ".join(shown) or "no metric")
+
+
+def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = ()) -> Path:
     """Run the pipeline for one resolved config and write its results folder."""
     t0 = time.perf_counter()
     plain = plain_config(cfg)
@@ -54,7 +62,7 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     metrics["headline"] = result.headline_metric
     metrics["data_identity"] = data_identity(result)
     score_s = time.perf_counter() - t_score
-    name = run_name(choices, plain)
+    name = run_name(choices, plain, overrides)
     run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name
     stages = {k: {"status": v.status, "wall_s": round(v.wall_s, 4), "key": v.key} for k, v in result.stages.items()}
     stages["score"] = {"status": "computed", "wall_s": round(score_s, 4), "key": None}
@@ -81,4 +89,5 @@ def execute(cfg: DictConfig, choices: dict[str, str]) -> Path:
     write_run(run_dir, OmegaConf.to_yaml(cfg, resolve=True), records, metrics, run_info)
     summary = " ".join(f"{k}={v['status']}" for k, v in stages.items() if k != "score")
     log.info("%s: %s (%.1fs) -> %s", name, summary, run_info["wall_s"], run_dir)
+    log.info("%s", headline_summary(metrics, len(records)))
     return run_dir

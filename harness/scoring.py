@@ -34,6 +34,7 @@ def query_metrics(
     corpus_chunks: Sequence[Chunk],
     eval_k: Sequence[int],
     span_k: int,
+    grades: dict[str, float] | None = None,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     if gold_doc_ids:
@@ -42,7 +43,7 @@ def query_metrics(
             out[f"doc_recall@{k}"] = recall_at_k(ranked_docs, gold_doc_ids, k)
             out[f"doc_hit@{k}"] = hit_at_k(ranked_docs, gold_doc_ids, k)
             out[f"doc_mrr@{k}"] = mrr_at_k(ranked_docs, gold_doc_ids, k)
-            out[f"doc_ndcg@{k}"] = ndcg_at_k(ranked_docs, gold_doc_ids, k)
+            out[f"doc_ndcg@{k}"] = ndcg_at_k(ranked_docs, gold_doc_ids, k, grades)
     if gold_spans:
         s = span_scores([c.span for c in ranked[:span_k]], gold_spans)
         out[f"span_recall@{span_k}"] = s.recall
@@ -169,14 +170,19 @@ def build_records(
             "question": q.question,
             "answers": list(q.answers),
             "gold_doc_ids": list(q.gold_doc_ids),
-            "gold_spans": json.dumps([[s.doc_id, s.start, s.end] for s in q.gold_spans], ensure_ascii=False),
-            "metadata": json.dumps(q.metadata, ensure_ascii=False, sort_keys=True),
+            "gold_spans": [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in q.gold_spans],
+            "metadata": q.metadata,
             "retrieved_chunk_ids": list(retrieved[q.query_id].chunk_ids),
             "retrieved_scores": list(retrieved[q.query_id].scores),
             "ranked_chunk_ids": list(final.chunk_ids),
             "ranked_scores": list(final.scores),
+            # What was retrieved, readable in the records themselves (no digging through the cache).
+            "ranked_chunks": [
+                {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "score": float(s), "text": c.text}
+                for c, s in zip(ranked, final.scores)
+            ],
         }
-        row.update(query_metrics(q.gold_doc_ids, q.gold_spans, ranked, corpus_chunks, eval_k, span_k))
+        row.update(query_metrics(q.gold_doc_ids, q.gold_spans, ranked, corpus_chunks, eval_k, span_k, dict(q.gold_doc_grades) or None))
         flat = bool(q.metadata.get("keywords_flat"))
         row.update(keyword_metrics(ranked, q.keywords_coarse, q.keywords_fine, keyword_k, "", keyword_reference_compat, flat))
         if final is not retrieved[q.query_id]:
@@ -184,7 +190,7 @@ def build_records(
             row.update(keyword_metrics(first_stage, q.keywords_coarse, q.keywords_fine, keyword_k, "_retrieved", keyword_reference_compat, flat))
         if q.metadata.get("gold_sections") and doc_sections:
             ranked_sections = [chunk_sections(c, doc_sections, section_mapping) for c in ranked]
-            row["ranked_sections"] = json.dumps(ranked_sections, ensure_ascii=False)
+            row["ranked_sections"] = ranked_sections
             row.update(section_metrics(ranked_sections, q.metadata["gold_sections"], section_k))
             other = [chunk_sections(c, doc_sections, other_mapping) for c in ranked]
             row.update(section_metrics(other, q.metadata["gold_sections"], section_k, f"_{other_mapping}"))

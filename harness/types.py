@@ -97,9 +97,13 @@ class Query:
     keywords_coarse: tuple[str, ...] = ()
     keywords_fine: tuple[tuple[str, ...], ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Graded relevance (BEIR qrels): (doc id, grade) for nDCG's gains; empty means every gold doc counts 1.
+    gold_doc_grades: tuple[tuple[str, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        grades = {"gold_doc_grades": [list(g) for g in self.gold_doc_grades]} if self.gold_doc_grades else {}
         return {
+            **grades,
             "query_id": self.query_id,
             "question": self.question,
             "answers": list(self.answers),
@@ -121,6 +125,7 @@ class Query:
             keywords_coarse=tuple(d.get("keywords_coarse") or ()),
             keywords_fine=tuple(tuple(g) for g in d.get("keywords_fine") or ()),
             metadata=dict(d.get("metadata") or {}),
+            gold_doc_grades=tuple((str(g[0]), int(g[1])) for g in d.get("gold_doc_grades") or ()),
         )
 
 

@@ -150,6 +150,8 @@ def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Qu
     questions are not blank, and every gold span is non-empty and lies inside a known document."""
     if not queries:
         raise DataError(source, "the suite has no questions")
+    if not documents:
+        raise DataError(source, "the suite has no documents: give it a corpus (see the task's corpus / path settings)")
     bad = RecordErrors(source)
     doc_len: dict[str, int] = {}
     for d in documents:
@@ -164,6 +166,9 @@ def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Qu
         seen.add(q.query_id)
         if not q.question.strip():
             bad.add("question is empty or whitespace only", record=record, field="question")
+        for j, doc_id in enumerate(q.gold_doc_ids):
+            if doc_id not in doc_len:
+                bad.add(f"gold document {doc_id!r} is not in the corpus (it could never be retrieved)", record=record, field=f"gold_doc_ids[{j}]")
         for j, s in enumerate(q.gold_spans):
             if s.length == 0:
                 bad.add(f"zero-length gold span {s.doc_id}[{s.start}:{s.end})", record=record, field=f"gold_spans[{j}]")

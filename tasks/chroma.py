@@ -1,7 +1,8 @@
 """Chroma's chunking-evaluation format: a questions CSV whose ``references`` column is a JSON list of
 ``{content, start_index, end_index}`` character spans, plus a folder of corpus files.
 
-``corpus_id`` names a file ``<corpora>/<corpus_id><suffix>``, or is remapped with ``corpus_paths``
+``corpus_id`` names a file ``<corpora>/<corpus_id><suffix>`` (``suffix: null``: the file named exactly
+``corpus_id``, else the one file ``<corpus_id>.<anything>``), or is remapped with ``corpus_paths``
 (corpus id -> path relative to the suite folder), so any such CSV plus a corpus folder is a suite by
 config alone; a corpus id or path that would leave the suite folder (``..``, an absolute path) is refused.
 Corpora are read as UTF-8 with no newline translation (the offsets count code points of the raw file), and
@@ -17,6 +18,7 @@ the run's task description (run.json), which the leaderboard shows.
 
 from __future__ import annotations
 
+import glob
 import json
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ class ChromaTask(Task):
         path: str,
         questions: str = "questions_df.csv",
         corpora: str = "corpora",
-        suffix: str = ".md",
+        suffix: str | None = ".md",
         corpus_paths: dict[str, str] | None = None,
         language: str = "en",
         on_invalid_reference: str = "error",
@@ -57,10 +59,17 @@ class ChromaTask(Task):
         """The corpus file of ``corpus_id``, or None when the id (or its remap) would leave the suite folder."""
         if corpus_id in self.corpus_paths:
             return inside(self.root, self.corpus_paths[corpus_id])
-        relative = f"{corpus_id}{self.suffix}"
         if "/" in corpus_id or "\\" in corpus_id or corpus_id in (".", ".."):
             return None
-        return inside(self.corpora_dir, relative)
+        if self.suffix is not None:
+            return inside(self.corpora_dir, f"{corpus_id}{self.suffix}")
+        exact = inside(self.corpora_dir, corpus_id)
+        if exact is None or exact.is_file():
+            return exact
+        matches = sorted(p for p in self.corpora_dir.glob(f"{glob.escape(corpus_id)}.*") if p.is_file())
+        if len(matches) > 1:
+            raise DataError(self.questions_path, f"corpus id {corpus_id!r} matches {len(matches)} files ({', '.join(p.name for p in matches)}): set task.suffix", field="corpus_id")
+        return matches[0] if matches else exact
 
     def _rows(self) -> list[dict[str, str]]:
         header, rows = read_csv(require_file(self.questions_path))

@@ -4,10 +4,16 @@ copies, and the hub's hotpotqa/hotpot_qa rows.
 Every record has a question, answer(s), ``supporting_facts`` (title, sentence index) and a ``context`` of
 (title, sentences). The three layouts differ only in field shapes (lists of pairs vs. columnar dicts,
 ``answer`` vs. FlashRAG's ``golden_answers`` aliases, fields under ``metadata``), which ``normalize``
-reduces to one. One Document per title, its text the sentences joined as published (HotpotQA sentences
-carry their own leading spaces). Gold: answers, supporting titles, and each supporting sentence as a
-character span. The corpus is a corpus file {title: [sentences]} when given, else the union of the
-questions' contexts (the distractor setting).
+reduces to one. One Document per title, its text the sentences joined as published: HotpotQA sentences
+carry their own leading space and are joined as they are; 2WikiMultihopQA's carry none, so one space goes
+between two sentences when neither side has whitespace (``join_sentences``). Gold: answers, supporting
+titles, and each supporting sentence as a character span.
+
+The corpus is a corpus file when given, else the union of the questions' contexts (the distractor
+setting). A corpus file is {title: [sentences]}, or a passage list [{"title", "text"}] as HippoRAG and
+others publish the 2Wiki / HotpotQA / MuSiQue corpora. Passages have no sentence boundaries: a supporting
+sentence is found by its text (from the question's context) inside its passage; where it cannot be found,
+the gold span is the whole passage, and how often that happened is counted in run.json.
 """
 
 from __future__ import annotations
@@ -90,17 +96,30 @@ def _index(value: Any) -> int:
     return value
 
 
-def sentence_spans(doc_id: str, sentences: list[str]) -> tuple[str, list[Span]]:
-    spans, pos = [], 0
+def join_sentences(sentences: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """The document text and each sentence's (start, end) in it, whitespace excluded. Sentences are
+    concatenated as published, with one space added only where two would otherwise touch."""
+    parts: list[str] = []
+    bounds, pos = [], 0
     for s in sentences:
+        if parts and s[:1] and not s[:1].isspace() and not parts[-1][-1:].isspace():
+            parts.append(" ")
+            pos += 1
         lead = len(s) - len(s.lstrip())
-        spans.append(Span(doc_id, pos + lead, pos + lead + len(s.strip())))
+        bounds.append((pos + lead, pos + lead + len(s.strip())))
+        parts.append(s)
         pos += len(s)
-    return "".join(sentences), spans
+    return "".join(parts), bounds
+
+
+def sentence_spans(doc_id: str, sentences: list[str]) -> tuple[str, list[Span]]:
+    text, bounds = join_sentences(sentences)
+    return text, [Span(doc_id, start, end) for start, end in bounds]
 
 
 @TASKS.register("hotpotqa")
 class HotpotQATask(Task):
+    version = "2"  # 2: 2Wiki sentences joined with a space; passage-list corpora
     breakdown_keys = ("type", "level")
 
     def __init__(
@@ -143,7 +162,7 @@ class HotpotQATask(Task):
             with bad.collect():
                 records.append(normalize(rec, source, f"{i} (_id {rec.get('_id', rec.get('id', '?'))})"))
         bad.raise_if_any()
-        corpus = self._corpus() if self.corpus_path else {}
+        corpus, passages = self._corpus() if self.corpus_path else ({}, {})
         conflicts = 0
         if not self.corpus_path:
             for rec in records:
@@ -157,32 +176,62 @@ class HotpotQATask(Task):
             text, spans = sentence_spans(title, sentences)
             docs.append(Document(title, text, {"title": title}))
             spans_of[title] = spans
+        docs += [Document(title, text, {"title": title}) for title, text in passages.items()]
+        self._whole_passage_gold = 0
         queries = []
         bad = RecordErrors(source)
         for i, rec in enumerate(records):
             with bad.collect():
-                queries.append(self._query(rec, i, spans_of, source))
+                queries.append(self._query(rec, i, spans_of, source, passages))
         bad.raise_if_any()
+        if self._whole_passage_gold:
+            self._description["supporting_sentences_not_found_whole_passage_gold"] = self._whole_passage_gold
         return docs, queries
 
-    def _corpus(self) -> dict[str, list[str]]:
-        """The corpus file {title: [sentences]}; a title given twice is an error (read_json)."""
+    def _corpus(self) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """({title: [sentences]}, {}) from a sentence corpus, or ({}, {title: text}) from a passage list
+        [{"title", "text"}]; a title given twice is an error either way."""
         assert self.corpus_path is not None
         corpus = read_json(self.corpus_path)
-        if not isinstance(corpus, dict):
-            raise DataError(self.corpus_path, f"expected a JSON object {{title: [sentences]}}, got {type(corpus).__name__}")
         bad = RecordErrors(self.corpus_path)
+        if isinstance(corpus, list):
+            passages: dict[str, str] = {}
+            for i, p in enumerate(corpus):
+                if not isinstance(p, dict) or not isinstance(p.get("title"), str) or not isinstance(p.get("text"), str):
+                    bad.add("expected {\"title\": str, \"text\": str}", record=i)
+                elif p["title"] in passages:
+                    bad.add(f"title {p['title']!r} appears twice (HotpotQA-style suites name documents by title)", record=i, field="title")
+                else:
+                    passages[p["title"]] = p["text"]
+            bad.raise_if_any()
+            return {}, passages
+        if not isinstance(corpus, dict):
+            raise DataError(self.corpus_path, f"expected {{title: [sentences]}} or [{{title, text}}], got {type(corpus).__name__}")
         for title, sentences in corpus.items():
             if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
                 bad.add("expected a list of sentence strings", record=f"title {title!r}")
         bad.raise_if_any()
-        return corpus
+        return corpus, {}
 
-    def _query(self, rec: MultiHopRecord, i: int, spans_of: dict[str, list[Span]], source: str) -> Query:
+    def _passage_span(self, rec: MultiHopRecord, title: str, sent_idx: int, text: str) -> Span:
+        """A supporting sentence located in its passage by its text; the whole passage when it cannot be."""
+        sentences = dict(rec.context).get(title) or []
+        sentence = sentences[sent_idx].strip() if 0 <= sent_idx < len(sentences) else ""
+        start = text.find(sentence) if sentence else -1
+        if start < 0:
+            self._whole_passage_gold += 1
+            return Span(title, 0, len(text))
+        return Span(title, start, start + len(sentence))
+
+    def _query(self, rec: MultiHopRecord, i: int, spans_of: dict[str, list[Span]], source: str, passages: dict[str, str]) -> Query:
         record = f"{i} (_id {rec.qid})"
         spans, titles = [], []
         for j, (title, sent_idx) in enumerate(rec.supporting):
             field = f"supporting_facts[{j}]"
+            if title in passages:
+                spans.append(self._passage_span(rec, title, sent_idx, passages[title]))
+                titles.append(title)
+                continue
             if title not in spans_of:
                 raise DataError(source, f"title {title!r} is not in the corpus", record=record, field=field)
             if not 0 <= sent_idx < len(spans_of[title]):
@@ -195,7 +244,7 @@ class HotpotQATask(Task):
             query_id=rec.qid,
             question=rec.question,
             answers=rec.answers,
-            gold_spans=tuple(spans),
+            gold_spans=tuple(dict.fromkeys(spans)),  # two facts found as one whole passage are one span
             gold_doc_ids=tuple(dict.fromkeys(titles)),
             metadata=rec.metadata,
         )

@@ -6,6 +6,10 @@ them. The file format::
 
     {"format": "ragsweep-keywords", "version": 1, "task": ..., "model": ..., "prompt_sha256": ...,
      "queries": {"<query_id>": {"coarse_keywords": [str], "fine_keywords": [[str]]}}}
+
+CoFE-RAG's released data set file (``rag_dataset_en.json``: ``{"examples": [{"query", "coarse_keywords",
+"fine_keywords", ...}]}``) is read as well; its examples carry no ids, so they are matched to the suite's
+questions by question text.
 """
 
 from __future__ import annotations
@@ -36,36 +40,62 @@ def _strings(value: Any, path: Path, qid: str, field: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def read_keywords(path: Path) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...], bool]]:
-    """query id -> (coarse, fine groups, whether the fine keywords were a flat list of strings)."""
-    data = read_json(path)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise DataError(path, f"not a keyword annotation file (expected \"format\": \"{FORMAT}\")")
-    if data.get("version") != VERSION:
-        raise DataError(path, f"keyword file version {data.get('version')!r}; this harness reads version {VERSION}", field="version")
-    out = {}
-    for qid, entry in (data.get("queries") or {}).items():
-        if not isinstance(entry, dict):
-            raise DataError(path, "expected an object", record=qid)
-        coarse = _strings(entry.get("coarse_keywords"), path, qid, "coarse_keywords")
-        fine_raw = entry.get("fine_keywords")
-        if not isinstance(fine_raw, list):
-            raise DataError(path, "expected a list of keyword groups", record=qid, field="fine_keywords")
-        fine = tuple(_strings(g if isinstance(g, list) else [g], path, qid, "fine_keywords") for g in fine_raw)
-        out[str(qid)] = (coarse, fine, bool(fine_raw) and all(isinstance(g, str) for g in fine_raw))
+Keywords = tuple[tuple[str, ...], tuple[tuple[str, ...], ...], bool]
+
+
+def _entry(entry: Any, path: Path, record: str) -> Keywords:
+    """(coarse, fine groups, whether the fine keywords were a flat list of strings)."""
+    if not isinstance(entry, dict):
+        raise DataError(path, "expected an object", record=record)
+    coarse = _strings(entry.get("coarse_keywords"), path, record, "coarse_keywords")
+    fine_raw = entry.get("fine_keywords")
+    if not isinstance(fine_raw, list):
+        raise DataError(path, "expected a list of keyword groups", record=record, field="fine_keywords")
+    fine = tuple(_strings(g if isinstance(g, list) else [g], path, record, "fine_keywords") for g in fine_raw)
+    return coarse, fine, bool(fine_raw) and all(isinstance(g, str) for g in fine_raw)
+
+
+def cofe_rag_examples(path: Path, data: dict[str, Any]) -> dict[str, Keywords]:
+    """question text -> keywords, from CoFE-RAG's data set file; one question annotated twice is an error."""
+    examples = data["examples"]
+    if not isinstance(examples, list):
+        raise DataError(path, f"expected a list, got {type(examples).__name__}", field="examples")
+    out: dict[str, Keywords] = {}
+    for i, ex in enumerate(examples):
+        record = f"examples[{i}]"
+        query = ex.get("query") if isinstance(ex, dict) else None
+        if not isinstance(query, str) or not query.strip():
+            raise DataError(path, "missing or not a string", record=record, field="query")
+        if query in out:
+            raise DataError(path, "the same query text appears twice (examples are matched by query text)", record=record, field="query")
+        out[query] = _entry(ex, path, record)
     return out
 
 
+def read_keywords(path: Path) -> tuple[dict[str, Keywords], bool]:
+    """(annotations, whether they are keyed by question text rather than query id)."""
+    data = read_json(path)
+    if isinstance(data, dict) and "examples" in data and "format" not in data:
+        return cofe_rag_examples(path, data), True
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DataError(path, f"not a keyword annotation file (expected \"format\": \"{FORMAT}\", or CoFE-RAG's {{\"examples\": [...]}})")
+    if data.get("version") != VERSION:
+        raise DataError(path, f"keyword file version {data.get('version')!r}; this harness reads version {VERSION}", field="version")
+    return {str(qid): _entry(entry, path, str(qid)) for qid, entry in (data.get("queries") or {}).items()}, False
+
+
 def apply_keywords(queries: list[Query], path: Path) -> list[Query]:
-    annotations = read_keywords(path)
-    known = {q.query_id for q in queries}
+    annotations, by_question = read_keywords(path)
+    key = (lambda q: q.question) if by_question else (lambda q: q.query_id)  # noqa: E731
+    known = {key(q) for q in queries}
     stray = sorted(set(annotations) - known)
     if stray:
-        raise DataError(path, f"{len(stray)} annotated queries are not in the suite", record=stray[0])
+        what = "annotated questions (matched by text)" if by_question else "annotated queries"
+        raise DataError(path, f"{len(stray)} {what} are not in the suite", record=stray[0])
     out = []
     for q in queries:
-        if q.query_id in annotations and not (q.keywords_coarse or q.keywords_fine):
-            coarse, fine, flat = annotations[q.query_id]
+        if key(q) in annotations and not (q.keywords_coarse or q.keywords_fine):
+            coarse, fine, flat = annotations[key(q)]
             q = replace(q, keywords_coarse=coarse, keywords_fine=fine, metadata={**q.metadata, **({"keywords_flat": True} if flat else {})})
         out.append(q)
     return out

@@ -5,6 +5,10 @@ is_supporting}]``); the corpus is their union, one Document per distinct paragra
 several paragraphs, so the doc id is the title plus a short hash of the text). Gold: answer and
 ``answer_aliases``, the supporting paragraphs (as docs and whole-paragraph spans), and the hop count
 read from the id prefix (``2hop__``, ``3hop1__``, ``4hop3__``).
+
+``corpus``: a passage list [{"title", "text"}] (HippoRAG's published MuSiQue corpus) to retrieve from
+instead of the union; each supporting paragraph must be in it (same title and text), else the load stops
+naming the question.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from ragsweep.errors import DataError
 from ragsweep.hashing import sha256_text
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, read_records, resolve_path, text_field
+from ragsweep.tasks.base import RecordErrors, Task, read_json, read_records, require_file, resolve_path, text_field
 
 _HOPS = re.compile(r"^(\d)hop")
 
@@ -30,13 +34,34 @@ def paragraph_id(title: str, text: str) -> str:
 class MuSiQueTask(Task):
     breakdown_keys = ("hops",)
 
-    def __init__(self, path: str, questions: str = "musique_ans_v1.0_dev.jsonl", limit: int | None = None, language: str = "en"):
+    version = "2"  # 2: optional passage-list corpus
+
+    def __init__(
+        self, path: str, questions: str = "musique_ans_v1.0_dev.jsonl", corpus: str | None = None, limit: int | None = None, language: str = "en"
+    ):
         self.root = resolve_path(path)
         self.questions_path = self.root / questions
+        self.corpus_path = self.root / corpus if corpus else None
         self.limit, self.language = limit, language
 
     def data_files(self) -> list[Path]:
-        return [self.questions_path]
+        return [self.questions_path] + ([require_file(self.corpus_path)] if self.corpus_path else [])
+
+    def _passages(self) -> list[Document]:
+        assert self.corpus_path is not None
+        raw = read_json(self.corpus_path)
+        if not isinstance(raw, list):
+            raise DataError(self.corpus_path, f"expected a list of {{title, text}} passages, got {type(raw).__name__}")
+        docs: dict[str, Document] = {}
+        bad = RecordErrors(self.corpus_path)
+        for i, p in enumerate(raw):
+            if not isinstance(p, dict) or not isinstance(p.get("title"), str) or not isinstance(p.get("text"), str):
+                bad.add("expected {\"title\": str, \"text\": str}", record=i)
+                continue
+            doc_id = paragraph_id(p["title"], p["text"])
+            docs.setdefault(doc_id, Document(doc_id, p["text"], {"title": p["title"]}))  # a repeated passage is one document
+        bad.raise_if_any()
+        return list(docs.values())
 
     def load(self) -> tuple[list[Document], list[Query]]:
         raw = read_records(self.questions_path)
@@ -48,7 +73,7 @@ class MuSiQueTask(Task):
             with bad.collect():
                 queries.append(self._query(rec, i, docs))
         bad.raise_if_any()
-        return list(docs.values()), queries
+        return (self._passages() if self.corpus_path else list(docs.values())), queries
 
     def _query(self, rec: dict[str, Any], i: int, docs: dict[str, Document]) -> Query:
         path = self.questions_path

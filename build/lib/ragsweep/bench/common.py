@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ragsweep.paths import SOURCE_ROOT
+from ragsweep.cache import atomic_write_bytes
+from ragsweep.provenance import git_revision, machine, package_versions
+from ragsweep.types import Chunk, Query
+
+log = logging.getLogger("ragsweep.bench")
+
+
+def bench_suite(chunk_tokens: int = 200) -> tuple[str, list[Chunk], list[Query]]:
+    """(name, chunks, queries) the retrieval and span benches share: Chroma's general set from
+    ../shared/data (RAGSWEEP_SHARED_DATA) when present, else the bundled span_mini suite."""
+    from ragsweep.chunkers.fixed_tokens import FixedTokenChunker
+    from ragsweep.tasks.chroma import ChromaTask
+
+    shared = Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data")) / "chroma_general"
+    name, task = ("chroma_general", ChromaTask(str(shared))) if shared.is_dir() else ("span_mini", ChromaTask("bundled:span_mini"))
+    documents, queries = task.checked_load()
+    return name, FixedTokenChunker(size=chunk_tokens).chunk(documents, progress=False), queries
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """A benchmark result with the machine and versions it was measured on."""
+    record = {**result, "machine": machine(), "git": git_revision(SOURCE_ROOT), "packages": package_versions()}
+    atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    log.info("%s\nwrote %s", json.dumps(result, indent=2), path)

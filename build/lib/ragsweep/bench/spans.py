@@ -1,0 +1,47 @@
+"""Span-metric scoring throughput: span recall/precision/IoU at k=5 and Precision-Omega over every
+query of the bench suite, repeated. Writes results/bench/spans.json."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from ragsweep.paths import results_root
+from ragsweep.bench.common import bench_suite, write_result
+from ragsweep.retrievers.bm25 import BM25Retriever
+from ragsweep.metrics.spans import precision_omega, span_scores
+
+log = logging.getLogger("ragsweep.bench.spans")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "spans.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    suite, chunks, queries = bench_suite()
+    retriever = BM25Retriever()
+    ranked = retriever.search(retriever.index(chunks), [q.question for q in queries], 5)
+    by_doc: dict[str, list] = {}
+    for c in chunks:
+        by_doc.setdefault(c.doc_id, []).append(c.span)
+    cases = [([chunks[i].span for i, _ in r], q.gold_spans, [s for d in sorted({g.doc_id for g in q.gold_spans}) for s in by_doc[d]])
+             for q, r in zip(queries, ranked)]
+    t0 = time.perf_counter()
+    for _ in range(args.repeats):
+        for retrieved, gold, corpus in cases:
+            span_scores(retrieved, gold)
+    scores_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(args.repeats):
+        for _, gold, corpus in cases:
+            precision_omega(corpus, gold)
+    omega_s = time.perf_counter() - t0
+    n = len(cases) * args.repeats
+    write_result(args.out, {
+        "suite": suite, "queries": len(cases), "repeats": args.repeats, "chunks": len(chunks),
+        "span_scores_per_s": n / scores_s, "precision_omega_per_s": n / omega_s,
+    })

@@ -1,0 +1,76 @@
+"""What the stage cache saves on a sweep: a cold sweep's wall time vs the time the same runs would take
+if every run computed every stage itself (each stage's measured compute time, summed over the runs that
+use it), then the same sweep again (all hits). Writes results/bench/sweep_cache.json."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from ragsweep.paths import CONFIG_DIR, results_root
+from ragsweep.bench.common import write_result
+from ragsweep.results import GROUPS
+from ragsweep.runner import execute
+
+log = logging.getLogger("ragsweep.bench.sweep_cache")
+
+
+def run_sweep(root: Path, grid: dict[str, list[str]]) -> tuple[float, list[dict]]:
+    infos = []
+    t0 = time.perf_counter()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        for combo in itertools.product(*grid.values()):
+            overrides = [f"{k}={v}" for k, v in zip(grid, combo)]
+            cfg = compose("config", overrides=[f"cache_dir={root}/cache", f"results_dir={root}/runs", "progress=false",
+                                               "sweep_name=bench", *overrides], return_hydra_config=True)
+            choices = {g: cfg.hydra.runtime.choices.get(g) for g in GROUPS}
+            with open_dict(cfg):
+                del cfg["hydra"]
+            infos.append(json.loads((execute(cfg, choices) / "run.json").read_text()))
+    return time.perf_counter() - t0, infos
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "sweep_cache.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("ragsweep.runner", "ragsweep.pipeline", "ragsweep.lm", "ragsweep.embedders"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    grid = {
+        "task": ["multihop_mini", "span_mini"],
+        "chunker": ["fixed_tokens", "recursive", "sentences"],
+        "retriever": ["bm25", "dense", "hybrid"],
+        "generator": ["extractive", "none"],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        cold_s, infos = run_sweep(Path(tmp), grid)
+        warm_s, _ = run_sweep(Path(tmp), grid)
+    computed = {}  # stage key -> compute time, from the run that computed it
+    uses = 0
+    for info in infos:
+        for name, stage in info["stages"].items():
+            if stage["key"] and stage["status"] == "computed":
+                computed[stage["key"]] = stage["wall_s"]
+    no_cache_s = 0.0
+    for info in infos:
+        for name, stage in info["stages"].items():
+            if stage["key"] in computed:
+                uses += 1
+                no_cache_s += computed[stage["key"]]
+    write_result(args.out, {
+        "runs": len(infos), "grid": grid, "stage_uses": uses, "unique_stages_computed": len(computed),
+        "cold_sweep_s": cold_s, "unique_stage_compute_s": sum(computed.values()), "every_run_computes_everything_s": no_cache_s,
+        "stage_compute_saved_ratio": no_cache_s / sum(computed.values()) if computed else None,
+        # The cold sweep with each run paying for every stage itself instead of sharing.
+        "estimated_sweep_without_cache_s": cold_s - sum(computed.values()) + no_cache_s,
+        "rerun_sweep_s": warm_s,
+    })

@@ -1,0 +1,135 @@
+"""``ragsweep``: one command for every job of the harness.
+
+    ragsweep run task=span_mini chunker=recursive retriever=dense   one run (Hydra overrides)
+    ragsweep run -m chunker=fixed_tokens,recursive retriever=bm25   a sweep over the listed choices
+    ragsweep sweep default                                          a sweep preset (configs/sweep/<name>.yaml)
+    ragsweep report [--csv F]                                       leaderboard (Markdown, HTML, CSV)
+    ragsweep gate --sweep ci                                        regression gate against a baseline
+    ragsweep check +sweep=default                                   what a run needs and whether it is here
+    ragsweep list                                                   components, suites and presets by name
+    ragsweep bench bm25                                             a benchmark (results/bench/<name>.json)
+
+Each subcommand's ``--help`` says more; ``run`` and ``sweep`` take Hydra's options (``--config-dir DIR``
+adds a folder of your own task / component / sweep YAML files, ``--cfg job`` prints the composed config).
+Outputs go under ``./results`` of the working directory, or ``--results DIR`` / ``$RAGSWEEP_RESULTS``;
+the cache may live apart (``$RAGSWEEP_CACHE``). Hub downloads are off unless RAGSWEEP_ALLOW_DOWNLOADS=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+from ragsweep.offline import configure_environment
+from ragsweep.paths import CONFIG_DIR
+
+# Subcommand -> (module whose ``main(argv)`` serves it, one-line help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "report": ("ragsweep.report", "leaderboard of the runs: Markdown, HTML page and CSV"),
+    "gate": ("ragsweep.gate", "compare a sweep's latest runs with its baseline; exit 1 on a drop"),
+    "check": ("ragsweep.offline_check", "list every model and data file a run or sweep needs, and whether it is here"),
+    "pairwise": ("ragsweep.pairwise", "LLM judge: which of two runs answers better, per query"),
+    "keywords": ("ragsweep.keywords", "annotate a suite with CoFE-RAG keywords (Hydra overrides)"),
+    "synthetic": ("ragsweep.synthetic", "write a synthetic span-referenced suite from a folder of text (Hydra overrides)"),
+    "study": ("ragsweep.study", "the chunking study's table and plot from a sweep"),
+    "serve-vllm": ("ragsweep.serve_vllm", "an OpenAI-compatible vLLM server for a sweep (vLLM environment)"),
+    "export-model": ("ragsweep.model_export", "write a bundled GGUF model as a transformers / vLLM folder"),
+}
+HYDRA_COMMANDS = {"keywords", "synthetic"}  # their main() reads sys.argv through @hydra.main
+
+
+def package_version() -> str:
+    try:
+        return version("ragsweep")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def sweep_presets() -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / "sweep").glob("*.yaml"))
+
+
+def bench_names() -> list[str]:
+    import pkgutil
+
+    import ragsweep.bench as bench
+
+    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name != "common")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ragsweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"ragsweep {package_version()}")
+    p.add_argument("--results", metavar="DIR", help="where runs, reports and the cache go (default ./results)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="one run, or a sweep with -m (Hydra overrides; `ragsweep run --help` shows Hydra's)", add_help=False)
+    sweep = sub.add_parser("sweep", help="run a sweep preset: ragsweep sweep NAME [overrides]", add_help=False)
+    sweep.add_argument("preset", nargs="?")
+    for name, (_, text) in COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    sub.add_parser("list", help="component, suite and sweep-preset names")
+    sub.add_parser("bench", help=f"run a benchmark: one of {', '.join(bench_names())}", add_help=False)
+    return p
+
+
+def call_hydra(entry: Callable[[], object], prog: str, argv: list[str]) -> None:
+    """Hydra's decorated mains read sys.argv: hand them ours."""
+    saved = sys.argv
+    sys.argv = [prog, *argv]
+    try:
+        entry()
+    finally:
+        sys.argv = saved
+
+
+def list_components() -> str:
+    from ragsweep.registry import BY_GROUP
+
+    lines = []
+    for group, registry in BY_GROUP.items():
+        presets = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+        lines.append(f"{group} configs ({group}=NAME): {', '.join(presets)}")
+        lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(registry.names())}")
+    lines.append(f"sweep presets (ragsweep sweep NAME): {', '.join(sweep_presets())}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, rest = parser().parse_known_args(argv)
+    if args.results:
+        os.environ["RAGSWEEP_RESULTS"] = args.results
+    configure_environment()
+    if args.command is None:
+        parser().print_help()
+        return 0
+    if args.command in ("run", "sweep"):
+        from ragsweep.run import main as run_main
+
+        if args.command == "sweep":
+            if not args.preset or args.preset.startswith("-"):
+                print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)
+                return 2
+            rest = [f"+sweep={args.preset}", *rest]
+        call_hydra(run_main, "ragsweep run", rest)
+        return 0
+    if args.command == "list":
+        print(list_components())
+        return 0
+    if args.command == "bench":
+        names = bench_names()
+        if not rest or rest[0] not in names:
+            print(f"usage: ragsweep bench NAME [options]; benchmarks: {', '.join(names)}", file=sys.stderr)
+            return 2
+        module = importlib.import_module(f"ragsweep.bench.{rest[0]}")
+        return int(module.main(rest[1:]) or 0)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    if args.command in HYDRA_COMMANDS:
+        call_hydra(module.main, f"ragsweep {args.command}", rest)
+        return 0
+    return int(module.main(rest) or 0)
+

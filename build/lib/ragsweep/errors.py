@@ -1,0 +1,30 @@
+"""Errors that stop a run with one line naming the file, the record and the field."""
+
+from __future__ import annotations
+
+
+class RagsweepError(Exception):
+    """Base class: the CLI prints ``str(err)`` alone, without a traceback."""
+
+
+class DataError(RagsweepError):
+    def __init__(self, path: object, message: str, record: object = None, field: str | None = None):
+        self.path, self.record, self.field = str(path), record, field
+        where = self.path
+        if record is not None:
+            where += f", record {record}"
+        if field is not None:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(RagsweepError):
+    pass
+
+
+class OfflineError(RagsweepError):
+    """A model or data set would have to come from a hub that this run may not reach."""
+
+
+class CacheError(RagsweepError):
+    """The cache cannot be written (read-only or full): said once, with the folder to fix."""

@@ -1,0 +1,1 @@
+"""Judges: score generated answers with an LLM (coverage, contradiction, correctness, ...)."""

@@ -1,0 +1,138 @@
+"""Run ragas's metrics on our records, with one of our chat backends as ragas's LLM and our embedder
+as its embeddings (ragas pinned in pyproject; the installed version lands in run.json's packages).
+
+ragas 0.4's collections metrics need an instructor-wrapped OpenAI client, which a local transformers
+model does not have; its legacy metric classes accept any ``BaseRagasLLM``, so the bridge implements that
+interface over ``ChatBackend.complete``. Metric definitions: metrics-reference section 6.1 (legacy
+answer relevancy gates on *all* generations being noncommittal since 0.3.6). A sample ragas could not
+score (unparseable LLM output, a failed call) comes back NaN and is counted as invalid, not as 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from ragsweep.llm.base import ChatBackend, build_backend
+from ragsweep.types import Chunk, Generation, Query
+
+log = logging.getLogger(__name__)
+os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+
+# Our metric names -> ragas legacy classes (module, class).
+RAGAS_METRICS = {
+    "faithfulness": ("ragas.metrics._faithfulness", "Faithfulness"),
+    "answer_relevancy": ("ragas.metrics._answer_relevance", "ResponseRelevancy"),
+    "context_precision": ("ragas.metrics._context_precision", "LLMContextPrecisionWithReference"),
+    "context_recall": ("ragas.metrics._context_recall", "LLMContextRecall"),
+    "answer_correctness": ("ragas.metrics._answer_correctness", "AnswerCorrectness"),
+}
+
+
+def _ragas_llm_class():
+    from langchain_core.outputs import Generation as LCGeneration
+    from langchain_core.outputs import LLMResult
+    from ragas.llms.base import BaseRagasLLM
+
+    @dataclass
+    class BackendLLM(BaseRagasLLM):
+        """ragas's LLM interface over a ChatBackend; calls are serialised (one local model, one at a time)."""
+
+        backend: ChatBackend | None = None
+        lock: Any = field(default_factory=threading.Lock, repr=False)
+
+        def generate_text(self, prompt, n=1, temperature=0.01, stop=None, callbacks=None) -> LLMResult:
+            conversation = [{"role": "user", "content": prompt.to_string()}]
+            with self.lock:
+                completions = self.backend.complete([conversation] * n, desc="ragas")
+            failed = next((c.error for c in completions if c.error), None)
+            if failed:
+                raise RuntimeError(failed)
+            return LLMResult(generations=[[LCGeneration(text=c.text) for c in completions]])
+
+        async def agenerate_text(self, prompt, n=1, temperature=0.01, stop=None, callbacks=None) -> LLMResult:
+            return await asyncio.to_thread(self.generate_text, prompt, n, temperature, stop, callbacks)
+
+        def is_finished(self, response: LLMResult) -> bool:
+            return True
+
+    return BackendLLM
+
+
+def _ragas_embeddings(model_id: str):
+    from ragas.embeddings.base import BaseRagasEmbeddings
+
+    from ragsweep.embedders import embed
+
+    class Embedder(BaseRagasEmbeddings):
+        def embed_query(self, text: str) -> list[float]:
+            return embed(model_id, [text], role="query")[0].tolist()
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embed(model_id, texts).tolist()
+
+        async def aembed_query(self, text: str) -> list[float]:
+            return self.embed_query(text)
+
+        async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.embed_documents(texts)
+
+    return Embedder()
+
+
+def ragas_scores(
+    config: dict[str, Any],
+    model_config: dict[str, Any],
+    queries: Sequence[Query],
+    generations: dict[str, Generation],
+    chunks: dict[str, Chunk],
+    context_k: int,
+) -> dict[str, dict[str, float | None]]:
+    """``{query_id: {"ragas_<metric>": score or None}}`` for the first ``max_queries`` judged queries."""
+    import importlib
+
+    from ragas import EvaluationDataset, RunConfig, evaluate
+
+    names = list(config["metrics"])
+    unknown = [n for n in names if n not in RAGAS_METRICS]
+    if unknown:
+        raise ValueError(f"unknown ragas metrics {unknown}; known: {sorted(RAGAS_METRICS)}")
+    eligible = [q for q in queries if (g := generations.get(q.query_id)) is not None and not g.error and q.answers]
+    eligible = eligible[: config.get("max_queries") or None]
+    if not eligible:
+        return {}
+    samples = [
+        {
+            "user_input": q.question,
+            "response": generations[q.query_id].answer or " ",
+            "retrieved_contexts": [chunks[c].text for c in generations[q.query_id].context_chunk_ids[:context_k] if c in chunks] or [" "],
+            "reference": " | ".join(q.answers),
+        }
+        for q in eligible
+    ]
+    llm = _ragas_llm_class()(backend=build_backend(model_config))
+    metrics = [getattr(importlib.import_module(mod), cls)() for mod, cls in (RAGAS_METRICS[n] for n in names)]
+    for metric in metrics:  # ragas re-asks the LLM to fix unparseable output this many times
+        metric.max_retries = config.get("parse_retries", 1)
+    result = evaluate(
+        EvaluationDataset.from_list(samples),
+        metrics=metrics,
+        llm=llm,
+        embeddings=_ragas_embeddings(config["embedder"]),
+        run_config=RunConfig(max_workers=1, timeout=900, max_retries=1),
+        raise_exceptions=False,
+        show_progress=False,
+    )
+    frame = result.to_pandas()
+    out: dict[str, dict[str, float | None]] = {}
+    for q, (_, row) in zip(eligible, frame.iterrows()):
+        out[q.query_id] = {}
+        for name, metric in zip(names, metrics):
+            value = row.get(metric.name)
+            out[q.query_id][f"ragas_{name}"] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    return out

@@ -1,0 +1,104 @@
+"""The backend contract: a batch of conversations in, one Completion per conversation out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+import re
+from typing import Any, Callable, Iterable, Sequence
+
+from ragsweep.registry import Registry
+
+Messages = list[dict[str, str]]
+
+
+EMPTY_COMPLETION = "empty completion: the model returned no text"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One reply; ``error`` is set (and ``text`` empty) when the backend failed for this conversation.
+    ``truncated``: the server returned more tokens than asked for, and the text was cut to the limit."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def reply(
+        cls, text: str | None, prompt_tokens: int, completion_tokens: int, latency_s: float, max_tokens: int,
+        cut: Callable[[str, int], str] | None = None,
+    ) -> Completion:
+        """The one way a backend turns a model's reply into a Completion: an empty or null reply is a failed
+        call (counted, never scored as an empty answer); one longer than ``max_tokens`` is cut and flagged."""
+        text = (text or "").strip()
+        if not text:
+            return cls("", prompt_tokens, completion_tokens, latency_s, error=EMPTY_COMPLETION)
+        if completion_tokens > max_tokens and cut is not None:
+            return cls(cut(text, max_tokens).strip(), prompt_tokens, max_tokens, latency_s, truncated=True)
+        return cls(text, prompt_tokens, completion_tokens, latency_s)
+
+
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(authorization\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)((?:api[_-]?key|access[_-]?token|secret)\s*['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+    re.compile(r"()\bsk-[A-Za-z0-9_-]{8,}"),
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with credentials removed: every given secret value, and anything shaped like an
+    Authorization header, a bearer token, an ``api_key=`` value or an ``sk-`` key. Error strings pass
+    through here before they reach records, caches or logs."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "[REDACTED]", text)
+    return text
+
+
+class ChatBackend(ABC):
+    """Bump ``version`` when a change alters completions: it is part of every cache key that uses them."""
+
+    version = "1"
+
+    def __init__(self, model: str, max_tokens: int = 64, temperature: float = 0.0, seed: int | None = 0, batch_size: int = 8):
+        # batch_size: conversations per forward batch where the backend batches itself (hf); callers
+        # that generate in rounds (synthetic QA) also read it. Servers use their own concurrency.
+        self.model, self.max_tokens, self.temperature, self.seed = model, max_tokens, temperature, seed
+        self.batch_size = batch_size
+
+    @abstractmethod
+    def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
+        """``json_schema`` asks for structured (guided) decoding where the backend has it; others ignore it.
+        ``max_tokens`` overrides the backend's own limit for this batch (a YES/NO verdict needs few)."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens as this backend's model counts them (cl100k where the model's tokenizer is not at hand)."""
+        from ragsweep.text import tiktoken_encoding
+
+        return len(tiktoken_encoding("cl100k_base").encode(text, disallowed_special=()))
+
+    def cut_tokens(self, text: str, n: int) -> str:
+        """The first ``n`` tokens of ``text``, counted as ``count_tokens`` counts them."""
+        from ragsweep.text import tiktoken_encoding
+
+        enc = tiktoken_encoding("cl100k_base")
+        return enc.decode(enc.encode(text, disallowed_special=())[:n])
+
+
+BACKENDS: Registry[Any] = Registry("llm backend", "ragsweep.llm")
+
+
+def build_backend(params: dict[str, Any]) -> ChatBackend:
+    """``{"backend": "hf", "model": ..., ...}`` -> a backend (the key is ``backend``, not ``name``)."""
+    params = dict(params)
+    return BACKENDS.build({"name": params.pop("backend"), **params})

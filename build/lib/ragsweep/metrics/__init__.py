@@ -1,0 +1,1 @@
+"""Pure scoring functions: arrays and spans in, numbers out, no I/O."""

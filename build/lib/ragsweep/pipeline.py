@@ -1,0 +1,225 @@
+"""The cached stage pipeline: load -> chunk -> index -> retrieve -> rerank -> generate -> judge.
+
+Each stage's key chains its upstream key, so changing a component invalidates exactly the stages
+downstream of it: a new generator reuses chunks, index and retrieval; a new chunker parameter redoes
+chunking and everything after it. The index is built only when retrieval is not cached already.
+Scoring is cheap and always recomputed (ragsweep.scoring).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ragsweep.cache import JSON, PICKLE, Codec, StageCache, stage_key
+from ragsweep.errors import DataError
+from ragsweep.hashing import sha256_json, sha256_paths
+from ragsweep.registry import BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
+from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
+from ragsweep.tasks.keywords import apply_keywords, split_task_config
+
+log = logging.getLogger(__name__)
+
+# Bump a stage's version when the pipeline's own handling of that stage changes its output.
+STAGE_VERSIONS = {"load": "3", "chunk": "2", "index": "1", "retrieve": "1", "rerank": "1", "generate": "3", "judge": "1"}
+
+
+@dataclass
+class StageStat:
+    status: str  # "hit", "computed", "skipped" (component is none) or "not needed" (downstream cached)
+    wall_s: float = 0.0
+    key: str | None = None
+
+
+@dataclass
+class PipelineResult:
+    documents: list[Document]
+    queries: list[Query]
+    chunks: list[Chunk]
+    retrieved: list[Retrieved]
+    reranked: list[Retrieved]
+    generations: list[Generation]
+    judgements: list[dict[str, Any]] = field(default_factory=list)
+    stages: dict[str, StageStat] = field(default_factory=dict)
+    data_hashes: dict[str, str] = field(default_factory=dict)
+    language: str = "en"
+    task_description: dict[str, Any] = field(default_factory=dict)
+    breakdown_keys: tuple[str, ...] = ()
+    headline_metric: str | None = None
+    chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
+
+
+def plain_config(cfg: Any) -> dict[str, Any]:
+    """A resolved config (or any mapping) as plain dicts and lists, the form every stage key hashes."""
+    from omegaconf import DictConfig, OmegaConf
+
+    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    return {k: with_target_name(v) if k in BY_GROUP and isinstance(v, dict) else v for k, v in plain.items()}  # type: ignore[union-attr]
+
+
+class Pipeline:
+    def __init__(self, cfg: Any, cache: StageCache, progress: bool = True):
+        self.cfg = plain_config(cfg)
+        self.cache = cache
+        self.progress = progress
+        self.stages: dict[str, StageStat] = {}
+
+    def _stage(
+        self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON,
+        final: Callable[[Any], bool] | None = None, retry: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        t0 = time.perf_counter()
+        value, hit = self.cache.get_or_compute(name, key, compute, codec, final, retry)
+        self.stages[name] = StageStat("hit" if hit else "computed", time.perf_counter() - t0, key)
+        log.info("stage %-8s %-8s %.2fs", name, self.stages[name].status, self.stages[name].wall_s)
+        return value
+
+    def run(self) -> PipelineResult:
+        cfg = self.cfg
+        task_cfg, keywords_file = split_task_config(cfg["task"])
+        task = TASKS.build(task_cfg)
+        data_files = task.data_files() + ([keywords_file] if keywords_file else [])
+        for path in data_files:  # the loaders' own checks name the record; this one names any file left
+            if not path.is_file():
+                raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
+        data_hashes = sha256_paths(data_files)
+        load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + task.version, cfg["task"], None, data_hashes)
+
+        def load() -> dict[str, Any]:
+            docs, queries = task.checked_load()
+            if keywords_file:
+                queries = apply_keywords(queries, keywords_file)
+            return {
+                "documents": [d.to_dict() for d in docs],
+                "queries": [q.to_dict() for q in queries],
+                "description": task.describe(),
+            }
+
+        loaded = self._stage("load", load_key, load)
+        documents = [Document.from_dict(d) for d in loaded["documents"]]
+        queries = [Query.from_dict(q) for q in loaded["queries"]]
+
+        chunker = CHUNKERS.build(cfg["chunker"])
+        chunk_key = stage_key("chunk", STAGE_VERSIONS["chunk"] + "/" + chunker.version, cfg["chunker"], load_key)
+
+        def chunk() -> dict[str, Any]:
+            t0 = time.perf_counter()
+            chunks = [c.to_dict() for c in chunker.chunk(documents, self.progress)]
+            return {"chunks": chunks, "wall_s": time.perf_counter() - t0}
+
+        chunked = self._stage("chunk", chunk_key, chunk)
+        chunks = [Chunk.from_dict(c) for c in chunked["chunks"]]
+
+        retrieved = self._retrieve(chunk_key, chunks, queries)
+        by_id = {c.chunk_id: c for c in chunks}
+        reranked = self._rerank(by_id, queries, retrieved)
+        generations = self._generate(by_id, queries, reranked)
+        judgements = self._judge(by_id, queries, generations)
+        return PipelineResult(
+            documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
+            task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"],
+        )
+
+    def _retrieve(self, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
+        cfg = self.cfg
+        retriever = RETRIEVERS.build(cfg["retriever"])
+        index_key = stage_key("index", STAGE_VERSIONS["index"] + "/" + retriever.version, cfg["retriever"], chunk_key)
+        query_set = sha256_json([[q.query_id, q.question] for q in queries])
+        retrieve_key = stage_key(
+            "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set}, index_key
+        )
+        build_index = lambda: self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE)  # noqa: E731
+        artifact = None
+        if self.cache.contains("retrieve", retrieve_key):
+            hit = self.cache.contains("index", index_key, PICKLE)
+            self.stages["index"] = StageStat("hit" if hit else "not needed", 0.0, index_key)
+        else:
+            artifact = build_index()
+
+        def retrieve() -> list[dict[str, Any]]:
+            # A retrieval entry found corrupt is recomputed: only then is the index built here.
+            ranked = retriever.search(artifact if artifact is not None else build_index(), [q.question for q in queries], cfg["top_k"])
+            return [
+                Retrieved(q.query_id, tuple(chunks[i].chunk_id for i, _ in r), tuple(s for _, s in r)).to_dict()
+                for q, r in zip(queries, ranked)
+            ]
+
+        self.retrieve_key = retrieve_key
+        return [Retrieved.from_dict(r) for r in self._stage("retrieve", retrieve_key, retrieve)]
+
+    def _rerank(self, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
+        cfg = self.cfg
+        self.rerank_key = self.retrieve_key
+        if cfg["reranker"]["name"] == "none":
+            self.stages["rerank"] = StageStat("skipped")
+            return retrieved
+        reranker = RERANKERS.build(cfg["reranker"])
+        candidates = cfg["rerank_candidates"]
+        self.rerank_key = stage_key(
+            "rerank", STAGE_VERSIONS["rerank"] + "/" + reranker.version, {**cfg["reranker"], "candidates": candidates}, self.retrieve_key
+        )
+
+        def rerank() -> list[dict[str, Any]]:
+            from tqdm.auto import tqdm
+
+            out = []
+            for q, r in tqdm(list(zip(queries, retrieved)), desc="rerank", disable=not self.progress, leave=False):
+                pool = [by_id[cid] for cid in r.chunk_ids[:candidates]]
+                order = reranker.rerank(q.question, pool)
+                out.append(Retrieved(q.query_id, tuple(pool[i].chunk_id for i, _ in order), tuple(s for _, s in order)).to_dict())
+            return out
+
+        return [Retrieved.from_dict(r) for r in self._stage("rerank", self.rerank_key, rerank)]
+
+    def _generate(self, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
+        cfg = self.cfg
+        JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails before any work
+        self.generate_key = None
+        if cfg["generator"]["name"] == "none":
+            self.stages["generate"] = StageStat("skipped")
+            return []
+        generator = GENERATORS.build(cfg["generator"])
+        prompt = {"system": generator.system_prompt, "user": generator.user_template, "context_k": generator.context_k}
+        if generator.examples:  # few-shot turns are part of the prompt (absent: the key stays as it was)
+            prompt["examples"] = generator.examples
+        key = stage_key(
+            "generate", STAGE_VERSIONS["generate"] + "/" + generator.version, {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
+        )
+        contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
+
+        generated = self._llm_stage(
+            "generate", key, lambda idx: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [contexts[i] for i in idx])],
+            len(queries), failed=lambda g: bool(g.get("error")),
+        )
+        self.generate_key = key
+        return [Generation.from_dict(g) for g in generated]
+
+    def _judge(self, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
+        """Verdicts keyed by the generate key + the judge config (models, rubrics, prompt texts)."""
+        cfg = self.cfg
+        if cfg["judge"]["name"] == "none" or self.generate_key is None:
+            self.stages["judge"] = StageStat("skipped")
+            return []
+        judge = JUDGES.build(cfg["judge"])
+        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + judge.version, cfg["judge"], self.generate_key)
+
+        return self._llm_stage(
+            "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),
+            failed=lambda v: any(e for errors in v["errors"].values() for e in errors),
+        )
+
+    def _llm_stage(self, name: str, key: str, compute: Callable[[list[int]], list[Any]], n: int, failed: Callable[[Any], bool]) -> list[Any]:
+        """A stage of one LLM result per query, ``compute(query indices)``. An entry holding failed calls is
+        not final: the next run recomputes only the failed queries and keeps the rest."""
+
+        def retry(cached: list[Any]) -> list[Any]:
+            redo = [i for i, item in enumerate(cached) if failed(item)]
+            log.warning("%s: %d failed LLM results in the cache are retried (%d successful ones kept)", name, len(redo), len(cached) - len(redo))
+            out = list(cached)
+            for i, item in zip(redo, compute(redo)):
+                out[i] = item
+            return out
+
+        return self._stage(name, key, lambda: compute(list(range(n))), final=lambda cached: not any(failed(x) for x in cached), retry=retry)

@@ -1,0 +1,62 @@
+"""``ragsweep run [overrides]`` (or ``python -m ragsweep.run``): one run, or a sweep with ``-m`` or ``+sweep=<preset>``.
+
+A single run that fails prints one line and exits 2. In a sweep, a failed job writes its reason beside
+its Hydra job folder and the other jobs go on; the sweep then prints "N of M runs failed" and exits 1
+(ragsweep.sweep_status).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from ragsweep.offline import configure_environment
+from ragsweep.paths import CONFIG_DIR
+from ragsweep.errors import RagsweepError
+from ragsweep.results import GROUPS
+
+log = logging.getLogger("ragsweep.run")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def main(cfg: DictConfig) -> None:
+    configure_environment()  # before any model library reads its settings (this process or a sweep worker)
+    hydra_cfg = HydraConfig.get()
+    choices = {g: hydra_cfg.runtime.choices.get(g, "?") for g in GROUPS}
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        try:
+            from ragsweep.runner import execute
+
+            execute(cfg, choices)
+        except RagsweepError as err:
+            log.error("%s", err)
+            sys.exit(2)
+        return
+    from ragsweep.sweep_status import write_status
+
+    ok, detail = sweep_job(cfg, choices)
+    write_status(hydra_cfg.runtime.output_dir, ok, detail)
+
+
+def sweep_job(cfg: DictConfig, choices: dict[str, str]) -> tuple[bool, str]:
+    """One job of a sweep: (True, run folder) or (False, the one-line reason); it never raises, so the
+    launcher runs every other job."""
+    from ragsweep.runner import execute
+
+    try:
+        return True, str(execute(cfg, choices))
+    except RagsweepError as err:
+        log.error("%s", err)
+        return False, str(err).splitlines()[0]
+    except Exception as err:  # a bug, not bad input: the traceback goes to this job's log, the sweep goes on
+        log.exception("run failed")
+        return False, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Per-process services that components share: cache locations and counters for run.json.
+
+The runner calls ``configure`` once per run; components ask for the embedding cache here instead of
+having it threaded through every constructor.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from ragsweep.embedding_cache import EmbeddingCache
+
+_state: dict[str, object] = {"cache_dir": Path("results/cache")}
+_counters: Counter[str] = Counter()
+_embedding_caches: dict[Path, EmbeddingCache] = {}
+
+
+def configure(cache_dir: str | Path) -> None:
+    _state["cache_dir"] = Path(cache_dir)
+    _counters.clear()
+
+
+def cache_dir() -> Path:
+    return Path(_state["cache_dir"])  # type: ignore[arg-type]
+
+
+def embedding_cache() -> EmbeddingCache:
+    path = cache_dir() / "embeddings.sqlite"
+    if path not in _embedding_caches:
+        _embedding_caches[path] = EmbeddingCache(path)
+    return _embedding_caches[path]
+
+
+def count(name: str, n: int = 1) -> None:
+    _counters[name] += n
+
+
+def counters() -> dict[str, int]:
+    return dict(_counters)

@@ -1,0 +1,58 @@
+"""A sweep finishes every job it can: a job that fails writes its one-line reason into its Hydra job
+folder instead of raising, and after the last job the parent prints "N of M runs failed" with each
+reason and exits 1. A job that died without a word (killed, out of memory) counts as failed too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+log = logging.getLogger("ragsweep.sweep")
+STATUS_FILE = "ragsweep_status.json"
+
+
+def write_status(job_dir: str | Path, ok: bool, detail: str) -> None:
+    from ragsweep.cache import atomic_write_bytes
+
+    atomic_write_bytes(Path(job_dir) / STATUS_FILE, json.dumps({"ok": ok, "detail": detail}).encode("utf-8"))
+
+
+def read_statuses(sweep_dir: Path) -> list[tuple[str, bool, str]]:
+    """(job number, ok, run folder or failure reason) for every job folder of a sweep."""
+    out = []
+    for job in sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+        try:
+            status = json.loads((job / STATUS_FILE).read_text("utf-8"))
+            out.append((job.name, bool(status["ok"]), str(status["detail"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            out.append((job.name, False, "the job ended without a result (killed or crashed before it could report)"))
+    return out
+
+
+def summarize(statuses: list[tuple[str, bool, str]]) -> int:
+    """Log the sweep's outcome; the exit code it deserves (0: every run written, 1: some failed)."""
+    failed = [(num, detail) for num, ok, detail in statuses if not ok]
+    if not failed:
+        log.info("sweep finished: %d of %d runs written", len(statuses), len(statuses))
+        return 0
+    lines = [f"{len(failed)} of {len(statuses)} runs failed:"] + [f"  job {num}: {detail}" for num, detail in failed]
+    log.error("%s", "\n".join(lines))
+    return 1
+
+
+class SweepSummary(Callback):
+    """Hydra callback (configs/config.yaml): after a multirun, the summary and a non-zero exit on failures."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if sweep_dir.is_dir():
+            code = summarize(read_statuses(sweep_dir))
+            if code:
+                sys.exit(code)

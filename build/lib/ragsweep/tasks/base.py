@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ragsweep.errors import DataError
+from ragsweep.types import Document, Query
+
+BUNDLED_DATA = Path(__file__).resolve().parent / "data"
+MAX_REPORTED = 10  # bad records named in one error; the rest are counted
+
+
+def resolve_path(path: str | Path) -> Path:
+    """``bundled:<name>`` is a suite shipped in tasks/data; anything else is a filesystem path."""
+    text = str(path)
+    if text.startswith("bundled:"):
+        return BUNDLED_DATA / text.removeprefix("bundled:")
+    return Path(text).expanduser()
+
+
+def require_file(path: Path) -> Path:
+    if not path.exists():
+        raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
+    return path
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """``root / relative`` when it stays inside ``root`` (no absolute path, no ``..`` escape), else None."""
+    if not relative or Path(relative).is_absolute():
+        return None
+    candidate = (root / relative).resolve()
+    return candidate if candidate.is_relative_to(root.resolve()) else None
+
+
+def read_text(path: Path, bom: bool = False) -> str:
+    """The file as UTF-8 text; a non-UTF-8 byte is one error naming its offset. ``bom``: drop a leading
+    UTF-8 byte-order mark (never for corpora, whose offsets count every code point)."""
+    raw = require_file(path).read_bytes()
+    try:
+        return raw.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not UTF-8: byte 0x{raw[err.start]:02x} at byte offset {err.start}") from None
+
+
+def _no_duplicate_keys(path: Path):
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise DataError(path, f"key {key!r} appears twice in one JSON object (the later value would replace the earlier)", field=key)
+            out[key] = value
+        return out
+
+    return hook
+
+
+def parse_json(path: Path, text: str, record: object = None) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys(path))
+    except json.JSONDecodeError as err:
+        where = f"line {err.lineno}" if record is None else None
+        raise DataError(path, f"invalid JSON{' at ' + where if where else ''} ({err.msg})", record=record) from None
+
+
+def read_json(path: Path) -> Any:
+    return parse_json(path, read_text(path, bom=True))
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a UTF-8 CSV (a byte-order mark is dropped)."""
+    reader = csv.DictReader(io.StringIO(read_text(path, bom=True), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as err:
+        raise DataError(path, f"malformed CSV ({err})", record=f"line {reader.line_num}") from None
+    return list(reader.fieldnames or []), rows
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """A JSON list of objects, or JSON Lines (one object per line; blank lines skipped) when the name ends
+    .jsonl."""
+    if path.suffix != ".jsonl":
+        records = read_json(path)
+        if not isinstance(records, list):
+            raise DataError(path, f"expected a JSON list of records, got {type(records).__name__}")
+        numbered = list(enumerate(records))
+    else:
+        bad = RecordErrors(path)
+        numbered = []
+        for n, line in enumerate(read_text(path, bom=True).splitlines(), start=1):
+            if line.strip():
+                with bad.collect():
+                    numbered.append((n, parse_json(path, line, record=f"line {n}")))
+        bad.raise_if_any()
+    bad = RecordErrors(path)
+    for n, rec in numbered:
+        if not isinstance(rec, dict):
+            bad.add(f"expected a JSON object, got {type(rec).__name__}", record=f"line {n}" if path.suffix == ".jsonl" else n)
+    bad.raise_if_any()
+    return [rec for _, rec in numbered]
+
+
+class RecordErrors:
+    """Every bad record of one file, raised as one DataError: the first MAX_REPORTED named, the rest counted."""
+
+    def __init__(self, path: object):
+        self.path = str(path)
+        self.errors: list[DataError] = []
+
+    def add(self, message: str, record: object = None, field: str | None = None) -> None:
+        self.errors.append(DataError(self.path, message, record=record, field=field))
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Run one record's checks; a DataError it raises is kept and the caller goes on to the next record."""
+        try:
+            yield
+        except DataError as err:
+            self.errors.append(err)
+
+    def raise_if_any(self) -> None:
+        if not self.errors:
+            return
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        prefix = self.path + ", "
+        parts = [str(e).removeprefix(prefix) for e in self.errors[:MAX_REPORTED]]
+        more = len(self.errors) - MAX_REPORTED
+        raise DataError(self.path, f"{len(self.errors)} bad records: " + "; ".join(parts) + (f"; and {more} more" if more > 0 else ""))
+
+
+def text_field(rec: dict[str, Any], key: str, path: object, record: object) -> str:
+    """A required string field with something besides whitespace in it."""
+    value = rec.get(key)
+    if not isinstance(value, str):
+        got = "missing" if value is None else f"expected a string, got {type(value).__name__}"
+        raise DataError(path, got, record=record, field=key)
+    if not value.strip():
+        raise DataError(path, "empty or whitespace only", record=record, field=key)
+    return value
+
+
+def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Query]) -> None:
+    """What every loaded suite must satisfy, whatever its format: questions exist, ids are unique,
+    questions are not blank, and every gold span is non-empty and lies inside a known document."""
+    if not queries:
+        raise DataError(source, "the suite has no questions")
+    bad = RecordErrors(source)
+    doc_len: dict[str, int] = {}
+    for d in documents:
+        if d.doc_id in doc_len:
+            bad.add("document id appears twice in the corpus (one text would replace the other)", record=f"document {d.doc_id!r}")
+        doc_len[d.doc_id] = len(d.text)
+    seen: set[str] = set()
+    for i, q in enumerate(queries):
+        record = f"{i} (id {q.query_id})"
+        if q.query_id in seen:
+            bad.add("question id appears twice (the later row would overwrite the earlier one's results)", record=record, field="id")
+        seen.add(q.query_id)
+        if not q.question.strip():
+            bad.add("question is empty or whitespace only", record=record, field="question")
+        for j, s in enumerate(q.gold_spans):
+            if s.length == 0:
+                bad.add(f"zero-length gold span {s.doc_id}[{s.start}:{s.end})", record=record, field=f"gold_spans[{j}]")
+            elif s.doc_id not in doc_len or s.end > doc_len[s.doc_id]:
+                bad.add(f"gold span {s.doc_id}[{s.start}:{s.end}) lies outside the corpus", record=record, field=f"gold_spans[{j}]")
+    bad.raise_if_any()
+
+
+class Task(ABC):
+    """Bump ``version`` when a change alters the loaded documents or queries (load stage cache key)."""
+
+    version = "1"
+    label_params: tuple[str, ...] = ()
+    language = "en"  # "en" or "th": what word, sentence and answer normalisation use
+    breakdown_keys: tuple[str, ...] = ()  # Query.metadata keys that metrics.json breaks results down by
+    headline_metric = "doc_recall@5"  # what the leaderboard sorts this suite by unless told otherwise
+    questions_path: Path | None = None  # the file holding the questions (None for a hub suite)
+
+    @abstractmethod
+    def data_files(self) -> list[Path]:
+        """Every file the suite reads: their hashes are part of the load stage's cache key. Each must
+        exist; a loader names a missing one itself where it can say which record asked for it."""
+
+    @abstractmethod
+    def load(self) -> tuple[list[Document], list[Query]]: ...
+
+    def source(self) -> str:
+        """What error messages about the suite as a whole name: its questions file, or the task for a hub
+        suite. No I/O (``data_files`` may read and check files)."""
+        return str(self.questions_path) if self.questions_path is not None else f"{type(self).__name__} (hub)"
+
+    def checked_load(self) -> tuple[list[Document], list[Query]]:
+        """``load`` followed by the checks every suite must pass (check_suite)."""
+        documents, queries = self.load()
+        check_suite(self.source(), documents, queries)
+        return documents, queries
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about how the suite was built that a reader of run.json must know (empty by default)."""
+        return {}

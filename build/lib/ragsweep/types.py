@@ -1,0 +1,170 @@
+"""The data contracts that tasks, harness and metrics share.
+
+Every chunker returns character offsets into ``Document.text``; span metrics, section mapping and
+keyword checks all rest on them, so ``Chunk`` validates that its text is the slice it claims to be.
+All contracts round-trip through plain dicts (``to_dict`` / ``from_dict``) so that stage outputs can
+be cached as canonical JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range ``[start, end)`` in one document."""
+
+    doc_id: str
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end < self.start:
+            raise ValueError(f"invalid span {self.doc_id}[{self.start}:{self.end}]")
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Document:
+        return cls(doc_id=d["doc_id"], text=d["text"], metadata=dict(d.get("metadata") or {}))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def span(self) -> Span:
+        return Span(self.doc_id, self.start, self.end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        return cls(
+            chunk_id=d["chunk_id"],
+            doc_id=d["doc_id"],
+            start=int(d["start"]),
+            end=int(d["end"]),
+            text=d["text"],
+            metadata=dict(d.get("metadata") or {}),
+        )
+
+
+def make_chunk(doc: Document, start: int, end: int, index: int, **metadata: Any) -> Chunk:
+    """The one way chunkers build a Chunk: the text is always the document slice."""
+    if not 0 <= start < end <= len(doc.text):
+        raise ValueError(f"chunk [{start}:{end}) outside document {doc.doc_id!r} of length {len(doc.text)}")
+    return Chunk(
+        chunk_id=f"{doc.doc_id}#{index}",
+        doc_id=doc.doc_id,
+        start=start,
+        end=end,
+        text=doc.text[start:end],
+        metadata=dict(metadata),
+    )
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question with every gold field its suite carries; absent fields stay empty."""
+
+    query_id: str
+    question: str
+    answers: tuple[str, ...] = ()
+    gold_spans: tuple[Span, ...] = ()
+    gold_doc_ids: tuple[str, ...] = ()
+    keywords_coarse: tuple[str, ...] = ()
+    keywords_fine: tuple[tuple[str, ...], ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            "question": self.question,
+            "answers": list(self.answers),
+            "gold_spans": [[s.doc_id, s.start, s.end] for s in self.gold_spans],
+            "gold_doc_ids": list(self.gold_doc_ids),
+            "keywords_coarse": list(self.keywords_coarse),
+            "keywords_fine": [list(g) for g in self.keywords_fine],
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Query:
+        return cls(
+            query_id=d["query_id"],
+            question=d["question"],
+            answers=tuple(d.get("answers") or ()),
+            gold_spans=tuple(Span(s[0], int(s[1]), int(s[2])) for s in d.get("gold_spans") or ()),
+            gold_doc_ids=tuple(d.get("gold_doc_ids") or ()),
+            keywords_coarse=tuple(d.get("keywords_coarse") or ()),
+            keywords_fine=tuple(tuple(g) for g in d.get("keywords_fine") or ()),
+            metadata=dict(d.get("metadata") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A ranked list of chunk ids (best first) with the scores that ranked them."""
+
+    query_id: str
+    chunk_ids: tuple[str, ...]
+    scores: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query_id": self.query_id, "chunk_ids": list(self.chunk_ids), "scores": list(self.scores)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Retrieved:
+        return cls(d["query_id"], tuple(d["chunk_ids"]), tuple(float(s) for s in d["scores"]))
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One answer; ``error`` is set (and ``answer`` empty) when the backend failed for this query, an empty
+    reply included."""
+
+    query_id: str
+    answer: str
+    context_chunk_ids: tuple[str, ...]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None
+    context_dropped: int = 0  # chunks of the top context_k left out to fit the context token budget
+    truncated: bool = False  # the backend returned more than max_tokens: the answer was cut to the limit
+    # With citations asked for: the cited context chunk ids (an unknown number as "?<value>"), or None with
+    # citation_error saying why they could not be read. Both None when the generator does not cite.
+    citations: tuple[str, ...] | None = None
+    citation_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["context_chunk_ids"] = list(self.context_chunk_ids)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Generation:
+        citations = d.get("citations")
+        return cls(**{**d, "context_chunk_ids": tuple(d["context_chunk_ids"]), "citations": None if citations is None else tuple(citations)})

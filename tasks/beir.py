@@ -1,0 +1,97 @@
+"""BEIR data sets as published: ``corpus.jsonl`` ({_id, title, text}), ``queries.jsonl`` ({_id, text}) and
+``qrels/<split>.tsv`` (header ``query-id corpus-id score``, tab-separated).
+
+As BEIR evaluates them: a split's questions are the queries its qrels judge (the count of queries with no
+judgement in the split is in run.json), a document is relevant when its score is above 0, and nDCG uses the
+graded scores as gains (trec_eval's linear gain, as pytrec_eval computes it for BEIR). The title is kept
+apart from the text (Document.metadata) and prefixed to it only when ``title_in_text`` is set, as BEIR's
+dense models concatenate them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from ragsweep.errors import DataError
+from ragsweep.registry import TASKS
+from ragsweep.tasks.base import RecordErrors, Task, read_records, read_text, require_file, resolve_path, text_field
+from ragsweep.tasks.generic import read_corpus_jsonl, record_id
+from ragsweep.types import Document, Query
+
+QRELS_HEADER = ("query-id", "corpus-id", "score")
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """query id -> {doc id: graded score}; a pair judged twice is an error."""
+    rows = list(csv.reader(io.StringIO(read_text(require_file(path), bom=True), newline=""), delimiter="\t"))
+    if not rows or tuple(c.strip() for c in rows[0]) != QRELS_HEADER:
+        raise DataError(path, f"expected the header {' '.join(QRELS_HEADER)} (tab-separated)", record="line 1")
+    qrels: dict[str, dict[str, int]] = {}
+    bad = RecordErrors(path)
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != 3:
+            bad.add(f"expected 3 tab-separated fields, got {len(row)}", record=f"line {n}")
+            continue
+        qid, did, score = (c.strip() for c in row)
+        try:
+            grade = int(score)
+        except ValueError:
+            bad.add(f"score {score!r} is not an integer", record=f"line {n}", field="score")
+            continue
+        if did in qrels.setdefault(qid, {}):
+            bad.add(f"query {qid!r} judges document {did!r} twice", record=f"line {n}")
+        qrels[qid][did] = grade
+    bad.raise_if_any()
+    return qrels
+
+
+@TASKS.register("beir")
+class BeirTask(Task):
+    headline_metric = "doc_ndcg@10"
+
+    def __init__(self, path: str, split: str = "test", title_in_text: bool = False, limit: int | None = None, language: str = "en"):
+        self.root = resolve_path(path)
+        self.questions_path = self.root / "queries.jsonl"
+        self.corpus_path = self.root / "corpus.jsonl"
+        self.qrels_path = self.root / "qrels" / f"{split}.tsv"
+        self.title_in_text, self.limit, self.language = title_in_text, limit, language
+        self._description: dict[str, Any] = {}
+
+    def data_files(self) -> list[Path]:
+        return [require_file(p) for p in (self.questions_path, self.corpus_path, self.qrels_path)]
+
+    def describe(self) -> dict[str, Any]:
+        return self._description
+
+    def _documents(self) -> list[Document]:
+        docs = read_corpus_jsonl(self.corpus_path)
+        if not self.title_in_text:
+            return docs
+        return [Document(d.doc_id, f"{d.metadata['title']} {d.text}" if d.metadata.get("title") else d.text, d.metadata) for d in docs]
+
+    def load(self) -> tuple[list[Document], list[Query]]:
+        qrels = read_qrels(self.qrels_path)
+        texts: dict[str, str] = {}
+        bad = RecordErrors(self.questions_path)
+        for n, rec in enumerate(read_records(require_file(self.questions_path)), start=1):
+            with bad.collect():
+                qid = record_id(rec, self.questions_path, f"line {n}", ("_id",))
+                texts[qid] = text_field(rec, "text", self.questions_path, f"line {n} (_id {qid})")
+        bad.raise_if_any()
+        unknown = sorted(set(qrels) - set(texts))
+        if unknown:
+            raise DataError(self.qrels_path, f"{len(unknown)} judged queries are not in {self.questions_path.name}", record=f"query-id {unknown[0]}")
+        queries = []
+        for qid in (q for q in texts if q in qrels):  # queries.jsonl order
+            grades = {d: g for d, g in qrels[qid].items() if g > 0}
+            queries.append(Query(
+                query_id=qid, question=texts[qid], gold_doc_ids=tuple(grades),
+                gold_doc_grades=tuple(grades.items()) if set(grades.values()) != {1} else (),
+            ))
+        self._description = {"split": self.qrels_path.stem, "queries_not_in_split": len(texts) - len(queries)}
+        return self._documents(), queries[: self.limit] if self.limit else queries

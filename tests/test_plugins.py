@@ -1,0 +1,93 @@
+"""Components from outside the repository: a chunker class in a folder of the user's own, named by
+import path in a YAML file of the user's own config folder, in a 2-job sweep on the process launchers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ragsweep.errors import ConfigError
+from ragsweep.registry import CHUNKERS, with_target_name
+
+PLUGIN = '''
+from ragsweep.chunkers.base import Chunker
+
+
+class EveryNChars(Chunker):
+    """Cuts each document every `size` characters."""
+
+    label_params = ("size",)
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def spans(self, doc):
+        return [(s, min(s + self.size, len(doc.text))) for s in range(0, len(doc.text), self.size)]
+'''
+
+
+def user_project(root: Path) -> dict[str, str]:
+    """A plugin package and a config folder outside the repository; the environment that finds them."""
+    (root / "plugins" / "my_chunkers").mkdir(parents=True)
+    (root / "plugins" / "my_chunkers" / "__init__.py").write_text("")
+    (root / "plugins" / "my_chunkers" / "every_n.py").write_text(PLUGIN)
+    (root / "conf" / "chunker").mkdir(parents=True)
+    (root / "conf" / "chunker" / "every_n.yaml").write_text("_target_: my_chunkers.every_n.EveryNChars\nsize: 300\n")
+    return {**os.environ, "PYTHONPATH": str(root / "plugins"), "RAGSWEEP_RESULTS": str(root / "results")}
+
+
+@pytest.mark.parametrize("launcher", ["local", "local_submitit"])
+def test_out_of_tree_chunker_in_a_two_job_sweep(tmp_path, launcher):
+    env = user_project(tmp_path)
+    cmd = [
+        sys.executable, "-m", "ragsweep", "run", "-m", "--config-dir", str(tmp_path / "conf"), f"hydra/launcher={launcher}",
+        "task=span_mini", "chunker=every_n", "chunker.size=200,450", "retriever=bm25", "generator=none", "progress=false",
+        "sweep_name=plugin",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    runs = sorted((tmp_path / "results" / "runs" / "plugin").iterdir())
+    assert [r.name.rsplit("__", 1)[0] for r in runs] == [
+        "span_mini__every_n__bm25__none__none__none__chunker.size=200",
+        "span_mini__every_n__bm25__none__none__none__chunker.size=450",
+    ]
+    for run, size in zip(runs, (200, 450)):
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["components"]["chunker"] == f"my_chunkers.every_n.EveryNChars size={size}"
+        records = pd.read_parquet(run / "records.parquet")
+        lengths = [len(c["text"]) for chunks in records["ranked_chunks"] for c in chunks]
+        assert max(lengths) == size  # the plugin's cuts, seen through the records
+    assert "sweep finished: 2 of 2 runs written" in log
+    if launcher == "local":  # joblib workers log to this terminal; submitit's go to their own files
+        assert "sweep progress: 2 of 2 runs done" in log
+
+
+def test_a_missing_plugin_module_is_one_line(tmp_path):
+    env = user_project(tmp_path)
+    env["PYTHONPATH"] = ""
+    cmd = [sys.executable, "-m", "ragsweep", "run", "--config-dir", str(tmp_path / "conf"), "task=span_mini", "chunker=every_n", "generator=none", "progress=false"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    errors = [line for line in (out.stdout + out.stderr).splitlines() if "ERROR" in line]
+    assert out.returncode == 2
+    assert len(errors) == 1 and "chunker 'my_chunkers.every_n.EveryNChars': cannot import 'my_chunkers.every_n'" in errors[0]
+    assert "PYTHONPATH" in errors[0]
+    assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_target_and_name_resolve_to_one_class():
+    assert with_target_name({"_target_": "ragsweep.chunkers.fixed.FixedTokens", "size": 3}) == {"name": "ragsweep.chunkers.fixed.FixedTokens", "size": 3}
+    with pytest.raises(ConfigError, match="both name 'recursive' and _target_"):
+        with_target_name({"_target_": "a.B", "name": "recursive"})
+    with pytest.raises(ConfigError, match="module 'ragsweep.chunkers.base' has no 'Nope'"):
+        CHUNKERS.get("ragsweep.chunkers.base.Nope")
+    with pytest.raises(ConfigError, match="'os.path.join' is not a class"):
+        CHUNKERS.get("os.path.join")
+    with pytest.raises(ConfigError, match="unknown chunker 'nope'.*or a class by import path"):
+        CHUNKERS.get("nope")
