@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
+.PHONY: install install-check run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ report: install
 
 test: install chromium
 	$(PY) -m pytest -q $(ARGS)
+
+# What a user gets from `pip install <wheel>`: a wheel built from this checkout, installed into a fresh
+# virtualenv (torch's CPU wheel first), then `ragsweep run task=span_mini` and `ragsweep report` from an empty folder.
+install-check:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  $(PYTHON) -m venv "$$tmp/venv"; \
+	  "$$tmp/venv/bin/pip" install --quiet --upgrade pip; \
+	  "$$tmp/venv/bin/pip" wheel --quiet --no-deps -w "$$tmp/wheel" "$(CURDIR)"; rm -rf "$(CURDIR)/build"; \
+	  "$$tmp/venv/bin/pip" install --quiet torch==2.13.0; \
+	  "$$tmp/venv/bin/pip" install --quiet "$$tmp"/wheel/ragsweep-*.whl; \
+	  mkdir "$$tmp/empty"; cd "$$tmp/empty"; \
+	  "$$tmp/venv/bin/ragsweep" run task=span_mini progress=false; \
+	  "$$tmp/venv/bin/ragsweep" --results "$$tmp/empty/results" report --sweep all --csv; \
+	  test -s results/leaderboard.csv; echo "install-check: the wheel runs from an empty folder"
 
 # Debian's headless Chromium for the leaderboard page test; installed with apt-get where this user can.
 chromium:

@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         parser().print_help()
         return 0
     if args.command in ("run", "sweep"):
-        from ragsweep.run import main as run_main
+        from ragsweep.run import main as run_main, quiet_known_warnings
 
+        quiet_known_warnings()
         if args.command == "sweep":
             if not args.preset or args.preset.startswith("-"):
                 print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)

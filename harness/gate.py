@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline_path = args.baseline or results_root() / "baselines" / f"{args.sweep}.json"
     runs = latest_runs(args.runs, args.sweep)
     if not runs:
-        log.error("no runs of sweep %r under %s: run `python -m ragsweep.run +sweep=%s` first", args.sweep, args.runs, args.sweep)
+        log.error("no runs of sweep %r under %s: run `ragsweep sweep %s` first", args.sweep, args.runs, args.sweep)
         return 2
     current = {}
     for key, path in runs.items():

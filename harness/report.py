@@ -1,13 +1,16 @@
-"""``ragsweep report``: every run under results/runs into results/leaderboard.md.
+"""``ragsweep report``: the runs under results/runs into results/leaderboard.{md,html} (and ``--csv``).
 
 One section per suite (metrics differ between suites), one row per run, one column per metric with
 the half-width of its 95% bootstrap interval; rows sorted by ``--sort`` (default: the suite's first headline metric
-present). Every number comes from a run's metrics.json.
+present), the paired test against the best beside the sort column. Every number comes from a run's
+metrics.json. Shown by default: every sweep except ``adhoc`` (single runs); ``--sweep all`` shows every sweep.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import logging
 import html
@@ -137,21 +140,28 @@ def ranked_runs(runs: list[dict[str, Any]], key: str | None) -> tuple[list[dict[
     return runs, versus_best(runs, key) if key in runs[0]["metrics"]["metrics"] else [None] * len(runs)
 
 
+def versus_text(is_best: bool, p: float | None) -> str:
+    return "best" if is_best else ("" if p is None else (f"≈ p={p:.2f}" if p >= ALPHA else f"worse p={p:.3f}"))
+
+
 def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] | None = None) -> list[str]:
     present, key = suite_metrics(runs, sort, columns)
     runs, p_values = ranked_runs(runs, key)
-    header = ["sweep", "chunker", "retriever", "reranker", "generator", *present, "chunks", "mean chunk chars", "latency s/q", "vs best"]
+    # The sort metric and the test against the best come first among the numbers, so both stay in view.
+    ordered = ([key] if key else []) + [m for m in present if m != key]
+    header = ["sweep", "chunker", "retriever", "reranker", "generator", *ordered[:1], *(["vs best"] if key else []), *ordered[1:],
+              "chunks", "mean chunk chars", "latency s/q"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, p in zip(runs, p_values):
         m, comp, summary = r["metrics"], r["metrics"]["components"], r["metrics"]["summary"]
         latency = summary.get("mean_latency_s")
+        cells = [_cell(m["metrics"].get(name), n_queries(r)) for name in ordered]
         row = [
             *(md_text(v) for v in (m.get("sweep", ""), comp["chunker"], comp["retriever"], comp["reranker"], comp["generator"])),
-            *(_cell(m["metrics"].get(name), n_queries(r)) for name in present),
+            *cells[:1], *([versus_text(r is runs[0], p)] if key else []), *cells[1:],
             str(summary["n_chunks"]),
             f"{summary['mean_chunk_chars']:.0f}",
             f"{latency:.3f}" if latency is not None else "",
-            "best" if r is runs[0] and key else ("" if p is None else (f"≈ p={p:.2f}" if p >= ALPHA else f"worse p={p:.3f}")),
         ]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
@@ -164,10 +174,28 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
     return lines
 
 
-def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[str, ...] | None = None) -> str:
-    lines = ["# ragsweep leaderboard", ""]
+def select_sweeps(runs: list[dict[str, Any]], sweeps: str | None) -> tuple[list[dict[str, Any]], str]:
+    """(the runs to show, a line saying which sweeps are shown and which are left out). ``sweeps``:
+    None (every sweep but ``adhoc``), ``all``, or comma-separated sweep names."""
+    counts = Counter(str(r["metrics"].get("sweep")) for r in runs)
+    if sweeps == "all":
+        wanted = set(counts)
+    elif sweeps:
+        wanted = set(sweeps.split(","))
+    else:
+        wanted = set(counts) - {"adhoc"}
+    shown = [r for r in runs if str(r["metrics"].get("sweep")) in wanted]
+    left = sorted(set(counts) - wanted)
+    note = f"Sweeps shown: {', '.join(f'{s} ({counts[s]})' for s in sorted(wanted & set(counts))) or 'none'}"
+    if left:
+        note += f"; left out: {', '.join(f'{s} ({counts[s]})' for s in left)} (`ragsweep report --sweep all` shows every sweep)"
+    return shown, note + "."
+
+
+def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[str, ...] | None = None, sweeps_note: str = "") -> str:
+    lines = ["# ragsweep leaderboard", ""] + ([md_text(sweeps_note), ""] if sweeps_note else [])
     if not runs:
-        return "\n".join(lines + ["No runs under results/runs yet: run `make run-sweep`.", ""])
+        return "\n".join(lines + ["No runs to show yet: run `ragsweep sweep default` (or `make run-sweep`).", ""])
     for suite, suite_runs in suite_groups(runs):
         lines += [f"## {md_text(suite)} ({n_queries(suite_runs[0])} queries, {len(suite_runs)} runs)", ""]
         if notes := data_notes(suite_runs):
@@ -177,23 +205,55 @@ def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[s
     return "\n".join(lines)
 
 
+STAT_FIELDS = ("mean", "ci_low", "ci_high", "n")
+CSV_SUMMARY = ("n_queries", "n_chunks", "mean_chunk_chars", "mean_latency_s", "prompt_tokens", "completion_tokens", "cost_usd")
+
+
+def render_csv(runs: list[dict[str, Any]], sort: str | None = None) -> str:
+    """One row per run: suite, data identity, components, every metric any run of the table has (mean,
+    interval, n), the cost summary and the paired p-value against its suite's best on the sort metric."""
+    metrics = sorted({m for r in runs for m in r["metrics"]["metrics"]})
+    header = ["suite", "data_identity", "run", "sweep", "chunker", "retriever", "reranker", "generator", "judge", "sort_metric", "vs_best_p",
+              *(f"{m}:{f}" for m in metrics for f in STAT_FIELDS), *CSV_SUMMARY]
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(header)
+    for suite, suite_runs in suite_groups(runs):
+        _, key = suite_metrics(suite_runs, sort, None)
+        ranked, p_values = ranked_runs(suite_runs, key)
+        for rank, (r, p) in enumerate(zip(ranked, p_values)):
+            m = r["metrics"]
+            stats = [(m["metrics"].get(name) or {}).get(f) for name in metrics for f in STAT_FIELDS]
+            out.writerow([
+                suite, m.get("data_identity", ""), r["path"].name, m.get("sweep", ""), *(m["components"].get(g, "") for g in ("chunker", "retriever", "reranker", "generator", "judge")),
+                key or "", "best" if rank == 0 and key else ("" if p is None else p),
+                *("" if v is None else v for v in stats), *(m["summary"].get(f, "") for f in CSV_SUMMARY),
+            ])
+    return buf.getvalue()
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=results_root() / "runs")
     parser.add_argument("--out", type=Path, default=results_root() / "leaderboard.md")
-    parser.add_argument("--html", type=Path, default=None, help="also write the HTML page (default: --out with .html)")
+    parser.add_argument("--html", type=Path, default=None, help="the HTML page (default: --out with .html)")
+    parser.add_argument("--csv", type=Path, nargs="?", const=True, default=None, help="also write a CSV, one row per run (default path: --out with .csv)")
     parser.add_argument("--sort", default=None, help="metric to sort by, e.g. span_iou@5")
-    parser.add_argument("--sweep", default=None, help="only runs of these sweeps (comma-separated)")
+    parser.add_argument("--sweep", default=None, help="sweeps to show, comma-separated, or 'all' (default: every sweep but adhoc)")
     parser.add_argument("--metrics", default=None, help="columns to show (comma-separated), instead of the headline set")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    sweeps = set(args.sweep.split(",")) if args.sweep else None
-    runs = [r for r in load_runs(args.runs) if sweeps is None or r["metrics"].get("sweep") in sweeps]
+    runs, note = select_sweeps(load_runs(args.runs), args.sweep)
     columns = tuple(args.metrics.split(",")) if args.metrics else None
-    text = render(runs, args.sort, columns)
+    text = render(runs, args.sort, columns, note)
     atomic_write_bytes(args.out, text.encode("utf-8"))
     from ragsweep.report_html import render_html
 
     html_path = args.html or args.out.with_suffix(".html")
-    atomic_write_bytes(html_path, render_html(runs, args.sort, columns).encode("utf-8"))
-    log.info("%s\nwrote %s and %s (%d runs)", text, args.out, html_path, len(runs))
+    atomic_write_bytes(html_path, render_html(runs, args.sort, columns, note).encode("utf-8"))
+    written = [args.out, html_path]
+    if args.csv:
+        csv_path = args.out.with_suffix(".csv") if args.csv is True else args.csv
+        atomic_write_bytes(csv_path, render_csv(runs, args.sort).encode("utf-8"))
+        written.append(csv_path)
+    log.info("%s\nwrote %s (%d runs)", text, ", ".join(map(str, written)), len(runs))

@@ -65,7 +65,7 @@ def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[s
     """Readable and unique: the config file chosen per group and the parameters overridden on the command
     line (so chunk sizes 64 / 128 / 256 read apart), then a hash of the resolved run config."""
     parts = [*(choices.get(g, "?") for g in GROUPS), *named_overrides(overrides)]
-    readable = re.sub(r"[^A-Za-z0-9._=-]+", "_", "__".join(parts))[:150]
+    readable = "__".join(re.sub(r"[^A-Za-z0-9._=-]+", "_", p).strip("_") for p in parts)[:150]
     return f"{readable}__{config_hash(cfg)[:8]}"
 
 

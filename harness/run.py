@@ -60,5 +60,14 @@ def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str]
         return False, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
 
 
+def quiet_known_warnings() -> None:
+    """joblib's loky restarts a worker whose memory grew (models loaded in a run) and warns "A worker stopped
+    while some jobs were given to the executor" on nearly every sweep: expected, not a fault, so not shown."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor")
+
+
 if __name__ == "__main__":
+    quiet_known_warnings()
     main()

@@ -48,7 +48,10 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     plain = plain_config(cfg)
     notes = validate_run_config(plain)
     runtime.configure(plain["cache_dir"])
-    result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():  # log lines print above the progress bars, never onto their line
+        result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
     t_score = time.perf_counter()
     invalid_policy = plain["judge"].get("invalid_policy", "exclude")
     records = build_records(

@@ -237,7 +237,8 @@ def test_conflicting_context_titles_without_a_corpus_are_counted(tmp_path):
 @pytest.mark.parametrize("name, file, content, expected", [
     ("hotpotqa", "questions.json", '{"_id": "x"}', r"questions.json: expected a JSON list of records, got dict"),
     ("hotpotqa", "questions.json", '["q1", "q2"]', r"questions.json: 2 bad records: record 0: expected a JSON object, got str; record 1: expected"),
-    ("hotpotqa", "corpus.json", '[["Orla Venn", ["text"]]]', r"corpus.json: expected a JSON object \{title: \[sentences\]\}, got list"),
+    ("hotpotqa", "corpus.json", '[["Orla Venn", ["text"]]]', r"corpus.json, record 0: expected \{\"title\": str, \"text\": str\}"),
+    ("hotpotqa", "corpus.json", '"Orla Venn"', r"corpus.json: expected \{title: \[sentences\]\} or \[\{title, text\}\], got str"),
     ("hotpotqa", "corpus.json", '{"Orla Venn": "not a list"}', r"corpus.json, record title 'Orla Venn': expected a list of sentence strings"),
     ("hotpotqa", "questions.json", "[{\"_id\": \"a\", \"question\": \"q?\", \"answer\": \"x\", \"supporting_facts\": [[\"Orla Venn\", \"0\"]]}]",
      r"record 0 \(_id a\), field 'supporting_facts': expected \[title, sentence index\] pairs \(sentence index '0' is not an integer\)"),

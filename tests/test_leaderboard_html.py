@@ -34,8 +34,21 @@ def page(tmp_path):
 
 
 def test_page_is_self_contained(page):
-    text = page.read_text()
-    assert "http://" not in text and "https://" not in text and "<script src" not in text
+    text = page.read_text().replace('"http://www.w3.org/2000/svg"', "SVG_NAMESPACE")  # a name, never fetched
+    assert "http://" not in text and "https://" not in text and "<script src" not in text and "<img" not in text
+
+
+def test_no_pareto_plot_on_the_latency_of_extractive_runs():
+    from ragsweep.report_html import cost_axis, suite_plots
+
+    row = lambda run, lat, tokens, cost=None: {"run": run, "chunker": "fixed", "retriever": "bm25", "generator": "g", "mean_chunk_chars": 100.0,  # noqa: E731
+                                               "mean_latency_s": lat, "completion_tokens": tokens, "cost_usd": cost, "m": [0.5, 0.4, 0.6, 14, 14]}
+    extractive = [row("a", 0.001, 0), row("b", 0.002, 0)]
+    assert cost_axis(extractive) is None and [p["title"] for p in suite_plots(extractive, "m")] == ["m vs chunk size"]
+    llm = [row("a", 1.5, 300), row("b", 0.7, 120), row("c", 0.001, 0)]
+    plots = suite_plots(llm, "m")
+    assert cost_axis(llm) == "mean_latency_s" and [p["run"] for p in plots[1]["points"]] == ["a", "b"]  # the extractive run is not on it
+    assert cost_axis([row("a", 1, 5, 0.01), row("b", 1, 5, 0.02)]) == "cost_usd"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it with apt-get where it can)")
@@ -47,8 +60,10 @@ def test_page_loads_sorts_and_screenshots_in_chromium(page, tmp_path):
 
     dom, log = rendered("suite=span_mini")
     assert "CONSOLE" not in log and "Uncaught" not in log, log[-2000:]
-    order = lambda html: re.findall(r"<tr class=\"[a-z]*\"><td class=\"t\">s</td><td class=\"t\">(\w+)", html)  # noqa: E731
+    order = lambda html: re.findall(r"<tr class=\"[a-z]*\" data-run=\"\w+\"><td class=\"t\">s</td><td class=\"t\">(\w+)", html)  # noqa: E731
     assert order(dom) == ["semantic", "cluster", "fixed"]  # default: the suite's headline, best first
+    # the plot is drawn in the page: one point per run, each naming its run on hover
+    assert sorted(re.findall(r'<circle [^>]*data-run="(\w+)"><title>\1\n', dom)) == ["a", "b", "c"]
     dom_asc, _ = rendered("suite=span_mini&sort=span_iou@5&dir=asc")
     assert order(dom_asc) == ["fixed", "cluster", "semantic"]
     shot = tmp_path / "shot.png"

@@ -40,9 +40,49 @@ def test_leaderboard_marks_runs_not_significantly_worse_than_the_best(tmp_path):
     _write_run(tmp_path, "s", "b", "semantic", 0.30)
     _write_run(tmp_path, "s", "c", "cluster", 0.30 - 0.2 / 14, per_query=[0.1] + [0.3] * 13)  # one query: p = 1
     rows_ = [line for line in render(load_runs(tmp_path)).splitlines() if line.startswith("| s |")]
-    assert rows_[0].endswith("| best |")
-    assert rows_[1].startswith("| s | cluster") and rows_[1].endswith("| ≈ p=1.00 |")
-    assert rows_[2].startswith("| s | fixed") and rows_[2].endswith("| worse p=0.000 |")
+    # the comparison sits right after the sort column, in view
+    assert rows_[0].startswith("| s | semantic | bm25 | none | none | 0.300 ±0.030 | best |")
+    assert rows_[1].startswith("| s | cluster") and "| ≈ p=1.00 |" in rows_[1]
+    assert rows_[2].startswith("| s | fixed") and "| 0.100 ±0.030 | worse p=0.000 |" in rows_[2]
+
+
+def test_default_report_leaves_adhoc_runs_out_and_says_so(tmp_path):
+    from ragsweep.report import select_sweeps
+
+    _write_run(tmp_path, "default", "a", "fixed", 0.10)
+    _write_run(tmp_path, "adhoc", "b", "semantic", 0.30)
+    _write_run(tmp_path, "ci", "c", "cluster", 0.20)
+    runs = load_runs(tmp_path)
+    shown, note = select_sweeps(runs, None)
+    assert sorted(r["path"].name for r in shown) == ["a", "c"]
+    assert note == "Sweeps shown: ci (1), default (1); left out: adhoc (1) (`ragsweep report --sweep all` shows every sweep)."
+    assert len(select_sweeps(runs, "all")[0]) == 3 and select_sweeps(runs, "all")[1] == "Sweeps shown: adhoc (1), ci (1), default (1)."
+    assert [r["path"].name for r in select_sweeps(runs, "adhoc")[0]] == ["b"]
+    assert note in render(shown, sweeps_note=note)
+
+
+def test_csv_has_one_row_per_run_with_every_metric_and_the_paired_test(tmp_path):
+    import csv
+    import io
+
+    from ragsweep.report import render_csv
+
+    _write_run(tmp_path, "s", "a", "fixed", 0.10)
+    _write_run(tmp_path, "s", "b", "semantic", 0.30)
+    rows_ = list(csv.DictReader(io.StringIO(render_csv(load_runs(tmp_path)))))
+    assert [(r["run"], r["chunker"], r["span_iou@5:mean"], r["span_iou@5:ci_low"], r["span_iou@5:n"], r["sort_metric"]) for r in rows_] == [
+        ("b", "semantic", "0.3", "0.27999999999999997", "14", "span_iou@5"), ("a", "fixed", "0.1", "0.08", "14", "span_iou@5"),
+    ]
+    assert rows_[0]["vs_best_p"] == "best" and float(rows_[1]["vs_best_p"]) == 2 / 2**14  # all 14 queries lower: p = 2 / 2^14
+    assert rows_[0]["suite"] == "span_mini" and rows_[0]["n_queries"] == "14"
+
+
+def test_report_command_writes_csv_beside_the_page(tmp_path):
+    from ragsweep.cli import main
+
+    _write_run(tmp_path / "runs", "s", "a", "fixed", 0.10)
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb.md"), "--csv"]) == 0
+    assert (tmp_path / "lb.html").exists() and (tmp_path / "lb.csv").read_text().splitlines()[1].startswith("span_mini,")
 
 
 def test_study_table_in_percent_with_chunking_time(tmp_path):

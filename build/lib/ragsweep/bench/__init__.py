@@ -1,1 +1,0 @@
-"""Benchmarks (``make bench``): each module measures one thing and writes results/bench/<name>.json."""

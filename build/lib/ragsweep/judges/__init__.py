@@ -1,1 +1,0 @@
-"""Judges: score generated answers with an LLM (coverage, contradiction, correctness, ...)."""

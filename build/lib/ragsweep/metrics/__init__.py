@@ -1,1 +1,0 @@
-"""Pure scoring functions: arrays and spans in, numbers out, no I/O."""

@@ -1,0 +1,62 @@
+"""The `ragsweep` command: help, dispatch, usage errors, and where outputs go."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ragsweep.cli import bench_names, main, sweep_presets
+from ragsweep.results import named_overrides, run_name
+
+
+def ragsweep(*args: str, cwd, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ragsweep", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_help_lists_every_command(tmp_path):
+    out = ragsweep("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for command in ("run", "sweep", "report", "gate", "check", "list", "bench", "pairwise", "keywords", "synthetic", "serve-vllm", "export-model"):
+        assert f"    {command}" in out.stdout, command
+
+
+def test_usage_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["sweep"]) == 2
+    assert "usage: ragsweep sweep NAME [overrides]; presets: chroma_general, chunking_study, ci, default" in capsys.readouterr().err
+    assert main(["bench", "nope"]) == 2
+    assert f"benchmarks: {', '.join(bench_names())}" in capsys.readouterr().err
+    assert {"bm25", "dense", "spans", "sweep_cache"} <= set(bench_names()) and "default" in sweep_presets()
+    out = ragsweep("frobnicate", cwd=tmp_path)
+    assert out.returncode == 2 and "invalid choice: 'frobnicate'" in out.stderr
+
+
+def test_run_from_an_empty_folder_writes_under_results_and_logs_the_headline(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("RAGSWEEP_RESULTS", "RAGSWEEP_CACHE")}
+    out = ragsweep("run", "task=span_mini", "generator=none", "progress=false", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    [run_dir] = (tmp_path / "results" / "runs" / "adhoc").iterdir()
+    headline = json.loads((run_dir / "metrics.json").read_text())["metrics"]["span_iou@5"]["mean"]
+    assert f"14 queries: span_iou@5={headline:.4f}" in out.stdout + out.stderr
+    assert (tmp_path / "results" / "cache").is_dir()
+    moved = ragsweep("--results", str(tmp_path / "elsewhere"), "run", "task=span_mini", "generator=none", "progress=false", cwd=tmp_path, env=env)
+    assert moved.returncode == 0 and len(list((tmp_path / "elsewhere" / "runs" / "adhoc").iterdir())) == 1
+
+
+def test_run_names_show_overridden_parameters_only():
+    assert named_overrides(["chunker=recursive", "chunker.size=128", "+sweep=ci", "results_dir=/x", "top_k=5", "hydra.job.chdir=true", "~judge.x"]) == [
+        "chunker.size=128", "top_k=5",
+    ]
+    choices = {"task": "span_mini", "chunker": "fixed_tokens", "retriever": "bm25", "reranker": "none", "generator": "none", "judge": "none"}
+    a = run_name(choices, {"top_k": 5}, ["chunker.size=64"])
+    b = run_name(choices, {"top_k": 5}, ["chunker.size=128"])
+    assert a.startswith("span_mini__fixed_tokens__bm25__none__none__none__chunker.size=64__") and a.rsplit("__", 1)[0] != b.rsplit("__", 1)[0]
+    assert run_name(choices, {}, ['task.path=/a b/<c>']).split("__")[6] == "task.path=_a_b_c"  # a file-name-safe name
+
+
+@pytest.mark.parametrize("argv", [["check", "task=span_mini"], ["list"]])
+def test_informational_commands_exit_0(argv, capsys):
+    assert main(argv) == 0

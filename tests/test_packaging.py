@@ -1,0 +1,46 @@
+"""The install layout: every package folder is in pyproject.toml, and a built wheel holds the configs and
+bundled suites under `ragsweep/` and nothing at the generic top-level names `tasks`, `metrics`, `harness`.
+(`make install-check` installs such a wheel into a fresh virtualenv and runs it from an empty folder.)"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FOLDERS = {"harness": "ragsweep", "tasks": "ragsweep.tasks", "metrics": "ragsweep.metrics"}
+
+
+def test_every_package_folder_is_listed():
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for folder, package in FOLDERS.items():
+        for init in (REPO / folder).rglob("__init__.py"):
+            inner = init.parent.relative_to(REPO / folder).parts
+            found.add(".".join((package, *inner)))
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_wheel_layout(tmp_path):
+    source = tmp_path / "src"  # a copy: setuptools writes build/ beside the sources
+    for name in ("pyproject.toml", "README.md"):
+        source.mkdir(exist_ok=True)
+        shutil.copy(REPO / name, source / name)
+    for folder in (*FOLDERS, "configs"):
+        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
+                   check=True, capture_output=True, timeout=300, cwd=tmp_path)
+    [wheel] = tmp_path.glob("ragsweep-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"ragsweep", next(t for t in tops if t.endswith(".dist-info"))}
+    for needed in ("ragsweep/cli.py", "ragsweep/configs/config.yaml", "ragsweep/configs/task/span_mini.yaml",
+                   "ragsweep/configs/hydra/launcher/local.yaml", "ragsweep/tasks/data/span_mini/questions_df.csv",
+                   "ragsweep/metrics/spans.py", "ragsweep/chunkers/base.py"):
+        assert needed in names, needed
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "ragsweep = ragsweep.cli:main" in entry_points
