@@ -13,6 +13,7 @@ from tests.helpers import run
 from ragsweep.errors import DataError
 from ragsweep.metrics.retrieval import ndcg_at_k
 from ragsweep.registry import TASKS
+from ragsweep.tasks.base import resolve_path
 from ragsweep.tasks.hotpotqa import join_sentences
 
 
@@ -303,3 +304,11 @@ def test_chroma_config_for_own_data_finds_txt_corpora(tmp_path):
     (tmp_path / "corpora" / "notes.md").write_text("other", "utf-8")
     with pytest.raises(DataError, match=r"corpus id 'notes' matches 2 files \(notes.md, notes.txt\): set task.suffix"):
         load(name="chroma", path=str(tmp_path), suffix=None)
+
+
+def test_corpus_paths_override_needs_no_plus(tmp_path):
+    suite = resolve_path("bundled:span_mini")
+    ids = sorted(p.stem for p in (suite / "corpora").glob("*.md"))
+    remap = "{" + ", ".join(f"{i}: corpora/{i}.md" for i in ids) + "}"
+    run_dir, info = run(tmp_path, "task=span_mini", f"task.corpus_paths={remap}", "generator=none")
+    assert json.loads((run_dir / "metrics.json").read_text())["summary"]["n_queries"] == 14
