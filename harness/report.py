@@ -147,9 +147,10 @@ def versus_text(is_best: bool, p: float | None) -> str:
 def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] | None = None) -> list[str]:
     present, key = suite_metrics(runs, sort, columns)
     runs, p_values = ranked_runs(runs, key)
-    # The sort metric and the test against the best come first among the numbers, so both stay in view.
+    # The sort metric and the test against the best come right after the sweep, before the (long) component
+    # descriptions, so both stay in view.
     ordered = ([key] if key else []) + [m for m in present if m != key]
-    header = ["sweep", "chunker", "retriever", "reranker", "generator", *ordered[:1], *(["vs best"] if key else []), *ordered[1:],
+    header = ["sweep", *ordered[:1], *(["vs best"] if key else []), "chunker", "retriever", "reranker", "generator", *ordered[1:],
               "chunks", "mean chunk chars", "latency s/q"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, p in zip(runs, p_values):
@@ -157,8 +158,8 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
         latency = summary.get("mean_latency_s")
         cells = [_cell(m["metrics"].get(name), n_queries(r)) for name in ordered]
         row = [
-            *(md_text(v) for v in (m.get("sweep", ""), comp["chunker"], comp["retriever"], comp["reranker"], comp["generator"])),
-            *cells[:1], *([versus_text(r is runs[0], p)] if key else []), *cells[1:],
+            md_text(m.get("sweep", "")), *cells[:1], *([versus_text(r is runs[0], p)] if key else []),
+            *(md_text(v) for v in (comp["chunker"], comp["retriever"], comp["reranker"], comp["generator"])), *cells[1:],
             str(summary["n_chunks"]),
             f"{summary['mean_chunk_chars']:.0f}",
             f"{latency:.3f}" if latency is not None else "",

@@ -90,7 +90,7 @@ nav button{margin-right:.3em;padding:.3em .8em;border:1px solid #999;background:
 nav button.active{background:#224;color:#fff}
 table{border-collapse:collapse;font-size:12px;margin-top:.6em}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
-td.t{text-align:left} th{background:#eee;cursor:pointer;position:sticky;top:0}
+td.t{text-align:left;white-space:normal;min-width:9em;max-width:22em} th{background:#eee;cursor:pointer;position:sticky;top:0}
 tr.best td{background:#e9f6e9} tr.tie td{background:#f4faf4}
 .ci,.n{color:#777;font-size:10px} .n{color:#a40} tr.hl td{background:#fff3b0}
 .plots figure{display:inline-block;margin:.5em 1em 0 0} .plots svg{border:1px solid #ddd;background:#fff}
@@ -212,10 +212,12 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
     for name, suite_runs in suite_groups(runs):
         metrics, key = suite_metrics(suite_runs, sort, columns)
         rows = suite_rows(suite_runs, metrics, key)
-        cols = [{"key": k, "label": k, "text": True} for k in ("sweep", "chunker", "retriever", "reranker", "generator", "judge")]
-        # The sort metric and the test against the best lead the numbers, so both are in view without scrolling.
+        # The sort metric and the test against the best come right after the sweep name, before the (long)
+        # component descriptions, so both are in view without scrolling.
+        cols = [{"key": "sweep", "label": "sweep", "text": True}]
         cols += [{"key": m, "label": m} for m in metrics if m == key]
-        cols += [{"key": "vs_best", "label": f"vs best (p on {key})"}] if key else []
+        cols += [{"key": "vs_best", "label": "vs best (p)"}] if key else []
+        cols += [{"key": k, "label": k, "text": True} for k in ("chunker", "retriever", "reranker", "generator", "judge")]
         cols += [{"key": m, "label": m} for m in metrics if m != key]
         cols += [{"key": f, "label": label} for f, label in COST_FIELDS if any(r.get(f) is not None for r in rows)]
         cols += [{"key": "chunks", "label": "chunks"}, {"key": "mean_chunk_chars", "label": "mean chunk chars"}]

@@ -14,7 +14,7 @@ from typing import Sequence
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from ragsweep.offline import configure_environment
 from ragsweep.paths import CONFIG_DIR
@@ -41,6 +41,8 @@ def main(cfg: DictConfig) -> None:
         return
     from ragsweep.sweep_status import write_status
 
+    with open_dict(cfg):
+        cfg.progress = False  # parallel jobs' bars would draw over each other; the sweep logs its progress
     ok, detail = sweep_job(cfg, choices, overrides)
     write_status(hydra_cfg.runtime.output_dir, ok, detail)
 

@@ -47,7 +47,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     t0 = time.perf_counter()
     plain = plain_config(cfg)
     notes = validate_run_config(plain)
-    runtime.configure(plain["cache_dir"])
+    runtime.configure(plain["cache_dir"], bool(plain.get("progress", True)))
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     with logging_redirect_tqdm():  # log lines print above the progress bars, never onto their line

@@ -8,17 +8,32 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Iterable, TypeVar
 
 from ragsweep.embedding_cache import EmbeddingCache
 
-_state: dict[str, object] = {"cache_dir": Path("results/cache")}
+_state: dict[str, object] = {"cache_dir": Path("results/cache"), "progress": True}
 _counters: Counter[str] = Counter()
+T = TypeVar("T")
 _embedding_caches: dict[Path, EmbeddingCache] = {}
 
 
-def configure(cache_dir: str | Path) -> None:
+def configure(cache_dir: str | Path, progress: bool = True) -> None:
     _state["cache_dir"] = Path(cache_dir)
+    _state["progress"] = progress
     _counters.clear()
+
+
+def show_progress() -> bool:
+    """Whether components draw progress bars: the run's ``progress`` (off in sweeps, whose parallel jobs
+    would draw over each other on one terminal; a sweep logs its own progress instead)."""
+    return bool(_state["progress"])
+
+
+def progress(iterable: Iterable[T], desc: str, total: int | None = None) -> Iterable[T]:
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, disable=not show_progress(), leave=False)
 
 
 def cache_dir() -> Path:

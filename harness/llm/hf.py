@@ -11,8 +11,8 @@ import logging
 import time
 from typing import Any, Sequence
 
-from tqdm.auto import tqdm
 
+from ragsweep import runtime
 from ragsweep.lm import load_causal_lm, pick_device
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 
@@ -40,7 +40,7 @@ class HFBackend(ChatBackend):
             torch.manual_seed(self.seed)
         prompts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in conversations]
         out: list[Completion] = []
-        for start in tqdm(range(0, len(prompts), self.batch_size), desc=f"{desc}[hf]", leave=False):
+        for start in runtime.progress(range(0, len(prompts), self.batch_size), f"{desc}[hf]"):
             out.extend(self._batch(tokenizer, model, prompts[start : start + self.batch_size], max_tokens or self.max_tokens))
         return out
 

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
-from tqdm.auto import tqdm
 
 from ragsweep import runtime
 from ragsweep.cache import read_checked, write_checked
@@ -124,4 +123,4 @@ class OpenAIBackend(ChatBackend):
                 return Completion("", error=message)
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(tqdm(pool.map(one, conversations), total=len(conversations), desc=f"{desc}[openai]", leave=False))
+            return list(runtime.progress(pool.map(one, conversations), f"{desc}[openai]", total=len(conversations)))

@@ -123,7 +123,7 @@ class VLLMBackend(ChatBackend):
         params = SamplingParams(temperature=self.temperature, max_tokens=max_tokens or self.max_tokens, seed=self.seed, **extra)
         t0 = time.perf_counter()
         try:
-            outputs = llm.chat(list(conversations), params, use_tqdm=True)
+            outputs = llm.chat(list(conversations), params, use_tqdm=runtime.show_progress())
         except Exception as err:  # recorded per conversation, never dropped
             log.error("vllm batch failed: %s", err)
             return [Completion("", error=f"{type(err).__name__}: {err}") for _ in conversations]
