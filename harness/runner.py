@@ -79,6 +79,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
         "machine": machine(),
         "data_hashes": result.data_hashes,
         "task": result.task_description,
+        "retrieval": result.retrieval_report,
         "data_identity": metrics["data_identity"],
         "notes": notes,
         "unscored_queries": {

@@ -3,8 +3,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import statistics
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ragsweep.paths import SOURCE_ROOT
 from ragsweep.cache import atomic_write_bytes
@@ -24,6 +26,19 @@ def bench_suite(chunk_tokens: int = 200) -> tuple[str, list[Chunk], list[Query]]
     name, task = ("chroma_general", ChromaTask(str(shared))) if shared.is_dir() else ("span_mini", ChromaTask("bundled:span_mini"))
     documents, queries = task.checked_load()
     return name, FixedTokenChunker(size=chunk_tokens).chunk(documents, progress=False), queries
+
+
+def alternate(sides: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Time each side ``repeats`` times, the sides taking turns (a, b, a, b, ...) so that machine drift
+    falls on all of them: ({side: {"median_s", "runs_s"}}, {side: its last return value})."""
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    values: dict[str, Any] = {}
+    for _ in range(repeats):
+        for name, fn in sides.items():
+            t0 = time.perf_counter()
+            values[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: {"median_s": statistics.median(ts), "runs_s": ts} for name, ts in times.items()}, values
 
 
 def write_result(path: Path, result: dict[str, Any]) -> None:

@@ -1,20 +1,20 @@
-"""Dense encoding throughput: our cached ``embed`` (cold, then warm) vs raw sentence-transformers
-``encode`` on the same texts with the same batch size, in one run. Writes results/bench/dense.json."""
+"""Dense encoding throughput: our cached ``embed`` (cold: an empty cache each time; warm: all hits) vs raw
+sentence-transformers ``encode`` on the same texts with the same batch size, in one run, the sides
+alternating and repeated (medians). Writes results/bench/dense.json."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ragsweep import runtime
-from ragsweep.paths import results_root
-from ragsweep.bench.common import bench_suite, write_result
+from ragsweep.bench.common import alternate, bench_suite, write_result
 from ragsweep.embedders import embed, load_sentence_transformer
+from ragsweep.paths import results_root
 
 log = logging.getLogger("ragsweep.bench.dense")
 
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="bundled:all-MiniLM-L6-v2")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "dense.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -30,21 +31,27 @@ def main(argv: list[str] | None = None) -> None:
     texts = [c.text for c in chunks]
     model = load_sentence_transformer(args.model)
     model.encode(texts[:8])  # warm-up outside the timings
-    t0 = time.perf_counter()
-    raw = model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True)
-    raw_s = time.perf_counter() - t0
-    with tempfile.TemporaryDirectory() as cache:
-        runtime.configure(cache)
-        t0 = time.perf_counter()
-        cold = embed(args.model, texts, args.batch_size)
-        cold_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
+
+    def cold() -> np.ndarray:
+        with tempfile.TemporaryDirectory() as cache:
+            runtime.configure(cache, progress=False)
+            return embed(args.model, texts, args.batch_size)
+
+    with tempfile.TemporaryDirectory() as warm_cache:
+        runtime.configure(warm_cache, progress=False)
         embed(args.model, texts, args.batch_size)
-        warm_s = time.perf_counter() - t0
+        warm = lambda: embed(args.model, texts, args.batch_size)  # noqa: E731
+        sides = {"raw": lambda: model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True),
+                 "ours_cold": cold}
+        times, values = alternate(sides, args.repeats)
+        runtime.configure(warm_cache, progress=False)
+        warm_times, _ = alternate({"ours_warm": warm}, args.repeats)
+    raw_s, cold_s, warm_s = times["raw"]["median_s"], times["ours_cold"]["median_s"], warm_times["ours_warm"]["median_s"]
     write_result(args.out, {
-        "suite": suite, "texts": len(texts), "model": args.model, "batch_size": args.batch_size,
+        "suite": suite, "texts": len(texts), "model": args.model, "batch_size": args.batch_size, "repeats": args.repeats,
         "raw_encode_s": raw_s, "ours_cold_s": cold_s, "ours_warm_s": warm_s,
+        "runs_s": {**{k: v["runs_s"] for k, v in times.items()}, "ours_warm": warm_times["ours_warm"]["runs_s"]},
         "raw_texts_per_s": len(texts) / raw_s, "ours_cold_texts_per_s": len(texts) / cold_s, "ours_warm_texts_per_s": len(texts) / warm_s,
         "cold_overhead_ratio": cold_s / raw_s, "warm_speedup_vs_raw": raw_s / warm_s,
-        "max_abs_diff_vs_raw": float(np.abs(cold - raw).max()),
+        "max_abs_diff_vs_raw": float(np.abs(values["ours_cold"] - values["raw"]).max()),
     })

@@ -14,6 +14,7 @@ class Retriever(ABC):
 
     version = "1"
     label_params: tuple[str, ...] = ()  # what the leaderboard shows beside the name
+    report: dict[str, Any] = {}  # set by ``search`` where it has something to say (run.json ``retrieval``); never mutated
 
     @abstractmethod
     def index(self, chunks: Sequence[Chunk]) -> Any: ...
@@ -23,7 +24,59 @@ class Retriever(ABC):
         """Top-k ``(chunk position, score)`` per question, best first."""
 
 
+def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest scores, best first; ties go to the earlier position, so rankings are
+    deterministic. The same order as a full stable sort of all N scores, in O(N + k log k): a partition
+    finds the k-th score, then only the positions above it, and the earliest of those tied with it, are
+    sorted. NaN scores rank last."""
+    n = scores.size
+    k = min(k, n)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    keys = np.where(np.isnan(scores), -np.inf, scores) if scores.dtype.kind == "f" and np.isnan(scores).any() else scores
+    if n >= 64 * k:
+        # A lower bound first: the k-th largest of every 16th score. Where at least k scores exceed it, the
+        # top k are among them (a far smaller partition); otherwise the full one below.
+        sample = keys[::16]
+        bound = np.partition(sample, sample.size - k)[sample.size - k]
+        above = np.flatnonzero(keys > bound)
+        if above.size >= k:
+            return above[top_k_indices(keys[above], k)]
+    if k < n:
+        threshold = np.partition(keys, n - k)[n - k]  # the k-th largest score
+        above = np.flatnonzero(keys > threshold)
+        tied = np.flatnonzero(keys == threshold)[: k - above.size]  # flatnonzero is ascending: earliest first
+        candidates = np.concatenate([above, tied])
+    else:
+        candidates = np.arange(n)
+    return candidates[np.lexsort((candidates, -keys[candidates]))][:k]
+
+
+def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """``top_k_indices`` for every row of a 2-D block at once (rows x min(k, columns)), the same order.
+    Rows whose k-th score is tied with more columns than fit fall back to the row-wise function."""
+    rows, n = scores.shape
+    k = min(k, n)
+    if rows == 0 or k <= 0:
+        return np.empty((rows, max(k, 0)), dtype=np.int64)
+    if scores.dtype.kind == "f" and np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+    if k == n:
+        return np.stack([top_k_indices(r, k) for r in scores])
+    threshold = np.partition(scores, n - k, axis=1)[:, n - k : n - k + 1]
+    at_least = scores >= threshold
+    simple = at_least.sum(axis=1) == k  # no tie at the threshold beyond the k places
+    out = np.empty((rows, k), dtype=np.int64)
+    if simple.any():
+        cols = np.nonzero(at_least[simple])[1].reshape(-1, k)  # ascending column order within each row
+        vals = np.take_along_axis(scores[simple], cols, axis=1)
+        order = np.lexsort((cols, -vals), axis=-1)
+        out[simple] = np.take_along_axis(cols, order, axis=1)
+    for r in np.flatnonzero(~simple):
+        out[r] = top_k_indices(scores[r], k)
+    return out
+
+
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Highest scores first; ties go to the earlier chunk, so rankings are deterministic."""
-    order = np.lexsort((np.arange(scores.size), -scores))[:k]
-    return [(int(i), float(scores[i])) for i in order]
+    """``(position, score)`` of the k highest scores, best first, ties to the earlier position."""
+    return [(int(i), float(scores[i])) for i in top_k_indices(scores, k)]

@@ -1,4 +1,14 @@
-"""Dense retrieval: cosine similarity of unit-normalised embeddings (ragsweep.embedders), exact search."""
+"""Dense retrieval: inner product of unit-normalised embeddings (ragsweep.embedders), i.e. cosine.
+
+``search`` picks how the top k are found:
+- ``exact`` (default): numpy, the corpus scanned in tiles whose scores for all questions fit ``block_mb``, so
+  memory is the corpus plus one tile (never the whole questions x corpus matrix); ties to the earlier chunk.
+- ``faiss_flat``: faiss IndexFlatIP, also exact (same top k up to float ties; optional, `pip install faiss-cpu`).
+- ``faiss_ivf`` / ``faiss_hnsw``: approximate (IVF with ``nlist`` lists and ``nprobe`` probed; HNSW with
+  ``hnsw_m`` links and ``ef_search``). The run records their recall@k against exact search, measured on
+  ``recall_queries`` of its questions (run.json ``retrieval``), so an approximate number is never mistaken
+  for an exact one.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +17,87 @@ from typing import Any, Sequence
 import numpy as np
 
 from ragsweep.embedders import embed
+from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS
-from ragsweep.retrievers.base import Retriever, top_k
+from ragsweep.retrievers.base import Retriever, top_k_rows
 from ragsweep.types import Chunk
+
+SEARCHES = ("exact", "faiss_flat", "faiss_ivf", "faiss_hnsw")
+
+
+QUERY_BLOCK = 4096  # questions per pass over the corpus (more questions: more passes, each efficient)
+
+
+def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: float = 16) -> list[list[tuple[int, float]]]:
+    """Top-k inner products per query, ties to the earlier chunk. The corpus is scanned in tiles whose
+    scores for a block of queries fit ``block_mb`` (memory: the corpus plus one tile; small tiles stay in
+    cache). Each tile's own top k is merged into the rows whose current k-th best it beats: a tile can only
+    displace a held chunk by scoring strictly higher (on a tie the earlier chunk, already held, wins), so
+    the result is the top k of the whole score row. One tile covering the corpus is one product and one
+    selection, as a plain implementation would do it."""
+    if len(queries) > QUERY_BLOCK:
+        return [r for s in range(0, len(queries), QUERY_BLOCK) for r in exact_search(corpus, queries[s : s + QUERY_BLOCK], k, block_mb)]
+    n, k = len(corpus), min(k, len(corpus))
+    if k <= 0 or len(queries) == 0:
+        return [[] for _ in queries]
+    queries = np.asarray(queries, dtype=corpus.dtype)  # a float64 query would turn the product into float64 (twice the work)
+    nan = not (np.isfinite(corpus).all() and np.isfinite(queries).all())  # only then can a score be NaN
+    tile = max(k, int(block_mb * 2**20 // (len(queries) * 4)))
+    best_idx = best_val = None
+    for lo in range(0, n, tile):
+        scores = queries @ corpus[lo : lo + tile].T
+        if nan:
+            scores = np.where(np.isnan(scores), -np.inf, scores)
+        if best_idx is None:
+            idx = top_k_rows(scores, k)
+            best_val, best_idx = np.take_along_axis(scores, idx, axis=1), idx + lo
+            continue
+        rows = np.flatnonzero(scores.max(axis=1) > best_val[:, -1])
+        if rows.size == 0:
+            continue
+        # the tile's scores above each affected row's k-th best, merged with the k held: sorted by row, then
+        # score (descending), then chunk position, and the first k of each row kept
+        sub = scores[rows]
+        new_r, new_c = np.nonzero(sub > best_val[rows, -1:])
+        all_row = np.concatenate([np.repeat(rows, k), rows[new_r]])
+        all_val = np.concatenate([best_val[rows].ravel(), sub[new_r, new_c]])
+        all_idx = np.concatenate([best_idx[rows].ravel(), new_c + lo])
+        order = np.lexsort((all_idx, -all_val, all_row))
+        all_row, all_val, all_idx = all_row[order], all_val[order], all_idx[order]
+        starts = np.flatnonzero(np.diff(all_row, prepend=-1))
+        keep = np.arange(all_row.size) - np.repeat(starts, np.diff(np.append(starts, all_row.size))) < k
+        best_val[rows], best_idx[rows] = all_val[keep].reshape(-1, k), all_idx[keep].reshape(-1, k)
+    assert best_idx is not None and best_val is not None
+    return [list(zip(i_row.tolist(), v_row.tolist())) for i_row, v_row in zip(best_idx, best_val)]
+
+
+def load_faiss() -> Any:
+    try:
+        import faiss
+    except ImportError:
+        raise ConfigError("retriever.search=faiss_* needs faiss: pip install faiss-cpu (or ragsweep[faiss])") from None
+    return faiss
+
+
+def faiss_index(vectors: np.ndarray, search: str, nlist: int | None, hnsw_m: int, seed: int) -> Any:
+    faiss = load_faiss()
+    d = vectors.shape[1]
+    if search == "faiss_flat":
+        index = faiss.IndexFlatIP(d)
+    elif search == "faiss_hnsw":
+        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    else:
+        lists = nlist or max(1, int(4 * np.sqrt(len(vectors))))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, min(lists, len(vectors)), faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed  # k-means initialisation: deterministic lists
+        index.train(vectors)
+    index.add(vectors)
+    return index
 
 
 @RETRIEVERS.register("dense")
 class DenseRetriever(Retriever):
-    label_params = ("model",)
+    label_params = ("model", "search")
 
     def __init__(
         self,
@@ -23,16 +106,59 @@ class DenseRetriever(Retriever):
         document_prefix: str = "",
         batch_size: int = 64,
         device: str | None = None,
+        search: str = "exact",
+        block_mb: float = 16,
+        nlist: int | None = None,
+        nprobe: int = 16,
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        recall_queries: int = 200,
+        seed: int = 0,
     ):
+        if search not in SEARCHES:
+            raise ConfigError(f"retriever.search must be one of {', '.join(SEARCHES)}, not {search!r}")
         self.model, self.query_prefix, self.document_prefix = model, query_prefix, document_prefix
         self.batch_size, self.device = batch_size, device
+        self.search_kind, self.block_mb = search, block_mb
+        self.nlist, self.nprobe, self.hnsw_m, self.ef_search = nlist, nprobe, hnsw_m, ef_search
+        self.recall_queries, self.seed = recall_queries, seed
+        self.report: dict[str, Any] = {}
+
+    @property
+    def approximate(self) -> bool:
+        return self.search_kind in ("faiss_ivf", "faiss_hnsw")
 
     def index(self, chunks: Sequence[Chunk]) -> Any:
-        return embed(self.model, [self.document_prefix + c.text for c in chunks], self.batch_size, self.device, role="passage")
+        vectors = embed(self.model, [self.document_prefix + c.text for c in chunks], self.batch_size, self.device, role="passage")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.search_kind == "exact" or len(vectors) == 0:
+            return vectors
+        faiss = load_faiss()
+        return {"vectors": vectors, "faiss": faiss.serialize_index(faiss_index(vectors, self.search_kind, self.nlist, self.hnsw_m, self.seed))}
 
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
-        if len(artifact) == 0:
+        vectors = artifact["vectors"] if isinstance(artifact, dict) else np.asarray(artifact, dtype=np.float32)
+        if len(vectors) == 0:
             return [[] for _ in questions]
-        queries = embed(self.model, [self.query_prefix + q for q in questions], self.batch_size, self.device, role="query")
-        scores = queries @ np.asarray(artifact).T
-        return [top_k(row, k) for row in scores]
+        queries = np.ascontiguousarray(embed(self.model, [self.query_prefix + q for q in questions], self.batch_size, self.device, role="query"), dtype=np.float32)
+        if self.search_kind == "exact":
+            return exact_search(vectors, queries, k, self.block_mb)
+        faiss = load_faiss()
+        index = faiss.deserialize_index(artifact["faiss"])
+        if self.search_kind == "faiss_ivf":
+            index.nprobe = self.nprobe
+        elif self.search_kind == "faiss_hnsw":
+            index.hnsw.efSearch = self.ef_search
+        scores, ids = index.search(queries, min(k, len(vectors)))
+        ranked = [[(int(i), float(s)) for i, s in zip(id_row, score_row) if i >= 0] for id_row, score_row in zip(ids, scores)]
+        if self.approximate:
+            self.report = self.recall_against_exact(vectors, queries, ranked, k)
+        return ranked
+
+    def recall_against_exact(self, vectors: np.ndarray, queries: np.ndarray, ranked: list[list[tuple[int, float]]], k: int) -> dict[str, Any]:
+        """recall@k of the approximate top k against exact search, over the first ``recall_queries`` questions."""
+        n = min(self.recall_queries, len(queries))
+        exact = exact_search(vectors, queries[:n], k, self.block_mb)
+        hits = sum(len({i for i, _ in a} & {i for i, _ in e}) for a, e in zip(ranked[:n], exact))
+        total = sum(len(e) for e in exact)
+        return {"search": self.search_kind, "approximate": True, f"recall@{k}_vs_exact": hits / total if total else None, "recall_queries": n}

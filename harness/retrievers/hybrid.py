@@ -34,6 +34,7 @@ class HybridRetriever(Retriever):
             for qi, ranked in enumerate(part.search(part_artifact, questions, self.candidates)):
                 for rank, (pos, _) in enumerate(ranked, start=1):
                     fused[qi][pos] += 1.0 / (self.k_rrf + rank)
+        self.report = {f"{i}:{type(p).__name__}": p.report for i, p in enumerate(self.parts) if p.report}
         out = []
         for scores in fused:
             dense = np.zeros(artifact["n"])

@@ -1,0 +1,367 @@
+"""Retrieval at scale (``make bench-scale``): BM25 and dense search over 10k / 100k / 1M documents, ours
+against rank-bm25, bm25s and faiss, with the hardware floor measured in the same run.
+
+Corpus: synthetic documents of 2-4 sentences drawn (seeded) from real text: the HotpotQA sample, Chroma's
+corpora and the MultiHop-RAG evidence of ../shared/data when present, else the bundled suites. Questions:
+1,000 real questions from the same sources (repeated where fewer exist). Every side gets the same tokens
+(our tokenizer), so build and query times compare indexing and search, not tokenizers.
+
+Each measurement is a child process (its peak RSS is its own), and the sides of one size alternate within
+each repeat (ours, rank-bm25, bm25s, ours, ...), so machine drift falls on all of them. Figures: medians
+over the repeats, every repeat kept. Dense search runs on synthetic unit vectors (d=384, queries near
+corpus points): its cost depends on N, d and the number of queries, not on what the vectors mean.
+Floors: memory bandwidth (a large copy) and float32 GEMM throughput, measured here; BM25's floor is reading
+each query's postings once, dense search's is one pass over the corpus matrix at the GEMM rate.
+Writes results/bench/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ragsweep.bench.common import write_result
+from ragsweep.paths import results_root
+from ragsweep.retrievers.base import top_k_indices
+from ragsweep.text import word_tokens
+
+log = logging.getLogger("ragsweep.bench.scale")
+SIZES = (10_000, 100_000, 1_000_000)
+DIM = 384
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data"))
+
+
+def real_text() -> tuple[list[str], list[str], str]:
+    """(sentences, questions, where they came from)."""
+    import re
+
+    from ragsweep.tasks.base import resolve_path
+
+    split = lambda text: [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4]  # noqa: E731
+    sentences: list[str] = []
+    questions: list[str] = []
+    root = shared_data()
+    if (root / "hotpotqa_sample" / "corpus.json").exists():
+        for sents in json.loads((root / "hotpotqa_sample" / "corpus.json").read_text()).values():
+            sentences += [s.strip() for s in sents if len(s.split()) >= 4]
+        questions += [q["question"] for q in json.loads((root / "hotpotqa_sample" / "questions.json").read_text())]
+        for path in sorted((root / "chroma_general" / "corpora").glob("*")):
+            sentences += split(path.read_text("utf-8"))
+        import csv
+
+        with open(root / "chroma_general" / "questions_df.csv", newline="", encoding="utf-8") as f:
+            questions += [row["question"] for row in csv.DictReader(f)]
+        queries = json.loads((root / "multihop_rag_sample" / "queries.json").read_text())
+        questions += [q["query"] for q in queries if isinstance(q, dict) and q.get("query")]
+        source = "../shared/data (HotpotQA sample, Chroma general, MultiHop-RAG sample)"
+    else:
+        for suite in ("multihop_mini", "span_mini"):
+            for path in sorted(resolve_path(f"bundled:{suite}").rglob("*")):
+                if path.suffix in (".md", ".json") and path.is_file():
+                    sentences += split(path.read_text("utf-8"))
+        from ragsweep.tasks.chroma import ChromaTask
+
+        questions = [q.question for q in ChromaTask("bundled:span_mini").checked_load()[1]]
+        source = "bundled suites (../shared/data absent)"
+    questions = (questions * (1000 // max(len(questions), 1) + 1))[:1000]
+    return sentences, questions, source
+
+
+def synthetic_corpus(n: int, sentences: list[str], seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(sentences, k=rng.randint(2, 4))) for _ in range(n)]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def clear_peak() -> None:
+    """Reset the kernel's peak-RSS mark (VmHWM), so the next peak is the next step's own."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+# ---- one measurement, in its own process ------------------------------------------------------------------
+
+def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
+    sentences, questions, _ = real_text()
+    docs = synthetic_corpus(n, sentences)
+    t0 = time.perf_counter()
+    tokens = [word_tokens(d) for d in docs]
+    tokenize_s = time.perf_counter() - t0
+    del docs
+    q_tokens = [word_tokens(q) for q in questions][:query_limit]
+    clear_peak()
+    base = rss_mb()
+    out: dict[str, Any] = {"tokenize_s": tokenize_s, "tokens": sum(map(len, tokens)), "queries": len(q_tokens)}
+    if side == "ours":
+        from ragsweep.retrievers.bm25 import build_sparse_bm25, sparse_bm25_scores
+
+        index, out["build_s"] = timed(lambda: build_sparse_bm25(tokens, 1.5, 0.75, 0.25))
+        out["build_peak_mb"] = peak_mb() - base
+        w = index.weights
+        out["index_mb"] = (w.data.nbytes + w.indices.nbytes + w.indptr.nbytes + (index.dense.nbytes if index.dense is not None else 0)) / 2**20
+        del tokens
+        search = lambda: [top_k_indices(sparse_bm25_scores(index, q), k).tolist() for q in q_tokens]  # noqa: E731
+        from ragsweep.retrievers.bm25_kernel import NUMBA_MIN_DOCS, accumulator
+
+        out["kernel"] = accumulator()[0] if n >= NUMBA_MIN_DOCS else "numpy"
+        sparse_bm25_scores(index, q_tokens[0])  # numba compiles (or loads its cache) on first use: not timed
+        # the floor: every query's postings read once (value + row index per posting)
+        cols = [[index.vocab[t] for t in set(q) if t in index.vocab] for q in q_tokens]
+        out["postings_bytes"] = sum(int(w.indptr[c + 1] - w.indptr[c]) * (w.data.itemsize + w.indices.itemsize) for cs in cols for c in cs)
+        # a frequent term is read as a dense row (8 bytes a document) instead of its postings
+        out["read_bytes"] = sum(w.shape[0] * 8 if c in index.dense_rows else int(w.indptr[c + 1] - w.indptr[c]) * 12 for cs in cols for c in cs)
+        out["score_array_bytes"] = int(len(q_tokens) * w.shape[0] * 8 * 2)  # zero it, then partition it
+    elif side == "rank_bm25":
+        from rank_bm25 import BM25Okapi
+
+        index, out["build_s"] = timed(lambda: BM25Okapi(tokens, k1=1.5, b=0.75, epsilon=0.25))
+        out["build_peak_mb"] = peak_mb() - base
+        del tokens
+        search = lambda: [top_k_indices(np.asarray(index.get_scores(q)), k).tolist() for q in q_tokens]  # noqa: E731
+    elif side == "bm25s":
+        import bm25s
+
+        def build() -> Any:
+            model = bm25s.BM25(k1=1.5, b=0.75, method="robertson", backend="numba")
+            model.index(tokens, show_progress=False)
+            return model
+
+        index, out["build_s"] = timed(build)
+        out["build_peak_mb"] = peak_mb() - base
+        del tokens
+        index.retrieve([q_tokens[0]], k=k, show_progress=False, n_threads=1)  # numba compiles on first use: not timed
+
+        def search() -> list[list[int]]:
+            ids, _ = index.retrieve(q_tokens, k=k, show_progress=False, n_threads=1)
+            return ids.tolist()
+    else:
+        raise ValueError(side)
+    tops, out["query_s"] = timed(search)
+    out["query_peak_mb"] = peak_mb() - base
+    out["top"] = tops
+    return out
+
+
+def dense_child(side: str, n: int, k: int, n_queries: int) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    corpus = rng.standard_normal((n, DIM), dtype=np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    picks = rng.integers(0, n, n_queries)
+    queries = corpus[picks] + np.float32(0.5 / np.sqrt(DIM)) * rng.standard_normal((n_queries, DIM), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    assert queries.dtype == corpus.dtype == np.float32  # both sides search float32 (a float64 query doubles the work)
+    clear_peak()
+    base = rss_mb()
+    out: dict[str, Any] = {"corpus_mb": corpus.nbytes / 2**20, "queries": n_queries}
+    if side == "ours":
+        from ragsweep.retrievers.dense import exact_search
+
+        exact_search(corpus, queries[:8], k)  # warm-up (BLAS threads, first pages): not timed
+        ranked, out["query_s"] = timed(lambda: exact_search(corpus, queries, k))
+        tops = [[i for i, _ in r] for r in ranked]
+    else:
+        import faiss
+
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        if side == "faiss_flat":
+            index = faiss.IndexFlatIP(DIM)
+        else:  # faiss_hnsw
+            index = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efSearch = 128
+        _, out["build_s"] = timed(lambda: index.add(corpus))
+        index.search(queries[:8], k)  # warm-up, as ours: not timed
+        (_, ids), out["query_s"] = timed(lambda: index.search(queries, k))
+        tops = ids.tolist()
+    out["query_peak_mb"] = peak_mb() - base
+    out["top"] = tops
+    return out
+
+
+def floors() -> dict[str, float]:
+    """Memory bandwidth (GB/s, a 512 MiB copy) and float32 GEMM throughput (GFLOP/s, the dense search's own
+    shape), best of 3."""
+    src = np.ones(64 * 2**20, dtype=np.float64)
+    dst = np.empty_like(src)
+    copy = min(timed(lambda: np.copyto(dst, src))[1] for _ in range(3))
+    a = np.random.default_rng(0).standard_normal((1024, DIM), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((DIM, 200_000), dtype=np.float32)
+    gemm = min(timed(lambda: a @ b)[1] for _ in range(3))
+    return {"memory_gb_per_s": 2 * src.nbytes / copy / 1e9, "sgemm_gflop_per_s": 2 * a.shape[0] * DIM * b.shape[1] / gemm / 1e9}
+
+
+def write_suite(folder: Path, n_docs: int) -> tuple[int, int]:
+    """A generic-format suite for end-to-end runs at scale: the HotpotQA sample's real documents and
+    questions (with their gold documents), plus synthetic documents of real sentences up to ``n_docs``.
+    (documents, questions) written; needs ../shared/data."""
+    root = shared_data() / "hotpotqa_sample"
+    if not (root / "corpus.json").exists():
+        raise SystemExit(f"{root}: not found (the end-to-end suite needs the HotpotQA sample)")
+    corpus = json.loads((root / "corpus.json").read_text())
+    questions = json.loads((root / "questions.json").read_text())
+    sentences, _, _ = real_text()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "questions.jsonl", "w", encoding="utf-8") as f:
+        for q in questions:
+            gold = sorted({title for title, _ in q["supporting_facts"]})
+            f.write(json.dumps({"id": q["_id"], "question": q["question"], "answers": [q["answer"]], "gold_doc_ids": gold}) + "\n")
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
+        for title, sents in corpus.items():
+            f.write(json.dumps({"id": title, "title": title, "text": "".join(sents)}) + "\n")
+        for i, text in enumerate(synthetic_corpus(max(0, n_docs - len(corpus)), sentences, seed=1)):
+            f.write(json.dumps({"id": f"synthetic-{i:07d}", "text": text}) + "\n")
+    return max(n_docs, len(corpus)), len(questions)
+
+
+# ---- the parent: alternate sides, repeat, compare --------------------------------------------------------
+
+def child(kind: str, side: str, n: int, k: int, limit: int, timeout: float) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "ragsweep", "bench", "scale", "--child", kind, side, str(n), str(k), str(limit)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout:.0f} s"}
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["exit " + str(out.returncode)])[-1]}
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["peak_rss_mb"] = result.pop("peak_rss_mb_self")
+    return result
+
+
+def agreement(a: list[list[int]], b: list[list[int]]) -> float:
+    """Mean overlap of two top-k lists (as sets), over the queries both answered."""
+    pairs = list(zip(a, b))
+    return sum(len(set(x) & set(y)) / max(len(x), 1) for x, y in pairs) / len(pairs) if pairs else float("nan")
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"error": runs[0]["error"]}
+    keys = [k for k, v in ok[0].items() if isinstance(v, (int, float)) and k != "top"]
+    out = {k: statistics.median(r[k] for r in ok) for k in keys}
+    out["repeats_query_s"] = [r["query_s"] for r in ok]
+    if "build_s" in ok[0]:
+        out["repeats_build_s"] = [r["build_s"] for r in ok]
+    out["top"] = ok[0]["top"]
+    return out
+
+
+def measure(kind: str, sides: dict[str, int], n: int, k: int, repeats: int, timeout: float) -> dict[str, Any]:
+    """Each side (-> how many queries it answers) measured ``repeats`` times, the sides alternating."""
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
+    for r in range(repeats):
+        for side, limit in sides.items():
+            if runs[side] and "error" in runs[side][-1]:
+                continue  # timed out or failed once: not retried
+            log.info("%s n=%d %s (repeat %d of %d)", kind, n, side, r + 1, repeats)
+            runs[side].append(child(kind, side, n, k, limit, timeout))
+    return {side: summarize(rs) for side, rs in runs.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--rank-bm25-max", type=int, default=100_000, help="largest corpus rank-bm25 is run on")
+    parser.add_argument("--rank-bm25-queries", type=int, default=100, help="rank-bm25 answers this many queries (it is slow)")
+    parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest corpus faiss HNSW is built for")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take")
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "scale.json")
+    parser.add_argument("--write-suite", type=Path, metavar="DIR", help="write a generic-format suite of --docs documents and exit")
+    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs=5, metavar=("KIND", "SIDE", "N", "K", "LIMIT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, side, n, k, limit = args.child
+        fn = bm25_child if kind == "bm25" else dense_child
+        result = fn(side, int(n), int(k), int(limit))
+        result["peak_rss_mb_self"] = peak_mb()
+        print(json.dumps(result))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.write_suite:
+        docs, n_questions = write_suite(args.write_suite, args.docs)
+        log.info("wrote %s: %d documents, %d questions (ragsweep run task=generic task.path=%s)", args.write_suite, docs, n_questions, args.write_suite)
+        return 0
+    sentences, questions, source = real_text()
+    result: dict[str, Any] = {"source": source, "sentences": len(sentences), "questions": len(questions), "k": args.k,
+                              "repeats": args.repeats, "floors": floors(), "sizes": {}}
+    bandwidth = result["floors"]["memory_gb_per_s"] * 1e9
+    gflops = result["floors"]["sgemm_gflop_per_s"] * 1e9
+    for n in (int(s) for s in args.sizes.split(",")):
+        # rank-bm25 answers the first rank_bm25_queries questions (it is slow): per-query figures compare,
+        # and its top-k is compared with ours on those questions
+        sides = {"ours": 1000, "bm25s": 1000, **({"rank_bm25": args.rank_bm25_queries} if n <= args.rank_bm25_max else {})}
+        bm25 = measure("bm25", sides, n, args.k, args.repeats, args.timeout)
+        dense = measure("dense", {"ours": 1000, "faiss_flat": 1000}, n, args.k, args.repeats, args.timeout)
+        if n <= args.hnsw_max:  # an approximate index, opt-in: built once, its recall against exact search kept
+            dense.update(measure("dense", {"faiss_hnsw": 1000}, n, args.k, 1, args.timeout))
+        ours = bm25["ours"]
+        entry: dict[str, Any] = {"bm25": bm25, "dense": dense}
+        if "error" not in ours:
+            per_query = ours["query_s"] / ours["queries"]
+            postings_floor = ours["postings_bytes"] / bandwidth / ours["queries"]
+            entry["bm25_summary"] = {
+                "ours_queries_per_s": ours["queries"] / ours["query_s"],
+                # the issue's floor: each query's postings read once at memory bandwidth
+                "query_time_vs_postings_floor": per_query / postings_floor if postings_floor else None,
+                # what our loop must touch: postings of rare terms, dense rows of frequent ones, the score array
+                "query_time_vs_bytes_touched_floor": per_query / ((ours["read_bytes"] + ours["score_array_bytes"]) / bandwidth / ours["queries"]),
+                "build_peak_vs_index": ours["build_peak_mb"] / ours["index_mb"],
+            }
+            for other in ("bm25s", "rank_bm25"):
+                o = bm25.get(other, {})
+                if o and "error" not in o:
+                    entry["bm25_summary"][f"query_speedup_vs_{other}"] = (o["query_s"] / o["queries"]) / per_query
+                    entry["bm25_summary"][f"build_speedup_vs_{other}"] = o["build_s"] / ours["build_s"]
+                    entry["bm25_summary"][f"top{args.k}_agreement_with_{other}"] = agreement(ours["top"], o["top"])
+        d = dense["ours"]
+        if "error" not in d:
+            flop_floor = 2 * d["queries"] * n * DIM / gflops
+            byte_floor = n * DIM * 4 / bandwidth
+            entry["dense_summary"] = {
+                "ours_queries_per_s": d["queries"] / d["query_s"],
+                "query_time_vs_gemm_floor": d["query_s"] / max(flop_floor, byte_floor),
+            }
+            for other in ("faiss_flat", "faiss_hnsw"):
+                o = dense.get(other, {})
+                if o and "error" not in o:
+                    entry["dense_summary"][f"time_vs_{other}"] = d["query_s"] / o["query_s"]
+                    entry["dense_summary"][f"top{args.k}_agreement_with_{other}"] = agreement(d["top"], o["top"])
+        for group in (bm25, dense):
+            for side in group.values():
+                side.pop("top", None)
+        result["sizes"][str(n)] = entry
+        log.info("n=%d: %s %s", n, json.dumps(entry.get("bm25_summary")), json.dumps(entry.get("dense_summary")))
+    write_result(args.out, result)
+    return 0

@@ -1,0 +1,105 @@
+"""The BM25 loops, compiled with numba where it is installed (a dependency; ``RAGSWEEP_NO_NUMBA=1``
+or its absence selects the numpy loop). Both add each query term's weights into the score array in
+query-term order, so they return bit-identical scores (tests/test_scale.py); numba only removes numpy's
+per-call overhead and temporary arrays from the scatter. The compiled function is cached under the run's
+cache folder (``<cache_dir>/numba``), so a process pays the compilation once per machine, not per run.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+
+def accumulate_numpy(scores: np.ndarray, cols: np.ndarray, qtfs: np.ndarray, dense_rows: np.ndarray,
+                     indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dense: np.ndarray) -> None:
+    for col, qtf, row in zip(cols.tolist(), qtfs.tolist(), dense_rows.tolist()):
+        if row >= 0:
+            scores += dense[row] * qtf if qtf != 1 else dense[row]
+        else:
+            start, end = indptr[col], indptr[col + 1]
+            scores[indices[start:end]] += data[start:end] * qtf if qtf != 1 else data[start:end]
+
+
+def _accumulate_loops(scores, cols, qtfs, dense_rows, indptr, indices, data, dense):  # type: ignore[no-untyped-def]
+    for j in range(cols.size):
+        col, qtf, row = cols[j], qtfs[j], dense_rows[j]
+        if row >= 0:
+            weights = dense[row]
+            if qtf == 1.0:
+                for i in range(scores.size):
+                    scores[i] += weights[i]
+            else:
+                for i in range(scores.size):
+                    scores[i] += weights[i] * qtf
+        elif qtf == 1.0:
+            for p in range(indptr[col], indptr[col + 1]):
+                scores[indices[p]] += data[p]
+        else:
+            for p in range(indptr[col], indptr[col + 1]):
+                scores[indices[p]] += data[p] * qtf
+
+
+def _counting_sort_loop(rows, cols, tf, starts, out_rows, out_tf):  # type: ignore[no-untyped-def]
+    for i in range(rows.size):
+        c = cols[i]
+        p = starts[c]
+        out_rows[p] = rows[i]
+        out_tf[p] = tf[i]
+        starts[c] = p + 1
+
+
+@lru_cache(maxsize=1)
+def numba_jit() -> Any:
+    """numba's ``njit`` with its cache under the run's cache folder, or None (absent, or RAGSWEEP_NO_NUMBA=1)."""
+    if os.environ.get("RAGSWEEP_NO_NUMBA", "").lower() in {"1", "true", "yes"}:
+        return None
+    try:
+        from ragsweep import runtime
+
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(runtime.cache_dir() / "numba"))
+        import numba
+    except ImportError:
+        return None
+    # no fastmath: the additions stay in order, bit for bit those of the numpy loop and of rank-bm25
+    return lambda fn: numba.njit(cache=True, nogil=True)(fn)
+
+
+@lru_cache(maxsize=1)
+def accumulator() -> tuple[str, Callable[..., None]]:
+    """("numba" or "numpy", the function that adds a query's weights into a score array)."""
+    jit = numba_jit()
+    return ("numba", jit(_accumulate_loops)) if jit else ("numpy", accumulate_numpy)
+
+
+@lru_cache(maxsize=1)
+def _compiled_counting_sort() -> Callable[..., None] | None:
+    jit = numba_jit()
+    return jit(_counting_sort_loop) if jit else None
+
+
+def sort_by_term(rows: np.ndarray, cols: np.ndarray, tf: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, tf) reordered by term, stably (documents ascending within a term), for the CSC matrix whose
+    column offsets are ``indptr``. Compiled: a counting sort writing straight into the two outputs (no
+    order array); else numpy's stable argsort. The same result either way."""
+    sort = _compiled_counting_sort() if rows.size >= NUMBA_MIN_DOCS else None
+    if sort is None:
+        order = np.argsort(cols, kind="stable")
+        return rows[order], tf[order]
+    out_rows, out_tf = np.empty_like(rows), np.empty_like(tf)
+    sort(rows, cols, tf, indptr[:-1].astype(np.int64), out_rows, out_tf)
+    return out_rows, out_tf
+
+
+# Below this many documents numpy's loop is as fast, and a run does not pay numba's import and load.
+NUMBA_MIN_DOCS = 50_000
+
+
+def accumulate(scores: np.ndarray, cols: np.ndarray, qtfs: np.ndarray, dense_rows: np.ndarray, index: Any) -> None:
+    w = index.weights
+    dense = index.dense if index.dense is not None and index.dense.size else np.zeros((1, scores.size))
+    loop = accumulator()[1] if scores.size >= NUMBA_MIN_DOCS else accumulate_numpy
+    loop(scores, cols, qtfs, dense_rows, w.indptr, w.indices, w.data, dense)

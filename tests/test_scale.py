@@ -1,0 +1,139 @@
+"""Retrieval at scale keeps its answers: partial top-k selection, the array-built BM25 index, the compiled
+query loop, blocked dense search and faiss return what the plain definitions return; a cached BM25 run
+imports nothing heavy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ragsweep.retrievers.base import top_k_indices, top_k_rows
+from ragsweep.retrievers.bm25 import build_sparse_bm25, sparse_bm25_scores
+from ragsweep.retrievers.bm25_kernel import _accumulate_loops, accumulate_numpy
+from ragsweep.retrievers.dense import exact_search
+from tests.helpers import run
+
+
+def full_sort(scores: np.ndarray, k: int) -> np.ndarray:
+    """The definition: a stable sort of every score, best first, ties to the earlier position, NaN last."""
+    keys = np.where(np.isnan(scores), -np.inf, scores)
+    return np.lexsort((np.arange(scores.size), -keys))[:k]
+
+
+@pytest.mark.parametrize("kind", ["distinct", "few_values", "sparse_positive", "with_nan"])
+def test_top_k_equals_a_full_stable_sort(kind):
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n, k = int(rng.integers(1, 5000)), int(rng.integers(0, 40))
+        scores = {
+            "distinct": lambda: rng.random(n),
+            "few_values": lambda: rng.integers(0, 3, n).astype(float),  # ties everywhere, also at the k-th place
+            "sparse_positive": lambda: rng.random(n) * (rng.random(n) < 0.01),  # BM25-like: mostly zeros
+            "with_nan": lambda: np.where(rng.random(n) < 0.05, np.nan, rng.random(n)),
+        }[kind]()
+        assert np.array_equal(top_k_indices(scores, k), full_sort(scores, k))
+        block = np.stack([scores, scores[::-1]]).astype(np.float32)
+        assert np.array_equal(top_k_rows(block, k), np.stack([full_sort(r, k) for r in block]).reshape(2, -1))
+
+
+def random_corpus(rng: np.random.Generator, n_docs: int) -> list[list[str]]:
+    vocab = [f"w{i}" for i in range(300)]
+    p = 1.0 / np.arange(1, 301)  # Zipf: a few terms in most documents (dense rows), a long tail
+    p /= p.sum()
+    return [list(rng.choice(vocab, size=int(rng.integers(1, 40)), p=p)) for _ in range(n_docs)]
+
+
+def test_bm25_index_and_both_query_loops_match_rank_bm25_bit_for_bit():
+    from rank_bm25 import BM25Okapi
+
+    rng = np.random.default_rng(3)
+    corpus = random_corpus(rng, 3000)
+    index = build_sparse_bm25(corpus, 1.5, 0.75, 0.25)
+    assert index.dense is not None and len(index.dense_rows) >= 3  # frequent terms took the dense path
+    reference = BM25Okapi(corpus, k1=1.5, b=0.75, epsilon=0.25)
+    w = index.weights
+    for _ in range(50):
+        query = list(rng.choice([f"w{i}" for i in range(300)] + ["unseen"], size=int(rng.integers(1, 8))))
+        ours = sparse_bm25_scores(index, query)
+        np.testing.assert_allclose(ours, reference.get_scores(query), rtol=0, atol=1e-12)
+        assert np.array_equal(top_k_indices(ours, 10), full_sort(np.asarray(reference.get_scores(query)), 10))
+        terms = {t: query.count(t) for t in dict.fromkeys(query) if t in index.vocab}
+        cols = np.array([index.vocab[t] for t in terms], dtype=np.int64)
+        qtfs = np.array(list(terms.values()), dtype=np.float64)
+        rows = np.array([index.dense_rows.get(int(c), -1) for c in cols], dtype=np.int64)
+        a, b = np.zeros(len(corpus)), np.zeros(len(corpus))
+        accumulate_numpy(a, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)
+        _accumulate_loops(b, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)  # the loop numba compiles
+        assert np.array_equal(a, b)
+
+
+def test_blocked_and_faiss_exact_search_return_the_same_top_k():
+    rng = np.random.default_rng(5)
+    corpus = rng.standard_normal((3000, 32)).astype(np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    queries = corpus[:70] + 0.1 * rng.standard_normal((70, 32)).astype(np.float32)
+    whole = exact_search(corpus, queries, 10, block_mb=1024)
+    blocked = exact_search(corpus, queries, 10, block_mb=3000 * 4 * 8 / 2**20)  # 8 queries a block
+    # BLAS may round a block's products differently in the last float32 bit: the ranking is the same
+    assert [[i for i, _ in r] for r in whole] == [[i for i, _ in r] for r in blocked]
+    np.testing.assert_allclose([[s for _, s in r] for r in whole], [[s for _, s in r] for r in blocked], rtol=0, atol=1e-6)
+    faiss = pytest.importorskip("faiss")
+    index = faiss.IndexFlatIP(32)
+    index.add(corpus)
+    _, ids = index.search(queries, 10)
+    assert [[i for i, _ in r] for r in whole] == ids.tolist()
+
+
+def test_approximate_search_records_its_recall_against_exact(tmp_path):
+    pytest.importorskip("faiss")
+    run_dir, info = run(tmp_path, "task=span_mini", "retriever=dense_faiss", "retriever.search=faiss_hnsw", "generator=none")
+    report = info["retrieval"]
+    assert report["search"] == "faiss_hnsw" and report["approximate"] is True and report["recall_queries"] == 14
+    assert 0.0 <= report["recall@20_vs_exact"] <= 1.0
+    _, again = run(tmp_path, "task=span_mini", "retriever=dense_faiss", "retriever.search=faiss_hnsw", "generator=none")
+    assert again["stages"]["retrieve"]["status"] == "hit" and again["retrieval"] == report  # kept with the cached rankings
+    exact_dir, exact = run(tmp_path, "task=span_mini", "retriever=dense_faiss", "generator=none")
+    assert exact["retrieval"] == {}
+
+
+def test_a_cached_bm25_run_imports_no_torch(tmp_path):
+    code = (
+        "import sys, json\n"
+        "from tests.helpers import run\n"
+        f"run(__import__('pathlib').Path({str(tmp_path)!r}), 'task=span_mini', 'retriever=bm25', 'generator=none')\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'faiss', 'numba', 'matplotlib') if m in sys.modules)))\n"
+    )
+    for _ in range(2):  # cold, then fully cached
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_counting_sort_by_term_equals_a_stable_argsort():
+    from ragsweep.retrievers.bm25_kernel import _counting_sort_loop
+
+    rng = np.random.default_rng(11)
+    rows = np.sort(rng.integers(0, 500, 4000)).astype(np.int32)  # documents in order, as the build emits them
+    cols = rng.integers(0, 60, 4000).astype(np.int32)
+    tf = rng.integers(1, 9, 4000).astype(np.int32)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=60))])
+    out_rows, out_tf = np.empty_like(rows), np.empty_like(tf)
+    _counting_sort_loop(rows, cols, tf, indptr[:-1].astype(np.int64), out_rows, out_tf)  # the loop numba compiles
+    order = np.argsort(cols, kind="stable")
+    assert np.array_equal(out_rows, rows[order]) and np.array_equal(out_tf, tf[order])
+
+
+def test_large_build_uses_the_compiled_paths_and_still_matches_rank_bm25():
+    """50k+ postings: the counting sort and the query loop run compiled (where numba is installed)."""
+    from rank_bm25 import BM25Okapi
+
+    rng = np.random.default_rng(4)
+    corpus = random_corpus(rng, 6000)  # about 120k postings
+    index = build_sparse_bm25(corpus, 1.5, 0.75, 0.25)
+    reference = BM25Okapi(corpus, k1=1.5, b=0.75, epsilon=0.25)
+    for query in (["w1", "w7", "w250"], ["w3", "w3", "w40", "unseen"]):
+        np.testing.assert_allclose(sparse_bm25_scores(index, query), reference.get_scores(query), rtol=0, atol=1e-12)
