@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest corpus faiss HNSW is built for")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take")
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "scale.json")
+    parser.add_argument("--update", action="store_true", help="keep the sizes of an existing --out this run does not measure")
     parser.add_argument("--write-suite", type=Path, metavar="DIR", help="write a generic-format suite of --docs documents and exit")
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--child", nargs=5, metavar=("KIND", "SIDE", "N", "K", "LIMIT"), help=argparse.SUPPRESS)
@@ -314,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         log.info("wrote %s: %d documents, %d questions (ragsweep run task=generic task.path=%s)", args.write_suite, docs, n_questions, args.write_suite)
         return 0
     sentences, questions, source = real_text()
+    from ragsweep.retrievers.bm25_kernel import warm_up
+
+    warm_up()  # numba compiles once per machine (its disk cache): not in any timing
     result: dict[str, Any] = {"source": source, "sentences": len(sentences), "questions": len(questions), "k": args.k,
                               "repeats": args.repeats, "floors": floors(), "sizes": {}}
     bandwidth = result["floors"]["memory_gb_per_s"] * 1e9
@@ -361,7 +365,12 @@ def main(argv: list[str] | None = None) -> int:
         for group in (bm25, dense):
             for side in group.values():
                 side.pop("top", None)
+        entry["floors"], entry["repeats"] = result["floors"], args.repeats  # each size keeps what it was measured with
         result["sizes"][str(n)] = entry
         log.info("n=%d: %s %s", n, json.dumps(entry.get("bm25_summary")), json.dumps(entry.get("dense_summary")))
+    if args.update and args.out.exists():  # re-measured sizes replace theirs; the others are kept as they were
+        old = json.loads(args.out.read_text())
+        kept = {n: {"floors": old.get("floors"), "repeats": old.get("repeats"), **e} for n, e in old.get("sizes", {}).items()}
+        result["sizes"] = {**kept, **result["sizes"]}
     write_result(args.out, result)
     return 0

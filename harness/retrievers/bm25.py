@@ -23,7 +23,7 @@ from scipy import sparse
 from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS
 from ragsweep.retrievers.base import Retriever, top_k
-from ragsweep.retrievers.bm25_kernel import accumulate, sort_by_term
+from ragsweep.retrievers.bm25_kernel import accumulate
 from ragsweep.text import word_tokens
 from ragsweep.types import Chunk
 
@@ -43,26 +43,34 @@ class SparseBM25Index:
     dense: np.ndarray | None = None  # frequent terms x docs
 
 
-BUILD_BATCH = 1 << 22  # tokens counted per pass (32 MiB of int64 keys): the build's token-level memory
+BUILD_BATCH = 1 << 20  # tokens counted per pass (8 MiB of int64 keys): the build's token-level memory
+TF_BITS = 16  # a term counted 65,536 times in one document does not fit the packed key: the build says so
 
 
-def _term_counts(ids: np.ndarray, doc_lens: np.ndarray, first_doc: int, n_terms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(doc, term, count) of every distinct term of a batch of whole documents, by doc then term."""
+def _term_major_keys(ids: np.ndarray, doc_lens: np.ndarray, first_doc: int, n_docs: int, n_terms: int) -> np.ndarray:
+    """One packed int64 per distinct (doc, term) of a batch of whole documents: (term * n_docs + doc) << 16 | tf,
+    so that one sort of all keys orders the postings by term, then document."""
     keys = np.repeat(np.arange(first_doc, first_doc + doc_lens.size, dtype=np.int64), doc_lens) * max(n_terms, 1)
     keys += ids
     keys.sort()
     starts = np.flatnonzero(np.diff(keys, prepend=-1))
-    counts = np.diff(np.append(starts, keys.size)).astype(np.int32)
+    tf = np.diff(np.append(starts, keys.size))
+    if tf.size and tf.max() >= 1 << TF_BITS:
+        raise ValueError(f"a term occurs {int(tf.max())} times in one document: BM25 counts up to {(1 << TF_BITS) - 1}")
     docs, terms = np.divmod(keys[starts], max(n_terms, 1))
-    return docs.astype(np.int32), terms.astype(np.int32), counts
+    packed = terms * n_docs
+    packed += docs
+    packed <<= TF_BITS
+    packed |= tf
+    return packed
 
 
 def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsilon: float) -> SparseBM25Index:
     """The doc x term weight matrix, built in array passes. Tokens become integer ids as they stream in
     (first-appearance order, rank-bm25's dict order, so its IDF mean is summed in the same order); batches of
-    whole documents are sorted into (doc, term, count) triples, which a counting sort by term turns into the
-    CSC matrix; weights are computed in slices. Peak memory: about 1.7x the final index (20 bytes a posting
-    while sorting, against 12 in the index; results/bench/scale.json)."""
+    whole documents become packed (term, doc, count) keys, one in-place sort of which is the CSC order; keys
+    are decoded and weights computed in slices. Peak memory: about 16 bytes a posting against the index's
+    12 (results/bench/scale.json: build_peak_vs_index)."""
     vocab: defaultdict[str, int] = defaultdict(count().__next__)  # a new term gets the next id, in C
     ids = array("i")
     lengths = array("q")
@@ -71,43 +79,50 @@ def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsi
         lengths.append(len(doc))
     vocab.default_factory = None  # lookups from here on must not add terms
     n_docs, n_terms = len(lengths), len(vocab)
+    if n_terms * max(n_docs, 1) >= 1 << (63 - TF_BITS):
+        raise ValueError(f"{n_docs} documents x {n_terms} terms do not fit BM25's packed keys")
     doc_lens = np.frombuffer(lengths, dtype=np.int64)
     token_ids = np.frombuffer(ids, dtype=np.int32)
-    row_parts, col_parts, tf_parts, first, offset = [], [], [], 0, 0
+    parts, first, offset = [], 0, 0
     while first < n_docs:  # whole documents, about BUILD_BATCH tokens at a time
         last = int(np.searchsorted(np.cumsum(doc_lens[first:]), BUILD_BATCH, side="right")) + first + 1
         last = min(max(last, first + 1), n_docs)
         n_tokens = int(doc_lens[first:last].sum())
-        r, c, t = _term_counts(token_ids[offset : offset + n_tokens].astype(np.int64), doc_lens[first:last], first, n_terms)
-        row_parts.append(r)
-        col_parts.append(c)
-        tf_parts.append(t)
+        parts.append(_term_major_keys(token_ids[offset : offset + n_tokens].astype(np.int64), doc_lens[first:last], first, n_docs, n_terms))
         first, offset = last, offset + n_tokens
     del token_ids, ids
-    rows, cols, tf = (np.concatenate(p) if p else np.empty(0, np.int32) for p in (row_parts, col_parts, tf_parts))
-    del row_parts, col_parts, tf_parts
-    df = np.bincount(cols, minlength=n_terms)
+    keys = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    del parts
+    keys.sort()  # by term, then document: the CSC order (numpy's SIMD sort; keys are unique)
+    nnz = keys.size
+    indices = np.empty(nnz, dtype=np.int32)
+    tf = np.empty(nnz, dtype=np.int32)
+    df = np.zeros(n_terms, dtype=np.int64)
+    for s in range(0, nnz, 1 << 20):  # decoded a slice at a time: no full-size temporary
+        part = keys[s : s + (1 << 20)]
+        tf[s : s + part.size] = part & ((1 << TF_BITS) - 1)
+        term, doc = np.divmod(part >> TF_BITS, n_docs)
+        indices[s : s + part.size] = doc
+        df += np.bincount(term, minlength=n_terms)
+    del keys
     # math.log per term and a sequential sum: rank-bm25's own arithmetic, to the last bit
     idf_list = [math.log(n_docs - d + 0.5) - math.log(d + 0.5) for d in df.tolist()]
     floor = epsilon * (sum(idf_list) / len(idf_list)) if idf_list else 0.0
     idf = np.array([floor if v < 0 else v for v in idf_list], dtype=np.float64)
     # int32 offsets where they fit, as scipy would choose: mixed widths would make it copy the indices to int64
-    indptr = np.zeros(n_terms + 1, dtype=np.int32 if rows.size < 2**31 else np.int64)
+    indptr = np.zeros(n_terms + 1, dtype=np.int32 if nnz < 2**31 else np.int64)
     np.cumsum(df, out=indptr[1:])
-    indices, tf = sort_by_term(rows, cols, tf, indptr)  # documents stay in ascending order within a term
-    del rows
     # weight = idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))): rank-bm25's operations in its
-    # order, computed a slice at a time so that no full-size temporary is needed
+    # order, a slice at a time
     doc_len = doc_lens.astype(np.float64)
     avgdl = doc_len.mean() if n_docs else 0.0
-    del cols
-    data = np.empty(indices.size)
-    term_of = np.repeat(np.arange(n_terms, dtype=np.int32), df)  # the term of each sorted posting
-    for s in range(0, indices.size, 1 << 20):
-        e = s + (1 << 20)
+    data = np.empty(nnz)
+    for s in range(0, nnz, 1 << 20):
+        e = min(s + (1 << 20), nnz)
         t = tf[s:e]
-        data[s:e] = idf[term_of[s:e]] * (t * (k1 + 1) / (t + k1 * (1 - b + b * doc_len[indices[s:e]] / avgdl)))
-    del tf, term_of
+        term = np.searchsorted(indptr, np.arange(s, e), side="right") - 1
+        data[s:e] = idf[term] * (t * (k1 + 1) / (t + k1 * (1 - b + b * doc_len[indices[s:e]] / avgdl)))
+    del tf
     weights = sparse.csc_matrix((data, indices, indptr), shape=(n_docs, n_terms))
     vocab = dict(vocab)
     frequent = np.flatnonzero(df >= max(DENSE_TERM_SHARE * n_docs, 1))

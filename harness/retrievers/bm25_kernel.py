@@ -1,4 +1,4 @@
-"""The BM25 loops, compiled with numba where it is installed (a dependency; ``RAGSWEEP_NO_NUMBA=1``
+"""The BM25 query loop, compiled with numba where it is installed (a dependency; ``RAGSWEEP_NO_NUMBA=1``
 or its absence selects the numpy loop). Both add each query term's weights into the score array in
 query-term order, so they return bit-identical scores (tests/test_scale.py); numba only removes numpy's
 per-call overhead and temporary arrays from the scatter. The compiled function is cached under the run's
@@ -43,15 +43,6 @@ def _accumulate_loops(scores, cols, qtfs, dense_rows, indptr, indices, data, den
                 scores[indices[p]] += data[p] * qtf
 
 
-def _counting_sort_loop(rows, cols, tf, starts, out_rows, out_tf):  # type: ignore[no-untyped-def]
-    for i in range(rows.size):
-        c = cols[i]
-        p = starts[c]
-        out_rows[p] = rows[i]
-        out_tf[p] = tf[i]
-        starts[c] = p + 1
-
-
 @lru_cache(maxsize=1)
 def numba_jit() -> Any:
     """numba's ``njit`` with its cache under the run's cache folder, or None (absent, or RAGSWEEP_NO_NUMBA=1)."""
@@ -75,26 +66,7 @@ def accumulator() -> tuple[str, Callable[..., None]]:
     return ("numba", jit(_accumulate_loops)) if jit else ("numpy", accumulate_numpy)
 
 
-@lru_cache(maxsize=1)
-def _compiled_counting_sort() -> Callable[..., None] | None:
-    jit = numba_jit()
-    return jit(_counting_sort_loop) if jit else None
-
-
-def sort_by_term(rows: np.ndarray, cols: np.ndarray, tf: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, tf) reordered by term, stably (documents ascending within a term), for the CSC matrix whose
-    column offsets are ``indptr``. Compiled: a counting sort writing straight into the two outputs (no
-    order array); else numpy's stable argsort. The same result either way."""
-    sort = _compiled_counting_sort() if rows.size >= NUMBA_MIN_DOCS else None
-    if sort is None:
-        order = np.argsort(cols, kind="stable")
-        return rows[order], tf[order]
-    out_rows, out_tf = np.empty_like(rows), np.empty_like(tf)
-    sort(rows, cols, tf, indptr[:-1].astype(np.int64), out_rows, out_tf)
-    return out_rows, out_tf
-
-
-# Below this many documents numpy's loop is as fast, and a run does not pay numba's import and load.
+# Below this many documents numpy's loop is as fast, and a run does not pay numba's import, cache load and memory.
 NUMBA_MIN_DOCS = 50_000
 
 
@@ -103,3 +75,11 @@ def accumulate(scores: np.ndarray, cols: np.ndarray, qtfs: np.ndarray, dense_row
     dense = index.dense if index.dense is not None and index.dense.size else np.zeros((1, scores.size))
     loop = accumulator()[1] if scores.size >= NUMBA_MIN_DOCS else accumulate_numpy
     loop(scores, cols, qtfs, dense_rows, w.indptr, w.indices, w.data, dense)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's disk cache) the query loop for the argument types a query uses, so
+    that the first real call is not slower than the rest (benchmarks call this before any timing)."""
+    _, add = accumulator()
+    i32, i64 = np.zeros(2, np.int32), np.zeros(2, np.int64)
+    add(np.zeros(2), i64, np.ones(2), np.full(2, -1, np.int64), i32, i32, np.zeros(2), np.zeros((1, 2)))
