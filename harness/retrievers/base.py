@@ -24,6 +24,13 @@ class Retriever(ABC):
         """Top-k ``(chunk position, score)`` per question, best first."""
 
 
+def nan_last(scores: np.ndarray) -> np.ndarray:
+    """The scores with NaN as -inf (so a NaN ranks last), copied only where there is a NaN."""
+    if scores.dtype.kind == "f" and np.isnan(scores).any():
+        return np.where(np.isnan(scores), -np.inf, scores)
+    return scores
+
+
 def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest scores, best first; ties go to the earlier position, so rankings are
     deterministic. The same order as a full stable sort of all N scores, in O(N + k log k): a partition
@@ -33,7 +40,7 @@ def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, n)
     if k <= 0:
         return np.empty(0, dtype=np.int64)
-    keys = np.where(np.isnan(scores), -np.inf, scores) if scores.dtype.kind == "f" and np.isnan(scores).any() else scores
+    keys = nan_last(scores)
     if n >= 64 * k:
         # A lower bound first: the k-th largest of every 16th score. Where at least k scores exceed it, the
         # top k are among them (a far smaller partition); otherwise the full one below.
@@ -59,8 +66,7 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, n)
     if rows == 0 or k <= 0:
         return np.empty((rows, max(k, 0)), dtype=np.int64)
-    if scores.dtype.kind == "f" and np.isnan(scores).any():
-        scores = np.where(np.isnan(scores), -np.inf, scores)
+    scores = nan_last(scores)
     if k == n:
         return np.stack([top_k_indices(r, k) for r in scores])
     threshold = np.partition(scores, n - k, axis=1)[:, n - k : n - k + 1]

@@ -44,26 +44,19 @@ def _accumulate_loops(scores, cols, qtfs, dense_rows, indptr, indices, data, den
 
 
 @lru_cache(maxsize=1)
-def numba_jit() -> Any:
-    """numba's ``njit`` with its cache under the run's cache folder, or None (absent, or RAGSWEEP_NO_NUMBA=1)."""
+def accumulator() -> tuple[str, Callable[..., None]]:
+    """("numba" or "numpy", the function that adds a query's weights into a score array)."""
     if os.environ.get("RAGSWEEP_NO_NUMBA", "").lower() in {"1", "true", "yes"}:
-        return None
+        return "numpy", accumulate_numpy
     try:
         from ragsweep import runtime
 
         os.environ.setdefault("NUMBA_CACHE_DIR", str(runtime.cache_dir() / "numba"))
         import numba
     except ImportError:
-        return None
+        return "numpy", accumulate_numpy
     # no fastmath: the additions stay in order, bit for bit those of the numpy loop and of rank-bm25
-    return lambda fn: numba.njit(cache=True, nogil=True)(fn)
-
-
-@lru_cache(maxsize=1)
-def accumulator() -> tuple[str, Callable[..., None]]:
-    """("numba" or "numpy", the function that adds a query's weights into a score array)."""
-    jit = numba_jit()
-    return ("numba", jit(_accumulate_loops)) if jit else ("numpy", accumulate_numpy)
+    return "numba", numba.njit(cache=True, nogil=True)(_accumulate_loops)
 
 
 # Below this many documents numpy's loop is as fast, and a run does not pay numba's import, cache load and memory.

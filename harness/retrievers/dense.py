@@ -19,7 +19,7 @@ import numpy as np
 from ragsweep.embedders import embed
 from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS
-from ragsweep.retrievers.base import Retriever, top_k_rows
+from ragsweep.retrievers.base import Retriever, nan_last, top_k_rows
 from ragsweep.types import Chunk
 
 SEARCHES = ("exact", "faiss_flat", "faiss_ivf", "faiss_hnsw")
@@ -41,13 +41,13 @@ def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: floa
     if k <= 0 or len(queries) == 0:
         return [[] for _ in queries]
     queries = np.asarray(queries, dtype=corpus.dtype)  # a float64 query would turn the product into float64 (twice the work)
-    nan = not (np.isfinite(corpus).all() and np.isfinite(queries).all())  # only then can a score be NaN
+    finite = np.isfinite(corpus).all() and np.isfinite(queries).all()  # else a score can be NaN
     tile = max(k, int(block_mb * 2**20 // (len(queries) * 4)))
     best_idx = best_val = None
     for lo in range(0, n, tile):
         scores = queries @ corpus[lo : lo + tile].T
-        if nan:
-            scores = np.where(np.isnan(scores), -np.inf, scores)
+        if not finite:
+            scores = nan_last(scores)
         if best_idx is None:
             idx = top_k_rows(scores, k)
             best_val, best_idx = np.take_along_axis(scores, idx, axis=1), idx + lo
