@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -66,9 +67,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ragsweep {package_version()}")
     p.add_argument("--results", metavar="DIR", help="where runs, reports and the cache go (default ./results)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("run", help="one run, or a sweep with -m (Hydra overrides; `ragsweep run --help` shows Hydra's)", add_help=False)
+    run = sub.add_parser("run", help="one run, or a sweep with -m (Hydra overrides; `ragsweep run --help` shows Hydra's)", add_help=False)
     sweep = sub.add_parser("sweep", help="run a sweep preset: ragsweep sweep NAME [overrides]", add_help=False)
     sweep.add_argument("preset", nargs="?")
+    for runner in (run, sweep):
+        runner.add_argument("--rerun", action="store_true", help="run every job of a sweep even when it is up to date")
     for name, (_, text) in COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)
     sub.add_parser("list", help="component, suite and sweep-preset names")
@@ -98,6 +101,31 @@ def list_components() -> str:
     return "\n".join(lines)
 
 
+def sweep_is_up_to_date(argv: list[str], rerun: bool) -> bool:
+    """True when ``argv`` is a sweep that finished with nothing it depends on changed since (ragsweep.uptodate):
+    then nothing is run. Otherwise the sweep's manifest is left for its summary callback to write."""
+    from ragsweep import uptodate
+
+    uptodate.pending = None
+    parsed = uptodate.parse_command_line(argv)
+    if parsed is None or not (parsed[2] or any(o.startswith("+sweep=") for o in parsed[0])):
+        return False
+    fp = uptodate.fingerprint(argv)
+    if fp is None:
+        return False
+    path = uptodate.manifest_path(argv, fp)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    runs = None if rerun else uptodate.up_to_date_runs(path, fp)
+    if runs is not None:
+        logging.getLogger("ragsweep.sweep").info(
+            "sweep up to date: its %d runs were written with the same configs, code, packages and data (%s); "
+            "nothing to do (--rerun runs it again)", len(runs), path,
+        )
+        return True
+    uptodate.pending = (path, fp)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = parser().parse_known_args(argv)
@@ -116,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)
                 return 2
             rest = [f"+sweep={args.preset}", *rest]
+        if sweep_is_up_to_date(rest, args.rerun):
+            return 0
         call_hydra(run_main, "ragsweep run", rest)
         return 0
     if args.command == "list":

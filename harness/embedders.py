@@ -15,6 +15,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 from ragsweep import runtime
+from ragsweep.embedding_cache import EmbeddingRows
 from ragsweep.models import resolve
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,22 @@ def _encoder(model_id: str, role: Role, batch_size: int, device: str | None) -> 
     return model_id, encode_st
 
 
-def embed(model_id: str, texts: Sequence[str], batch_size: int = 64, device: str | None = None, role: Role = "passage") -> np.ndarray:
-    """Unit-normalised embeddings, computed only for texts the cache has not seen with this model (and role,
-    where the engine adds the role's prefix)."""
+def embed_rows(model_id: str, texts: Sequence[str], batch_size: int = 64, device: str | None = None, role: Role = "passage") -> EmbeddingRows:
+    """Where the texts' unit-normalised embeddings are stored, computing only those the cache has not seen
+    with this model (and role, where the engine adds the role's prefix). A long encoding is stored and
+    logged a segment at a time."""
     cache_id, encode = _encoder(model_id, role, batch_size, device)
-    vectors, hits = runtime.embedding_cache().encode(cache_id, list(texts), encode)
+
+    def logged(done: int, total: int) -> None:
+        if total > done or done > 1000:
+            log.info("embedded %d of %d new texts with %s (%s)", done, total, model_id, role)
+
+    rows, hits = runtime.embedding_cache().rows(cache_id, list(texts), encode, logged)
     runtime.count("embedding_cache_hits", hits)
     runtime.count("embedding_cache_misses", len(texts) - hits)
-    return vectors
+    return rows
+
+
+def embed(model_id: str, texts: Sequence[str], batch_size: int = 64, device: str | None = None, role: Role = "passage") -> np.ndarray:
+    """Unit-normalised embeddings of ``texts`` in order (float32, read-only where mapped from the cache)."""
+    return runtime.embedding_cache().vectors(embed_rows(model_id, texts, batch_size, device, role))

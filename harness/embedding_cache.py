@@ -1,114 +1,278 @@
-"""Embeddings cached per (model, text), so chunkers that share chunks never embed a text twice.
+"""Embeddings cached per (model, text) in memory-mapped segment files, each vector stored once.
 
-SQLite in WAL mode lets parallel sweep jobs read and write the same cache file safely. Texts missing
-from the cache are encoded under a per-model file lock, and looked up again once the lock is held, so
-two jobs that ask for the same texts at the same time encode them once. A database file that SQLite
-cannot read is logged, moved aside and started afresh (the embeddings are recomputed, never guessed).
+Layout: ``<folder>/<model hash>/<sha256>.emb``, one immutable segment per batch of encoded texts: a header
+(magic, payload checksum, dimension, count), the texts' sha256 keys, then the float32 vectors, which
+readers memory-map. A corpus is encoded and stored a segment at a time (``segment_texts``), so a stopped
+run keeps what it embedded. Stage outputs refer to vectors by (segment, row) (``EmbeddingRows``) instead of
+copying them: a dense index is a list of references.
+
+Plain files and a per-model ``flock``, no database: safe for parallel sweep jobs and on the shared filesystem
+of a cluster. Missing texts are encoded under the model's lock and looked up again once it is held, so two
+jobs that ask for the same texts at once encode them once. A segment is checked against its checksum when a
+process first maps it; one that is truncated or altered is logged, moved aside (``*.corrupt``) and its
+vectors are recomputed, never guessed.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
-import sqlite3
-from contextlib import contextmanager
+import struct
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from ragsweep.cache import atomic_write_bytes
 from ragsweep.errors import CacheError
-from ragsweep.hashing import sha256_text
 
 log = logging.getLogger(__name__)
 
+MAGIC = b"RSWE1\n"
+HEADER = 64  # magic, sha256 of everything after it, then dim (u32) and count (u64); vectors start 4-byte aligned
+SUFFIX = ".emb"
 
-class EmbeddingCache:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
+
+def text_keys(model_id: str, texts: Sequence[str]) -> np.ndarray:
+    """(n, 32) uint8: sha256 of model id + NUL + text, the key a vector is stored under."""
+    prefix = model_id.encode("utf-8") + b"\x00"
+    out = np.empty((len(texts), 32), dtype=np.uint8)
+    for i, text in enumerate(texts):
+        out[i] = np.frombuffer(hashlib.sha256(prefix + text.encode("utf-8")).digest(), dtype=np.uint8)
+    return out
+
+
+def model_folder_name(model_id: str) -> str:
+    return hashlib.sha256(model_id.encode("utf-8")).hexdigest()[:16]
+
+
+def encode_segment(keys: np.ndarray, vectors: np.ndarray) -> bytes:
+    body = struct.pack("<IQ", vectors.shape[1], len(vectors))
+    body += b"\x00" * (HEADER - len(MAGIC) - 32 - len(body))
+    payload = body + np.ascontiguousarray(keys, dtype=np.uint8).tobytes() + np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+    return MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+@dataclass
+class Segment:
+    name: str
+    keys: np.ndarray  # (n, 32) uint8
+    vectors: np.ndarray  # (n, dim) float32, memory-mapped
+
+
+def read_segment(path: Path) -> Segment:
+    """A checked segment; ValueError names what is wrong with a damaged one."""
+    raw = path.read_bytes()
+    if len(raw) < HEADER or not raw.startswith(MAGIC):
+        raise ValueError(f"no segment header ({len(raw)} bytes)")
+    if hashlib.sha256(memoryview(raw)[len(MAGIC) + 32 :]).digest() != raw[len(MAGIC) : len(MAGIC) + 32]:
+        raise ValueError("checksum mismatch")
+    dim, n = struct.unpack_from("<IQ", raw, len(MAGIC) + 32)
+    if len(raw) != HEADER + n * (32 + 4 * dim):
+        raise ValueError(f"{len(raw)} bytes for {n} vectors of {dim}")
+    keys = np.frombuffer(raw, dtype=np.uint8, count=32 * n, offset=HEADER).reshape(n, 32).copy()
+    vectors = np.memmap(path, dtype="<f4", mode="r", offset=HEADER + 32 * n, shape=(n, dim)) if n else np.zeros((0, dim), "<f4")
+    return Segment(path.name, keys, vectors)
+
+
+@dataclass
+class EmbeddingRows:
+    """Where a list of texts' vectors live: row ``rows[i]`` of segment ``segments[seg[i]]`` of the model's
+    folder. Small (12 bytes a text), so a stage output can hold it in place of the vectors."""
+
+    model_id: str
+    segments: tuple[str, ...]
+    seg: np.ndarray  # int32 per text
+    rows: np.ndarray  # int64 per text
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class ModelSegments:
+    """The segments of one model that this process has mapped, with a sorted index of their keys."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._reset()
+
+    def _reset(self) -> None:
+        self.segments: list[Segment] = []
+        self.position: dict[str, int] = {}
+        self._k64 = np.zeros(0, dtype=np.uint64)  # first 8 key bytes, sorted
+        self._order = np.zeros(0, dtype=np.int64)  # index into the concatenated keys, in _k64 order
+        self._keys = np.zeros((0, 32), dtype=np.uint8)
+        self._seg = np.zeros(0, dtype=np.int32)
+        self._row = np.zeros(0, dtype=np.int64)
+
+    def refresh(self) -> None:
+        """Map segments written since the last look (by this or another process); forget all when one has
+        gone (deleted, or moved aside by another process), so this process sees what the next one will."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._open()
-        except sqlite3.DatabaseError as err:
-            if isinstance(err, sqlite3.OperationalError) and not self._is_corrupt(err):
-                raise CacheError(f"cannot open the embedding cache {self.path} ({err}): point cache_dir at a writable folder") from None
-            self._move_aside(err)
-            self._open()
-        except OSError as err:
-            raise CacheError(f"cannot write to {self.path.parent} ({err.strerror or err}): point cache_dir at a writable folder") from None
+            names = sorted(p.name for p in os.scandir(self.folder) if p.name.endswith(SUFFIX))
+        except FileNotFoundError:
+            names = []
+        if not set(self.position) <= set(names):
+            self._reset()
+        new = [name for name in names if name not in self.position]
+        added = []
+        for name in new:
+            path = self.folder / name
+            try:
+                segment = read_segment(path)
+            except FileNotFoundError:
+                continue  # moved aside by another process meanwhile
+            except (ValueError, OSError) as err:
+                self._move_aside(path, err)
+                continue
+            self.position[name] = len(self.segments)
+            self.segments.append(segment)
+            added.append(segment)
+        if added:
+            self._keys = np.concatenate([self._keys] + [s.keys for s in added])
+            self._seg = np.concatenate([self._seg] + [np.full(len(s.keys), self.position[s.name], np.int32) for s in added])
+            self._row = np.concatenate([self._row] + [np.arange(len(s.keys), dtype=np.int64) for s in added])
+            k64 = np.ascontiguousarray(self._keys).view(np.uint64)[:, 0]
+            self._order = np.argsort(k64, kind="stable")
+            self._k64 = k64[self._order]
 
     @staticmethod
-    def _is_corrupt(err: sqlite3.DatabaseError) -> bool:
-        text = str(err).lower()
-        return "not a database" in text or "malformed" in text or "corrupt" in text
-
-    def _open(self) -> None:
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
-            con.execute("SELECT count(*) FROM emb").fetchone()
-
-    def _move_aside(self, err: Exception) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            part = Path(str(self.path) + suffix)
-            if part.exists():
-                os.replace(part, Path(str(part) + ".corrupt"))
-        log.warning("corrupt embedding cache %s (%s): moved aside, embeddings will be recomputed", self.path, err)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection that commits on success and is always closed (sqlite3's own context manager
-        only commits)."""
-        con = sqlite3.connect(self.path, timeout=120)
+    def _move_aside(path: Path, err: Exception) -> None:
+        aside = path.with_name(path.name + ".corrupt")
         try:
-            with con:
-                yield con
-        finally:
-            con.close()
+            os.replace(path, aside)
+        except FileNotFoundError:
+            return
+        except OSError as move_err:
+            raise CacheError(f"cannot write to {path.parent} ({move_err.strerror or move_err}): point cache_dir at a writable folder") from None
+        log.warning("corrupt embedding segment %s (%s): moved aside to %s, its vectors will be recomputed", path, err, aside.name)
 
-    @staticmethod
-    def key(model_id: str, text: str) -> str:
-        return sha256_text(model_id + "\x00" + text)
-
-    def _lookup(self, keys: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        with self._connect() as con:
-            unique = list(dict.fromkeys(keys))
-            for i in range(0, len(unique), 500):
-                batch = unique[i : i + 500]
-                marks = ",".join("?" * len(batch))
-                for k, dim, blob in con.execute(f"SELECT key, dim, vec FROM emb WHERE key IN ({marks})", batch):
-                    if len(blob) != 4 * dim:  # a torn row is not a vector: recompute it
-                        continue
-                    found[k] = np.frombuffer(blob, dtype=np.float32, count=dim)
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Index into the concatenated rows for each key, -1 where absent."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        if len(keys) == 0 or len(self._k64) == 0:
+            return found
+        q64 = np.ascontiguousarray(keys).view(np.uint64)[:, 0]
+        lo = np.searchsorted(self._k64, q64, side="left")
+        hi = np.searchsorted(self._k64, q64, side="right")
+        single = hi - lo == 1
+        cand = self._order[np.minimum(lo, len(self._order) - 1)]
+        exact = single & (self._keys[cand] == keys).all(axis=1)
+        found[exact] = cand[exact]
+        for i in np.flatnonzero(hi - lo > 1):  # same first 8 bytes: several copies of a key, or (rarely) a collision
+            for j in self._order[lo[i] : hi[i]]:
+                if (self._keys[j] == keys[i]).all():
+                    found[i] = j
+                    break
         return found
 
-    def encode(
-        self, model_id: str, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]
-    ) -> tuple[np.ndarray, int]:
+    def locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(present mask, segment index, row) per key."""
+        idx = self.find(keys)
+        present = idx >= 0
+        safe = np.where(present, idx, 0)
+        return present, self._seg[safe] if len(self._seg) else np.zeros(len(keys), np.int32), self._row[safe] if len(self._row) else np.zeros(len(keys), np.int64)
+
+
+class EmbeddingCache:
+    def __init__(self, folder: str | Path, segment_texts: int = 8192):
+        self.folder = Path(folder)
+        self.segment_texts = segment_texts
+        self._models: dict[str, ModelSegments] = {}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CacheError(f"cannot write to {self.folder} ({err.strerror or err}): point cache_dir at a writable folder") from None
+
+    def _model(self, model_id: str) -> ModelSegments:
+        if model_id not in self._models:
+            folder = self.folder / model_folder_name(model_id)
+            self._models[model_id] = ModelSegments(folder)
+        return self._models[model_id]
+
+    def rows(
+        self, model_id: str, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[EmbeddingRows, int]:
+        """Where the vectors of ``texts`` are, encoding (and storing, a segment at a time) only the missing
+        ones; returns (rows, n_hits). ``progress(done, total)`` is called after each stored segment."""
+        model = self._model(model_id)
+        keys = text_keys(model_id, texts)
+        model.refresh()
+        present, _, _ = model.locate(keys)
+        hits = int(present.sum())
+        if not present.all():
+            self._encode_missing(model_id, model, keys, texts, encode, progress)
+        present, seg, rows = model.locate(keys)
+        if not present.all():  # a segment written meanwhile was found corrupt and moved aside
+            raise CacheError(f"embeddings of {int((~present).sum())} texts could not be stored in {model.folder}: run again")
+        used, seg = np.unique(seg, return_inverse=True)  # name only the segments these texts use
+        return EmbeddingRows(model_id, tuple(model.segments[int(u)].name for u in used), seg.astype(np.int32), rows), hits
+
+    def _encode_missing(
+        self, model_id: str, model: ModelSegments, keys: np.ndarray, texts: Sequence[str],
+        encode: Callable[[list[str]], np.ndarray], progress: Callable[[int, int], None] | None,
+    ) -> None:
+        try:
+            model.folder.mkdir(parents=True, exist_ok=True)
+            (model.folder / "model.txt").write_text(model_id + "\n", encoding="utf-8")
+            lock = open(model.folder / "lock", "a")
+        except OSError as err:
+            raise CacheError(f"cannot write to {model.folder} ({err.strerror or err}): point cache_dir at a writable folder") from None
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one job encodes a model's missing texts at a time
+            try:
+                model.refresh()  # what another job stored meanwhile
+                present, _, _ = model.locate(keys)
+                missing: dict[bytes, int] = {}  # key -> first position, each text once
+                for i in np.flatnonzero(~present):
+                    missing.setdefault(keys[i].tobytes(), int(i))
+                todo = list(missing.values())
+                for start in range(0, len(todo), self.segment_texts):
+                    part = todo[start : start + self.segment_texts]
+                    vectors = np.asarray(encode([texts[i] for i in part]), dtype=np.float32)
+                    if vectors.shape[0] != len(part) or vectors.ndim != 2:
+                        raise CacheError(f"embedder {model_id} returned {vectors.shape} vectors for {len(part)} texts")
+                    data = encode_segment(keys[part], vectors)
+                    atomic_write_bytes(model.folder / (hashlib.sha256(data).hexdigest()[:32] + SUFFIX), data)
+                    model.refresh()
+                    if progress is not None:
+                        progress(start + len(part), len(todo))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def vectors(self, ref: EmbeddingRows) -> np.ndarray:
+        """The (n, dim) float32 matrix ``ref`` points at: a view of the mapped file where the rows are one
+        contiguous run of one segment, else gathered into memory (the corpus once)."""
+        model = self._model(ref.model_id)
+        model.refresh()
+        if len(ref) == 0:
+            return np.zeros((0, 0), dtype=np.float32)
+        missing = [name for name in ref.segments if name not in model.position]
+        if missing:
+            raise CacheError(f"embedding segment {model.folder / missing[0]} is gone (moved aside or deleted): run again to recompute")
+        segments = [model.segments[model.position[name]] for name in ref.segments]
+        first = int(ref.seg[0])
+        if (ref.seg == first).all() and (np.diff(ref.rows) == 1).all():
+            return segments[first].vectors[int(ref.rows[0]) : int(ref.rows[-1]) + 1]
+        dims = {segments[int(s)].vectors.shape[1] for s in np.unique(ref.seg)}
+        if len(dims) != 1:
+            raise CacheError(f"embeddings of {ref.model_id} in {model.folder} have different dimensions {sorted(dims)}")
+        out = np.empty((len(ref), dims.pop()), dtype=np.float32)
+        for s in np.unique(ref.seg):
+            at = np.flatnonzero(ref.seg == s)
+            out[at] = segments[int(s)].vectors[ref.rows[at]]
+        return out
+
+    def has(self, ref: EmbeddingRows) -> bool:
+        model = self._model(ref.model_id)
+        model.refresh()
+        return all(name in model.position for name in ref.segments)
+
+    def encode(self, model_id: str, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, int]:
         """Embeddings for ``texts`` in order, computing only the missing ones; returns (matrix, n_hits)."""
-        keys = [self.key(model_id, t) for t in texts]
-        found = self._lookup(keys)
-        hits = sum(1 for k in keys if k in found)
-        if len(found) < len(set(keys)):
-            lock_path = self.path.with_name(f"{self.path.name}.{sha256_text(model_id)[:16]}.lock")
-            with open(lock_path, "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # one job encodes a model's missing texts at a time
-                try:
-                    found.update(self._lookup([k for k in keys if k not in found]))  # what another job added meanwhile
-                    missing = list(dict.fromkeys(k for k in keys if k not in found))
-                    if missing:
-                        text_of = dict(zip(keys, texts))
-                        vectors = np.asarray(encode([text_of[k] for k in missing]), dtype=np.float32)
-                        with self._connect() as con:
-                            con.executemany(
-                                "INSERT OR REPLACE INTO emb (key, dim, vec) VALUES (?, ?, ?)",
-                                [(k, v.shape[0], v.tobytes()) for k, v in zip(missing, vectors)],
-                            )
-                        found.update(zip(missing, vectors))
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
-        if not keys:
-            return np.zeros((0, 0), dtype=np.float32), 0
-        return np.stack([found[k] for k in keys]), hits
+        ref, hits = self.rows(model_id, texts, encode)
+        return self.vectors(ref), hits

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from ragsweep.cache import COLUMNS, JSON, PICKLE, Codec, StageCache, stage_key
@@ -51,6 +52,8 @@ class PipelineResult:
     headline_metric: str | None = None
     chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
     retrieval_report: dict[str, Any] = field(default_factory=dict)  # e.g. an approximate search's recall vs exact
+    data_files: list[str] = field(default_factory=list)  # absolute paths of every file the run read
+    failed_llm_results: int = 0  # generations and verdicts that failed: the next run retries them
 
 
 def plain_config(cfg: Any) -> dict[str, Any]:
@@ -67,6 +70,7 @@ class Pipeline:
         self.cache = cache
         self.progress = progress
         self.stages: dict[str, StageStat] = {}
+        self.failed_llm_results = 0
 
     def _stage(
         self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON,
@@ -122,6 +126,7 @@ class Pipeline:
         return PipelineResult(
             documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
             task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"], self.retrieval_report,
+            [str(Path(p).resolve()) for p in data_files], self.failed_llm_results,
         )
 
     def _retrieve(self, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
@@ -132,7 +137,7 @@ class Pipeline:
         retrieve_key = stage_key(
             "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set}, index_key
         )
-        build_index = lambda: self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE)  # noqa: E731
+        build_index = lambda: self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE, final=retriever.usable)  # noqa: E731
         artifact = None
         if self.cache.contains("retrieve", retrieve_key):
             hit = self.cache.contains("index", index_key, PICKLE)
@@ -229,4 +234,6 @@ class Pipeline:
                 out[i] = item
             return out
 
-        return self._stage(name, key, lambda: compute(list(range(n))), final=lambda cached: not any(failed(x) for x in cached), retry=retry)
+        out = self._stage(name, key, lambda: compute(list(range(n))), final=lambda cached: not any(failed(x) for x in cached), retry=retry)
+        self.failed_llm_results += sum(1 for x in out if failed(x))
+        return out

@@ -78,6 +78,8 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
         "packages": package_versions(),
         "machine": machine(),
         "data_hashes": result.data_hashes,
+        "data_files": result.data_files,
+        "failed_llm_results": result.failed_llm_results,
         "task": result.task_description,
         "retrieval": result.retrieval_report,
         "data_identity": metrics["data_identity"],

@@ -41,7 +41,7 @@ def cache_dir() -> Path:
 
 
 def embedding_cache() -> EmbeddingCache:
-    path = cache_dir() / "embeddings.sqlite"
+    path = cache_dir() / "embeddings"
     if path not in _embedding_caches:
         _embedding_caches[path] = EmbeddingCache(path)
     return _embedding_caches[path]

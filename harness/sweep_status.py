@@ -81,6 +81,11 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.is_dir():
-            code = summarize(read_statuses(sweep_dir))
+            statuses = read_statuses(sweep_dir)
+            code = summarize(statuses)
             if code:
                 sys.exit(code)
+            from ragsweep import uptodate
+
+            if uptodate.pending is not None:
+                uptodate.record(*uptodate.pending, [detail for _, _, detail in statuses])

@@ -57,7 +57,7 @@ def test_json_codec_is_deterministic():
 
 
 def test_embedding_cache_hits_per_model_and_text(tmp_path):
-    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    cache = EmbeddingCache(tmp_path / "e")
     seen: list[str] = []
 
     def encode(texts):

@@ -517,20 +517,22 @@ def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
         run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none")
 
 
-def test_corrupt_embedding_database_is_moved_aside(tmp_path, caplog):
+@pytest.mark.parametrize("damage", ["bitflip", "truncate", "empty", "garbage"])
+def test_corrupt_embedding_segment_is_moved_aside_and_recomputed(tmp_path, caplog, damage):
     import numpy as np
 
     from ragsweep.embedding_cache import EmbeddingCache
 
-    path = tmp_path / "e.sqlite"
-    EmbeddingCache(path).encode("m", ["a"], lambda t: np.ones((len(t), 2)))
-    for part in tmp_path.glob("e.sqlite*"):
-        if not part.name.endswith(".lock"):
-            part.write_bytes(b"garbage" * 100)
+    EmbeddingCache(tmp_path / "e").encode("m", ["a", "b"], lambda t: np.ones((len(t), 2)))
+    [segment] = (tmp_path / "e").rglob("*.emb")
+    raw = segment.read_bytes()
+    segment.write_bytes({
+        "bitflip": raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:], "truncate": raw[:-4], "empty": b"", "garbage": b"garbage" * 100,
+    }[damage])
     caplog.set_level(logging.WARNING)
-    vecs, hits = EmbeddingCache(path).encode("m", ["a", "b"], lambda t: np.full((len(t), 2), 2.0))
+    vecs, hits = EmbeddingCache(tmp_path / "e").encode("m", ["a", "b"], lambda t: np.full((len(t), 2), 2.0))
     assert hits == 0 and vecs.tolist() == [[2.0, 2.0], [2.0, 2.0]]
-    assert "corrupt embedding cache" in caplog.text and (tmp_path / "e.sqlite.corrupt").exists()
+    assert f"corrupt embedding segment {segment}" in caplog.text and segment.with_name(segment.name + ".corrupt").exists()
 
 
 def _encode_in_process(path: str, marker_dir: str, worker: int) -> None:
@@ -551,7 +553,7 @@ def _encode_in_process(path: str, marker_dir: str, worker: int) -> None:
 def test_concurrent_jobs_encode_each_text_once(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
-    in_processes(_encode_in_process, [(str(tmp_path / "e.sqlite"), str(markers), i) for i in range(3)])
+    in_processes(_encode_in_process, [(str(tmp_path / "e"), str(markers), i) for i in range(3)])
     assert len(list(markers.iterdir())) == 1  # one job encoded all 50 texts; the others read them
 
 

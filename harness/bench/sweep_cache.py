@@ -1,6 +1,8 @@
-"""What the stage cache saves on a sweep: a cold sweep's wall time vs the time the same runs would take
+"""What the caches save on a sweep. In-process: a cold sweep's wall time vs the time the same runs would take
 if every run computed every stage itself (each stage's measured compute time, summed over the runs that
-use it), then the same sweep again (all hits). Writes results/bench/sweep_cache.json."""
+use it), then the same sweep again (all hits). Through the command, as a user runs it: ``ragsweep sweep NAME``
+cold (empty results folder), again (up to date: nothing runs), and again with ``--rerun`` (every job through
+Hydra, every stage a cache hit), each a fresh process, the three repeated. Writes results/bench/sweep_cache.json."""
 
 from __future__ import annotations
 
@@ -39,10 +41,33 @@ def run_sweep(root: Path, grid: dict[str, list[str]]) -> tuple[float, list[dict]
     return time.perf_counter() - t0, infos
 
 
+def command_sweep(preset: str, repeats: int) -> dict[str, object]:
+    """Wall times of ``ragsweep sweep PRESET``: cold, up to date, and --rerun (stage cache only), each repeat in
+    a new results folder."""
+    import subprocess
+    import sys
+
+    times: dict[str, list[float]] = {"cold": [], "up_to_date": [], "rerun_all_stage_hits": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            for side, extra in (("cold", []), ("up_to_date", []), ("rerun_all_stage_hits", ["--rerun"])):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "ragsweep", "--results", tmp, "sweep", preset, *extra], check=True, capture_output=True)
+                times[side].append(time.perf_counter() - t0)
+                log.info("ragsweep sweep %s %s: %.2f s", preset, side, times[side][-1])
+    med = {side: statistics.median(v) for side, v in times.items()}
+    return {
+        "preset": preset, "cold_s": med["cold"], "up_to_date_s": med["up_to_date"], "rerun_all_stage_hits_s": med["rerun_all_stage_hits"],
+        "up_to_date_vs_cold": med["up_to_date"] / med["cold"], "rerun_all_stage_hits_vs_cold": med["rerun_all_stage_hits"] / med["cold"],
+        "runs_s": times,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "sweep_cache.json")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--command-sweep", default="default", help="preset timed through the command ('none': skip)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("ragsweep.runner", "ragsweep.pipeline", "ragsweep.lm", "ragsweep.embedders"):
@@ -80,4 +105,5 @@ def main(argv: list[str] | None = None) -> None:
         # The cold sweep with each run paying for every stage itself instead of sharing.
         "estimated_sweep_without_cache_s": cold_s - sum(computed.values()) + no_cache_s,
         "rerun_sweep_s": warm_s, "rerun_vs_cold": warm_s / cold_s, "repeats": args.repeats, "cold_runs_s": colds, "rerun_runs_s": warms,
+        "command": command_sweep(args.command_sweep, args.repeats) if args.command_sweep != "none" else None,
     })

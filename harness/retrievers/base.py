@@ -23,6 +23,11 @@ class Retriever(ABC):
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
         """Top-k ``(chunk position, score)`` per question, best first."""
 
+    def usable(self, artifact: Any) -> bool:
+        """Whether a cached artifact can still be searched; one that refers to data kept elsewhere (a dense
+        index's embedding rows) is rebuilt when that data is gone."""
+        return True
+
 
 def nan_last(scores: np.ndarray) -> np.ndarray:
     """The scores with NaN as -inf (so a NaN ranks last), copied only where there is a NaN."""

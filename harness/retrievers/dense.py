@@ -12,15 +12,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 import numpy as np
 
-from ragsweep.embedders import embed
+from ragsweep import runtime
+from ragsweep.embedders import embed, embed_rows
 from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS
 from ragsweep.retrievers.base import Retriever, nan_last, top_k_rows
 from ragsweep.types import Chunk
+
+log = logging.getLogger(__name__)
 
 SEARCHES = ("exact", "faiss_flat", "faiss_ivf", "faiss_hnsw")
 
@@ -97,6 +101,7 @@ def faiss_index(vectors: np.ndarray, search: str, nlist: int | None, hnsw_m: int
 
 @RETRIEVERS.register("dense")
 class DenseRetriever(Retriever):
+    version = "2"  # the index holds references into the embedding cache, not the vectors
     label_params = ("model", "search")
 
     def __init__(
@@ -128,23 +133,38 @@ class DenseRetriever(Retriever):
     def approximate(self) -> bool:
         return self.search_kind in ("faiss_ivf", "faiss_hnsw")
 
-    def index(self, chunks: Sequence[Chunk]) -> Any:
-        vectors = embed(self.model, [self.document_prefix + c.text for c in chunks], self.batch_size, self.device, role="passage")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.search_kind == "exact" or len(vectors) == 0:
-            return vectors
-        faiss = load_faiss()
-        return {"vectors": vectors, "faiss": faiss.serialize_index(faiss_index(vectors, self.search_kind, self.nlist, self.hnsw_m, self.seed))}
+    def index(self, chunks: Sequence[Chunk]) -> dict[str, Any]:
+        """References to the chunks' rows in the embedding cache (each vector is stored once, there), plus an
+        approximate faiss index's own structure where one is asked for."""
+        rows = embed_rows(self.model, [self.document_prefix + c.text for c in chunks], self.batch_size, self.device, role="passage")
+        artifact: dict[str, Any] = {"rows": rows}
+        if self.approximate and len(rows):
+            faiss = load_faiss()
+            artifact["faiss"] = faiss.serialize_index(faiss_index(self.corpus(artifact), self.search_kind, self.nlist, self.hnsw_m, self.seed))
+        return artifact
+
+    def usable(self, artifact: Any) -> bool:
+        if runtime.embedding_cache().has(artifact["rows"]):
+            return True
+        log.warning("the dense index refers to embeddings no longer in the cache (moved aside or deleted): rebuilding it")
+        return False
+
+    @staticmethod
+    def corpus(artifact: dict[str, Any]) -> np.ndarray:
+        return np.asarray(runtime.embedding_cache().vectors(artifact["rows"]), dtype=np.float32)
 
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
-        vectors = artifact["vectors"] if isinstance(artifact, dict) else np.asarray(artifact, dtype=np.float32)
-        if len(vectors) == 0:
+        if len(artifact["rows"]) == 0:
             return [[] for _ in questions]
+        vectors = self.corpus(artifact)
         queries = np.ascontiguousarray(embed(self.model, [self.query_prefix + q for q in questions], self.batch_size, self.device, role="query"), dtype=np.float32)
         if self.search_kind == "exact":
             return exact_search(vectors, queries, k, self.block_mb)
         faiss = load_faiss()
-        index = faiss.deserialize_index(artifact["faiss"])
+        if self.search_kind == "faiss_flat":  # built here: a flat index is a copy of the vectors, not worth storing twice
+            index = faiss_index(np.ascontiguousarray(vectors), self.search_kind, self.nlist, self.hnsw_m, self.seed)
+        else:
+            index = faiss.deserialize_index(artifact["faiss"])
         if self.search_kind == "faiss_ivf":
             index.nprobe = self.nprobe
         elif self.search_kind == "faiss_hnsw":

@@ -28,6 +28,9 @@ class HybridRetriever(Retriever):
     def index(self, chunks: Sequence[Chunk]) -> Any:
         return {"n": len(chunks), "parts": [p.index(chunks) for p in self.parts]}
 
+    def usable(self, artifact: Any) -> bool:
+        return all(p.usable(a) for p, a in zip(self.parts, artifact["parts"]))
+
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
         fused: list[dict[int, float]] = [defaultdict(float) for _ in questions]
         for part, part_artifact in zip(self.parts, artifact["parts"]):

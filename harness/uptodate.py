@@ -1,0 +1,202 @@
+"""A finished sweep is not run again: re-running it does nothing unless something it depends on changed.
+
+Before Hydra starts a sweep, the command computes the sweep's fingerprint from everything its runs can
+depend on: the command line, the working folder, every config file (ours and ``--config-dir`` folders), the
+ragsweep source and the source file of any component named by import path, the installed distributions
+and Python, and the environment variables the configs read (``oc.env``) or the libraries do (RAGSWEEP_,
+HF_, OPENAI_, ...). After a sweep in which every run was written with no failed LLM result, a manifest
+under ``<results_root>/sweeps/`` records the fingerprint, each run folder's file hashes and each data file's
+hash. A later sweep with the same fingerprint whose run folders and data files still hash the same is up to
+date: the command logs so and exits 0 without starting Hydra. Anything else (a changed or unknown input, a
+Hydra option this module does not model, a run folder edited or gone, ``--rerun``) runs the sweep as before,
+where the stage cache serves what it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ragsweep.hashing import sha256_file, sha256_json, sha256_paths
+from ragsweep.paths import CONFIG_DIR
+
+log = logging.getLogger("ragsweep.sweep")
+
+ENV_PREFIXES = ("RAGSWEEP_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "VLLM_", "OPENAI_", "CUDA_VISIBLE_DEVICES")
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+MULTIRUN_FLAGS = ("-m", "--multirun")
+ENV_REFERENCE = re.compile(r"oc\.env\s*:\s*([A-Za-z_][A-Za-z0-9_]*)")
+# (manifest path, fingerprint) of the sweep this command started: ragsweep.sweep_status.SweepSummary writes
+# the manifest when it ends with every run written.
+pending: tuple[Path, str] | None = None
+IMPORT_PATH = re.compile(r"(?:_target_|name)\s*[:=]\s*['\"]?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)")
+
+
+def parse_command_line(argv: Sequence[str]) -> tuple[list[str], list[Path], bool] | None:
+    """(overrides, user config folders, multirun flag) of a ``run``/``sweep`` command line; None when it holds
+    a Hydra option this module does not model (``--cfg``, ``--config-name``, ...) or redirects the config
+    search path: such a sweep is always run."""
+    overrides: list[str] = []
+    folders: list[Path] = []
+    multirun = False
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg in MULTIRUN_FLAGS:
+            multirun = True
+        elif arg in CONFIG_DIR_FLAGS and args:
+            folders.append(Path(args.pop(0)).resolve())
+        elif arg.startswith("--config-dir="):
+            folders.append(Path(arg.split("=", 1)[1]).resolve())
+        elif arg.startswith("-") or "=" not in arg or "hydra.searchpath" in arg:
+            return None
+        else:
+            overrides.append(arg)
+    return overrides, folders, multirun
+
+
+def _hash_tree(h: Any, label: str, root: Path, pattern: str) -> None:
+    for path in sorted(root.rglob(pattern)):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(f"{label}:{path.relative_to(root)}\0{sha256_file(path)}\n".encode())
+
+
+def _source_roots() -> list[Path]:
+    roots = []
+    for name in ("ragsweep", "ragsweep.tasks", "ragsweep.metrics"):
+        spec = importlib.util.find_spec(name)
+        roots += [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    return sorted(set(roots))
+
+
+def _component_source(dotted: str) -> Path | None | bool:
+    """The file of the module an import path names (``pkg.mod.Class`` -> pkg/mod.py); True for a ragsweep
+    one (covered by the source hash); None when it cannot be found (then no fingerprint)."""
+    if dotted.startswith("ragsweep."):
+        return True
+    parts = dotted.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        try:
+            spec = importlib.util.find_spec(".".join(parts[:end]))
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and os.path.isfile(spec.origin):
+            return Path(spec.origin)
+    return None
+
+
+def _installed_distributions() -> list[str]:
+    """Every ``name-version.dist-info`` on sys.path: a changed library version changes the fingerprint."""
+    names = []
+    for entry in sys.path:
+        try:
+            names += [e.name for e in os.scandir(entry or ".") if e.name.endswith((".dist-info", ".egg-info"))]
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+    return sorted(names)
+
+
+def fingerprint(argv: Sequence[str]) -> str | None:
+    """The sweep's fingerprint, or None when its command line is one this module does not model."""
+    parsed = parse_command_line(argv)
+    if parsed is None:
+        return None
+    overrides, folders, _ = parsed
+    h = hashlib.sha256()
+    h.update(json.dumps({"argv": list(argv), "cwd": os.getcwd(), "python": sys.version}).encode())
+    config_roots = [("ragsweep", CONFIG_DIR)] + [(f"user{i}", f) for i, f in enumerate(folders)]
+    texts = list(overrides)
+    for label, root in config_roots:
+        if not root.is_dir():
+            return None
+        _hash_tree(h, label, root, "*")
+        texts += [p.read_text("utf-8", errors="replace") for p in sorted(root.rglob("*.yaml"))]
+    for i, root in enumerate(_source_roots()):
+        _hash_tree(h, f"src{i}", root, "*.py")
+    for dotted in sorted({m for text in texts for m in IMPORT_PATH.findall(text)}):
+        source = _component_source(dotted)
+        if source is None:
+            return None
+        if isinstance(source, Path):
+            h.update(f"component:{dotted}\0{sha256_file(source)}\n".encode())
+    named = {m for text in texts for m in ENV_REFERENCE.findall(text)}
+    env = {k: v for k, v in os.environ.items() if k in named or k.startswith(ENV_PREFIXES)}
+    h.update(json.dumps({"env": env, "distributions": _installed_distributions()}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def manifest_path(argv: Sequence[str], fp: str) -> Path:
+    """Under the sweep's results root: a ``results_root=`` override, else $RAGSWEEP_RESULTS, else ./results."""
+    root = os.environ.get("RAGSWEEP_RESULTS", "results")
+    for arg in argv:
+        if arg.startswith("results_root="):
+            root = arg.split("=", 1)[1]
+    return Path(root) / "sweeps" / f"{fp[:32]}.json"
+
+
+def content_hash(path: Path) -> str | None:
+    """sha256 of a file, or of a folder's file hashes; None when it cannot be read."""
+    try:
+        return sha256_json(sha256_paths([path])) if path.is_dir() else sha256_file(path)
+    except OSError:
+        return None
+
+
+def _hashes(paths: Iterable[str]) -> dict[str, str | None]:
+    return {p: content_hash(Path(p)) for p in paths}
+
+
+def up_to_date_runs(path: Path, fp: str) -> list[str] | None:
+    """The run folders of the sweep the manifest at ``path`` records, if it is current: same fingerprint,
+    every run folder file and data file unchanged. None otherwise (with a line saying why, where a manifest
+    exists)."""
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+        runs, data = manifest["runs"], manifest["data"]
+        if not (isinstance(data, dict) and isinstance(runs, list) and all(isinstance(r["dir"], str) and isinstance(r["files"], dict) for r in runs)):
+            raise TypeError("not a sweep manifest")
+        if manifest["fingerprint"] != fp:
+            return None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.warning("unreadable sweep manifest %s (%s): running the sweep", path, err)
+        return None
+    if _hashes(data) != data:
+        log.info("a data file of the sweep changed since %s: running it", manifest.get("finished", "its last run"))
+        return None
+    for run in runs:
+        if any(content_hash(Path(run["dir"], name)) != h for name, h in run["files"].items()):
+            log.info("run folder %s changed or is gone since the sweep finished: running the sweep", run["dir"])
+            return None
+    return [run["dir"] for run in runs]
+
+
+def record(path: Path, fp: str, run_dirs: Sequence[str]) -> None:
+    """Write the manifest of a sweep whose runs all finished; runs holding failed LLM results (which the next
+    run retries) or data paths it cannot see leave no manifest, so the sweep runs again."""
+    from ragsweep.cache import atomic_write_bytes
+
+    runs, data = [], {}
+    for run_dir in run_dirs:
+        folder = Path(run_dir)
+        info = json.loads((folder / "run.json").read_text("utf-8"))
+        if info.get("failed_llm_results", 0):
+            log.info("%s holds failed LLM results: the sweep stays due to run again", folder.name)
+            return
+        files = {p.name: content_hash(p) for p in sorted(folder.iterdir()) if p.is_file()}
+        hashed = _hashes(info.get("data_files", []))
+        if None in files.values() or None in hashed.values():
+            return
+        runs.append({"dir": str(folder.resolve()), "files": files})
+        data.update(hashed)
+    manifest = {"fingerprint": fp, "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs, "data": data}
+    atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
