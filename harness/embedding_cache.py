@@ -8,8 +8,9 @@ copying them: a dense index is a list of references.
 
 Plain files and a per-model ``flock``, no database: safe for parallel sweep jobs and on the shared filesystem
 of a cluster. Missing texts are encoded under the model's lock and looked up again once it is held, so two
-jobs that ask for the same texts at once encode them once. A segment is checked against its checksum when a
-process first maps it; one that is truncated or altered is logged, moved aside (``*.corrupt``) and its
+jobs that ask for the same texts at once encode them once. A segment's header and keys are checked against their
+sha256 when a process first maps it, its vectors when the process first uses them (so a process touches only
+the segments it needs); one that is truncated or altered is logged, moved aside (``*.corrupt``) and its
 vectors are recomputed, never guessed.
 """
 
@@ -22,7 +23,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -32,7 +33,11 @@ from ragsweep.errors import CacheError
 log = logging.getLogger(__name__)
 
 MAGIC = b"RSWE1\n"
-HEADER = 64  # magic, sha256 of everything after it, then dim (u32) and count (u64); vectors start 4-byte aligned
+# magic (6), sha256 of (dim, count and the keys) (32), sha256 of the vectors (32), dim u32, count u64, zeros
+# to 128 bytes: the keys are checked when a process first maps a segment, the vectors when it first uses them.
+HEADER = 128
+FIELDS = struct.Struct("<IQ")
+FIELDS_AT = len(MAGIC) + 64
 SUFFIX = ".emb"
 
 
@@ -50,10 +55,11 @@ def model_folder_name(model_id: str) -> str:
 
 
 def encode_segment(keys: np.ndarray, vectors: np.ndarray) -> bytes:
-    body = struct.pack("<IQ", vectors.shape[1], len(vectors))
-    body += b"\x00" * (HEADER - len(MAGIC) - 32 - len(body))
-    payload = body + np.ascontiguousarray(keys, dtype=np.uint8).tobytes() + np.ascontiguousarray(vectors, dtype="<f4").tobytes()
-    return MAGIC + hashlib.sha256(payload).digest() + payload
+    fields = FIELDS.pack(vectors.shape[1], len(vectors)).ljust(HEADER - FIELDS_AT, b"\x00")
+    key_bytes = np.ascontiguousarray(keys, dtype=np.uint8).tobytes()
+    vector_bytes = np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+    meta = hashlib.sha256(fields + key_bytes).digest()
+    return MAGIC + meta + hashlib.sha256(vector_bytes).digest() + fields + key_bytes + vector_bytes
 
 
 @dataclass
@@ -61,21 +67,27 @@ class Segment:
     name: str
     keys: np.ndarray  # (n, 32) uint8
     vectors: np.ndarray  # (n, dim) float32, memory-mapped
+    vectors_sha256: bytes
+    verified: bool = False  # the vectors checked against their sha256 (once per process)
 
 
 def read_segment(path: Path) -> Segment:
-    """A checked segment; ValueError names what is wrong with a damaged one."""
-    raw = path.read_bytes()
-    if len(raw) < HEADER or not raw.startswith(MAGIC):
-        raise ValueError(f"no segment header ({len(raw)} bytes)")
-    if hashlib.sha256(memoryview(raw)[len(MAGIC) + 32 :]).digest() != raw[len(MAGIC) : len(MAGIC) + 32]:
-        raise ValueError("checksum mismatch")
-    dim, n = struct.unpack_from("<IQ", raw, len(MAGIC) + 32)
-    if len(raw) != HEADER + n * (32 + 4 * dim):
-        raise ValueError(f"{len(raw)} bytes for {n} vectors of {dim}")
-    keys = np.frombuffer(raw, dtype=np.uint8, count=32 * n, offset=HEADER).reshape(n, 32).copy()
+    """A segment whose header and keys are checked (its vectors are checked on first use: ``verify``);
+    ValueError names what is wrong with a damaged one."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEADER)
+        if len(head) < HEADER or not head.startswith(MAGIC):
+            raise ValueError(f"no segment header ({len(head)} bytes)")
+        dim, n = FIELDS.unpack_from(head, FIELDS_AT)
+        size = os.fstat(fh.fileno()).st_size
+        if size != HEADER + n * (32 + 4 * dim):
+            raise ValueError(f"{size} bytes for {n} vectors of {dim}")
+        key_bytes = fh.read(32 * n)
+    if hashlib.sha256(head[FIELDS_AT:] + key_bytes).digest() != head[len(MAGIC) : len(MAGIC) + 32]:
+        raise ValueError("checksum mismatch in its keys")
+    keys = np.frombuffer(key_bytes, dtype=np.uint8).reshape(n, 32)
     vectors = np.memmap(path, dtype="<f4", mode="r", offset=HEADER + 32 * n, shape=(n, dim)) if n else np.zeros((0, dim), "<f4")
-    return Segment(path.name, keys, vectors)
+    return Segment(path.name, keys, vectors, head[len(MAGIC) + 32 : FIELDS_AT])
 
 
 @dataclass
@@ -138,6 +150,21 @@ class ModelSegments:
             k64 = np.ascontiguousarray(self._keys).view(np.uint64)[:, 0]
             self._order = np.argsort(k64, kind="stable")
             self._k64 = k64[self._order]
+
+    def verify(self, positions: Iterable[int]) -> bool:
+        """Check the vectors of these segments (each once per process). A damaged one is moved aside and
+        forgotten, and False returned: its texts are then missing, to be encoded again."""
+        for pos in positions:
+            segment = self.segments[int(pos)]
+            if segment.verified:
+                continue
+            if hashlib.sha256(segment.vectors).digest() != segment.vectors_sha256:
+                self._move_aside(self.folder / segment.name, ValueError("checksum mismatch in its vectors"))
+                self._reset()
+                self.refresh()
+                return False
+            segment.verified = True
+        return True
 
     @staticmethod
     def _move_aside(path: Path, err: Exception) -> None:
@@ -202,13 +229,16 @@ class EmbeddingCache:
         model = self._model(model_id)
         keys = text_keys(model_id, texts)
         model.refresh()
-        present, _, _ = model.locate(keys)
+        present, seg, _ = model.locate(keys)
+        while present.any() and not model.verify(np.unique(seg[present])):  # a damaged segment was moved aside
+            present, seg, _ = model.locate(keys)
         hits = int(present.sum())
         if not present.all():
             self._encode_missing(model_id, model, keys, texts, encode, progress)
+            model.refresh()
         present, seg, rows = model.locate(keys)
-        if not present.all():  # a segment written meanwhile was found corrupt and moved aside
-            raise CacheError(f"embeddings of {int((~present).sum())} texts could not be stored in {model.folder}: run again")
+        if not present.all() or not model.verify(np.unique(seg)):  # damaged between writing and reading back
+            raise CacheError(f"embeddings of {len(texts)} texts could not be stored soundly in {model.folder}: run again")
         used, seg = np.unique(seg, return_inverse=True)  # name only the segments these texts use
         return EmbeddingRows(model_id, tuple(model.segments[int(u)].name for u in used), seg.astype(np.int32), rows), hits
 
@@ -238,23 +268,33 @@ class EmbeddingCache:
                         raise CacheError(f"embedder {model_id} returned {vectors.shape} vectors for {len(part)} texts")
                     data = encode_segment(keys[part], vectors)
                     atomic_write_bytes(model.folder / (hashlib.sha256(data).hexdigest()[:32] + SUFFIX), data)
-                    model.refresh()
                     if progress is not None:
                         progress(start + len(part), len(todo))
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _positions(self, ref: EmbeddingRows) -> tuple[ModelSegments, list[int] | None]:
+        """The model's mapped segments and the positions of ``ref``'s among them, vectors checked; None for the
+        positions when one is gone or damaged."""
+        model = self._model(ref.model_id)
+        model.refresh()
+        if not all(name in model.position for name in ref.segments):
+            return model, None
+        positions = [model.position[name] for name in ref.segments]
+        return model, positions if model.verify(positions) else None
+
+    def has(self, ref: EmbeddingRows) -> bool:
+        return self._positions(ref)[1] is not None
+
     def vectors(self, ref: EmbeddingRows) -> np.ndarray:
         """The (n, dim) float32 matrix ``ref`` points at: a view of the mapped file where the rows are one
         contiguous run of one segment, else gathered into memory (the corpus once)."""
-        model = self._model(ref.model_id)
-        model.refresh()
         if len(ref) == 0:
             return np.zeros((0, 0), dtype=np.float32)
-        missing = [name for name in ref.segments if name not in model.position]
-        if missing:
-            raise CacheError(f"embedding segment {model.folder / missing[0]} is gone (moved aside or deleted): run again to recompute")
-        segments = [model.segments[model.position[name]] for name in ref.segments]
+        model, positions = self._positions(ref)
+        if positions is None:
+            raise CacheError(f"embeddings of {ref.model_id} in {model.folder} are gone or damaged (moved aside): run again to recompute them")
+        segments = [model.segments[p] for p in positions]
         first = int(ref.seg[0])
         if (ref.seg == first).all() and (np.diff(ref.rows) == 1).all():
             return segments[first].vectors[int(ref.rows[0]) : int(ref.rows[-1]) + 1]
@@ -266,11 +306,6 @@ class EmbeddingCache:
             at = np.flatnonzero(ref.seg == s)
             out[at] = segments[int(s)].vectors[ref.rows[at]]
         return out
-
-    def has(self, ref: EmbeddingRows) -> bool:
-        model = self._model(ref.model_id)
-        model.refresh()
-        return all(name in model.position for name in ref.segments)
 
     def encode(self, model_id: str, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, int]:
         """Embeddings for ``texts`` in order, computing only the missing ones; returns (matrix, n_hits)."""

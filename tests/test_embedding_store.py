@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from ragsweep import runtime
 from ragsweep.embedding_cache import EmbeddingCache, ModelSegments, encode_segment, text_keys
 from ragsweep.errors import CacheError
 from tests.helpers import run, statuses
@@ -52,6 +53,22 @@ def test_rows_of_one_contiguous_run_are_a_view_of_the_mapped_file(tmp_path):
     gathered = cache.vectors(ref2)
     assert not isinstance(gathered, np.memmap)
     np.testing.assert_array_equal(gathered, by_length(["delta", "new one", "alpha", "delta"]))
+
+
+def test_a_process_checks_only_the_vectors_it_uses(tmp_path, caplog):
+    EmbeddingCache(tmp_path / "e").encode("m", ["first"], by_length)
+    EmbeddingCache(tmp_path / "e").encode("m", ["second one"], by_length)
+    segments = sorted((tmp_path / "e").rglob("*.emb"))
+    damaged = next(p for p in segments if EmbeddingCache(tmp_path / "e").rows("m", ["second one"], by_length)[0].segments[0] == p.name)
+    raw = damaged.read_bytes()
+    damaged.write_bytes(raw[:-1] + bytes([raw[-1] ^ 0x40]))  # a vector byte
+    caplog.set_level(logging.WARNING)
+    cache = EmbeddingCache(tmp_path / "e")
+    _, hits = cache.encode("m", ["first"], by_length)
+    assert hits == 1 and "corrupt" not in caplog.text  # the damaged segment is mapped, but not used: not read
+    vecs, hits = cache.encode("m", ["second one"], by_length)
+    assert hits == 0 and vecs.tolist() == by_length(["second one"]).tolist()
+    assert f"corrupt embedding segment {damaged} (checksum mismatch in its vectors)" in caplog.text
 
 
 def test_models_and_roles_never_share_vectors(tmp_path):
@@ -110,7 +127,8 @@ def test_text_keys_are_sha256_of_model_and_text():
     assert text_keys("m", ["abc"])[0].tobytes() == hashlib.sha256(b"m\x00abc").digest()
 
 
-def test_a_dense_index_refers_to_the_cache_and_is_rebuilt_when_the_embeddings_are_gone(tmp_path, caplog):
+@pytest.mark.parametrize("loss", ["deleted", "damaged"])
+def test_a_dense_index_refers_to_the_cache_and_is_rebuilt_when_the_embeddings_are_gone(tmp_path, caplog, loss):
     overrides = ("task=span_mini", "retriever=dense", "generator=none")
     run_dir, first = run(tmp_path, *overrides)
     cache = tmp_path / "cache"
@@ -118,8 +136,14 @@ def test_a_dense_index_refers_to_the_cache_and_is_rebuilt_when_the_embeddings_ar
     vectors_bytes = sum(p.stat().st_size for p in (cache / "embeddings").rglob("*.emb"))
     assert index_entry.stat().st_size < vectors_bytes / 10  # references, not a second copy of the vectors
     ranked = (run_dir / "records.parquet").read_bytes()
-    shutil.rmtree(cache / "embeddings")
+    if loss == "deleted":
+        shutil.rmtree(cache / "embeddings")
+    else:
+        for segment in (cache / "embeddings").rglob("*.emb"):
+            raw = segment.read_bytes()
+            segment.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
     shutil.rmtree(cache / "retrieve")
+    runtime._embedding_caches.clear()  # a new process: nothing mapped or checked yet
     caplog.set_level(logging.WARNING)
     _, second = run(tmp_path, *overrides)
     assert "the dense index refers to embeddings no longer in the cache (moved aside or deleted): rebuilding it" in caplog.text

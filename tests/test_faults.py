@@ -517,7 +517,7 @@ def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
         run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none")
 
 
-@pytest.mark.parametrize("damage", ["bitflip", "truncate", "empty", "garbage"])
+@pytest.mark.parametrize("damage", ["vector_bitflip", "key_bitflip", "truncate", "empty", "garbage"])
 def test_corrupt_embedding_segment_is_moved_aside_and_recomputed(tmp_path, caplog, damage):
     import numpy as np
 
@@ -527,7 +527,8 @@ def test_corrupt_embedding_segment_is_moved_aside_and_recomputed(tmp_path, caplo
     [segment] = (tmp_path / "e").rglob("*.emb")
     raw = segment.read_bytes()
     segment.write_bytes({
-        "bitflip": raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:], "truncate": raw[:-4], "empty": b"", "garbage": b"garbage" * 100,
+        "vector_bitflip": raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:], "key_bitflip": raw[:130] + bytes([raw[130] ^ 1]) + raw[131:],
+        "truncate": raw[:-4], "empty": b"", "garbage": b"garbage" * 100,
     }[damage])
     caplog.set_level(logging.WARNING)
     vecs, hits = EmbeddingCache(tmp_path / "e").encode("m", ["a", "b"], lambda t: np.full((len(t), 2), 2.0))
