@@ -94,11 +94,16 @@ def _component_source(dotted: str) -> Path | None | bool:
 
 
 def _installed_distributions() -> list[str]:
-    """Every ``name-version.dist-info`` on sys.path: a changed library version changes the fingerprint."""
+    """Every ``name-version.dist-info`` in this interpreter's site-packages folders (not the rest of sys.path,
+    which depends on how the command was started): a changed library version changes the fingerprint."""
+    import site
+    import sysconfig
+
+    folders = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages(), site.getusersitepackages()}
     names = []
-    for entry in sys.path:
+    for folder in sorted(folders):
         try:
-            names += [e.name for e in os.scandir(entry or ".") if e.name.endswith((".dist-info", ".egg-info"))]
+            names += [e.name for e in os.scandir(folder) if e.name.endswith((".dist-info", ".egg-info"))]
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
     return sorted(names)

@@ -97,6 +97,9 @@ def test_the_fingerprint_follows_what_runs_depend_on(tmp_path, monkeypatch):
     assert uptodate.fingerprint(argv) != base
     monkeypatch.delenv("HF_HUB_OFFLINE")
     assert uptodate.fingerprint([*argv, "seed=1"]) != base
+    (tmp_path / "elsewhere" / "some_tool-1.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))  # `python -m` puts the working folder first: same sweep
+    assert uptodate.fingerprint(argv) == base
     monkeypatch.chdir(tmp_path)
     assert uptodate.fingerprint(argv) != base  # relative paths mean another thing elsewhere
     (conf / "mine.yaml").write_text("_target_: nowhere_to_be_found.Task\n")
