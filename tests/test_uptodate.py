@@ -93,9 +93,9 @@ def test_the_fingerprint_follows_what_runs_depend_on(tmp_path, monkeypatch):
     monkeypatch.setenv("MY_SUITE_DIR", "/data")  # read by a config: part of the fingerprint
     assert uptodate.fingerprint(argv) != base
     monkeypatch.delenv("MY_SUITE_DIR")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a variable the model libraries read
     assert uptodate.fingerprint(argv) != base
-    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("HF_ENDPOINT")
     assert uptodate.fingerprint([*argv, "seed=1"]) != base
     (tmp_path / "elsewhere" / "some_tool-1.0.dist-info").mkdir(parents=True)
     monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))  # `python -m` puts the working folder first: same sweep
