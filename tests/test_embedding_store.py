@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ragsweep import runtime
-from ragsweep.embedding_cache import EmbeddingCache, ModelSegments, encode_segment, text_keys
+from ragsweep.embedding_cache import EmbeddingCache, EmbeddingRows, ModelSegments, encode_segment, text_keys
 from ragsweep.errors import CacheError
 from tests.helpers import run, statuses
 
@@ -40,19 +40,21 @@ def test_a_long_encoding_is_stored_a_segment_at_a_time_and_resumes(tmp_path):
     np.testing.assert_array_equal(vecs, by_length(texts))
 
 
-def test_rows_of_one_contiguous_run_are_a_view_of_the_mapped_file(tmp_path):
-    cache = EmbeddingCache(tmp_path / "e")
+def test_rows_in_runs_and_scattered_come_back_in_the_texts_order(tmp_path):
+    cache = EmbeddingCache(tmp_path / "e", segment_texts=3)
     texts = ["alpha", "beta", "gamma", "delta"]
     ref, _ = cache.rows("m", texts, by_length)
-    view = cache.vectors(ref)
-    assert isinstance(view, np.memmap) and not view.flags.writeable
-    np.testing.assert_array_equal(view, by_length(texts))
-    # out of order, repeated, across two segments: gathered into memory, each row where the text asked for it
-    ref2, hits = cache.rows("m", ["delta", "new one", "alpha", "delta"], by_length)
-    assert hits == 3 and len(ref2.segments) == 2
-    gathered = cache.vectors(ref2)
-    assert not isinstance(gathered, np.memmap)
-    np.testing.assert_array_equal(gathered, by_length(["delta", "new one", "alpha", "delta"]))
+    assert len(ref.segments) == 2  # 3 + 1 texts
+    np.testing.assert_array_equal(cache.vectors(ref), by_length(texts))  # two runs, one read each
+    # out of order, repeated, across three segments: each row where the text asked for it
+    asked = ["delta", "new one", "alpha", "delta", "gamma", "beta"]
+    ref2, hits = cache.rows("m", asked, by_length)
+    assert hits == 5 and len(ref2.segments) == 3
+    np.testing.assert_array_equal(cache.vectors(ref2), by_length(asked))
+    many = [f"t{i}" for i in range(40)]
+    ref3, _ = cache.rows("m", many, by_length)
+    reversed_ref = EmbeddingRows(ref3.model_id, ref3.segments, ref3.seg[::-1].copy(), ref3.rows[::-1].copy())
+    np.testing.assert_array_equal(cache.vectors(reversed_ref), by_length(many[::-1]))  # scattered: gathered
 
 
 def test_a_process_checks_only_the_vectors_it_uses(tmp_path, caplog):
@@ -65,7 +67,7 @@ def test_a_process_checks_only_the_vectors_it_uses(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     cache = EmbeddingCache(tmp_path / "e")
     _, hits = cache.encode("m", ["first"], by_length)
-    assert hits == 1 and "corrupt" not in caplog.text  # the damaged segment is mapped, but not used: not read
+    assert hits == 1 and "corrupt" not in caplog.text  # the damaged segment is opened (keys), not used: its vectors unread
     vecs, hits = cache.encode("m", ["second one"], by_length)
     assert hits == 0 and vecs.tolist() == by_length(["second one"]).tolist()
     assert f"corrupt embedding segment {damaged} (checksum mismatch in its vectors)" in caplog.text
@@ -117,7 +119,7 @@ def test_keys_sharing_their_first_eight_bytes_are_told_apart(tmp_path):
     absent[0, 8] = 9
     present, seg, rows = segments.locate(np.concatenate([keys[[2, 0, 1]], absent]))
     assert present.tolist() == [True, True, True, False]
-    values = [float(segments.segments[s].vectors[r, 0]) for s, r in zip(seg[:3], rows[:3])]
+    values = [float(segments.segments[s].rows(np.array([r]))[0, 0]) for s, r in zip(seg[:3], rows[:3])]
     assert values == [3.0, 1.0, 2.0]
 
 
