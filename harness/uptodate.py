@@ -193,12 +193,17 @@ def record(path: Path, fp: str, run_dirs: Sequence[str]) -> None:
     runs, data = [], {}
     for run_dir in run_dirs:
         folder = Path(run_dir)
-        info = json.loads((folder / "run.json").read_text("utf-8"))
-        if info.get("failed_llm_results", 0):
+        try:
+            info = json.loads((folder / "run.json").read_text("utf-8"))
+            failed, data_files = int(info["failed_llm_results"]), list(info["data_files"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.warning("no sweep manifest: %s/run.json does not say what the run read (%s)", folder, err)
+            return
+        if failed:
             log.info("%s holds failed LLM results: the sweep stays due to run again", folder.name)
             return
         files = {p.name: content_hash(p) for p in sorted(folder.iterdir()) if p.is_file()}
-        hashed = _hashes(info.get("data_files", []))
+        hashed = _hashes(data_files)
         if None in files.values() or None in hashed.values():
             return
         runs.append({"dir": str(folder.resolve()), "files": files})

@@ -121,6 +121,15 @@ def test_a_sweep_with_failed_llm_results_leaves_no_manifest(tmp_path):
     assert not _manifest_for(tmp_path, failed_llm_results=2).exists()
 
 
+@pytest.mark.parametrize("run_json", ["{truncated", "{}", '{"failed_llm_results": 0}', '{"failed_llm_results": 0, "data_files": 5}'])
+def test_a_run_that_does_not_say_what_it_read_leaves_no_manifest(tmp_path, caplog, run_json):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(run_json)
+    caplog.set_level(logging.WARNING)
+    uptodate.record(tmp_path / "m.json", "f" * 64, [str(tmp_path / "run")])
+    assert not (tmp_path / "m.json").exists() and "does not say what the run read" in caplog.text
+
+
 def test_manifests_that_do_not_match_are_not_trusted(tmp_path, caplog):
     path = _manifest_for(tmp_path, failed_llm_results=0)
     assert uptodate.up_to_date_runs(path, "f" * 64) == [str(tmp_path / "run")]
