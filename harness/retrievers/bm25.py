@@ -43,7 +43,7 @@ class SparseBM25Index:
     dense: np.ndarray | None = None  # frequent terms x docs
 
 
-BUILD_BATCH = 1 << 20  # tokens counted per pass (8 MiB of int64 keys): the build's token-level memory
+BUILD_BATCH = 1 << 20  # most tokens (postings) per pass (8 MiB of int64 keys): the build's token-level memory
 TF_BITS = 16  # a term counted 65,536 times in one document does not fit the packed key: the build says so
 
 
@@ -83,23 +83,27 @@ def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsi
         raise ValueError(f"{n_docs} documents x {n_terms} terms do not fit BM25's packed keys")
     doc_lens = np.frombuffer(lengths, dtype=np.int64)
     token_ids = np.frombuffer(ids, dtype=np.int32)
-    parts, first, offset = [], 0, 0
-    while first < n_docs:  # whole documents, about BUILD_BATCH tokens at a time
-        last = int(np.searchsorted(np.cumsum(doc_lens[first:]), BUILD_BATCH, side="right")) + first + 1
+    # Token and posting passes go a batch / slice at a time: at most BUILD_BATCH, at most an eighth of the
+    # corpus, so their temporaries (about 40 bytes a token or posting) stay small beside the index at any size.
+    batch = min(BUILD_BATCH, max(1 << 14, token_ids.size // 8))
+    keys = np.empty(token_ids.size, dtype=np.int64)  # room for every token; the distinct postings fill its start
+    nnz, first, offset = 0, 0, 0
+    while first < n_docs:  # whole documents, about ``batch`` tokens at a time
+        last = int(np.searchsorted(np.cumsum(doc_lens[first:]), batch, side="right")) + first + 1
         last = min(max(last, first + 1), n_docs)
         n_tokens = int(doc_lens[first:last].sum())
-        parts.append(_term_major_keys(token_ids[offset : offset + n_tokens].astype(np.int64), doc_lens[first:last], first, n_docs, n_terms))
-        first, offset = last, offset + n_tokens
+        part = _term_major_keys(token_ids[offset : offset + n_tokens].astype(np.int64), doc_lens[first:last], first, n_docs, n_terms)
+        keys[nnz : nnz + part.size] = part
+        nnz, first, offset = nnz + part.size, last, offset + n_tokens
     del token_ids, ids
-    keys = np.concatenate(parts) if parts else np.empty(0, np.int64)
-    del parts
+    keys.resize(nnz, refcheck=False)  # the unused end given back (keys owns its memory; no view of it exists)
     keys.sort()  # by term, then document: the CSC order (numpy's SIMD sort; keys are unique)
-    nnz = keys.size
     indices = np.empty(nnz, dtype=np.int32)
     tf = np.empty(nnz, dtype=np.int32)
     df = np.zeros(n_terms, dtype=np.int64)
-    for s in range(0, nnz, 1 << 20):  # decoded a slice at a time: no full-size temporary
-        part = keys[s : s + (1 << 20)]
+    step = min(BUILD_BATCH, max(1 << 14, nnz // 8))
+    for s in range(0, nnz, step):  # decoded a slice at a time: no full-size temporary
+        part = keys[s : s + step]
         tf[s : s + part.size] = part & ((1 << TF_BITS) - 1)
         term, doc = np.divmod(part >> TF_BITS, n_docs)
         indices[s : s + part.size] = doc
@@ -117,8 +121,8 @@ def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsi
     doc_len = doc_lens.astype(np.float64)
     avgdl = doc_len.mean() if n_docs else 0.0
     data = np.empty(nnz)
-    for s in range(0, nnz, 1 << 20):
-        e = min(s + (1 << 20), nnz)
+    for s in range(0, nnz, step):
+        e = min(s + step, nnz)
         t = tf[s:e]
         term = np.searchsorted(indptr, np.arange(s, e), side="right") - 1
         data[s:e] = idf[term] * (t * (k1 + 1) / (t + k1 * (1 - b + b * doc_len[indices[s:e]] / avgdl)))
