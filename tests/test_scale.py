@@ -133,3 +133,21 @@ def test_the_compiled_loops_equal_the_numpy_ones():
         accumulate_numpy(a, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)
         compiled(b, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)
         assert np.array_equal(a, b)
+
+
+def test_the_readme_table_is_computed_from_the_bench_result():
+    from ragsweep.bench.scale import markdown_table
+
+    size = {
+        "bm25": {"ours": {"build_s": 1.0}, "bm25s": {"build_s": 3.0, "queries": 1000, "query_s": 0.5},
+                 "rank_bm25": {"build_s": 2.0, "queries": 100, "query_s": 50.0}},
+        "bm25_summary": {"build_peak_vs_index": 1.5, "ours_queries_per_s": 4000.0, "query_speedup_vs_bm25s": 2.0,
+                         "build_speedup_vs_bm25s": 3.0, "query_speedup_vs_rank_bm25": 2000.0, "build_speedup_vs_rank_bm25": 2.0,
+                         "top10_agreement_with_rank_bm25": 0.995, "query_time_vs_postings_floor": 2.5, "query_time_vs_bytes_touched_floor": 1.75},
+        "dense": {"ours": {"query_s": 0.6}, "faiss_flat": {"query_s": 0.4}},
+        "dense_summary": {"time_vs_faiss_flat": 1.5, "query_time_vs_gemm_floor": 1.25},
+    }
+    row = markdown_table({"sizes": {"100000": size}}, 10).splitlines()[2]
+    # rank-bm25: 100 queries in 50 s = 2.0 queries/s; bm25s: 1,000 in 0.5 s = 2,000 queries/s; no HNSW at this size
+    assert row == ("| 100,000 | 1.00 / 1.50x / 4,000 | 3.00 / 2,000 | 2.00 / 2.0 | 2.00x, 3.00x | 2,000x, 2.00x; 99.5% "
+                   "| 2.5x / 1.8x | 0.60 / 0.40 | 1.50x / 1.25x | not built (over 100k) |")

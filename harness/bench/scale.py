@@ -314,6 +314,37 @@ def measure(kind: str, sides: dict[str, int], n: int, k: int, repeats: int, time
     return {side: summarize(rs) for side, rs in runs.items()}
 
 
+def markdown_table(result: dict[str, Any], k: int) -> str:
+    """The README's table, from the result itself: every figure computed, none typed in."""
+    def num(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    rows = [
+        "| documents | BM25 ours: build s / peak vs index / queries/s | bm25s (numba, 1 thread): build s / queries/s "
+        "| rank-bm25: build s / queries/s | ours vs bm25s (query, build) | ours vs rank-bm25 (query, build; top-10 same) "
+        "| BM25 query vs floor (postings / bytes touched) | dense exact ours / faiss flat (1,000 queries, s) "
+        "| dense vs faiss flat / vs GEMM floor | faiss HNSW recall@10 vs exact |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, e in sorted(result["sizes"].items(), key=lambda kv: int(kv[0])):
+        b, bs, d, ds = e["bm25"], e.get("bm25_summary", {}), e["dense"], e.get("dense_summary", {})
+        ours, other, ref = b.get("ours", {}), b.get("bm25s", {}), b.get("rank_bm25")
+        rank = f"{num(ref.get('build_s'), '.2f')} / {num(ref['queries'] / ref['query_s'] if ref and 'query_s' in ref else None, ',.1f')}" if ref else "not run (over 100k)"
+        vs_rank = (f"{num(bs.get('query_speedup_vs_rank_bm25'), ',.0f')}x, {num(bs.get('build_speedup_vs_rank_bm25'), '.2f')}x; "
+                   f"{num(100 * bs[f'top{k}_agreement_with_rank_bm25'] if f'top{k}_agreement_with_rank_bm25' in bs else None, '.1f')}%") if ref else "-"
+        hnsw = ds.get(f"top{k}_agreement_with_faiss_hnsw")
+        rows.append(
+            f"| {int(n):,} | {num(ours.get('build_s'), '.2f')} / {num(bs.get('build_peak_vs_index'), '.2f')}x / {num(bs.get('ours_queries_per_s'), ',.0f')} "
+            f"| {num(other.get('build_s'), '.2f')} / {num(other['queries'] / other['query_s'] if 'query_s' in other else None, ',.0f')} "
+            f"| {rank} | {num(bs.get('query_speedup_vs_bm25s'), '.2f')}x, {num(bs.get('build_speedup_vs_bm25s'), '.2f')}x | {vs_rank} "
+            f"| {num(bs.get('query_time_vs_postings_floor'), '.1f')}x / {num(bs.get('query_time_vs_bytes_touched_floor'), '.1f')}x "
+            f"| {num(d.get('ours', {}).get('query_s'), '.2f')} / {num(d.get('faiss_flat', {}).get('query_s'), '.2f')} "
+            f"| {num(ds.get('time_vs_faiss_flat'), '.2f')}x / {num(ds.get('query_time_vs_gemm_floor'), '.2f')}x "
+            f"| {num(100 * hnsw if hnsw is not None else None, '.1f') + '%' if hnsw is not None else 'not built (over 100k)'} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
@@ -325,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take")
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "scale.json")
     parser.add_argument("--update", action="store_true", help="keep the sizes of an existing --out this run does not measure")
+    parser.add_argument("--table", action="store_true", help="print the README's table from --out and exit (measures nothing)")
     parser.add_argument("--write-suite", type=Path, metavar="DIR", help="write a generic-format suite of --docs documents and exit")
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--child", nargs=5, metavar=("KIND", "SIDE", "N", "K", "LIMIT"), help=argparse.SUPPRESS)
@@ -335,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         result = fn(side, int(n), int(k), int(limit))
         result["peak_rss_mb_self"] = peak_mb()
         print(json.dumps(result))
+        return 0
+    if args.table:
+        if not args.out.is_file():
+            print(f"no {args.out}: run `ragsweep bench scale` first", file=sys.stderr)
+            return 2
+        print(markdown_table(json.loads(args.out.read_text()), args.k))
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.write_suite:
@@ -400,4 +438,5 @@ def main(argv: list[str] | None = None) -> int:
         kept = {n: {"floors": old.get("floors"), "repeats": old.get("repeats"), **e} for n, e in old.get("sizes", {}).items()}
         result["sizes"] = {**kept, **result["sizes"]}
     write_result(args.out, result)
+    print(markdown_table(result, args.k))
     return 0
