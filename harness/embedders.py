@@ -124,5 +124,5 @@ def embed_rows(model_id: str, texts: Sequence[str], batch_size: int = 64, device
 
 
 def embed(model_id: str, texts: Sequence[str], batch_size: int = 64, device: str | None = None, role: Role = "passage") -> np.ndarray:
-    """Unit-normalised embeddings of ``texts`` in order (float32, read-only where mapped from the cache)."""
+    """Unit-normalised embeddings of ``texts`` in order, as one float32 matrix read from the cache."""
     return runtime.embedding_cache().vectors(embed_rows(model_id, texts, batch_size, device, role))
