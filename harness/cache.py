@@ -91,7 +91,8 @@ def _umask() -> int:
     return current
 
 
-def _unwritable(folder: Path, err: OSError) -> CacheError:
+def unwritable(folder: Path, err: OSError) -> CacheError:
+    """The one line for a cache folder that cannot be written (stage cache, embedding store)."""
     return CacheError(f"cannot write to {folder} ({err.strerror or err}): point cache_dir (or RAGSWEEP_CACHE) at a writable folder")
 
 
@@ -101,7 +102,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
-        raise _unwritable(path.parent, err) from None
+        raise unwritable(path.parent, err) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o666 & ~_umask())
@@ -134,13 +135,23 @@ def read_checked(path: Path, load: Callable[[bytes], Any]) -> tuple[bool, Any]:
             raise ValueError("checksum mismatch")
         return True, load(raw[head:])
     except Exception as err:  # any decode failure of a cache file means the same thing: recompute
-        aside = path.with_name(path.name + ".corrupt")
-        try:
-            os.replace(path, aside)
-        except OSError as move_err:
-            raise _unwritable(path.parent, move_err) from None
-        log.warning("corrupt cache entry %s (%s): moved aside to %s, recomputing", path, err, aside.name)
+        aside = move_aside(path)
+        if aside is not None:
+            log.warning("corrupt cache entry %s (%s): moved aside to %s, recomputing", path, err, aside.name)
         return False, None
+
+
+def move_aside(path: Path) -> Path | None:
+    """Rename a damaged cache file to ``*.corrupt`` (kept for inspection, never read again); None when it is
+    already gone (another process moved it first)."""
+    aside = path.with_name(path.name + ".corrupt")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise unwritable(path.parent, err) from None
+    return aside
 
 
 class StageCache:
@@ -157,7 +168,7 @@ class StageCache:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(lock_path, "a")
         except OSError as err:
-            raise _unwritable(lock_path.parent, err) from None
+            raise unwritable(lock_path.parent, err) from None
         with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ragsweep.cache import atomic_write_bytes
+from ragsweep.cache import atomic_write_bytes, move_aside, unwritable
 from ragsweep.errors import CacheError
 
 log = logging.getLogger(__name__)
@@ -197,14 +197,9 @@ class ModelSegments:
 
     @staticmethod
     def _move_aside(path: Path, err: Exception) -> None:
-        aside = path.with_name(path.name + ".corrupt")
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:
-            return
-        except OSError as move_err:
-            raise CacheError(f"cannot write to {path.parent} ({move_err.strerror or move_err}): point cache_dir at a writable folder") from None
-        log.warning("corrupt embedding segment %s (%s): moved aside to %s, its vectors will be recomputed", path, err, aside.name)
+        aside = move_aside(path)
+        if aside is not None:
+            log.warning("corrupt embedding segment %s (%s): moved aside to %s, its vectors will be recomputed", path, err, aside.name)
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Index into the concatenated rows for each key, -1 where absent."""
@@ -241,7 +236,7 @@ class EmbeddingCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise CacheError(f"cannot write to {self.folder} ({err.strerror or err}): point cache_dir at a writable folder") from None
+            raise unwritable(self.folder, err) from None
 
     def _model(self, model_id: str) -> ModelSegments:
         if model_id not in self._models:
@@ -280,7 +275,7 @@ class EmbeddingCache:
             (model.folder / "model.txt").write_text(model_id + "\n", encoding="utf-8")
             lock = open(model.folder / "lock", "a")
         except OSError as err:
-            raise CacheError(f"cannot write to {model.folder} ({err.strerror or err}): point cache_dir at a writable folder") from None
+            raise unwritable(model.folder, err) from None
         with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one job encodes a model's missing texts at a time
             try:

@@ -100,7 +100,7 @@ def test_an_encoder_returning_the_wrong_shape_stops_with_one_line(tmp_path):
 
 def test_an_unwritable_cache_folder_stops_with_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(CacheError, match=r"^cannot write to .*file/e .*: point cache_dir at a writable folder$"):
+    with pytest.raises(CacheError, match=r"^cannot write to .*file/e .*: point cache_dir \(or RAGSWEEP_CACHE\) at a writable folder$"):
         EmbeddingCache(tmp_path / "file" / "e")
 
 
