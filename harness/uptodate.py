@@ -190,12 +190,12 @@ def record(path: Path, fp: str, run_dirs: Sequence[str]) -> None:
     run retries) or data paths it cannot see leave no manifest, so the sweep runs again."""
     from ragsweep.cache import atomic_write_bytes
 
-    runs, data = [], {}
+    runs, data_files = [], set()
     for run_dir in run_dirs:
         folder = Path(run_dir)
         try:
             info = json.loads((folder / "run.json").read_text("utf-8"))
-            failed, data_files = int(info["failed_llm_results"]), list(info["data_files"])
+            failed, read = int(info["failed_llm_results"]), list(info["data_files"])
         except (OSError, ValueError, KeyError, TypeError) as err:
             log.warning("no sweep manifest: %s/run.json does not say what the run read (%s)", folder, err)
             return
@@ -203,10 +203,12 @@ def record(path: Path, fp: str, run_dirs: Sequence[str]) -> None:
             log.info("%s holds failed LLM results: the sweep stays due to run again", folder.name)
             return
         files = {p.name: content_hash(p) for p in sorted(folder.iterdir()) if p.is_file()}
-        hashed = _hashes(data_files)
-        if None in files.values() or None in hashed.values():
+        if None in files.values():
             return
         runs.append({"dir": str(folder.resolve()), "files": files})
-        data.update(hashed)
+        data_files.update(read)
+    data = _hashes(sorted(data_files))  # each file once, however many runs read it
+    if None in data.values():
+        return
     manifest = {"fingerprint": fp, "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs, "data": data}
     atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
