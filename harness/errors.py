@@ -26,5 +26,9 @@ class OfflineError(RagsweepError):
     """A model or data set would have to come from a hub that this run may not reach."""
 
 
+class ContractError(RagsweepError):
+    """A component returned something its stage cannot use (ragsweep.contracts)."""
+
+
 class CacheError(RagsweepError):
     """The cache cannot be written (read-only or full): said once, with the folder to fix."""

@@ -9,12 +9,16 @@ Scoring is cheap and always recomputed (ragsweep.scoring).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ragsweep.cache import COLUMNS, JSON, PICKLE, Codec, StageCache, stage_key
+from ragsweep.code_identity import code_identity, component_code_version
+from ragsweep.contracts import check_chunks, check_ranking, check_rankings, component_name, named
+from ragsweep.errors import ContractError
 from ragsweep.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
 from ragsweep.errors import DataError
 from ragsweep.hashing import sha256_json, sha256_paths
@@ -52,8 +56,38 @@ class PipelineResult:
     headline_metric: str | None = None
     chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
     retrieval_report: dict[str, Any] = field(default_factory=dict)  # e.g. an approximate search's recall vs exact
-    data_files: list[str] = field(default_factory=list)  # absolute paths of every file the run read
+    data_files: list[str] = field(default_factory=list)  # absolute paths (as given, links unresolved) of every file and folder read
     failed_llm_results: int = 0  # generations and verdicts that failed: the next run retries them
+    code: dict[str, str | None] = field(default_factory=dict)  # module -> code identity of every component used
+
+
+@dataclass
+class Components:
+    """Every component of a run, built from its config before any work, so a bad name or parameter stops the
+    run before the first stage. None where the config says ``none`` (or nothing would use it)."""
+
+    task: Any
+    keywords_file: Path | None
+    chunker: Any
+    retriever: Any
+    reranker: Any | None
+    generator: Any | None
+    judge: Any | None
+
+    @classmethod
+    def build(cls, cfg: dict[str, Any]) -> Components:
+        task_cfg, keywords_file = split_task_config(cfg["task"])
+        generator = None if cfg["generator"]["name"] == "none" else GENERATORS.build(cfg["generator"])
+        JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails even where no answer will be judged
+        return cls(
+            task=TASKS.build(task_cfg),
+            keywords_file=keywords_file,
+            chunker=CHUNKERS.build(cfg["chunker"]),
+            retriever=RETRIEVERS.build(cfg["retriever"]),
+            reranker=None if cfg["reranker"]["name"] == "none" else RERANKERS.build(cfg["reranker"]),
+            generator=generator,
+            judge=None if cfg["judge"]["name"] == "none" or generator is None else JUDGES.build(cfg["judge"]),
+        )
 
 
 def plain_config(cfg: Any) -> dict[str, Any]:
@@ -71,6 +105,13 @@ class Pipeline:
         self.progress = progress
         self.stages: dict[str, StageStat] = {}
         self.failed_llm_results = 0
+        self.code: dict[str, str | None] = {}
+
+    def _code(self, component: object) -> str:
+        """The code part of a component's stage key (ragsweep.code_identity), noted for run.json."""
+        module = type(component).__module__
+        self.code[module] = code_identity(module)
+        return component_code_version(component)
 
     def _stage(
         self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON,
@@ -84,14 +125,14 @@ class Pipeline:
 
     def run(self) -> PipelineResult:
         cfg = self.cfg
-        task_cfg, keywords_file = split_task_config(cfg["task"])
-        task = TASKS.build(task_cfg)
+        parts = Components.build(cfg)
+        task, keywords_file = parts.task, parts.keywords_file
         data_files = task.data_files() + ([keywords_file] if keywords_file else [])
         for path in data_files:  # the loaders' own checks name the record; this one names any file left
-            if not path.is_file():
+            if not path.exists():
                 raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
         data_hashes = sha256_paths(data_files)
-        load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + task.version, cfg["task"], None, data_hashes)
+        load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + self._code(task), cfg["task"], None, data_hashes)
 
         def load() -> dict[str, Any]:
             docs, queries = task.checked_load()
@@ -107,32 +148,35 @@ class Pipeline:
         documents = documents_from_table(loaded["documents"])
         queries = [Query.from_dict(q) for q in loaded["queries"]]
 
-        chunker = CHUNKERS.build(cfg["chunker"])
-        chunk_key = stage_key("chunk", STAGE_VERSIONS["chunk"] + "/" + chunker.version, cfg["chunker"], load_key)
+        chunker = parts.chunker
+        chunk_key = stage_key("chunk", STAGE_VERSIONS["chunk"] + "/" + self._code(chunker), cfg["chunker"], load_key)
 
         def chunk() -> dict[str, Any]:
             t0 = time.perf_counter()
-            chunks = chunker.chunk(documents, self.progress)
+            try:
+                chunks = chunker.chunk(documents, self.progress)
+            except ContractError as err:
+                raise named("chunker", chunker, err) from None
+            check_chunks(chunker, documents, chunks)
             return {"chunks": chunks_table(chunks), "wall_s": time.perf_counter() - t0}
 
         chunked = self._stage("chunk", chunk_key, chunk, COLUMNS)
         chunks = chunks_from_table(chunked["chunks"])
 
-        retrieved = self._retrieve(chunk_key, chunks, queries)
+        retrieved = self._retrieve(parts.retriever, chunk_key, chunks, queries)
         by_id = {c.chunk_id: c for c in chunks}
-        reranked = self._rerank(by_id, queries, retrieved)
-        generations = self._generate(by_id, queries, reranked)
-        judgements = self._judge(by_id, queries, generations)
+        reranked = self._rerank(parts.reranker, by_id, queries, retrieved)
+        generations = self._generate(parts.generator, by_id, queries, reranked)
+        judgements = self._judge(parts.judge, by_id, queries, generations)
         return PipelineResult(
             documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
             task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"], self.retrieval_report,
-            [str(Path(p).resolve()) for p in data_files], self.failed_llm_results,
+            [os.path.abspath(p) for p in data_files], self.failed_llm_results, dict(sorted(self.code.items())),
         )
 
-    def _retrieve(self, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
+    def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
         cfg = self.cfg
-        retriever = RETRIEVERS.build(cfg["retriever"])
-        index_key = stage_key("index", STAGE_VERSIONS["index"] + "/" + retriever.version, cfg["retriever"], chunk_key)
+        index_key = stage_key("index", STAGE_VERSIONS["index"] + "/" + self._code(retriever), cfg["retriever"], chunk_key)
         query_set = sha256_json([[q.query_id, q.question] for q in queries])
         retrieve_key = stage_key(
             "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set}, index_key
@@ -148,6 +192,7 @@ class Pipeline:
         def retrieve() -> dict[str, Any]:
             # A retrieval entry found corrupt is recomputed: only then is the index built here.
             ranked = retriever.search(artifact if artifact is not None else build_index(), [q.question for q in queries], cfg["top_k"])
+            ranked = check_rankings("retriever", retriever, [q.query_id for q in queries], ranked, len(chunks), cfg["top_k"])
             rows = [
                 Retrieved(q.query_id, tuple(chunks[i].chunk_id for i, _ in r), tuple(s for _, s in r)).to_dict()
                 for q, r in zip(queries, ranked)
@@ -161,16 +206,15 @@ class Pipeline:
         self.retrieval_report = out["report"]
         return [Retrieved.from_dict(r) for r in out["rows"]]
 
-    def _rerank(self, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
+    def _rerank(self, reranker: Any | None, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
         cfg = self.cfg
         self.rerank_key = self.retrieve_key
-        if cfg["reranker"]["name"] == "none":
+        if reranker is None:
             self.stages["rerank"] = StageStat("skipped")
             return retrieved
-        reranker = RERANKERS.build(cfg["reranker"])
         candidates = cfg["rerank_candidates"]
         self.rerank_key = stage_key(
-            "rerank", STAGE_VERSIONS["rerank"] + "/" + reranker.version, {**cfg["reranker"], "candidates": candidates}, self.retrieve_key
+            "rerank", STAGE_VERSIONS["rerank"] + "/" + self._code(reranker), {**cfg["reranker"], "candidates": candidates}, self.retrieve_key
         )
 
         def rerank() -> list[dict[str, Any]]:
@@ -179,25 +223,23 @@ class Pipeline:
             out = []
             for q, r in tqdm(list(zip(queries, retrieved)), desc="rerank", disable=not self.progress, leave=False):
                 pool = [by_id[cid] for cid in r.chunk_ids[:candidates]]
-                order = reranker.rerank(q.question, pool)
+                order = check_ranking(component_name("reranker", reranker), q.query_id, reranker.rerank(q.question, pool), len(pool), len(pool))
                 out.append(Retrieved(q.query_id, tuple(pool[i].chunk_id for i, _ in order), tuple(s for _, s in order)).to_dict())
             return out
 
         return [Retrieved.from_dict(r) for r in self._stage("rerank", self.rerank_key, rerank)]
 
-    def _generate(self, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
+    def _generate(self, generator: Any | None, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
         cfg = self.cfg
-        JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails before any work
         self.generate_key = None
-        if cfg["generator"]["name"] == "none":
+        if generator is None:
             self.stages["generate"] = StageStat("skipped")
             return []
-        generator = GENERATORS.build(cfg["generator"])
         prompt = {"system": generator.system_prompt, "user": generator.user_template, "context_k": generator.context_k}
         if generator.examples:  # few-shot turns are part of the prompt (absent: the key stays as it was)
             prompt["examples"] = generator.examples
         key = stage_key(
-            "generate", STAGE_VERSIONS["generate"] + "/" + generator.version, {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
+            "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
         )
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
 
@@ -208,14 +250,13 @@ class Pipeline:
         self.generate_key = key
         return [Generation.from_dict(g) for g in generated]
 
-    def _judge(self, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
+    def _judge(self, judge: Any | None, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
         """Verdicts keyed by the generate key + the judge config (models, rubrics, prompt texts)."""
         cfg = self.cfg
-        if cfg["judge"]["name"] == "none" or self.generate_key is None:
+        if judge is None or self.generate_key is None:
             self.stages["judge"] = StageStat("skipped")
             return []
-        judge = JUDGES.build(cfg["judge"])
-        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + judge.version, cfg["judge"], self.generate_key)
+        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + self._code(judge), cfg["judge"], self.generate_key)
 
         return self._llm_stage(
             "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),

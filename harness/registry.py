@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import types
+import typing
 from typing import Any, Callable, Generic, TypeVar
 
-from ragsweep.errors import ConfigError
+from ragsweep.errors import ConfigError, RagsweepError
 
 T = TypeVar("T")
 
@@ -78,10 +80,49 @@ class Registry(Generic[T]):
         except KeyError:
             raise ConfigError(f"{self.family} config has neither 'name' nor '_target_': {config}") from None
         cls = self.get(name)
+        check_parameters(f"{self.family} {name!r}", cls, params)
         try:
             return cls(**params)
+        except RagsweepError:
+            raise
         except TypeError as err:
             raise ConfigError(f"{self.family} {name!r}: {err}") from None
+        except Exception as err:  # a constructor that fails on its config: one line, not a traceback
+            shown = repr(params)
+            shown = shown if len(shown) <= 200 else shown[:200] + "...}"
+            raise ConfigError(f"{self.family} {name!r} ({cls.__module__}.{cls.__qualname__}) could not be built from {shown}: {type(err).__name__}: {err}") from None
+
+
+SCALARS = (bool, int, float, str, type(None))
+
+
+def _accepts(hint: Any, value: Any) -> bool | None:
+    """Whether ``value`` fits a scalar type hint (int, float, bool, str, None, or a union of them); None for a
+    hint this check does not judge (lists, mappings, Any, classes)."""
+    members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if not all(m in SCALARS for m in members):
+        return None
+    for member in members:
+        if member is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if member is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if member in (bool, str, type(None)) and type(value) is member:
+            return True
+    return False
+
+
+def check_parameters(what: str, cls: type, params: dict[str, Any]) -> None:
+    """Each parameter whose constructor annotation is a scalar type must have that type, so that
+    ``chunker.size=abc`` is one line before any work, not a TypeError deep inside a stage."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # annotations that do not resolve here (names imported only for type checkers)
+        return
+    for key, value in params.items():
+        if key in hints and _accepts(hints[key], value) is False:
+            expected = " or ".join(getattr(m, "__name__", str(m)).replace("NoneType", "null") for m in (typing.get_args(hints[key]) or (hints[key],)))
+            raise ConfigError(f"{what}: parameter {key!r} must be {expected}, got {value!r} ({type(value).__name__})")
 
 
 def with_target_name(config: dict[str, Any]) -> dict[str, Any]:

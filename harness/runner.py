@@ -80,6 +80,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
         "data_hashes": result.data_hashes,
         "data_files": result.data_files,
         "failed_llm_results": result.failed_llm_results,
+        "code": result.code,
         "task": result.task_description,
         "retrieval": result.retrieval_report,
         "data_identity": metrics["data_identity"],

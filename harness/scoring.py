@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ragsweep.hashing import canonical_json
 from ragsweep.pipeline import PipelineResult
 from ragsweep.types import Chunk
 from ragsweep.metrics.aggregate import summarize
@@ -171,7 +172,8 @@ def build_records(
             "answers": list(q.answers),
             "gold_doc_ids": list(q.gold_doc_ids),
             "gold_spans": [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in q.gold_spans],
-            "metadata": q.metadata,
+            # Keys in canonical order: a cold run (the loader's order) and a cached one write the same bytes.
+            "metadata": json.loads(canonical_json(q.metadata)),
             "retrieved_chunk_ids": list(retrieved[q.query_id].chunk_ids),
             "retrieved_scores": list(retrieved[q.query_id].scores),
             "ranked_chunk_ids": list(final.chunk_ids),

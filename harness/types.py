@@ -8,8 +8,11 @@ be cached as canonical JSON.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from ragsweep.errors import ContractError
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,25 @@ class Chunk:
         )
 
 
+def as_offset(value: Any) -> int | None:
+    """An integer offset (a Python or numpy integer, not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def make_chunk(doc: Document, start: int, end: int, index: int, **metadata: Any) -> Chunk:
-    """The one way chunkers build a Chunk: the text is always the document slice."""
-    if not 0 <= start < end <= len(doc.text):
-        raise ValueError(f"chunk [{start}:{end}) outside document {doc.doc_id!r} of length {len(doc.text)}")
+    """The one way chunkers build a Chunk: the text is always the document slice. Bad offsets are a
+    ContractError (the pipeline names the chunker)."""
+    s, e = as_offset(start), as_offset(end)
+    if s is None or e is None:
+        raise ContractError(f"document {doc.doc_id!r}: chunk offsets must be integers, got [{start!r}, {end!r})")
+    if not 0 <= s < e <= len(doc.text):
+        raise ContractError(f"document {doc.doc_id!r}: chunk [{s}, {e}) is empty or outside the document of length {len(doc.text)}")
+    start, end = s, e
     return Chunk(
         chunk_id=f"{doc.doc_id}#{index}",
         doc_id=doc.doc_id,

@@ -1,13 +1,17 @@
 """A finished sweep is not run again: re-running it does nothing unless something it depends on changed.
 
 Before Hydra starts a sweep, the command computes the sweep's fingerprint from everything its runs can
-depend on: the command line, the working folder, every config file (ours and ``--config-dir`` folders), the
-ragsweep source and the source file of any component named by import path, the installed distributions
-and Python, and the environment variables the configs read (``oc.env``) or the libraries do (RAGSWEEP_,
-HF_, OPENAI_, ...). After a sweep in which every run was written with no failed LLM result, a manifest
-under ``<results_root>/sweeps/`` records the fingerprint, each run folder's file hashes and each data file's
-hash. A later sweep with the same fingerprint whose run folders and data files still hash the same is up to
-date: the command logs so and exits 0 without starting Hydra. Anything else (a changed or unknown input, a
+depend on: the command line with the real path of every path it names, the working folder, every config
+file (ours and ``--config-dir`` folders), the ragsweep source and the code identity (ragsweep.code_identity)
+of any component named by import path, the installed distributions and Python, and the environment variables
+the configs read (``oc.env``), the libraries read (RAGSWEEP_, HF_, OPENAI_, ...) or that move paths and
+imports (HOME, PYTHONPATH). After a sweep in which every run was written with no failed LLM result, a
+manifest under ``<results_root>/sweeps/`` records the fingerprint, each run folder's file hashes, each data
+file's and folder's real path and content hash, and the code identity of every component the runs used. A
+later sweep with the same fingerprint is up to date when its manifest names at least one run, every run
+folder still holds its results with the same hashes, every data path still leads to the same real path with
+the same content, and every component's code identity is unchanged: the command logs so and exits 0
+without starting Hydra. Anything else (a changed or unknown input, a
 Hydra option this module does not model, a run folder edited or gone, ``--rerun``) runs the sweep as before,
 where the stage cache serves what it holds.
 """
@@ -25,12 +29,16 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ragsweep.code_identity import code_identity
 from ragsweep.hashing import sha256_file, sha256_json, sha256_paths
 from ragsweep.paths import CONFIG_DIR
 
 log = logging.getLogger("ragsweep.sweep")
 
 ENV_PREFIXES = ("RAGSWEEP_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "VLLM_", "OPENAI_", "CUDA_VISIBLE_DEVICES")
+ENV_NAMES = ("HOME", "PYTHONPATH")  # ``~`` in a path, and which modules an import finds
+MANIFEST_FORMAT = 2
+RUN_RESULTS = ("run.json", "metrics.json", "records.parquet")  # what a run folder must hold to be trusted
 CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
 MULTIRUN_FLAGS = ("-m", "--multirun")
 ENV_REFERENCE = re.compile(r"oc\.env\s*:\s*([A-Za-z_][A-Za-z0-9_]*)")
@@ -77,20 +85,33 @@ def _source_roots() -> list[Path]:
     return sorted(set(roots))
 
 
-def _component_source(dotted: str) -> Path | None | bool:
-    """The file of the module an import path names (``pkg.mod.Class`` -> pkg/mod.py); True for a ragsweep
-    one (covered by the source hash); None when it cannot be found (then no fingerprint)."""
+def _component_identity(dotted: str) -> str | None | bool:
+    """The code identity of the module an import path names (``pkg.mod.Class`` -> pkg.mod, with the helpers it
+    imports); True for a ragsweep one (covered by the source hash); None when it cannot be found (then no
+    fingerprint)."""
     if dotted.startswith("ragsweep."):
         return True
     parts = dotted.split(".")
     for end in range(len(parts) - 1, 0, -1):
-        try:
-            spec = importlib.util.find_spec(".".join(parts[:end]))
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None and spec.origin and os.path.isfile(spec.origin):
-            return Path(spec.origin)
+        identity = code_identity(".".join(parts[:end]))
+        if identity is not None:
+            return identity
     return None
+
+
+def _path_like(value: str) -> bool:
+    return value.startswith(("~", "/", "./", "../")) or os.sep in value
+
+
+def _real_paths(overrides: Sequence[str]) -> dict[str, str]:
+    """The real path of every override value that names a path: ``~`` and links resolve differently under
+    another HOME or after a link is retargeted, while the command line reads the same."""
+    out = {}
+    for override in overrides:
+        value = override.split("=", 1)[1].strip("'\"")
+        if _path_like(value):
+            out[override] = os.path.realpath(os.path.expanduser(value))
+    return out
 
 
 def _installed_distributions() -> list[str]:
@@ -116,7 +137,7 @@ def fingerprint(argv: Sequence[str]) -> str | None:
         return None
     overrides, folders, _ = parsed
     h = hashlib.sha256()
-    h.update(json.dumps({"argv": list(argv), "cwd": os.getcwd(), "python": sys.version}).encode())
+    h.update(json.dumps({"argv": list(argv), "cwd": os.getcwd(), "python": sys.version, "real_paths": _real_paths(overrides)}).encode())
     config_roots = [("ragsweep", CONFIG_DIR)] + [(f"user{i}", f) for i, f in enumerate(folders)]
     texts = list(overrides)
     for label, root in config_roots:
@@ -127,13 +148,13 @@ def fingerprint(argv: Sequence[str]) -> str | None:
     for i, root in enumerate(_source_roots()):
         _hash_tree(h, f"src{i}", root, "*.py")
     for dotted in sorted({m for text in texts for m in IMPORT_PATH.findall(text)}):
-        source = _component_source(dotted)
-        if source is None:
+        identity = _component_identity(dotted)
+        if identity is None:
             return None
-        if isinstance(source, Path):
-            h.update(f"component:{dotted}\0{sha256_file(source)}\n".encode())
+        if isinstance(identity, str):
+            h.update(f"component:{dotted}\0{identity}\n".encode())
     named = {m for text in texts for m in ENV_REFERENCE.findall(text)}
-    env = {k: v for k, v in os.environ.items() if k in named or k.startswith(ENV_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if k in named or k in ENV_NAMES or k.startswith(ENV_PREFIXES)}
     h.update(json.dumps({"env": env, "distributions": _installed_distributions()}, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -155,60 +176,94 @@ def content_hash(path: Path) -> str | None:
         return None
 
 
-def _hashes(paths: Iterable[str]) -> dict[str, str | None]:
-    return {p: content_hash(Path(p)) for p in paths}
+def data_state(path: str) -> dict[str, str | None]:
+    """What a data path leads to now: its real path (links and ``~`` resolved) and its content hash."""
+    return {"real": os.path.realpath(path), "sha256": content_hash(Path(path))}
+
+
+def _changed_code(code: dict[str, str]) -> str | None:
+    """The first component module whose code identity differs from the recorded one, else None."""
+    return next((module for module, identity in sorted(code.items()) if code_identity(module) != identity), None)
 
 
 def up_to_date_runs(path: Path, fp: str) -> list[str] | None:
-    """The run folders of the sweep the manifest at ``path`` records, if it is current: same fingerprint,
-    every run folder file and data file unchanged. None otherwise (with a line saying why, where a manifest
-    exists)."""
+    """The run folders of the sweep the manifest at ``path`` records, if it is current: same fingerprint, at
+    least one run, every run folder holding its results unchanged, every data path leading to the same real
+    path and content, every component's code unchanged. None otherwise (with a line saying why, where a
+    manifest exists)."""
     if not path.is_file():
         return None
     try:
         manifest = json.loads(path.read_text("utf-8"))
-        runs, data = manifest["runs"], manifest["data"]
-        if not (isinstance(data, dict) and isinstance(runs, list) and all(isinstance(r["dir"], str) and isinstance(r["files"], dict) for r in runs)):
+        if manifest.get("format") != MANIFEST_FORMAT:
+            log.info("sweep manifest %s is of an older format: running the sweep", path)
+            return None
+        runs, data, code = manifest["runs"], manifest["data"], manifest["code"]
+        well_formed = (
+            isinstance(data, dict) and isinstance(code, dict) and isinstance(runs, list)
+            and all(isinstance(r, dict) and isinstance(r["dir"], str) and isinstance(r["files"], dict) for r in runs)
+            and all(isinstance(v, dict) for v in data.values())
+        )
+        if not well_formed:
             raise TypeError("not a sweep manifest")
         if manifest["fingerprint"] != fp:
             return None
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         log.warning("unreadable sweep manifest %s (%s): running the sweep", path, err)
         return None
-    if _hashes(data) != data:
-        log.info("a data file of the sweep changed since %s: running it", manifest.get("finished", "its last run"))
+    if not runs:
+        log.warning("sweep manifest %s names no run: running the sweep", path)
         return None
     for run in runs:
-        if any(content_hash(Path(run["dir"], name)) != h for name, h in run["files"].items()):
+        missing = [name for name in RUN_RESULTS if name not in run["files"]]
+        if missing or any(content_hash(Path(run["dir"], name)) != h for name, h in run["files"].items()):
             log.info("run folder %s changed or is gone since the sweep finished: running the sweep", run["dir"])
             return None
+    changed = next((p for p, state in sorted(data.items()) if data_state(p) != state), None)
+    if changed is not None:
+        log.info("data %s changed (content, or where its path leads) since %s: running the sweep", changed, manifest.get("finished", "its last run"))
+        return None
+    module = _changed_code(code)
+    if module is not None:
+        log.info("the code of component module %s (or of a module it imports) changed: running the sweep", module)
+        return None
     return [run["dir"] for run in runs]
 
 
 def record(path: Path, fp: str, run_dirs: Sequence[str]) -> None:
     """Write the manifest of a sweep whose runs all finished; runs holding failed LLM results (which the next
-    run retries) or data paths it cannot see leave no manifest, so the sweep runs again."""
+    run retries), or whose run.json does not say what they read and ran, leave no manifest, so the sweep runs
+    again."""
     from ragsweep.cache import atomic_write_bytes
 
-    runs, data_files = [], set()
+    runs, data_files, code = [], set(), {}
     for run_dir in run_dirs:
         folder = Path(run_dir)
         try:
             info = json.loads((folder / "run.json").read_text("utf-8"))
-            failed, read = int(info["failed_llm_results"]), list(info["data_files"])
+            failed, read, used = int(info["failed_llm_results"]), list(info["data_files"]), dict(info["code"])
         except (OSError, ValueError, KeyError, TypeError) as err:
-            log.warning("no sweep manifest: %s/run.json does not say what the run read (%s)", folder, err)
+            log.warning("no sweep manifest: %s/run.json does not say what the run read and ran (%s)", folder, err)
             return
         if failed:
             log.info("%s holds failed LLM results: the sweep stays due to run again", folder.name)
             return
+        if None in used.values():
+            log.info("%s used a component whose source cannot be found: the sweep stays due to run again", folder.name)
+            return
         files = {p.name: content_hash(p) for p in sorted(folder.iterdir()) if p.is_file()}
-        if None in files.values():
+        if None in files.values() or any(name not in files for name in RUN_RESULTS):
             return
         runs.append({"dir": str(folder.resolve()), "files": files})
         data_files.update(read)
-    data = _hashes(sorted(data_files))  # each file once, however many runs read it
-    if None in data.values():
+        code.update(used)
+    if not runs:
         return
-    manifest = {"fingerprint": fp, "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs, "data": data}
+    data = {p: data_state(p) for p in sorted(data_files)}  # each file once, however many runs read it
+    if any(state["sha256"] is None for state in data.values()):
+        return
+    manifest = {
+        "format": MANIFEST_FORMAT, "fingerprint": fp, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runs": runs, "data": data, "code": dict(sorted(code.items())),
+    }
     atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))

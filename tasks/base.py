@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,8 @@ from ragsweep.types import Document, Query
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
 MAX_REPORTED = 10  # bad records named in one error; the rest are counted
+MAX_METADATA_DEPTH = 32  # deeper metadata is refused: nothing a suite needs, and Arrow and hashing have limits
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -61,10 +64,46 @@ def _no_duplicate_keys(path: Path):
 
 def parse_json(path: Path, text: str, record: object = None) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys(path))
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys(path))
     except json.JSONDecodeError as err:
         where = f"line {err.lineno}" if record is None else None
         raise DataError(path, f"invalid JSON{' at ' + where if where else ''} ({err.msg})", record=record) from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply to read", record=record) from None
+    if SURROGATE_ESCAPE.search(text):  # valid JSON, but a lone surrogate is no text: it cannot be stored or hashed
+        field = _lone_surrogate(value, "")
+        if field is not None:
+            raise DataError(path, "a lone surrogate escape (\\ud800-\\udfff without its pair) is not text", record=record, field=field or None)
+    return value
+
+
+def _lone_surrogate(value: Any, where: str) -> str | None:
+    """The JSON path of the first string (or key) holding a lone surrogate, else None."""
+    stack = [(value, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return at
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if any("\ud800" <= ch <= "\udfff" for ch in key):
+                    return at
+                stack.append((child, f"{at}.{key}" if at else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{at}[{i}]") for i, child in enumerate(item))
+    return None
+
+
+def nesting_depth(value: Any) -> int:
+    """How many levels of lists and objects ``value`` has (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def read_json(path: Path) -> Any:
@@ -84,11 +123,22 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def read_records(path: Path) -> list[dict[str, Any]]:
     """A JSON list of objects, or JSON Lines (one object per line; blank lines skipped) when the name ends
     .jsonl."""
+    return [rec for _, rec in numbered_records(path)]
+
+
+def record_label(path: Path, number: int) -> str:
+    """How errors name record ``number`` of ``path``: its line in JSON Lines, its position in a JSON list."""
+    return f"line {number}" if path.suffix == ".jsonl" else str(number)
+
+
+def numbered_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``read_records`` with each record's number: its 1-based line in JSON Lines (blank lines count), its
+    1-based position in a JSON list."""
     if path.suffix != ".jsonl":
         records = read_json(path)
         if not isinstance(records, list):
             raise DataError(path, f"expected a JSON list of records, got {type(records).__name__}")
-        numbered = list(enumerate(records))
+        numbered = list(enumerate(records, start=1))
     else:
         bad = RecordErrors(path)
         numbered = []
@@ -102,7 +152,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         if not isinstance(rec, dict):
             bad.add(f"expected a JSON object, got {type(rec).__name__}", record=f"line {n}" if path.suffix == ".jsonl" else n)
     bad.raise_if_any()
-    return [rec for _, rec in numbered]
+    return numbered
 
 
 class RecordErrors:
@@ -145,22 +195,29 @@ def text_field(rec: dict[str, Any], key: str, path: object, record: object) -> s
     return value
 
 
-def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Query]) -> None:
+def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Query], corpus: str | None = None) -> None:
     """What every loaded suite must satisfy, whatever its format: questions exist, ids are unique,
-    questions are not blank, and every gold span is non-empty and lies inside a known document."""
+    questions are not blank, metadata is not absurdly deep, and every gold span is non-empty and lies inside
+    a known document. Corpus faults name ``corpus`` (the corpus file or folder), question faults ``source``;
+    questions are numbered from 1 in load order."""
     if not queries:
         raise DataError(source, "the suite has no questions")
     if not documents:
-        raise DataError(source, "the suite has no documents: give it a corpus (see the task's corpus / path settings)")
-    bad = RecordErrors(source)
+        raise DataError(corpus or source, "the suite has no documents: give it a corpus (see the task's corpus / path settings)")
+    doc_errors = RecordErrors(corpus or source)
     doc_len: dict[str, int] = {}
     for d in documents:
         if d.doc_id in doc_len:
-            bad.add("document id appears twice in the corpus (one text would replace the other)", record=f"document {d.doc_id!r}")
+            doc_errors.add("document id appears twice in the corpus (one text would replace the other)", record=f"document {d.doc_id!r}")
         doc_len[d.doc_id] = len(d.text)
+    doc_errors.raise_if_any()
+    bad = RecordErrors(source)
     seen: set[str] = set()
-    for i, q in enumerate(queries):
+    for i, q in enumerate(queries, start=1):
         record = f"{i} (id {q.query_id})"
+        depth = nesting_depth(q.metadata)
+        if depth > MAX_METADATA_DEPTH:
+            bad.add(f"nested {depth} levels deep (at most {MAX_METADATA_DEPTH})", record=record, field="metadata")
         if q.query_id in seen:
             bad.add("question id appears twice (the later row would overwrite the earlier one's results)", record=record, field="id")
         seen.add(q.query_id)
@@ -189,8 +246,10 @@ class Task(ABC):
 
     @abstractmethod
     def data_files(self) -> list[Path]:
-        """Every file the suite reads: their hashes are part of the load stage's cache key. Each must
-        exist; a loader names a missing one itself where it can say which record asked for it."""
+        """Every file the suite reads, and every folder whose listing it reads (a folder stands for every file
+        under it, names and contents, so an added file counts). Their hashes are part of the load stage's
+        cache key and of a sweep's up-to-date check. Each must exist; a loader names a missing one itself
+        where it can say which record asked for it."""
 
     @abstractmethod
     def load(self) -> tuple[list[Document], list[Query]]: ...
@@ -200,10 +259,16 @@ class Task(ABC):
         suite. No I/O (``data_files`` may read and check files)."""
         return str(self.questions_path) if self.questions_path is not None else f"{type(self).__name__} (hub)"
 
+    def corpus_source(self) -> str:
+        """What error messages about the corpus name: the task's ``corpus_path`` (file or folder) where it
+        has one, else ``source()``."""
+        corpus = getattr(self, "corpus_path", None)
+        return str(corpus) if corpus is not None else self.source()
+
     def checked_load(self) -> tuple[list[Document], list[Query]]:
         """``load`` followed by the checks every suite must pass (check_suite)."""
         documents, queries = self.load()
-        check_suite(self.source(), documents, queries)
+        check_suite(self.source(), documents, queries, self.corpus_source())
         return documents, queries
 
     def describe(self) -> dict[str, Any]:

@@ -15,9 +15,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ragsweep.errors import DataError
+from ragsweep.errors import ConfigError, DataError
 from ragsweep.registry import TASKS
-from ragsweep.tasks.base import RecordErrors, Task, read_records, read_text, require_file, resolve_path, text_field
+from ragsweep.tasks.base import RecordErrors, Task, inside, numbered_records, read_text, require_file, resolve_path, text_field
 from ragsweep.tasks.generic import read_corpus_jsonl, record_id
 from ragsweep.types import Document, Query
 
@@ -58,6 +58,9 @@ class BeirTask(Task):
         self.root = resolve_path(path)
         self.questions_path = self.root / "queries.jsonl"
         self.corpus_path = self.root / "corpus.jsonl"
+        qrels = inside(self.root / "qrels", f"{split}.tsv")
+        if qrels is None:
+            raise ConfigError(f"task.split {split!r} names a file outside {self.root / 'qrels'}")
         self.qrels_path = self.root / "qrels" / f"{split}.tsv"
         self.title_in_text, self.limit, self.language = title_in_text, limit, language
         self._description: dict[str, Any] = {}
@@ -78,9 +81,11 @@ class BeirTask(Task):
         qrels = read_qrels(self.qrels_path)
         texts: dict[str, str] = {}
         bad = RecordErrors(self.questions_path)
-        for n, rec in enumerate(read_records(require_file(self.questions_path)), start=1):
+        for n, rec in numbered_records(require_file(self.questions_path)):
             with bad.collect():
                 qid = record_id(rec, self.questions_path, f"line {n}", ("_id",))
+                if qid in texts:
+                    raise DataError(self.questions_path, f"query _id {qid!r} appears twice (the later text would replace the earlier)", record=f"line {n}", field="_id")
                 texts[qid] = text_field(rec, "text", self.questions_path, f"line {n} (_id {qid})")
         bad.raise_if_any()
         unknown = sorted(set(qrels) - set(texts))
@@ -93,5 +98,11 @@ class BeirTask(Task):
                 query_id=qid, question=texts[qid], gold_doc_ids=tuple(grades),
                 gold_doc_grades=tuple(grades.items()) if set(grades.values()) != {1} else (),
             ))
-        self._description = {"split": self.qrels_path.stem, "queries_not_in_split": len(texts) - len(queries)}
+        judged = sum(1 for q in queries if q.gold_doc_ids)
+        if not judged:
+            raise DataError(self.qrels_path, f"no query of the split has a document with a score above 0: there is nothing to score ({len(queries)} judged queries, all grades 0)")
+        self._description = {
+            "split": self.qrels_path.stem, "queries_not_in_split": len(texts) - len(queries),
+            "queries_without_relevant_documents": len(queries) - judged,  # counted as unscored by every metric
+        }
         return self._documents(), queries[: self.limit] if self.limit else queries

@@ -31,8 +31,7 @@ class CofeRagTask(Task):
         self.suffixes, self.language = tuple(suffixes), language
 
     def data_files(self) -> list[Path]:
-        files = sorted(p for p in self.corpus_dir.rglob("*") if p.is_file() and p.name.endswith(self.suffixes)) if self.corpus_dir.is_dir() else []
-        return [require_file(self.questions_path), *files]
+        return [require_file(self.questions_path), *([self.corpus_dir] if self.corpus_dir.is_dir() else [])]
 
     def load(self) -> tuple[list[Document], list[Query]]:
         data = read_json(self.questions_path)

@@ -25,13 +25,22 @@ from typing import Any
 
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
-from ragsweep.tasks.base import RecordErrors, Task, read_records, read_text, require_file, resolve_path, text_field
+from ragsweep.tasks.base import RecordErrors, Task, numbered_records, read_text, record_label, require_file, resolve_path, text_field
 from ragsweep.types import Document, Query, Span
 
 
+def alias_key(rec: dict[str, Any], keys: tuple[str, ...], path: Path, record: object) -> str | None:
+    """Which of the alias fields ``keys`` the record uses; two of them at once is an error (one would be
+    silently ignored)."""
+    present = [k for k in keys if k in rec]
+    if len(present) > 1:
+        raise DataError(path, f"both {present[0]!r} and {present[1]!r} are present (the same field under two names): keep one", record=record, field=present[1])
+    return present[0] if present else None
+
+
 def record_id(rec: dict[str, Any], path: Path, record: object, keys: tuple[str, ...] = ("id", "_id")) -> str:
-    """The record's id under the first of ``keys`` it has: a non-blank string or an integer."""
-    key = next((k for k in keys if k in rec), keys[0])
+    """The record's id under the one of ``keys`` it has: a non-blank string or an integer."""
+    key = alias_key(rec, keys, path, record) or keys[0]
     value = rec.get(key)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
         raise DataError(path, "missing, blank or not a string id", record=record, field=key)
@@ -48,11 +57,11 @@ def read_corpus_jsonl(path: Path) -> list[Document]:
     """Documents from a JSONL corpus in any of the three layouts (text under ``text`` or ``contents``)."""
     docs = []
     bad = RecordErrors(path)
-    for n, rec in enumerate(read_records(require_file(path)), start=1):
+    for n, rec in numbered_records(require_file(path)):
         with bad.collect():
-            record = f"line {n}"
+            record = record_label(path, n)
             doc_id = record_id(rec, path, record)
-            key = "text" if "text" in rec else "contents"
+            key = alias_key(rec, ("text", "contents"), path, record) or "text"
             text = text_field(rec, key, path, f"{record} (id {doc_id})")
             title = rec.get("title")
             if title is not None and not isinstance(title, str):
@@ -65,13 +74,30 @@ def read_corpus_jsonl(path: Path) -> list[Document]:
 
 def read_corpus_folder(folder: Path, suffixes: tuple[str, ...]) -> list[Document]:
     """Every file under ``folder`` whose name ends with one of ``suffixes``, in path order; the id is the
-    path relative to the folder. Offsets count code points of the raw file (no newline translation)."""
+    path relative to the folder. Offsets count code points of the raw file (no newline translation). A
+    symbolic link must lead to something inside the folder; an empty document is refused, as in a JSONL
+    corpus."""
     if not folder.is_dir():
         raise DataError(folder, "corpus folder not found (set task.path / task.corpus)")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(tuple(suffixes)))
+    real_root = folder.resolve()
+    entries = sorted(folder.rglob("*"))
+    for entry in entries:
+        if entry.is_symlink():
+            target = entry.resolve()
+            if not target.exists():
+                raise DataError(entry, f"dangling symbolic link (to {target}): remove it or restore its target")
+            if not target.is_relative_to(real_root):
+                raise DataError(entry, f"symbolic link leads outside the corpus folder (to {target}): refused")
+    files = [p for p in entries if p.is_file() and p.name.endswith(tuple(suffixes))]
     if not files:
         raise DataError(folder, f"no corpus files ending {', '.join(suffixes)} (set task.suffixes)")
-    return [Document(p.relative_to(folder).as_posix(), read_text(p), {"title": p.stem}) for p in files]
+    docs = []
+    for p in files:
+        text = read_text(p)
+        if not text.strip():
+            raise DataError(p, "empty or whitespace only: a document with no text could never be retrieved")
+        docs.append(Document(p.relative_to(folder).as_posix(), text, {"title": p.stem}))
+    return docs
 
 
 def read_corpus(path: Path, suffixes: tuple[str, ...]) -> list[Document]:
@@ -79,13 +105,17 @@ def read_corpus(path: Path, suffixes: tuple[str, ...]) -> list[Document]:
 
 
 def _strings(rec: dict[str, Any], keys: tuple[str, ...], path: Path, record: object) -> tuple[str, ...]:
-    """A string or a list of strings under the first present key of ``keys`` (absent: empty)."""
-    key = next((k for k in keys if k in rec), None)
+    """A string or a list of strings under the one present key of ``keys`` (absent: empty). A blank string
+    is an error: as gold it would be a question no answer can match, scored as a miss."""
+    key = alias_key(rec, keys, path, record)
     if key is None or rec[key] is None:
         return ()
     value = [rec[key]] if isinstance(rec[key], str) else rec[key]
     if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         raise DataError(path, "expected a string or a list of strings", record=record, field=key)
+    for j, v in enumerate(value):
+        if not str(v).strip():
+            raise DataError(path, "empty or whitespace only", record=record, field=f"{key}[{j}]" if isinstance(rec[key], list) else key)
     return tuple(str(v) for v in value)
 
 
@@ -104,9 +134,9 @@ def _spans(rec: dict[str, Any], path: Path, record: object) -> tuple[Span, ...]:
 def read_questions(path: Path) -> list[Query]:
     queries = []
     bad = RecordErrors(path)
-    for n, rec in enumerate(read_records(require_file(path)), start=1):
+    for n, rec in numbered_records(require_file(path)):
         with bad.collect():
-            record = f"line {n}" if path.suffix == ".jsonl" else n
+            record = record_label(path, n)
             qid = record_id(rec, path, record)
             record = f"{record} (id {qid})"
             meta = rec.get("metadata") or {}
@@ -146,9 +176,7 @@ class GenericTask(Task):
             self.headline_metric = headline_metric
 
     def data_files(self) -> list[Path]:
-        require_file(self.corpus_path)
-        files = sorted(p for p in self.corpus_path.rglob("*") if p.is_file() and p.name.endswith(self.suffixes)) if self.corpus_path.is_dir() else [self.corpus_path]
-        return [require_file(self.questions_path), *files]
+        return [require_file(self.questions_path), require_file(self.corpus_path)]
 
     def load(self) -> tuple[list[Document], list[Query]]:
         queries = read_questions(self.questions_path)

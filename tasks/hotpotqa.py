@@ -158,7 +158,7 @@ class HotpotQATask(Task):
         raw = raw[: self.limit] if self.limit else raw
         records = []
         bad = RecordErrors(source)
-        for i, rec in enumerate(raw):
+        for i, rec in enumerate(raw, start=1):
             with bad.collect():
                 records.append(normalize(rec, source, f"{i} (_id {rec.get('_id', rec.get('id', '?'))})"))
         bad.raise_if_any()
@@ -180,7 +180,7 @@ class HotpotQATask(Task):
         self._whole_passage_gold = 0
         queries = []
         bad = RecordErrors(source)
-        for i, rec in enumerate(records):
+        for i, rec in enumerate(records, start=1):
             with bad.collect():
                 queries.append(self._query(rec, i, spans_of, source, passages))
         bad.raise_if_any()
@@ -196,7 +196,7 @@ class HotpotQATask(Task):
         bad = RecordErrors(self.corpus_path)
         if isinstance(corpus, list):
             passages: dict[str, str] = {}
-            for i, p in enumerate(corpus):
+            for i, p in enumerate(corpus, start=1):
                 if not isinstance(p, dict) or not isinstance(p.get("title"), str) or not isinstance(p.get("text"), str):
                     bad.add("expected {\"title\": str, \"text\": str}", record=i)
                 elif p["title"] in passages:

@@ -85,7 +85,7 @@ class MultiHopRAGTask(Task):
             records = self._split_records(raw)
         elif isinstance(raw, list):
             bad = RecordErrors(self.questions_path)
-            for i, r in enumerate(raw):
+            for i, r in enumerate(raw, start=1):
                 if not isinstance(r, dict):
                     bad.add(f"expected a JSON object, got {type(r).__name__}", record=i)
             bad.raise_if_any()
@@ -109,7 +109,7 @@ class MultiHopRAGTask(Task):
             raise DataError(self.truth_path, f"expected an object {{id: {{answer, evidence_list}}}}, got {type(truth).__name__}")
         records = []
         bad, missing = RecordErrors(self.questions_path), RecordErrors(self.truth_path)
-        for i, q in enumerate(raw["queries"]):
+        for i, q in enumerate(raw["queries"], start=1):
             if not isinstance(q, dict) or not isinstance(q.get("id"), (str, int)):
                 bad.add("expected an object with an id", record=i, field="id")
                 continue
@@ -130,7 +130,7 @@ class MultiHopRAGTask(Task):
         source, records, corpus = self._records()
         records = records[: self.limit] if self.limit else records
         bad = RecordErrors(source)
-        for i, rec in enumerate(records):
+        for i, rec in enumerate(records, start=1):
             record = f"{i} (id {rec.get('id')})"
             with bad.collect():
                 for field in ("question", "answer"):
@@ -156,7 +156,7 @@ class MultiHopRAGTask(Task):
         unlocated = 0
         queries = []
         bad = RecordErrors(source)
-        for i, rec in enumerate(records):
+        for i, rec in enumerate(records, start=1):
             spans, gold = [], []
             for j, ev in enumerate(rec.get("evidence_list") or []):
                 doc_id = article_id(ev)
@@ -190,7 +190,7 @@ class MultiHopRAGTask(Task):
         docs: dict[str, Document] = {}
         where = self.corpus_path or f"{self.hub_id}:corpus"
         bad = RecordErrors(where)
-        for i, a in enumerate(corpus):
+        for i, a in enumerate(corpus, start=1):
             with bad.collect():
                 if not isinstance(a, dict) or not (isinstance(a.get("url"), str) or isinstance(a.get("title"), str)):
                     raise DataError(where, "expected an object with a url or title", record=i)

@@ -54,7 +54,7 @@ class MuSiQueTask(Task):
             raise DataError(self.corpus_path, f"expected a list of {{title, text}} passages, got {type(raw).__name__}")
         docs: dict[str, Document] = {}
         bad = RecordErrors(self.corpus_path)
-        for i, p in enumerate(raw):
+        for i, p in enumerate(raw, start=1):
             if not isinstance(p, dict) or not isinstance(p.get("title"), str) or not isinstance(p.get("text"), str):
                 bad.add("expected {\"title\": str, \"text\": str}", record=i)
                 continue

@@ -51,8 +51,14 @@ class NitiBenchTask(Task):
             raise DataError(self.laws_dir, "no *.json law files")
         return files
 
+    def corpus_source(self) -> str:
+        return str(self.laws_dir) if self.laws_dir is not None else self.source()
+
     def data_files(self) -> list[Path]:
-        return [self.questions_path, *self.law_files()] if self.questions_path else []
+        if self.questions_path is None:
+            return []
+        self.law_files()  # the folder must hold law files; the folder itself is hashed, so an added one counts
+        return [self.questions_path, *([self.laws_dir] if self.laws_dir is not None else [])]
 
     def _statute_sources(self) -> list[tuple[str, list[dict[str, Any]]]]:
         if self.laws_dir is not None:
@@ -76,7 +82,7 @@ class NitiBenchTask(Task):
         seen: set[tuple[str, str]] = set()
         for path, entries in self._statute_sources():
             bad = RecordErrors(path)
-            for i, entry in enumerate(entries):
+            for i, entry in enumerate(entries, start=1):
                 with bad.collect():
                     if not isinstance(entry, dict):
                         raise DataError(path, f"expected an object, got {type(entry).__name__}", record=i)

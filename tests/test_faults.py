@@ -136,7 +136,7 @@ def test_whitespace_only_question_is_an_error(suite):
     _set_question(name, root, 1, "  \t ")
     with pytest.raises(DataError) as err:
         load(task)
-    assert any(f"record {r}" in str(err.value) for r in ("1 (", "row 2", "line 2"))
+    assert any(f"record {r}" in str(err.value) for r in ("2 (", "row 2", "line 2"))  # the second question, counted from 1
     assert "'question'" in str(err.value) and "whitespace" in str(err.value)
 
 
@@ -158,12 +158,12 @@ def test_every_bad_record_of_a_file_is_reported_in_one_error(tmp_path):
     with pytest.raises(DataError) as err:
         load(task)
     text = str(err.value)
-    assert text.startswith(f"{path}: 3 bad records: record 2 (_id mh03), field 'question'")
-    assert "record 5 (_id mh06)" in text and "record 9 (_id mh10)" in text and "\n" not in text
+    assert text.startswith(f"{path}: 3 bad records: record 3 (_id mh03), field 'question'")
+    assert "record 6 (_id mh06)" in text and "record 10 (_id mh10)" in text and "\n" not in text
     for i in range(16):
         rows[i]["question"] = ""
     path.write_text(json.dumps(rows))
-    with pytest.raises(DataError, match=r"16 bad records: .*record 9 \(_id mh10\).*; and 6 more$"):
+    with pytest.raises(DataError, match=r"16 bad records: .*record 10 \(_id mh10\).*; and 6 more$"):
         load(task)
 
 
@@ -176,7 +176,7 @@ def test_duplicate_question_ids_are_an_error(tmp_path):
     rows = json.loads(path.read_text())
     rows[4]["_id"] = rows[1]["_id"]
     path.write_text(json.dumps(rows))
-    with pytest.raises(DataError, match=r"questions.json, record 4 \(id mh02\), field 'id': question id appears twice"):
+    with pytest.raises(DataError, match=r"questions.json, record 5 \(id mh02\), field 'id': question id appears twice"):
         load(task)
 
 
@@ -185,7 +185,7 @@ def test_duplicate_musique_ids_are_an_error(tmp_path):
     path = Path(task["path"]) / "questions.jsonl"
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines + [lines[0]]))
-    with pytest.raises(DataError, match=r"record 3 \(id 2hop__0\), field 'id': question id appears twice"):
+    with pytest.raises(DataError, match=r"record 4 \(id 2hop__0\), field 'id': question id appears twice"):
         load(task)
 
 
@@ -195,7 +195,7 @@ def test_duplicate_multihop_rag_ids_are_an_error(tmp_path):
     data = json.loads(path.read_text())
     data["queries"][1]["id"] = "1"
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=r"record 1 \(id 1\), field 'id': question id appears twice"):
+    with pytest.raises(DataError, match=r"record 2 \(id 1\), field 'id': question id appears twice"):
         load(task)
     truth = Path(task["path"]) / "ground_truth.json"
     truth.write_text('{"1": {"answer": "a", "evidence_list": []}, "1": {"answer": "b", "evidence_list": []}}')
@@ -214,7 +214,7 @@ def test_duplicate_corpus_titles_and_urls_are_an_error(tmp_path):
     path = Path(task["path"]) / "corpus.json"
     corpus = json.loads(path.read_text())
     path.write_text(json.dumps(corpus + [{"title": "Alpha again", "url": "u/a", "body": "Replaced text."}]))
-    with pytest.raises(DataError, match=r"corpus.json, record 2, field 'url': article 'u/a' appears twice"):
+    with pytest.raises(DataError, match=r"corpus.json, record 3, field 'url': article 'u/a' appears twice"):
         load(task)
 
 
@@ -236,13 +236,13 @@ def test_conflicting_context_titles_without_a_corpus_are_counted(tmp_path):
 
 @pytest.mark.parametrize("name, file, content, expected", [
     ("hotpotqa", "questions.json", '{"_id": "x"}', r"questions.json: expected a JSON list of records, got dict"),
-    ("hotpotqa", "questions.json", '["q1", "q2"]', r"questions.json: 2 bad records: record 0: expected a JSON object, got str; record 1: expected"),
-    ("hotpotqa", "corpus.json", '[["Orla Venn", ["text"]]]', r"corpus.json, record 0: expected \{\"title\": str, \"text\": str\}"),
+    ("hotpotqa", "questions.json", '["q1", "q2"]', r"questions.json: 2 bad records: record 1: expected a JSON object, got str; record 2: expected"),
+    ("hotpotqa", "corpus.json", '[["Orla Venn", ["text"]]]', r"corpus.json, record 1: expected \{\"title\": str, \"text\": str\}"),
     ("hotpotqa", "corpus.json", '"Orla Venn"', r"corpus.json: expected \{title: \[sentences\]\} or \[\{title, text\}\], got str"),
     ("hotpotqa", "corpus.json", '{"Orla Venn": "not a list"}', r"corpus.json, record title 'Orla Venn': expected a list of sentence strings"),
     ("hotpotqa", "questions.json", "[{\"_id\": \"a\", \"question\": \"q?\", \"answer\": \"x\", \"supporting_facts\": [[\"Orla Venn\", \"0\"]]}]",
-     r"record 0 \(_id a\), field 'supporting_facts': expected \[title, sentence index\] pairs \(sentence index '0' is not an integer\)"),
-    ("hotpotqa", "questions.json", '[{"_id": "a", "question": "q?", "supporting_facts": []}]', r"record 0 \(_id a\), field 'answer': missing, empty"),
+     r"record 1 \(_id a\), field 'supporting_facts': expected \[title, sentence index\] pairs \(sentence index '0' is not an integer\)"),
+    ("hotpotqa", "questions.json", '[{"_id": "a", "question": "q?", "supporting_facts": []}]', r"record 1 \(_id a\), field 'answer': missing, empty"),
     ("musique", "questions.jsonl", '{"id": "2hop__1", "question": "q?", "answer": "a", "paragraphs": {"title": "t"}}',
      r"line 1 \(id 2hop__1\), field 'paragraphs': expected a list of paragraphs"),
     ("musique", "questions.jsonl", '{"id": "2hop__1", "question": "q?", "answer": "a", "paragraphs": [{"title": 5, "paragraph_text": "x"}]}',
@@ -251,13 +251,13 @@ def test_conflicting_context_titles_without_a_corpus_are_counted(tmp_path):
     ("musique", "questions.jsonl", '[1, 2]\n', r"questions.jsonl, record line 1: expected a JSON object, got list"),
     ("multihop_rag", "queries.json", '[{"id": "1"}]', r"queries.json, field 'queries': expected an object with a \"queries\" list, got list"),
     ("multihop_rag", "ground_truth.json", '[]', r"ground_truth.json: expected an object \{id: \{answer, evidence_list\}\}, got list"),
-    ("multihop_rag", "corpus.json", '[{"title": "Alpha", "url": "u/a"}]', r"corpus.json, record 0 \(u/a\), field 'body': missing or not a string"),
-    ("multihop_rag", "corpus.json", '[{"title": "Alpha", "url": "u/a", "body": 12}]', r"corpus.json, record 0 \(u/a\), field 'body': missing or not a string"),
+    ("multihop_rag", "corpus.json", '[{"title": "Alpha", "url": "u/a"}]', r"corpus.json, record 1 \(u/a\), field 'body': missing or not a string"),
+    ("multihop_rag", "corpus.json", '[{"title": "Alpha", "url": "u/a", "body": 12}]', r"corpus.json, record 1 \(u/a\), field 'body': missing or not a string"),
     ("multihop_rag", "corpus.json", '{"u/a": "text"}', r"corpus.json: expected a JSON list of articles, got dict"),
     ("multihop_rag", "ground_truth.json", '{"1": {"answer": "300", "evidence_list": [{"url": "u/a"}]}, "2": {"answer": "x", "evidence_list": []}}',
-     r"queries.json, record 0 \(id 1\), field 'fact': missing"),
+     r"queries.json, record 1 \(id 1\), field 'fact': missing"),
     ("nitibench", "laws/community_water_act.json", '{"law_name": "x"}', r"community_water_act.json: expected a JSON list of sections, got dict"),
-    ("nitibench", "laws/community_water_act.json", '[{"law_name": "x", "section_num": "1"}]', r"community_water_act.json, record 0, field 'section_content': missing"),
+    ("nitibench", "laws/community_water_act.json", '[{"law_name": "x", "section_num": "1"}]', r"community_water_act.json, record 1, field 'section_content': missing"),
     ("nitibench", "questions.csv", "question,relevant_laws\nq?,\"{'law': 'x'}\"\n", r"questions.csv, record row 1, field 'relevant_laws': expected a list"),
     ("nitibench", "questions.csv", "question,relevant_laws\nq?,\"[{'law': ['x'], 'sections': '1'}]\"\n", r"field 'relevant_laws\[0\]': law must be a string"),
     ("chroma", "questions_df.csv", 'question,references,corpus_id\nq?,"{""content"": ""x""}",pump_manual\n', r"record row 1, field 'references': expected a JSON list, got dict"),
@@ -281,7 +281,7 @@ def test_zero_length_gold_span_is_an_error(tmp_path):
     corpus = json.loads(path.read_text())
     corpus["Orla Venn"][0] = ""  # mh01's second supporting sentence
     path.write_text(json.dumps(corpus))
-    with pytest.raises(DataError, match=r"record 0 \(id mh01\), field 'gold_spans\[1\]': zero-length gold span Orla Venn\[0:0\)"):
+    with pytest.raises(DataError, match=r"record 1 \(id mh01\), field 'gold_spans\[1\]': zero-length gold span Orla Venn\[0:0\)"):
         load(task)
 
 

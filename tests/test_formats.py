@@ -98,7 +98,7 @@ def test_generic_folder_corpus_with_spans_and_doc_ids(tmp_path):
     ({"id": "x", "question": "q?", "answers": [["nested"]]}, r"field 'answers': expected a string or a list of strings"),
     ({"id": "x", "question": "q?", "gold_spans": [{"doc_id": "a.txt", "start": 5, "end": 2}]}, r"field 'gold_spans\[0\]': expected \{doc_id"),
     ({"id": "x", "question": "q?", "gold_spans": [[0, 3]]}, r"field 'gold_spans\[0\]': expected"),
-    ({"id": "x", "question": "q?", "gold_doc_ids": ["../etc/passwd"]}, r"record 0 \(id x\), field 'gold_doc_ids\[0\]': gold document '../etc/passwd' is not in the corpus"),
+    ({"id": "x", "question": "q?", "gold_doc_ids": ["../etc/passwd"]}, r"record 1 \(id x\), field 'gold_doc_ids\[0\]': gold document '../etc/passwd' is not in the corpus"),
     ({"id": "x", "question": "q?", "metadata": "<b>html</b>"}, r"field 'metadata': expected an object, got str"),
 ])
 def test_generic_bad_records_name_file_record_and_field(tmp_path, row, message):
@@ -145,7 +145,7 @@ def test_beir_layout_runs_with_graded_ndcg(tmp_path):
     docs, queries = load(name="beir", path=str(suite))
     assert [(q.query_id, q.gold_doc_ids, q.gold_doc_grades) for q in queries] == [("q1", ("d1", "d2"), (("d1", 2), ("d2", 1))), ("q2", ("d3",), ())]  # binary: no grades kept
     run_dir, info = run(tmp_path, "task=beir", f"task.path={suite}", "retriever=bm25", "generator=none")
-    assert info["task"] == {"split": "test", "queries_not_in_split": 1}
+    assert info["task"] == {"split": "test", "queries_not_in_split": 1, "queries_without_relevant_documents": 0}
     records = pd.read_parquet(run_dir / "records.parquet").set_index("query_id")
     ranked = [c["doc_id"] for c in records.loc["q1", "ranked_chunks"]]
     first = list(dict.fromkeys(ranked))
@@ -210,7 +210,7 @@ def test_hotpotqa_loader_reads_a_title_text_passage_corpus(tmp_path):
 def test_hotpotqa_passage_corpus_broken(tmp_path):
     (tmp_path / "dev.json").write_text(json.dumps([twowiki_question("a1", [["Ermengarde", 1]])]))
     (tmp_path / "corpus.json").write_text(json.dumps([{"title": "Ermengarde", "text": "x"}, {"title": "Ermengarde", "text": "y"}, {"title": 3}]))
-    with pytest.raises(DataError, match=r"corpus.json: 2 bad records.*1, field 'title': title 'Ermengarde' appears twice.*2: expected"):
+    with pytest.raises(DataError, match=r"corpus.json: 2 bad records.*2, field 'title': title 'Ermengarde' appears twice.*3: expected"):
         load(name="hotpotqa", path=str(tmp_path), questions="dev.json", corpus="corpus.json")
 
 

@@ -129,5 +129,5 @@ def test_multihop_rag_sample_layout(tmp_path):
     docs, [q] = MultiHopRAGTask(str(tmp_path), queries="queries.json", ground_truth="ground_truth.json", corpus=None).load()
     assert q.query_id == "7" and q.metadata == {"question_type": "comparison_query"} and len(docs) == 1
     (tmp_path / "ground_truth.json").write_text(json.dumps({}))
-    with pytest.raises(DataError, match=r"ground_truth.json, record 0, field 'id': no ground truth for query id 7"):
+    with pytest.raises(DataError, match=r"ground_truth.json, record 1, field 'id': no ground truth for query id 7"):
         MultiHopRAGTask(str(tmp_path), queries="queries.json", ground_truth="ground_truth.json", corpus=None).load()

@@ -40,3 +40,12 @@ def test_a_column_without_one_type_is_json_text_and_logged(tmp_path, caplog):
     assert pd.read_parquet(tmp_path / "r.parquet")["metadata"].tolist() == ["{}", "{}"]
     # a typed column stays typed
     assert str(records_table([{"x": [1, 2]}, {"x": None}]).column("x").type) == "list<item: int64>"
+
+
+def test_a_cold_run_and_a_cached_run_write_the_same_bytes(tmp_path):
+    """records.parquet is byte-identical whether every stage was computed or served from the cache (the query
+    metadata's key order once followed the load stage's path)."""
+    cold_dir, cold = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=none", "results_dir=" + str(tmp_path / "cold"))
+    warm_dir, warm = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=none", "results_dir=" + str(tmp_path / "warm"))
+    assert cold["stages"]["load"]["status"] == "computed" and warm["stages"]["load"]["status"] == "hit"
+    assert (cold_dir / "records.parquet").read_bytes() == (warm_dir / "records.parquet").read_bytes()

@@ -113,7 +113,7 @@ def test_hotpotqa_bad_supporting_fact(tmp_path):
     records = json.loads(path.read_text())
     records[3]["supporting_facts"][1] = ["Edwin Marlow", 9]
     path.write_text(json.dumps(records))
-    with pytest.raises(DataError, match=r"record 3 \(_id mh04\), field 'supporting_facts\[1\]': sentence 9 out of range"):
+    with pytest.raises(DataError, match=r"record 4 \(_id mh04\), field 'supporting_facts\[1\]': sentence 9 out of range"):
         HotpotQATask(str(tmp_path / "s")).load()
 
 
@@ -143,5 +143,5 @@ def test_nitibench_duplicate_section_is_an_error(tmp_path):
     sections = json.loads(path.read_text("utf-8"))
     sections[3]["section_num"] = "3"
     path.write_text(json.dumps(sections, ensure_ascii=False), "utf-8")
-    with pytest.raises(DataError, match=r"digital_signboard_tax_act.json, record 3, field 'section_num': section .*-3 appears twice"):
+    with pytest.raises(DataError, match=r"digital_signboard_tax_act.json, record 4, field 'section_num': section .*-3 appears twice"):
         NitiBenchTask(str(tmp_path / "s"), questions="questions.csv").load()

@@ -51,7 +51,7 @@ def test_a_finished_sweep_runs_again_only_when_an_input_or_output_changed(tmp_pa
 
     data_file = next(p for p in sorted((suite / "corpora").iterdir()) if p.suffix == ".md")
     data_file.write_text(data_file.read_text() + " A changed sentence.")
-    assert "a data file of the sweep changed" in ragsweep(tmp_path, *sweep) and sweeps_started(tmp_path) == 4
+    assert "changed (content, or where its path leads)" in ragsweep(tmp_path, *sweep) and sweeps_started(tmp_path) == 4
     assert UP_TO_DATE in ragsweep(tmp_path, *sweep) and sweeps_started(tmp_path) == 4
 
     changed_env = {**os.environ, "RAGSWEEP_CACHE": str(tmp_path / "other-cache")}
@@ -111,7 +111,9 @@ def _manifest_for(tmp_path: Path, failed_llm_results: int) -> Path:
     run_dir.mkdir()
     data = tmp_path / "questions.jsonl"
     data.write_text("{}\n")
-    (run_dir / "run.json").write_text(json.dumps({"failed_llm_results": failed_llm_results, "data_files": [str(data)]}))
+    (run_dir / "run.json").write_text(json.dumps({"failed_llm_results": failed_llm_results, "data_files": [str(data)], "code": {}}))
+    (run_dir / "metrics.json").write_text("{}")
+    (run_dir / "records.parquet").write_bytes(b"PAR1")
     path = tmp_path / "sweeps" / "m.json"
     uptodate.record(path, "f" * 64, [str(run_dir)])
     return path
@@ -121,13 +123,15 @@ def test_a_sweep_with_failed_llm_results_leaves_no_manifest(tmp_path):
     assert not _manifest_for(tmp_path, failed_llm_results=2).exists()
 
 
-@pytest.mark.parametrize("run_json", ["{truncated", "{}", '{"failed_llm_results": 0}', '{"failed_llm_results": 0, "data_files": 5}'])
+@pytest.mark.parametrize("run_json", [
+    "{truncated", "{}", '{"failed_llm_results": 0}', '{"failed_llm_results": 0, "data_files": 5}', '{"failed_llm_results": 0, "data_files": []}',
+])
 def test_a_run_that_does_not_say_what_it_read_leaves_no_manifest(tmp_path, caplog, run_json):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "run.json").write_text(run_json)
     caplog.set_level(logging.WARNING)
     uptodate.record(tmp_path / "m.json", "f" * 64, [str(tmp_path / "run")])
-    assert not (tmp_path / "m.json").exists() and "does not say what the run read" in caplog.text
+    assert not (tmp_path / "m.json").exists() and "does not say what the run read and ran" in caplog.text
 
 
 def test_manifests_that_do_not_match_are_not_trusted(tmp_path, caplog):
@@ -138,5 +142,5 @@ def test_manifests_that_do_not_match_are_not_trusted(tmp_path, caplog):
     path.write_text(path.read_text()[:-20])  # truncated
     assert uptodate.up_to_date_runs(path, "f" * 64) is None
     assert f"unreadable sweep manifest {path}" in caplog.text
-    path.write_text(json.dumps({"fingerprint": "f" * 64, "runs": "not a list", "data": {}}))
+    path.write_text(json.dumps({"format": 2, "fingerprint": "f" * 64, "runs": "not a list", "data": {}, "code": {}}))
     assert uptodate.up_to_date_runs(path, "f" * 64) is None
