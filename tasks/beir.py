@@ -24,12 +24,14 @@ from ragsweep.types import Document, Query
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 
 
-def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """query id -> {doc id: graded score}; a pair judged twice is an error."""
+def read_qrels(path: Path) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str], int]]:
+    """(query id -> {doc id: graded score}, (query id, doc id) -> its line number); a pair judged twice is an
+    error."""
     rows = list(csv.reader(io.StringIO(read_text(require_file(path), bom=True), newline=""), delimiter="\t"))
     if not rows or tuple(c.strip() for c in rows[0]) != QRELS_HEADER:
         raise DataError(path, f"expected the header {' '.join(QRELS_HEADER)} (tab-separated)", record="line 1")
     qrels: dict[str, dict[str, int]] = {}
+    lines: dict[tuple[str, str], int] = {}
     bad = RecordErrors(path)
     for n, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
@@ -46,8 +48,9 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
         if did in qrels.setdefault(qid, {}):
             bad.add(f"query {qid!r} judges document {did!r} twice", record=f"line {n}")
         qrels[qid][did] = grade
+        lines.setdefault((qid, did), n)
     bad.raise_if_any()
-    return qrels
+    return qrels, lines
 
 
 @TASKS.register("beir")
@@ -78,7 +81,7 @@ class BeirTask(Task):
         return [Document(d.doc_id, f"{d.metadata['title']} {d.text}" if d.metadata.get("title") else d.text, d.metadata) for d in docs]
 
     def load(self) -> tuple[list[Document], list[Query]]:
-        qrels = read_qrels(self.qrels_path)
+        qrels, lines = read_qrels(self.qrels_path)
         texts: dict[str, str] = {}
         bad = RecordErrors(self.questions_path)
         for n, rec in numbered_records(require_file(self.questions_path)):
@@ -90,7 +93,14 @@ class BeirTask(Task):
         bad.raise_if_any()
         unknown = sorted(set(qrels) - set(texts))
         if unknown:
-            raise DataError(self.qrels_path, f"{len(unknown)} judged queries are not in {self.questions_path.name}", record=f"query-id {unknown[0]}")
+            first = min(lines[(q, d)] for q in unknown for d in qrels[q])
+            raise DataError(self.qrels_path, f"{len(unknown)} judged queries are not in {self.questions_path.name} (first: query-id {unknown[0]})", record=f"line {first}", field="query-id")
+        documents = self._documents()
+        known = {d.doc_id for d in documents}
+        missing = sorted((n, q, d) for (q, d), n in lines.items() if d not in known and q in texts)
+        if missing:
+            n, q, d = missing[0]
+            raise DataError(self.qrels_path, f"document {d!r} (judged for query {q!r}) is not in {self.corpus_path.name}" + (f"; and {len(missing) - 1} more" if len(missing) > 1 else ""), record=f"line {n}", field="corpus-id")
         queries = []
         for qid in (q for q in texts if q in qrels):  # queries.jsonl order
             grades = {d: g for d, g in qrels[qid].items() if g > 0}
@@ -105,4 +115,4 @@ class BeirTask(Task):
             "split": self.qrels_path.stem, "queries_not_in_split": len(texts) - len(queries),
             "queries_without_relevant_documents": len(queries) - judged,  # counted as unscored by every metric
         }
-        return self._documents(), queries[: self.limit] if self.limit else queries
+        return documents, queries[: self.limit] if self.limit else queries

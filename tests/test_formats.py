@@ -160,8 +160,8 @@ def test_beir_layout_runs_with_graded_ndcg(tmp_path):
     ("query-id\tcorpus-id\tscore\nq1\td1\n", r"line 2: expected 3 tab-separated fields, got 2"),
     ("query-id\tcorpus-id\tscore\nq1\td1\thigh\n", r"line 2, field 'score': score 'high' is not an integer"),
     ("query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td1\t2\n", r"line 3: query 'q1' judges document 'd1' twice"),
-    ("query-id\tcorpus-id\tscore\nq7\td1\t1\n", r"query-id q7: 1 judged queries are not in queries.jsonl"),
-    ("query-id\tcorpus-id\tscore\nq1\td404\t1\n", r"gold document 'd404' is not in the corpus"),
+    ("query-id\tcorpus-id\tscore\nq7\td1\t1\n", r"test.tsv, record line 2, field 'query-id': 1 judged queries are not in queries.jsonl \(first: query-id q7\)"),
+    ("query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td404\t1\n", r"test.tsv, record line 3, field 'corpus-id': document 'd404' \(judged for query 'q1'\) is not in corpus.jsonl$"),
 ])
 def test_beir_broken_qrels(tmp_path, qrels, message):
     with pytest.raises(DataError, match=message):
