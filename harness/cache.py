@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ragsweep.errors import CacheError
+from ragsweep.errors import CacheError, WriteError
 from ragsweep.hashing import canonical_json, sha256_json
 
 log = logging.getLogger(__name__)
@@ -85,31 +85,41 @@ def _load_columns(raw: bytes) -> dict[str, Any]:
 COLUMNS = Codec(".cols.pkl", _dump_columns, _load_columns)
 
 
-def _umask() -> int:
+def current_umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
 
 
-def unwritable(folder: Path, err: OSError) -> CacheError:
-    """The one line for a cache folder that cannot be written (stage cache, embedding store)."""
-    return CacheError(f"cannot write to {folder} ({err.strerror or err}): point cache_dir (or RAGSWEEP_CACHE) at a writable folder")
+CACHE_ADVICE = "point cache_dir (or RAGSWEEP_CACHE) at a writable folder"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file and rename; the file gets the permissions the umask gives (not mkstemp's 0600)."""
+def unwritable(folder: Path, err: OSError, advice: str | None = None) -> WriteError:
+    """The one line for a folder that cannot be written (read-only, full): a CacheError for the stage cache and
+    embedding store (the default advice), a WriteError with the caller's advice for results and reports."""
+    message = f"cannot write to {folder} ({err.strerror or err}): {advice or CACHE_ADVICE}"
+    return CacheError(message) if advice is None else WriteError(message)
+
+
+def atomic_write_bytes(path: Path, data: bytes, advice: str | None = None) -> None:
+    """Write via a temp file and rename; the file gets the permissions the umask gives (not mkstemp's 0600).
+    A folder that cannot be written, or a disk that fills, is one line (``unwritable``) and leaves no temp file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
-        raise unwritable(path.parent, err) from None
+        raise unwritable(path.parent, err, advice) from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o666 & ~_umask())
+            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise unwritable(path.parent, err, advice) from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -126,6 +126,36 @@ def sweep_is_up_to_date(argv: list[str], rerun: bool) -> bool:
     return False
 
 
+def results_root_problem(rest: list[str]) -> str | None:
+    """Why the results root of a run or sweep cannot be written (read-only, or not a folder), checked before
+    Hydra creates its output folders there; None when it can."""
+    import tempfile
+    from pathlib import Path
+
+    root = Path(next((a.split("=", 1)[1] for a in rest if a.startswith("results_root=")), os.environ.get("RAGSWEEP_RESULTS", "results")))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as err:
+        return f"cannot write to {root} ({err.strerror or err}): point results_root (or RAGSWEEP_RESULTS, or --results) at a writable folder"
+    return None
+
+
+def run_command_problem(rest: list[str]) -> str | None:
+    """What stops a run or sweep before Hydra starts: an unknown config choice, an unwritable results root."""
+    from ragsweep import uptodate
+    from ragsweep.config_names import unknown_choice
+
+    parsed = uptodate.parse_command_line(rest)
+    if parsed is not None:
+        overrides, folders, _ = parsed
+        problem = unknown_choice(overrides, folders)
+        if problem:
+            return problem
+    return results_root_problem(rest)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = parser().parse_known_args(argv)
@@ -144,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)
                 return 2
             rest = [f"+sweep={args.preset}", *rest]
+        problem = run_command_problem(rest)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
         if sweep_is_up_to_date(rest, args.rerun):
             return 0
         call_hydra(run_main, "ragsweep run", rest)
@@ -162,5 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in HYDRA_COMMANDS:
         call_hydra(module.main, f"ragsweep {args.command}", rest)
         return 0
-    return int(module.main(rest) or 0)
+    from ragsweep.errors import RagsweepError
+
+    try:
+        return int(module.main(rest) or 0)
+    except RagsweepError as err:  # bad input or an unwritable folder: one line, no traceback
+        print(f"ragsweep {args.command}: {err}", file=sys.stderr)
+        return 2
 

@@ -30,5 +30,9 @@ class ContractError(RagsweepError):
     """A component returned something its stage cannot use (ragsweep.contracts)."""
 
 
-class CacheError(RagsweepError):
+class WriteError(RagsweepError):
+    """A file cannot be written (a read-only folder, a full disk): said once, with the folder to fix."""
+
+
+class CacheError(WriteError):
     """The cache cannot be written (read-only or full): said once, with the folder to fix."""

@@ -102,6 +102,24 @@ def _tolerance(baseline: dict[str, Any], metric: str) -> tuple[float, str | None
     return float(tol), None
 
 
+def baseline_run_problem(base: Any) -> str | None:
+    """Why a baseline run cannot be checked against (its shape), else None. A run without a data identity
+    cannot tell changed gold from a regression, so it fails rather than skipping that check."""
+    if not isinstance(base, dict) or not base.get("metrics"):
+        return "BAD BASELINE: the run has no metrics"
+    if not isinstance(base["metrics"], dict):
+        return f"BAD BASELINE: metrics is a {type(base['metrics']).__name__}, not a mapping of metric to mean"
+    if not isinstance(base.get("data_identity"), str) or not base["data_identity"]:
+        return "BAD BASELINE: the run has no data identity, so changed data cannot be told apart (rewrite it with `ragsweep gate --write`)"
+    per_query = base.get("per_query", {})
+    if not isinstance(per_query, dict):
+        return f"BAD BASELINE: per_query is a {type(per_query).__name__}, not a mapping of metric to per-query values"
+    for metric, values in per_query.items():
+        if not isinstance(values, dict) or not all(_is_number(v) for v in values.values()):
+            return f"BAD BASELINE: per_query of {metric} is not a mapping of query id to number"
+    return None
+
+
 def compare(baseline: dict[str, Any], current: dict[str, dict[str, Any]]) -> list[Check]:
     """One check per (baseline run, metric); a baseline that cannot be checked against is a failed check too."""
     runs = baseline.get("runs")
@@ -111,8 +129,9 @@ def compare(baseline: dict[str, Any], current: dict[str, dict[str, Any]]) -> lis
         return [Check("(baseline)", "-", None, None, math.nan, None, "BAD BASELINE: tolerances is not a mapping")]
     checks = []
     for key, base in sorted(runs.items()):
-        if not isinstance(base, dict) or not base.get("metrics"):
-            checks.append(Check(key, "-", None, None, math.nan, None, "BAD BASELINE: the run has no metrics"))
+        shape = baseline_run_problem(base)
+        if shape is not None:
+            checks.append(Check(key, "-", None, None, math.nan, None, shape))
             continue
         now = current.get(key)
         for metric, base_mean in base["metrics"].items():
@@ -123,8 +142,8 @@ def compare(baseline: dict[str, Any], current: dict[str, dict[str, Any]]) -> lis
             if problem is None and not _is_number(base_mean):
                 problem = f"BAD BASELINE: mean {base_mean!r} is not a number"
             if now is not None and problem is None:
-                if base.get("data_identity") and now.get("data_identity") and base["data_identity"] != now["data_identity"]:
-                    problem = f"DATA CHANGED: data identity {now['data_identity']} vs baseline {base['data_identity']}"
+                if base["data_identity"] != now.get("data_identity"):
+                    problem = f"DATA CHANGED: data identity {now.get('data_identity')} vs baseline {base['data_identity']}"
                 elif cur_mean is not None and not _is_number(cur_mean):
                     problem = "NaN mean"
                 elif cur_mean is not None:

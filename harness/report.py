@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import io
 import json
 import logging
@@ -22,7 +23,8 @@ from typing import Any
 from ragsweep.paths import results_root
 from ragsweep.cache import atomic_write_bytes
 from ragsweep.metrics.significance import paired_permutation_p
-from ragsweep.results import HEADLINE_METRICS
+from ragsweep.errors import ConfigError
+from ragsweep.results import HEADLINE_METRICS, RESULTS_ADVICE
 
 log = logging.getLogger("ragsweep.report")
 
@@ -183,6 +185,11 @@ def select_sweeps(runs: list[dict[str, Any]], sweeps: str | None) -> tuple[list[
         wanted = set(counts)
     elif sweeps:
         wanted = set(sweeps.split(","))
+        unknown = sorted(wanted - set(counts))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], sorted(counts), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"no runs of sweep {unknown[0]!r}: {hint}(sweeps with runs: {', '.join(sorted(counts)) or 'none'})")
     else:
         wanted = set(counts) - {"adhoc"}
     shown = [r for r in runs if str(r["metrics"].get("sweep")) in wanted]
@@ -245,16 +252,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     runs, note = select_sweeps(load_runs(args.runs), args.sweep)
+    known = sorted({name for r in runs for name in r["metrics"].get("metrics", {})})
+    for name in ([args.sort] if args.sort else []) + (args.metrics.split(",") if args.metrics else []):
+        if runs and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            raise ConfigError(f"no run shown has metric {name!r}: {f'did you mean {close[0]!r}? ' if close else ''}(known: {', '.join(known)})")
+    if not runs and args.out.exists():
+        raise ConfigError(f"no runs to show: {args.out} is left as it was (a report never replaces a leaderboard with an empty one)")
     columns = tuple(args.metrics.split(",")) if args.metrics else None
     text = render(runs, args.sort, columns, note)
-    atomic_write_bytes(args.out, text.encode("utf-8"))
+    atomic_write_bytes(args.out, text.encode("utf-8"), RESULTS_ADVICE)
     from ragsweep.report_html import render_html
 
     html_path = args.html or args.out.with_suffix(".html")
-    atomic_write_bytes(html_path, render_html(runs, args.sort, columns, note).encode("utf-8"))
+    atomic_write_bytes(html_path, render_html(runs, args.sort, columns, note).encode("utf-8"), RESULTS_ADVICE)
     written = [args.out, html_path]
     if args.csv:
         csv_path = args.out.with_suffix(".csv") if args.csv is True else args.csv
-        atomic_write_bytes(csv_path, render_csv(runs, args.sort).encode("utf-8"))
+        atomic_write_bytes(csv_path, render_csv(runs, args.sort).encode("utf-8"), RESULTS_ADVICE)
         written.append(csv_path)
     log.info("%s\nwrote %s (%d runs)", text, ", ".join(map(str, written)), len(runs))

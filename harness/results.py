@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 import logging
 from typing import TYPE_CHECKING, Any, Sequence
@@ -75,7 +78,7 @@ def config_hash(cfg: dict[str, Any]) -> str:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"), RESULTS_ADVICE)
 
 
 def parquet_writable(t: "pa.DataType") -> bool:
@@ -110,16 +113,39 @@ def records_table(records: list[dict[str, Any]]) -> "pa.Table":
     return pa.table(columns)
 
 
+RESULTS_ADVICE = "free space there or point results_root (or RAGSWEEP_RESULTS) at a writable folder"
+
+
 def write_records(path: Path, records: list[dict[str, Any]]) -> None:
     import pyarrow.parquet as pq
 
     buf = io.BytesIO()
     pq.write_table(records_table(records), buf, compression="zstd")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), RESULTS_ADVICE)
 
 
 def write_run(run_dir: Path, config_yaml: str, records: list[dict[str, Any]], metrics: dict[str, Any], run_info: dict[str, Any]) -> None:
-    atomic_write_bytes(run_dir / "config.yaml", config_yaml.encode("utf-8"))
-    write_records(run_dir / "records.parquet", records)
-    write_json(run_dir / "metrics.json", metrics)
-    write_json(run_dir / "run.json", run_info)
+    """Every file is written into a staging folder beside ``run_dir`` first, so a run folder holds a whole
+    run or none: a full disk or a read-only folder is one line and leaves no half-written run behind."""
+    from ragsweep.cache import current_umask, unwritable
+
+    try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}.", suffix=".tmp"))
+        os.chmod(staging, 0o777 & ~current_umask())
+    except OSError as err:
+        raise unwritable(run_dir.parent, err, RESULTS_ADVICE) from None
+    try:
+        atomic_write_bytes(staging / "config.yaml", config_yaml.encode("utf-8"), RESULTS_ADVICE)
+        write_records(staging / "records.parquet", records)
+        write_json(staging / "metrics.json", metrics)
+        write_json(staging / "run.json", run_info)
+        if not run_dir.exists():
+            os.replace(staging, run_dir)
+        else:  # a run written before: each file replaced (renames need no space), other files kept
+            for path in sorted(staging.iterdir()):
+                os.replace(path, run_dir / path.name)
+    except OSError as err:
+        raise unwritable(run_dir, err, RESULTS_ADVICE) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,7 +1,7 @@
 """A loopback OpenAI-compatible chat endpoint: the one external boundary (a model server) that cannot
 run here. ``reply(body)`` writes the assistant text (None: a null ``content``); the first ``failures`` calls
-answer ``status`` with ``error_body(headers)`` (default: a plain error); ``completion_tokens`` is what the
-usage block claims."""
+answer ``status`` with ``error_body(headers)`` (default: a plain error) and the extra ``headers``;
+``completion_tokens`` is what the usage block claims."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class LoopbackServer:
         status: int = 500,
         error_body: Callable[[Any], bytes] | None = None,
         completion_tokens: int = 3,
+        headers: dict[str, str] | None = None,
     ):
         self.calls = 0
         self.bodies: list[dict[str, Any]] = []
@@ -37,6 +38,8 @@ class LoopbackServer:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                     return

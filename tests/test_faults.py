@@ -867,6 +867,12 @@ def test_gate_fails_on_a_nan_mean(gate_runs, caplog):
     (lambda d: d.update(tolerances={"span_iou@5": None}), "BAD BASELINE: tolerance None is not a number >= 0"),
     (lambda d: d.update(tolerance=float("inf")), "BAD BASELINE: tolerance inf is not a number >= 0"),
     (lambda d: d.update(tolerance=-1), "BAD BASELINE: tolerance -1 is not a number >= 0"),
+    (lambda d: d["runs"]["span_mini__fixed__bm25"].pop("data_identity"),
+     "BAD BASELINE: the run has no data identity, so changed data cannot be told apart (rewrite it with `ragsweep gate --write`)"),
+    (lambda d: d["runs"]["span_mini__fixed__bm25"].update(metrics=[0.5]), "BAD BASELINE: metrics is a list, not a mapping of metric to mean"),
+    (lambda d: d["runs"]["span_mini__fixed__bm25"].update(per_query=["q1"]), "BAD BASELINE: per_query is a list, not a mapping of metric to per-query values"),
+    (lambda d: d["runs"]["span_mini__fixed__bm25"]["per_query"].update({"doc_recall@5": {"q1": "0.5"}}),
+     "BAD BASELINE: per_query of doc_recall@5 is not a mapping of query id to number"),
 ])
 def test_gate_fails_on_a_baseline_it_cannot_check_against(gate_runs, caplog, mutate, reason):
     tmp_path, _, baseline = gate_runs
@@ -882,3 +888,44 @@ def test_gate_fails_on_an_unreadable_baseline(gate_runs, caplog):
     baseline.write_text('{"runs": {')
     code, text = _gate(tmp_path, baseline, caplog)
     assert code == 1 and "unreadable baseline" in text
+
+
+def test_a_huge_reply_that_claims_few_tokens_is_cut_by_the_harness_count(tmp_path):
+    """A server that returns megabytes while its usage block claims 5 tokens: cut to max_tokens by the
+    harness's own count and flagged, and the request cache stays small."""
+    from tests.loopback_openai import LoopbackServer
+    from ragsweep.text import tiktoken_encoding
+
+    huge = "flood " * 400_000  # 2.4 M characters
+    with LoopbackServer(lambda body: huge, completion_tokens=5) as server:
+        run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=bm25", *_openai_generator(server.url), "generator.max_tokens=8")
+    records = pd.read_parquet(run_dir / "records.parquet")
+    assert records["answer_truncated"].all() and (records["completion_tokens"] == 8).all()
+    assert all(len(tiktoken_encoding("cl100k_base").encode(a)) <= 8 for a in records["answer"])
+    cached = sum(p.stat().st_size for p in (tmp_path / "cache" / "openai_requests").rglob("*.json"))
+    assert cached < 100_000
+
+
+def test_a_plausible_reply_is_never_cut(tmp_path):
+    from tests.loopback_openai import LoopbackServer
+
+    with LoopbackServer(lambda body: "Hallowmere Abbey, founded in the north", completion_tokens=7) as server:
+        run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=bm25", *_openai_generator(server.url), "generator.max_tokens=8")
+    records = pd.read_parquet(run_dir / "records.parquet")
+    assert not records["answer_truncated"].any() and (records["answer"] == "Hallowmere Abbey, founded in the north").all()
+
+
+def test_a_429_with_retry_after_is_honoured(tmp_path, monkeypatch):
+    """Two 429 replies asking for 3 s: the client waits 3 s each time (not its 0.01 s backoff), within its timeout."""
+    import time as time_module
+
+    from ragsweep.llm import openai_server
+    from tests.loopback_openai import LoopbackServer
+
+    waits: list[float] = []
+    monkeypatch.setattr(openai_server.time, "sleep", lambda s: waits.append(s))
+    with LoopbackServer(_answer, failures=2, status=429, headers={"Retry-After": "3"}) as server:
+        run(tmp_path, "task=multihop_mini", "retriever=bm25", *_openai_generator(server.url, concurrency=1), "generator.max_retries=2")
+    assert waits == [3.0, 3.0] and time_module.sleep is not None
+    assert openai_server.retry_after_s({"retry-after": "120"}) == 120.0 and openai_server.retry_after_s({}) is None
+    assert 0 < openai_server.retry_after_s({"retry-after": time_module.strftime("%a, %d %b %Y %H:%M:%S GMT", time_module.gmtime(time_module.time() + 30))}) <= 30

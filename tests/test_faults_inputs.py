@@ -211,3 +211,117 @@ def test_a_parameter_of_the_wrong_type_stops_the_run_before_any_work(tmp_path, o
         run(tmp_path, "task=span_mini", "chunker=fixed_tokens", "retriever=bm25", "generator=none", override)
     assert str(err.value) == message
     assert not (tmp_path / "cache" / "load").exists()  # stopped before the first stage
+
+
+# ---------------------------------------------------------------- a full disk, a read-only folder
+
+
+def disk_full_under(monkeypatch, folder: Path) -> None:
+    """Every file written under ``folder`` fails as on a full disk (ENOSPC when its data is flushed)."""
+    import errno
+    import os
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(folder)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_full_disk_in_the_cache_is_one_line_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    from ragsweep.errors import CacheError
+
+    disk_full_under(monkeypatch, tmp_path / "cache")
+    with pytest.raises(CacheError) as err:
+        run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none")
+    assert str(err.value).startswith(f"cannot write to {tmp_path / 'cache' / 'load'}/")
+    assert str(err.value).endswith("(No space left on device): point cache_dir (or RAGSWEEP_CACHE) at a writable folder")
+    assert not [p for p in (tmp_path / "cache").rglob("*.tmp")]
+
+
+def test_a_full_disk_in_the_results_is_one_line_and_leaves_no_run_folder(tmp_path, monkeypatch):
+    from ragsweep.errors import WriteError
+
+    disk_full_under(monkeypatch, tmp_path / "runs")
+    with pytest.raises(WriteError) as err:
+        run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none")
+    assert str(err.value).endswith("(No space left on device): free space there or point results_root (or RAGSWEEP_RESULTS) at a writable folder")
+    assert not list((tmp_path / "runs").rglob("*.*"))  # no run folder, whole or half, and no staging folder
+
+
+def test_a_full_disk_while_writing_the_report_is_one_line_and_keeps_the_old_leaderboard(tmp_path, monkeypatch, capsys):
+    from ragsweep.cli import main
+
+    run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none", "sweep_name=s")
+    out = tmp_path / "board" / "leaderboard.md"
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--sweep", "s", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    disk_full_under(monkeypatch, tmp_path / "board")
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--sweep", "s", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().endswith("(No space left on device): free space there or point results_root (or RAGSWEEP_RESULTS) at a writable folder")
+    assert out.read_bytes() == before
+
+
+def test_a_read_only_results_root_is_one_line_before_hydra(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "ro"
+    root.mkdir()
+    root.chmod(0o555)
+    try:
+        if os.access(root, os.W_OK):  # root ignores permission bits: make the path a file instead
+            root.chmod(0o755)
+            root.rmdir()
+            root.write_text("not a folder")
+        out = subprocess.run([sys.executable, "-m", "ragsweep", "run", "task=span_mini", "generator=none", f"results_root={root}"],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        if root.is_dir():
+            root.chmod(0o755)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith(f"cannot write to {root} (") and out.stderr.count("\n") == 1
+    assert "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- report and command-line typos
+
+
+def test_a_report_of_an_unknown_sweep_is_an_error_and_never_empties_the_leaderboard(tmp_path, capsys):
+    from ragsweep.cli import main
+
+    run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none", "sweep_name=default")
+    out = tmp_path / "leaderboard.md"
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--sweep", "default", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--sweep", "defualt", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == "ragsweep report: no runs of sweep 'defualt': did you mean 'default'? (sweeps with runs: default)\n"
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--sweep", "default", "--sort", "span_iuo@5", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("ragsweep report: no run shown has metric 'span_iuo@5': did you mean 'span_iou@5'? (known: ")
+    assert main(["report", "--runs", str(tmp_path / "nothing"), "--out", str(out)]) == 2
+    assert "a report never replaces a leaderboard with an empty one" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "retriever=bm52"], "unknown retriever 'bm52': did you mean 'bm25'? (known: "),
+    (["run", "task=spam_mini"], "unknown task 'spam_mini': did you mean 'span_mini'? (known: "),
+    (["run", "-m", "chunker=fixed_tokens,recursiv"], "unknown chunker 'recursiv': did you mean 'recursive'? (known: "),
+])
+def test_a_typo_in_a_config_choice_is_one_line_with_a_suggestion(args, message, capsys):
+    from ragsweep.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_hydra_groups_and_plain_values_are_left_to_hydra():
+    from ragsweep.config_names import unknown_choice
+
+    assert unknown_choice(["hydra/launcher=basic", "chunker.size=200", "seed=3", "task=null", "+sweep=default"], []) is None

@@ -64,7 +64,7 @@ def test_planted_regression_fails_and_says_if_significant(runs, tmp_path, caplog
 def test_missing_run_fails(runs, tmp_path, caplog):
     tmp, baseline = runs
     data = json.loads(baseline.read_text())
-    data["runs"]["thai_legal_mini__fixed_tokens__bm25__none__extractive__none"] = {"metrics": {"doc_recall@5": 0.5}, "per_query": {"doc_recall@5": {}}}
+    data["runs"]["thai_legal_mini__fixed_tokens__bm25__none__extractive__none"] = {"metrics": {"doc_recall@5": 0.5}, "per_query": {"doc_recall@5": {}}, "data_identity": "d0"}
     path = tmp_path / "missing.json"
     path.write_text(json.dumps(data))
     code, text = _gate(tmp, path, caplog)

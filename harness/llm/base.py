@@ -13,6 +13,10 @@ Messages = list[dict[str, str]]
 
 
 EMPTY_COMPLETION = "empty completion: the model returned no text"
+# A server's completion_tokens is implausible when the harness's own count of the reply is this many times
+# max_tokens (tokenizers differ, but not by this much): the reply is then cut by the harness's count.
+IMPLAUSIBLE_TOKEN_RATIO = 4
+MAX_TOKEN_CHARS = 128  # no cl100k token spans more characters: counting a prefix this long per token suffices
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,20 @@ class Completion:
     @classmethod
     def reply(
         cls, text: str | None, prompt_tokens: int, completion_tokens: int, latency_s: float, max_tokens: int,
-        cut: Callable[[str, int], str] | None = None,
+        cut: Callable[[str, int], str | None] | None = None,
     ) -> Completion:
         """The one way a backend turns a model's reply into a Completion: an empty or null reply is a failed
-        call (counted, never scored as an empty answer); one longer than ``max_tokens`` is cut and flagged."""
+        call (counted, never scored as an empty answer). Where the backend's token counts come from elsewhere
+        (a server), ``cut(text, n)`` gives the first n tokens as the harness counts them, or None when the
+        text has no more than n: a reply the server says is longer than ``max_tokens``, or one whose own count
+        is implausibly beyond what the server claims, is cut to ``max_tokens`` and flagged."""
         text = (text or "").strip()
         if not text:
             return cls("", prompt_tokens, completion_tokens, latency_s, error=EMPTY_COMPLETION)
-        if completion_tokens > max_tokens and cut is not None:
-            return cls(cut(text, max_tokens).strip(), prompt_tokens, max_tokens, latency_s, truncated=True)
+        if cut is not None:
+            limit = max_tokens if completion_tokens > max_tokens else IMPLAUSIBLE_TOKEN_RATIO * max(max_tokens, completion_tokens)
+            if cut(text, limit) is not None:
+                return cls((cut(text, max_tokens) or text).strip(), prompt_tokens, max_tokens, latency_s, truncated=True)
         return cls(text, prompt_tokens, completion_tokens, latency_s)
 
 
@@ -87,12 +96,15 @@ class ChatBackend(ABC):
 
         return len(tiktoken_encoding("cl100k_base").encode(text, disallowed_special=()))
 
-    def cut_tokens(self, text: str, n: int) -> str:
-        """The first ``n`` tokens of ``text``, counted as ``count_tokens`` counts them."""
+    def cut_tokens(self, text: str, n: int) -> str | None:
+        """The first ``n`` tokens of ``text`` (counted as ``count_tokens`` counts them), or None when it has no
+        more than ``n``. Only a prefix of ``text`` is tokenized, so a reply of millions of characters costs no
+        more than one of ``n`` tokens."""
         from ragsweep.text import tiktoken_encoding
 
         enc = tiktoken_encoding("cl100k_base")
-        return enc.decode(enc.encode(text, disallowed_special=())[:n])
+        tokens = enc.encode(text[: (n + 1) * MAX_TOKEN_CHARS], disallowed_special=())
+        return enc.decode(tokens[:n]) if len(tokens) > n else None
 
 
 BACKENDS: Registry[Any] = Registry("llm backend", "ragsweep.llm")

@@ -1,7 +1,8 @@
 """Any OpenAI-compatible chat server (``vllm serve``, llama.cpp server, TGI, hosted APIs).
 
 Requests run with bounded concurrency; transient failures (connection errors, timeouts, 429 and 5xx)
-are retried with exponential backoff; every successful response is stored on disk under the hash of
+are retried with exponential backoff, or after the server's ``Retry-After`` where it says one (bounded by
+the request timeout); every successful response is stored on disk under the hash of
 the request, so a re-run or a resumed sweep never pays for the same completion twice. A request that
 still fails is returned as a Completion with its error, never dropped. Structured output uses the
 standard ``response_format`` json_schema, which ``vllm serve`` enforces with guided decoding.
@@ -24,6 +25,24 @@ from ragsweep.hashing import canonical_json, sha256_json
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages, redact
 
 log = logging.getLogger(__name__)
+
+
+def retry_after_s(headers: Any) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (a number of seconds or an HTTP date), else None."""
+    value = headers.get("retry-after") if headers is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class RequestCache:
@@ -92,6 +111,9 @@ class OpenAIBackend(ChatBackend):
                     raise
                 runtime.count("openai_retries")
                 delay = self.backoff_s * 2**attempt
+                asked = retry_after_s(getattr(getattr(err, "response", None), "headers", None))
+                if asked is not None:  # the server said when: honour it, never past the request timeout
+                    delay = min(max(delay, asked), self.timeout_s)
                 log.warning("openai request failed (%s), retry %d in %.1fs", type(err).__name__, attempt + 1, delay)
                 time.sleep(delay)
                 continue
