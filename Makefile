@@ -99,11 +99,12 @@ chunking-study: install
 	$(RS) sweep chunking_study task=$(SUITE) sweep_name=chunking_study_$(SUITE) $(ARGS)
 	$(RS) study --sweep chunking_study_$(SUITE)
 
-# LLM-as-judge (coverage, contradiction, correctness, faithfulness, relevance, ragas) with the bundled
-# model on the bundled answerable suites; judge=openai JUDGE_MODEL=... for a real judge on a server.
+# LLM-as-judge (coverage, contradiction, correctness, faithfulness, relevance) and ragas's metrics (judge=ragas)
+# with the bundled model on the bundled answerable suites; judge=openai JUDGE_MODEL=... for a real judge on a server.
 JUDGE ?= llm
 judge: install
 	$(RS) sweep judge judge=$(JUDGE) $(ARGS)
+	$(RS) sweep judge judge=ragas $(ARGS)
 	$(RS) report --sweep judge --out results/judge.md --metrics judge_coverage,judge_contradiction,judge_correctness,judge_faithfulness,judge_relevance,ragas_faithfulness,answer_f1,keyword_recall@4
 
 # CoFE-RAG keyword annotation of a suite's queries (written beside the suite for bundled ones).

@@ -19,12 +19,11 @@ import pandas as pd
 
 from ragsweep.paths import SOURCE_ROOT, results_root
 from ragsweep.provenance import git_revision
-from ragsweep.results import HEADLINE_METRICS
+from ragsweep.results import headline_names
 from ragsweep.results import write_json
 from ragsweep.metrics.significance import paired_permutation_p
 
 log = logging.getLogger("ragsweep.gate")
-LOWER_IS_BETTER = frozenset({"judge_contradiction"})
 DEFAULT_TOLERANCE = 0.01
 ALPHA = 0.05
 
@@ -43,8 +42,7 @@ def latest_runs(runs_dir: Path, sweep: str) -> dict[str, Path]:
 
 
 def tracked_metrics(metrics: dict[str, Any]) -> list[str]:
-    names = [metrics.get("headline"), *HEADLINE_METRICS]
-    return list(dict.fromkeys(n for n in names if n and n in metrics["metrics"]))
+    return [n for n in headline_names(metrics) if n in metrics["metrics"]]
 
 
 def snapshot(run_dir: Path) -> dict[str, Any]:
@@ -52,11 +50,13 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
     metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
     records = pd.read_parquet(run_dir / "records.parquet").set_index("query_id")
     names = tracked_metrics(metrics)
-    return {
+    out = {
         "data_identity": metrics.get("data_identity"),
         "metrics": {n: metrics["metrics"][n]["mean"] for n in names},
         "per_query": {n: {q: float(v) for q, v in records[n].dropna().items()} for n in names},
     }
+    lower = [n for n in metrics.get("lower_is_better", ()) if n in names]
+    return {**out, "lower_is_better": lower} if lower else out
 
 
 def _is_number(value: Any) -> bool:
@@ -72,12 +72,13 @@ class Check:
     tolerance: float
     p_value: float | None
     problem: str | None = None  # why this check cannot pass whatever the numbers say
+    lower_is_better: bool = False  # a rise is the drop (metrics.json lower_is_better, from the judge's rubrics)
 
     @property
     def drop(self) -> float | None:
         if not (_is_number(self.baseline) and _is_number(self.current)):
             return None
-        sign = -1.0 if self.metric in LOWER_IS_BETTER else 1.0
+        sign = -1.0 if self.lower_is_better else 1.0
         return sign * (self.baseline - self.current)  # type: ignore[operator]
 
     @property
@@ -154,7 +155,8 @@ def compare(baseline: dict[str, Any], current: dict[str, dict[str, Any]]) -> lis
                     else:
                         shared = sorted(base_q)
                         p = paired_permutation_p([cur_q[q] for q in shared], [base_q[q] for q in shared]) if shared else None
-            checks.append(Check(key, metric, base_mean if _is_number(base_mean) else None, cur_mean, tol, p, problem))
+            lower = metric in base.get("lower_is_better", ()) or (now is not None and metric in now.get("lower_is_better", ()))
+            checks.append(Check(key, metric, base_mean if _is_number(base_mean) else None, cur_mean, tol, p, problem, lower))
     return checks
 
 

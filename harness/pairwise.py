@@ -29,9 +29,11 @@ log = logging.getLogger("ragsweep.pairwise")
 
 
 def judge_config(judge: str, overrides: list[str]) -> dict[str, Any]:
+    """The judge config (its models) with the pairwise prompt (configs/judge/prompts/v1.yaml) under ``prompts``:
+    the prompt is composed beside the judge, not inside it, so it is no parameter of the per-answer judge."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"judge={judge}", *overrides])
-    return plain_config(cfg.judge)
+        cfg = compose("config", overrides=[f"judge={judge}", "+judge/prompts@pairwise_prompts=v1", *overrides])
+    return {**plain_config(cfg.judge), "prompts": plain_config(cfg.pairwise_prompts)}
 
 
 def data_identity(run: Path) -> str | None:

@@ -59,6 +59,8 @@ class PipelineResult:
     data_files: list[str] = field(default_factory=list)  # absolute paths (as given, links unresolved) of every file and folder read
     failed_llm_results: int = 0  # generations and verdicts that failed: the next run retries them
     code: dict[str, str | None] = field(default_factory=dict)  # module -> code identity of every component used
+    lower_is_better: list[str] = field(default_factory=list)  # judged columns where lower is better (from the rubrics)
+    headline_extra: list[str] = field(default_factory=list)  # judged columns the rubrics mark as headline
 
 
 @dataclass
@@ -172,6 +174,8 @@ class Pipeline:
             documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
             task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"], self.retrieval_report,
             [os.path.abspath(p) for p in data_files], self.failed_llm_results, dict(sorted(self.code.items())),
+            list(getattr(parts.judge, "lower_is_better", [])) if judgements else [],
+            list(getattr(parts.judge, "headline_columns", [])) if judgements else [],
         )
 
     def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:

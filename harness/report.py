@@ -24,7 +24,7 @@ from ragsweep.paths import results_root
 from ragsweep.cache import atomic_write_bytes
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.errors import ConfigError
-from ragsweep.results import HEADLINE_METRICS, RESULTS_ADVICE
+from ragsweep.results import HEADLINE_METRICS, RESULTS_ADVICE, lower_is_better
 
 log = logging.getLogger("ragsweep.report")
 
@@ -129,7 +129,8 @@ def suite_metrics(runs: list[dict[str, Any]], sort: str | None, columns: tuple[s
     led by the suite's headline metric, which is then also the default sort key."""
     headline = suite_headline(runs)
     lead = [headline] if headline and columns is None else []
-    order = lead + [m for m in (columns or HEADLINE_METRICS) if m not in lead]
+    defaults = list(dict.fromkeys([*HEADLINE_METRICS, *(n for r in runs for n in r["metrics"].get("headline_extra", ()))]))
+    order = lead + [m for m in (columns or defaults) if m not in lead]
     present = [m for m in order if any(m in r["metrics"]["metrics"] for r in runs)]
     return present, sort if sort in present else (present[0] if present else None)
 
@@ -138,7 +139,8 @@ def ranked_runs(runs: list[dict[str, Any]], key: str | None) -> tuple[list[dict[
     """Runs best first on ``key``, with each run's paired p-value against the best (None for the best)."""
     if not key:
         return runs, [None] * len(runs)
-    runs = sorted(runs, key=lambda r: -r["metrics"]["metrics"].get(key, {}).get("mean", float("-inf")))
+    sign = 1.0 if lower_is_better([r["metrics"] for r in runs], key) else -1.0  # best first either way
+    runs = sorted(runs, key=lambda r: sign * r["metrics"]["metrics"].get(key, {}).get("mean", -sign * float("inf")))
     return runs, versus_best(runs, key) if key in runs[0]["metrics"]["metrics"] else [None] * len(runs)
 
 

@@ -72,6 +72,18 @@ def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[s
     return f"{readable}__{config_hash(cfg)[:8]}"
 
 
+def headline_names(metrics: dict[str, Any]) -> list[str]:
+    """A run's headline metrics, in order: the suite's own headline, the built-in set, then those its components
+    declared (metrics.json ``headline_extra``: a judge rubric's columns marked ``headline: true``)."""
+    names = (metrics.get("headline"), *HEADLINE_METRICS, *metrics.get("headline_extra", ()))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def lower_is_better(runs_metrics: Sequence[dict[str, Any]], name: str) -> bool:
+    """Whether any run says that a lower ``name`` is better (metrics.json ``lower_is_better``)."""
+    return any(name in m.get("lower_is_better", ()) for m in runs_metrics)
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
     keys = (*GROUPS, "top_k", "eval_k", "span_k", "section_k", "keyword_k", "rerank_candidates", "seed", "section_mapping", "keyword_reference_compat", "citation_reference_swapped")
     return sha256_json({k: cfg.get(k) for k in keys})

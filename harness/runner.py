@@ -21,7 +21,7 @@ from ragsweep.hashing import sha256_json, sha256_text
 from ragsweep.pipeline import Pipeline, PipelineResult, plain_config
 from ragsweep.provenance import git_revision, machine, package_versions
 from ragsweep.registry import BY_GROUP
-from ragsweep.results import GROUPS, HEADLINE_METRICS, component_label, config_hash, run_name, write_run
+from ragsweep.results import GROUPS, component_label, config_hash, headline_names, run_name, write_run
 from ragsweep.scoring import aggregate, build_records
 
 log = logging.getLogger("ragsweep.runner")
@@ -37,7 +37,7 @@ def data_identity(result: PipelineResult) -> str:
 
 def headline_summary(metrics: dict[str, Any], n_queries: int) -> str:
     """One line with the run's headline metrics: what a user wants to see when a run ends."""
-    names = list(dict.fromkeys(n for n in (metrics.get("headline"), *HEADLINE_METRICS) if n and n in metrics["metrics"]))[:6]
+    names = [n for n in headline_names(metrics) if n in metrics["metrics"]][:6]
     shown = [f"{n}={metrics['metrics'][n]['mean']:.4f}" + (f" (n={metrics['metrics'][n]['n']})" if metrics["metrics"][n]["n"] != n_queries else "") for n in names]
     return f"{n_queries} queries: " + (", ".join(shown) or "no metric")
 
@@ -64,6 +64,10 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     metrics["sweep"] = plain["sweep_name"]
     metrics["headline"] = result.headline_metric
     metrics["data_identity"] = data_identity(result)
+    if result.lower_is_better:  # what the gate and report read to tell a rise from a drop
+        metrics["lower_is_better"] = result.lower_is_better
+    if result.headline_extra:  # judged columns its rubrics mark as headline: the report shows them, the gate tracks them
+        metrics["headline_extra"] = result.headline_extra
     score_s = time.perf_counter() - t_score
     name = run_name(choices, plain, overrides)
     run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name

@@ -101,8 +101,7 @@ def test_cited_run_records_scores_validity_and_attribution(tmp_path):
 
     with LoopbackServer(_cited_reply) as server:
         run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=openai_cited", f"generator.base_url={server.url}",
-                         "generator.model=m", "judge=openai", f"judge.models.0.base_url={server.url}", "judge.rubrics=[attribution]",
-                         "judge.ragas.metrics=[]")
+                         "generator.model=m", "judge=openai", f"judge.models.0.base_url={server.url}", "judge.rubrics=[attribution]")
         schema = next(b for b in server.bodies if "Passages:" in b["messages"][-1]["content"])["response_format"]["json_schema"]["schema"]
     assert schema["required"] == ["answer", "citations"]
     records = pd.read_parquet(run_dir / "records.parquet").set_index("query_id")

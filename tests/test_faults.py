@@ -657,8 +657,7 @@ def test_refusals_from_a_judge_are_invalid_and_counted(tmp_path):
         return "Yes, I understand the task, but I cannot evaluate this answer."
 
     with LoopbackServer(refuse) as server:
-        overrides = ["task=multihop_mini", "retriever=bm25", "generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}",
-                     "judge.ragas.metrics=[]", "judge.rubrics=[faithfulness,relevance,correctness]"]
+        overrides = ["task=multihop_mini", "retriever=bm25", "generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}", "judge.rubrics=[faithfulness,relevance,correctness]"]
         run_dir, _ = run(tmp_path, *overrides)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for rubric in ("faithfulness", "relevance", "correctness"):
@@ -670,8 +669,7 @@ def test_failed_judge_calls_are_judged_again_by_the_next_run(tmp_path, caplog):
     from tests.loopback_openai import LoopbackServer
 
     with LoopbackServer(lambda body: '{"verdict": "YES"}', failures=16) as server:
-        overrides = ["task=multihop_mini", "retriever=bm25", "generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}",
-                     "judge.ragas.metrics=[]", "judge.rubrics=[faithfulness]", "+judge.models.0.max_retries=0"]
+        overrides = ["task=multihop_mini", "retriever=bm25", "generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}", "judge.rubrics=[faithfulness]", "+judge.models.0.max_retries=0"]
         run_dir, _ = run(tmp_path, *overrides)
         assert json.loads((run_dir / "metrics.json").read_text())["summary"]["judge_faithfulness_valid"] == 0.0
         caplog.set_level(logging.WARNING)

@@ -72,6 +72,7 @@ def test_missing_run_fails(runs, tmp_path, caplog):
 
 
 def test_lower_is_better_metrics_drop_upwards():
-    assert Check("r", "judge_contradiction", 0.1, 0.3, 0.01, None).failed
-    assert not Check("r", "judge_contradiction", 0.3, 0.1, 0.01, None).failed
+    assert Check("r", "judge_contradiction", 0.1, 0.3, 0.01, None, lower_is_better=True).failed
+    assert not Check("r", "judge_contradiction", 0.3, 0.1, 0.01, None, lower_is_better=True).failed
+    assert not Check("r", "judge_contradiction", 0.1, 0.3, 0.01, None).failed  # without the flag a rise is a gain
     assert Check("r", "answer_f1", 0.5, 0.48, 0.01, None).failed and not Check("r", "answer_f1", 0.5, 0.495, 0.01, None).failed

@@ -16,7 +16,7 @@ from ragsweep.types import Chunk, Generation, Query
 from tests.helpers import run, statuses
 from tests.loopback_openai import LoopbackServer
 
-PROMPTS = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parent.parent / "configs/judge/prompts/v1.yaml"))
+RUBRIC_DEFS = {p.stem: OmegaConf.to_container(OmegaConf.load(p)) for p in sorted((Path(__file__).resolve().parent.parent / "configs/judge/rubric").glob("*.yaml"))}
 CHUNKS = {"a#0": Chunk("a#0", "a", 0, 0, "Tomas Hale was born in 1949 in Calder Bay.")}
 QUERIES = [
     Query("q1", "Where was Tomas Hale born?", answers=("Calder Bay",)),
@@ -42,7 +42,7 @@ def canned(body):
 
 def _judge(url: str, **kw) -> LLMJudge:
     models = kw.pop("models", [{"backend": "openai", "model": "j", "base_url": url, "backoff_s": 0.01}])
-    return LLMJudge(models=models, rubrics=["coverage", "correctness", "faithfulness", "relevance"], prompts=PROMPTS, **kw)
+    return LLMJudge(models=models, rubrics=["coverage", "correctness", "faithfulness", "relevance"], rubric_defs=RUBRIC_DEFS, **kw)
 
 
 def test_verdicts_invalid_and_skipped_are_kept_apart(isolated_cache):
@@ -72,7 +72,7 @@ def test_panel_averages_readable_members(isolated_cache):
     full = lambda body: '{"coverage": {"score": "full-coverage"}, "contradiction": {"score": "contradiction"}}'  # noqa: E731
     with LoopbackServer(canned) as a, LoopbackServer(full) as b:
         models = [{"backend": "openai", "model": "a", "base_url": a.url}, {"backend": "openai", "model": "b", "base_url": b.url}]
-        judge = LLMJudge(models=models, rubrics=["coverage"], prompts=PROMPTS)
+        judge = LLMJudge(models=models, rubrics=["coverage"], rubric_defs=RUBRIC_DEFS)
         [v1, _, _] = judge.judge(QUERIES, GENERATIONS, CHUNKS)
     assert v1["scores"]["judge_coverage"] == {"members": [50.0, 100.0], "score": 75.0}
     assert v1["scores"]["judge_contradiction"]["score"] == 0.5
@@ -80,7 +80,7 @@ def test_panel_averages_readable_members(isolated_cache):
 
 def test_judge_stage_in_a_run_records_validity_and_agreement(tmp_path):
     with LoopbackServer(canned) as server:
-        overrides = ["generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}", "judge.ragas.metrics=[]"]
+        overrides = ["generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}"]
         run_dir, info = run(tmp_path, *overrides)
         calls = server.calls
         _, again = run(tmp_path, *overrides)
@@ -100,7 +100,7 @@ def test_judge_stage_in_a_run_records_validity_and_agreement(tmp_path):
 
 def test_reference_policy_scores_unreadable_verdicts_zero(tmp_path):
     with LoopbackServer(canned) as server:
-        overrides = ["generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}", "judge.ragas.metrics=[]",
+        overrides = ["generator=extractive", "judge=openai", f"judge.models.0.base_url={server.url}",
                      "judge.invalid_policy=zero", "judge.rubrics=[correctness]"]
         run_dir, _ = run(tmp_path, *overrides)
     records = pd.read_parquet(run_dir / "records.parquet")
@@ -111,7 +111,7 @@ def test_reference_policy_scores_unreadable_verdicts_zero(tmp_path):
 def test_bundled_model_judges_for_real(isolated_cache):
     judge = LLMJudge(
         models=[{"backend": "hf", "model": "bundled:SmolLM2-135M-Instruct", "max_tokens": 24, "device": "cpu"}],
-        rubrics=["faithfulness"], prompts=PROMPTS,
+        rubrics=["faithfulness"], rubric_defs=RUBRIC_DEFS,
     )
     [v1, _, _] = judge.judge(QUERIES, GENERATIONS, CHUNKS)
     [reply] = v1["raw"]["faithfulness"]

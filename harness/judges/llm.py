@@ -1,5 +1,7 @@
-"""LLM-as-judge: NitiBench coverage + contradiction, CoFE-RAG correctness, faithfulness and relevance,
-and the ragas bridge, on any chat backend or a panel of them.
+"""LLM-as-judge over rubrics defined as data (configs/judge/rubric/<name>.yaml: prompt, few-shot turns, JSON
+schema, record columns and their reply readers), on any chat backend or a panel of them. Built in: NitiBench
+coverage + contradiction, CoFE-RAG correctness, faithfulness, relevance and citation attribution; ragas is
+its own judge (judge=ragas, ragsweep.judges.ragas_bridge).
 
 Every call's raw reply is kept. A verdict that cannot be read, or a call that failed, is recorded as
 invalid (score None) and counted; a query whose answer failed to generate is not judged and counted.
@@ -12,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ragsweep.errors import ConfigError
+from ragsweep.judges.readers import reader
 from ragsweep.llm.base import build_backend
 from ragsweep.llm.prompting import render
 from ragsweep.registry import JUDGES
@@ -21,58 +25,49 @@ from ragsweep.metrics import judge as jm
 log = logging.getLogger(__name__)
 
 
+CONTEXTS = ("generator", "cited")
+
+
 @dataclass(frozen=True)
 class Rubric:
+    """One rubric, from its YAML definition (configs/judge/rubric/<name>.yaml, or a --config-dir's)."""
+
+    name: str
     needs_reference: bool
+    context: str  # "generator": the generator's first context_k chunks; "cited": the chunks the answer cites
     columns: dict[str, Callable[[str], float | None]]  # record column -> reader of one raw reply
-    schema: dict[str, Any]
+    lower_is_better: tuple[str, ...]
+    headline: tuple[str, ...]  # columns the report shows and the gate tracks by default
+    schema: dict[str, Any] | None
+    prompt: dict[str, Any]
 
-
-def _label_schema(labels: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": {"thought": {"type": "string"}, "score": {"enum": labels}}, "required": ["score"]}
-
-
-_VERDICT_SCHEMA = {"type": "object", "properties": {"verdict": {"enum": ["YES", "NO"]}}, "required": ["verdict"]}
-
-RUBRICS: dict[str, Rubric] = {
-    "coverage": Rubric(
-        True,
-        {
-            "judge_coverage": lambda raw: jm.coverage_score(jm.parse_json_object(raw)),
-            "judge_contradiction": lambda raw: jm.contradiction_score(jm.parse_json_object(raw)),
-        },
-        {
-            "type": "object",
-            "properties": {
-                "student_point": {"type": "array", "items": {"type": "string"}},
-                "reference_point": {"type": "array", "items": {"type": "string"}},
-                "coverage": _label_schema(list(jm.COVERAGE_POINTS)),
-                "contradiction": _label_schema(list(jm.CONTRADICTION_POINTS)),
-            },
-            "required": ["coverage", "contradiction"],
-        },
-    ),
-    "correctness": Rubric(
-        True,
-        {"judge_correctness": jm.correctness_score},
-        {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "reasoning": {"type": "string"}}, "required": ["score"]},
-    ),
-    "faithfulness": Rubric(False, {"judge_faithfulness": jm.yes_no_score}, _VERDICT_SCHEMA),
-    "relevance": Rubric(False, {"judge_relevance": jm.yes_no_score}, _VERDICT_SCHEMA),
-    # Judged against the chunks the answer cites (citing generators only; answers without readable citations
-    # are not judged for it and are counted in the citation summary).
-    "attribution": Rubric(
-        False,
-        {"judge_attribution": jm.attribution_rate},
-        {
-            "type": "object",
-            "properties": {"claims": {"type": "array", "minItems": 1, "items": {
-                "type": "object", "properties": {"claim": {"type": "string"}, "supported": {"type": "boolean"}}, "required": ["claim", "supported"],
-            }}},
-            "required": ["claims"],
-        },
-    ),
-}
+    @classmethod
+    def from_config(cls, name: str, spec: Any) -> Rubric:
+        """A rubric from its definition, every field checked: a bad one is one line naming rubric and field."""
+        where = f"judge rubric {name!r}"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: no definition (add configs/judge/rubric/{name}.yaml and compose it with +judge/rubric@judge.rubric_defs.{name}={name})")
+        columns = spec.get("columns")
+        if not isinstance(columns, dict) or not columns or not all(isinstance(c, dict) and isinstance(c.get("reader"), str) for c in columns.values()):
+            raise ConfigError(f"{where}: columns must map each record column to {{reader: <name or import path>}}")
+        if spec.get("context", "generator") not in CONTEXTS:
+            raise ConfigError(f"{where}: context must be one of {', '.join(CONTEXTS)}, not {spec.get('context')!r}")
+        prompt = spec.get("prompt")
+        if not isinstance(prompt, dict) or not isinstance(prompt.get("user"), str):
+            raise ConfigError(f"{where}: prompt must hold at least a user template")
+        schema = spec.get("schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise ConfigError(f"{where}: schema must be a JSON schema object or null")
+        return cls(
+            name=name,
+            needs_reference=bool(spec.get("needs_reference", False)),
+            context=spec.get("context", "generator"),
+            columns={column: reader(c["reader"], name) for column, c in columns.items()},
+            lower_is_better=tuple(column for column, c in columns.items() if c.get("higher_is_better") is False),
+            headline=tuple(column for column, c in columns.items() if c.get("headline") is True),
+            schema=schema,
+            prompt=prompt,
+        )
 
 
 @JUDGES.register("llm")
@@ -84,22 +79,28 @@ class LLMJudge:
         self,
         models: Sequence[dict[str, Any]],
         rubrics: Sequence[str],
-        prompts: dict[str, Any],
+        rubric_defs: dict[str, Any],
         structured: bool = True,
         invalid_policy: str = "exclude",
         context_k: int = 3,
-        ragas: dict[str, Any] | None = None,
     ):
-        unknown = [r for r in rubrics if r not in RUBRICS or r not in prompts]
-        if unknown:
-            raise ValueError(f"rubrics without a definition or a prompt: {unknown}; known: {sorted(RUBRICS)}")
         if invalid_policy not in ("exclude", "zero"):
-            raise ValueError(f"invalid_policy must be 'exclude' or 'zero', not {invalid_policy!r}")
+            raise ConfigError(f"judge.invalid_policy must be 'exclude' or 'zero', not {invalid_policy!r}")
         if not models:
-            raise ValueError("a judge needs at least one model")
+            raise ConfigError("a judge needs at least one model (judge.models)")
+        self.rubric_defs = {name: Rubric.from_config(name, rubric_defs.get(name)) for name in rubrics}
         self.model_configs = [dict(m) for m in models]
-        self.rubrics, self.prompts, self.structured = list(rubrics), prompts, structured
-        self.invalid_policy, self.context_k, self.ragas = invalid_policy, context_k, ragas or {}
+        self.rubrics, self.structured = list(rubrics), structured
+        self.invalid_policy, self.context_k = invalid_policy, context_k
+
+    @property
+    def lower_is_better(self) -> list[str]:
+        """The record columns of its rubrics where a lower score is the better one (for the gate and report)."""
+        return sorted(c for r in self.rubric_defs.values() for c in r.lower_is_better)
+
+    @property
+    def headline_columns(self) -> list[str]:
+        return [c for r in self.rubric_defs.values() for c in r.headline]
 
     def _conversation(self, rubric: str, query: Query, answer: str, context: Sequence[Chunk]) -> list[dict[str, str]]:
         fields = {
@@ -108,7 +109,7 @@ class LLMJudge:
             "answer": answer,
             "context": "\n\n".join(c.text for c in context[: self.context_k]),
         }
-        return render(self.prompts[rubric], **fields)
+        return render(self.rubric_defs[rubric].prompt, **fields)
 
     def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
         """One verdict dict per query: ``{query_id, skipped, raw: {rubric: [reply per model]}, errors, scores}``."""
@@ -125,12 +126,13 @@ class LLMJudge:
             context = [chunks[cid] for cid in gen.context_chunk_ids if cid in chunks]
             cited = [chunks[cid] for cid in gen.citations or () if cid in chunks]
             for rubric in self.rubrics:
-                if RUBRICS[rubric].needs_reference and not q.answers:
+                spec = self.rubric_defs[rubric]
+                if spec.needs_reference and not q.answers:
                     continue
-                if rubric == "attribution" and not cited:
+                if spec.context == "cited" and not cited:
                     continue
                 jobs.append((i, rubric))
-                conversations.append(self._conversation(rubric, q, gen.answer, cited if rubric == "attribution" else context))
+                conversations.append(self._conversation(rubric, q, gen.answer, cited if spec.context == "cited" else context))
         for model_cfg in self.model_configs:
             backend = build_backend(model_cfg)
             completions = self._complete_by_rubric(backend, jobs, conversations)
@@ -139,15 +141,9 @@ class LLMJudge:
                 verdicts[i]["errors"].setdefault(rubric, []).append(completion.error)
         for v in verdicts:
             for rubric, replies in v["raw"].items():
-                for column, read in RUBRICS[rubric].columns.items():
+                for column, read in self.rubric_defs[rubric].columns.items():
                     member_scores = [None if err else read(text) for text, err in zip(replies, v["errors"][rubric])]
                     v["scores"][column] = {"members": member_scores, "score": jm.panel_score(member_scores)}
-        if self.ragas.get("metrics"):
-            from ragsweep.judges.ragas_bridge import ragas_scores
-
-            ragas_rows = ragas_scores(self.ragas, self.model_configs[0], queries, by_query, chunks, self.context_k)
-            for v in verdicts:
-                v["ragas"] = ragas_rows.get(v["query_id"], {})
         return verdicts
 
     def _complete_by_rubric(self, backend, jobs, conversations):
@@ -157,9 +153,9 @@ class LLMJudge:
             idx = [n for n, (_, r) in enumerate(jobs) if r == rubric]
             if not idx:
                 continue
-            schema = RUBRICS[rubric].schema if self.structured else None
+            schema = self.rubric_defs[rubric].schema if self.structured else None
             batch = [conversations[n] for n in idx]
-            completions = backend.complete(batch, json_schema=schema, desc=f"judge:{rubric}", max_tokens=self.prompts[rubric].get("max_tokens"))
+            completions = backend.complete(batch, json_schema=schema, desc=f"judge:{rubric}", max_tokens=self.rubric_defs[rubric].prompt.get("max_tokens"))
             for n, completion in zip(idx, completions):
                 out[n] = completion
         return out

@@ -1,4 +1,5 @@
-"""Run ragas's metrics on our records, with one of our chat backends as ragas's LLM and our embedder
+"""ragas's metrics as a judge of its own (``judge=ragas``, configs/judge/ragas.yaml; never run unless asked
+for: about 10 long LLM calls per query). It runs them on our records, with one of our chat backends as ragas's LLM and our embedder
 as its embeddings (ragas pinned in pyproject; the installed version lands in run.json's packages).
 
 ragas 0.4's collections metrics need an instructor-wrapped OpenAI client, which a local transformers
@@ -18,11 +19,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from ragsweep.errors import ConfigError
 from ragsweep.llm.base import ChatBackend, build_backend
+from ragsweep.registry import JUDGES
 from ragsweep.types import Chunk, Generation, Query
 
 log = logging.getLogger(__name__)
-os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
 # Our metric names -> ragas legacy classes (module, class).
 RAGAS_METRICS = {
@@ -101,7 +103,7 @@ def ragas_scores(
     names = list(config["metrics"])
     unknown = [n for n in names if n not in RAGAS_METRICS]
     if unknown:
-        raise ValueError(f"unknown ragas metrics {unknown}; known: {sorted(RAGAS_METRICS)}")
+        raise ConfigError(f"unknown ragas metrics {unknown}; known: {sorted(RAGAS_METRICS)}")
     eligible = [q for q in queries if (g := generations.get(q.query_id)) is not None and not g.error and q.answers]
     eligible = eligible[: config.get("max_queries") or None]
     if not eligible:
@@ -136,3 +138,38 @@ def ragas_scores(
             value = row.get(metric.name)
             out[q.query_id][f"ragas_{name}"] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
     return out
+
+
+@JUDGES.register("ragas")
+class RagasJudge:
+    """ragas's metrics with the first of ``models`` as ragas's LLM and ``embedder`` as its embeddings, on the
+    first ``max_queries`` answered questions that have a reference."""
+
+    version = "1"
+    label_params: tuple[str, ...] = ()
+
+    def __init__(
+        self, models: Sequence[dict[str, Any]], metrics: Sequence[str], max_queries: int | None = 2, parse_retries: int = 0,
+        embedder: str = "bundled:all-MiniLM-L6-v2", context_k: int = 3, invalid_policy: str = "exclude",
+    ):
+        unknown = [m for m in metrics if m not in RAGAS_METRICS]
+        if unknown or not metrics:
+            raise ConfigError(f"judge.metrics: unknown or no ragas metrics {unknown}; known: {', '.join(sorted(RAGAS_METRICS))}")
+        if not models:
+            raise ConfigError("a judge needs at least one model (judge.models)")
+        self.model_configs = [dict(m) for m in models]
+        self.config = {"metrics": list(metrics), "max_queries": max_queries, "parse_retries": parse_retries, "embedder": embedder}
+        self.context_k, self.invalid_policy = context_k, invalid_policy
+
+    lower_is_better: list[str] = []
+
+    def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
+        os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas's usage tracking calls home otherwise
+        by_query = {g.query_id: g for g in generations}
+        rows = ragas_scores(self.config, self.model_configs[0], queries, by_query, chunks, self.context_k)
+        verdicts = []
+        for q in queries:
+            gen = by_query.get(q.query_id)
+            skipped = "no generation" if gen is None else ("generation failed" if gen.error else None)
+            verdicts.append({"query_id": q.query_id, "skipped": skipped, "raw": {}, "errors": {}, "scores": {}, "ragas": rows.get(q.query_id, {})})
+        return verdicts

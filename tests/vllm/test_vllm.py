@@ -79,10 +79,10 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
     results/bench/vllm_agreement.json."""
     max_tokens = 32
     common = ["task=multihop_mini", "retriever=bm25", f"generator.max_tokens={max_tokens}", "generator.max_model_len=4096"]
-    local_dir, local = run(cache, *common, "generator=vllm", "judge=vllm", RUBRICS, "judge.ragas.metrics=[]")
+    local_dir, local = run(cache, *common, "generator=vllm", "judge=vllm", RUBRICS)
     served_dir, _ = run(cache, *[c for c in common if "max_model_len" not in c], "generator=openai", f"generator.base_url={served}",
                         f"generator.model={MODEL}", "judge=openai", f"judge.models.0.base_url={served}", f"judge.models.0.model={MODEL}",
-                        RUBRICS, "judge.ragas.metrics=[]")
+                        RUBRICS)
     local_rec, served_rec = _records(local_dir), _records(served_dir)
     assert list(local_rec.index) == list(served_rec.index) and len(local_rec) > 0
     for rec in (local_rec, served_rec):

@@ -1,0 +1,37 @@
+"""Readers of one judge reply: raw text in, a score in [0, 1] out, or None when the reply cannot be read
+(then the verdict is invalid and counted, never scored). A rubric YAML names its readers here by name, or
+any function by import path (``my_pkg.readers.concise``)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from ragsweep.errors import ConfigError
+from ragsweep.metrics import judge as jm
+
+Reader = Callable[[str], "float | None"]
+
+READERS: dict[str, Reader] = {
+    "coverage": lambda raw: jm.coverage_score(jm.parse_json_object(raw)),
+    "contradiction": lambda raw: jm.contradiction_score(jm.parse_json_object(raw)),
+    "correctness_1_to_5": jm.correctness_score,
+    "yes_no": jm.yes_no_score,
+    "attribution_rate": jm.attribution_rate,
+}
+
+
+def reader(name: str, rubric: str) -> Reader:
+    """The reader a rubric names: a built-in name, or a function by import path."""
+    if name in READERS:
+        return READERS[name]
+    module_name, _, attr = name.rpartition(".")
+    if not module_name:
+        raise ConfigError(f"judge rubric {rubric!r}: unknown reader {name!r}; known: {', '.join(sorted(READERS))}, or a function by import path")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"judge rubric {rubric!r}: reader {name!r} cannot be imported ({err})") from None
+    if not callable(fn):
+        raise ConfigError(f"judge rubric {rubric!r}: reader {name!r} is not a function")
+    return fn
