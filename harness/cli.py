@@ -97,6 +97,11 @@ def list_components() -> str:
         presets = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
         lines.append(f"{group} configs ({group}=NAME): {', '.join(presets)}")
         lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(registry.names())}")
+    from ragsweep.registry import METRICS
+
+    families = ", ".join(f"{n} (needs {METRICS.get(n).needs})" for n in METRICS.names())
+    lines.append(f"metric families (scoring.metrics.<key>.name=NAME, or _target_=pkg.module.Class): {families}")
+    lines.append(f"scoring configs (scoring=NAME): {', '.join(sorted(p.stem for p in (CONFIG_DIR / 'scoring').glob('*.yaml')))}")
     lines.append(f"sweep presets (ragsweep sweep NAME): {', '.join(sweep_presets())}")
     return "\n".join(lines)
 

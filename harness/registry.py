@@ -143,6 +143,7 @@ RERANKERS: Registry[Any] = Registry("reranker", "ragsweep.rerankers")
 GENERATORS: Registry[Any] = Registry("generator", "ragsweep.generators")
 JUDGES: Registry[Any] = Registry("judge", "ragsweep.judges")
 TASKS: Registry[Any] = Registry("task", "ragsweep.tasks")
+METRICS: Registry[Any] = Registry("metric", "ragsweep.scoring")  # chosen by the scoring config group, not one per run
 
 # The Hydra config group each registry serves.
 BY_GROUP: dict[str, Registry[Any]] = {

@@ -24,7 +24,7 @@ from ragsweep.paths import results_root
 from ragsweep.cache import atomic_write_bytes
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.errors import ConfigError
-from ragsweep.results import HEADLINE_METRICS, RESULTS_ADVICE, lower_is_better
+from ragsweep.results import RESULTS_ADVICE, headline_names, lower_is_better
 
 log = logging.getLogger("ragsweep.report")
 
@@ -129,7 +129,7 @@ def suite_metrics(runs: list[dict[str, Any]], sort: str | None, columns: tuple[s
     led by the suite's headline metric, which is then also the default sort key."""
     headline = suite_headline(runs)
     lead = [headline] if headline and columns is None else []
-    defaults = list(dict.fromkeys([*HEADLINE_METRICS, *(n for r in runs for n in r["metrics"].get("headline_extra", ()))]))
+    defaults = list(dict.fromkeys(n for r in runs for n in headline_names(r["metrics"], own=False)))
     order = lead + [m for m in (columns or defaults) if m not in lead]
     present = [m for m in order if any(m in r["metrics"]["metrics"] for r in runs)]
     return present, sort if sort in present else (present[0] if present else None)

@@ -14,11 +14,13 @@ import shutil
 import tempfile
 from pathlib import Path
 import logging
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 
 from ragsweep.cache import atomic_write_bytes
 from ragsweep.hashing import sha256_json
+from ragsweep.paths import CONFIG_DIR
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,13 +29,6 @@ log = logging.getLogger("ragsweep.results")
 
 GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge")
 
-# Shown when present, in this order after the suite's own headline metric (its default sort key).
-HEADLINE_METRICS = (
-    "section_hit@10", "section_multi_hit@10", "section_recall@10", "section_mrr@10", "section_multi_mrr@10",
-    "doc_recall@5", "doc_mrr@10", "doc_ndcg@10",
-    "span_iou@5", "span_recall@5", "span_precision@5", "precision_omega",
-    "answer_f1", "answer_em", "citation_f1", "citation_doc_f1",
-)
 
 
 def _label_value(value: Any) -> Any:
@@ -72,10 +67,23 @@ def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[s
     return f"{readable}__{config_hash(cfg)[:8]}"
 
 
-def headline_names(metrics: dict[str, Any]) -> list[str]:
-    """A run's headline metrics, in order: the suite's own headline, the built-in set, then those its components
-    declared (metrics.json ``headline_extra``: a judge rubric's columns marked ``headline: true``)."""
-    names = (metrics.get("headline"), *HEADLINE_METRICS, *metrics.get("headline_extra", ()))
+@lru_cache(maxsize=1)
+def default_headline_metrics() -> tuple[str, ...]:
+    """The headline metrics of the default scoring config's families: what a run written before runs recorded
+    their own (metrics.json ``headline_metrics``) is shown and gated by."""
+    from omegaconf import OmegaConf
+
+    from ragsweep.scoring.records import build_metrics
+
+    config = OmegaConf.merge(OmegaConf.load(CONFIG_DIR / "config.yaml"), {"scoring": OmegaConf.load(CONFIG_DIR / "scoring" / "default.yaml")})
+    families = build_metrics(OmegaConf.to_container(config.scoring, resolve=True))  # type: ignore[arg-type]
+    return tuple(dict.fromkeys(n for f in families for n in f.headline()))
+
+
+def headline_names(metrics: dict[str, Any], own: bool = True) -> list[str]:
+    """A run's headline metrics, in order: the suite's own headline (with ``own``), then the headline columns of
+    its metric families and judge rubrics (metrics.json ``headline_metrics``)."""
+    names = ((metrics.get("headline"),) if own else ()) + tuple(metrics.get("headline_metrics") or default_headline_metrics())
     return list(dict.fromkeys(n for n in names if n))
 
 
@@ -85,7 +93,9 @@ def lower_is_better(runs_metrics: Sequence[dict[str, Any]], name: str) -> bool:
 
 
 def config_hash(cfg: dict[str, Any]) -> str:
-    keys = (*GROUPS, "top_k", "eval_k", "span_k", "section_k", "keyword_k", "rerank_candidates", "seed", "section_mapping", "keyword_reference_compat", "citation_reference_swapped")
+    """What tells two runs of the same components apart in their folder names: everything that decides their
+    rankings, answers or scores (the scoring config holds every metric's k and switches)."""
+    keys = (*GROUPS, "top_k", "rerank_candidates", "seed", "scoring")
     return sha256_json({k: cfg.get(k) for k in keys})
 
 

@@ -22,7 +22,8 @@ from ragsweep.pipeline import Pipeline, PipelineResult, plain_config
 from ragsweep.provenance import git_revision, machine, package_versions
 from ragsweep.registry import BY_GROUP
 from ragsweep.results import GROUPS, component_label, config_hash, headline_names, run_name, write_run
-from ragsweep.scoring import aggregate, build_records
+from ragsweep.code_identity import code_identity
+from ragsweep.scoring.records import aggregate, build_metrics, build_records, headline_metrics, lower_is_better
 
 log = logging.getLogger("ragsweep.runner")
 
@@ -47,27 +48,25 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     t0 = time.perf_counter()
     plain = plain_config(cfg)
     notes = validate_run_config(plain)
+    families = build_metrics(plain["scoring"])  # a bad metric config stops the run before any work
     runtime.configure(plain["cache_dir"], bool(plain.get("progress", True)))
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     with logging_redirect_tqdm():  # log lines print above the progress bars, never onto their line
         result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
     t_score = time.perf_counter()
-    invalid_policy = plain["judge"].get("invalid_policy", "exclude")
-    records = build_records(
-        result, plain["eval_k"], plain["span_k"], plain["section_k"], plain["keyword_k"], invalid_policy,
-        plain["section_mapping"], plain["keyword_reference_compat"], plain["citation_reference_swapped"],
-    )
-    metrics = aggregate(records, result, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}), plain["citation_reference_swapped"])
+    records = build_records(result, families, plain["judge"].get("invalid_policy", "exclude"))
+    metrics = aggregate(records, result, families, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}))
     metrics["components"] = {g: component_label(plain[g], getattr(BY_GROUP[g].get(plain[g]["name"]), "label_params", ())) for g in GROUPS}
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]
     metrics["headline"] = result.headline_metric
     metrics["data_identity"] = data_identity(result)
-    if result.lower_is_better:  # what the gate and report read to tell a rise from a drop
-        metrics["lower_is_better"] = result.lower_is_better
-    if result.headline_extra:  # judged columns its rubrics mark as headline: the report shows them, the gate tracks them
-        metrics["headline_extra"] = result.headline_extra
+    # What the report shows and the gate tracks by default, and which columns are better lower: from the metric
+    # families and the judge's rubrics, so a metric from outside the package is shown and gated like a built-in.
+    metrics["headline_metrics"] = headline_metrics(families, result)
+    if lower := lower_is_better(families, result):
+        metrics["lower_is_better"] = lower
     score_s = time.perf_counter() - t_score
     name = run_name(choices, plain, overrides)
     run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name
@@ -84,7 +83,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
         "data_hashes": result.data_hashes,
         "data_files": result.data_files,
         "failed_llm_results": result.failed_llm_results,
-        "code": result.code,
+        "code": {**result.code, **{type(f).__module__: code_identity(type(f).__module__) for f in families}},
         "task": result.task_description,
         "retrieval": result.retrieval_report,
         "data_identity": metrics["data_identity"],

@@ -46,6 +46,7 @@ ENV_REFERENCE = re.compile(r"oc\.env\s*:\s*([A-Za-z_][A-Za-z0-9_]*)")
 # the manifest when it ends with every run written.
 pending: tuple[Path, str] | None = None
 IMPORT_PATH = re.compile(r"(?:_target_|name)\s*[:=]\s*['\"]?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)")
+YAML_COMMENT = re.compile(r"(^|\s)#.*$", re.MULTILINE)  # an example in a comment names no component
 
 
 def parse_command_line(argv: Sequence[str]) -> tuple[list[str], list[Path], bool] | None:
@@ -134,12 +135,13 @@ def fingerprint(argv: Sequence[str]) -> str | None:
         if not root.is_dir():
             return None
         _hash_tree(h, label, root, "*")
-        texts += [p.read_text("utf-8", errors="replace") for p in sorted(root.rglob("*.yaml"))]
+        texts += [YAML_COMMENT.sub("", p.read_text("utf-8", errors="replace")) for p in sorted(root.rglob("*.yaml"))]
     for i, root in enumerate(_source_roots()):
         _hash_tree(h, f"src{i}", root, "*.py")
     for dotted in sorted({m for text in texts for m in IMPORT_PATH.findall(text)}):
         identity = _component_identity(dotted)
         if identity is None:
+            log.info("no up-to-date check: the source of %s, named in a config, cannot be found; the sweep runs", dotted)
             return None
         if isinstance(identity, str):
             h.update(f"component:{dotted}\0{identity}\n".encode())

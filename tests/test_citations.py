@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ragsweep.generators.llm import cited_fields
-from ragsweep.scoring import citation_metrics, citation_summary
+from ragsweep.scoring.citations import citation_metrics, citation_summary
 from ragsweep.types import Chunk, Span
 from ragsweep.metrics.citations import CitedAnswer, citation_prf, citation_scores, read_cited_answer
 from ragsweep.metrics.judge import attribution_rate

@@ -60,7 +60,7 @@ def test_an_out_of_tree_rubric_is_judged_and_reaches_leaderboard_and_gate(tmp_pa
     readable = n - n // 3  # every third reply ("maybe") is unreadable: counted, not scored
     assert metrics["metrics"]["judge_verbosity"]["n"] == readable
     assert metrics["summary"]["judge_verbosity_valid"] == readable / n
-    assert metrics["lower_is_better"] == ["judge_verbosity"] and metrics["headline_extra"] == ["judge_verbosity"]
+    assert metrics["lower_is_better"] == ["judge_verbosity"] and metrics["headline_metrics"][-1] == "judge_verbosity"
 
     ragsweep(tmp_path, env, "report", "--sweep", "ext")
     board = (tmp_path / "results" / "leaderboard.md").read_text()

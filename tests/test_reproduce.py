@@ -12,7 +12,7 @@ import pytest
 from ragsweep.chunkers.perplexity import find_minima, truncate_sentence
 from ragsweep.chunkers.sentences import SentenceGroupChunker
 from ragsweep.errors import ConfigError
-from ragsweep.scoring import chunk_sections
+from ragsweep.scoring.sections import chunk_sections
 from ragsweep.text import sentence_spans
 from ragsweep.types import Chunk, Document
 from ragsweep.metrics.keywords import KeywordScores, keyword_scores

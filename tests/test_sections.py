@@ -6,7 +6,7 @@ import pytest
 
 from ragsweep.chunkers.sections import SectionChunker
 from ragsweep.errors import ConfigError
-from ragsweep.scoring import chunk_sections
+from ragsweep.scoring.sections import chunk_sections
 from ragsweep.types import Chunk, Document
 from ragsweep.metrics import citations as cit
 from ragsweep.metrics import sections as sec

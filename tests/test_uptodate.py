@@ -102,6 +102,8 @@ def test_the_fingerprint_follows_what_runs_depend_on(tmp_path, monkeypatch):
     assert uptodate.fingerprint(argv) == base
     monkeypatch.chdir(tmp_path)
     assert uptodate.fingerprint(argv) != base  # relative paths mean another thing elsewhere
+    (conf / "mine.yaml").write_text("# e.g. _target_: nowhere_to_be_found.Task   (an example in a comment names nothing)\npath: x\n")
+    assert uptodate.fingerprint(argv) is not None
     (conf / "mine.yaml").write_text("_target_: nowhere_to_be_found.Task\n")
     assert uptodate.fingerprint(argv) is None  # a component whose source cannot be found: always run
 

@@ -1,0 +1,25 @@
+"""Answer metrics against the gold answers: exact match and token F1 (SQuAD's normalisation; Thai words by
+pythainlp), on answers that were generated without error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragsweep.metrics.answers import exact_match, token_f1
+from ragsweep.registry import METRICS
+from ragsweep.scoring.base import Metric, QueryView
+
+
+@METRICS.register("answers")
+class AnswerMetrics(Metric):
+    phase = "answer"
+    needs = "gold answers and a generator"
+
+    def headline(self) -> list[str]:
+        return ["answer_f1", "answer_em"]
+
+    def columns(self, view: QueryView) -> dict[str, Any]:
+        gen, q = view.generation, view.query
+        if gen is None or not q.answers or gen.error is not None:
+            return {}
+        return {"answer_em": exact_match(gen.answer, q.answers, view.language), "answer_f1": token_f1(gen.answer, q.answers, view.language)}

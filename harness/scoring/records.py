@@ -1,0 +1,184 @@
+"""Records (one row per query) and their aggregates, from a pipeline result and the run's metric families.
+
+A row holds the query, its gold and its ranking; then each "retrieval" family's columns; then the answer
+(text, tokens, latency, error); then each "answer" family's columns. A family computes its columns only
+where the query has the gold it needs, so a query without it is counted as unscored, never as a miss. A
+generation that failed is kept as a row with its error and no answer score; it is counted in
+``generation_errors`` and ``answer_valid`` instead of being scored as right or wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from ragsweep.errors import ConfigError
+from ragsweep.hashing import canonical_json
+from ragsweep.metrics.aggregate import summarize
+from ragsweep.pipeline import PipelineResult
+from ragsweep.registry import METRICS
+from ragsweep.scoring.base import PHASES, Metric, QueryView
+from ragsweep.types import Chunk
+
+# The answer's numbers in a record: facts about the generation, never averaged as metrics.
+GENERATION_NUMBERS = ("prompt_tokens", "completion_tokens", "latency_s", "context_dropped")
+
+
+def build_metrics(scoring: dict[str, Any]) -> list[Metric]:
+    """The families a scoring config lists (``metrics: {key: {name | _target_, params...}}``), in its order;
+    ``null`` drops a family a preset listed."""
+    families = scoring.get("metrics")
+    if not isinstance(families, dict) or not families:
+        raise ConfigError("scoring.metrics must map a key to each metric family's config (configs/scoring/default.yaml)")
+    built = []
+    for key, config in families.items():
+        if config is None:
+            continue
+        if not isinstance(config, dict):
+            raise ConfigError(f"scoring.metrics.{key} must be a mapping with a name or _target_, got {config!r}")
+        metric = METRICS.build(config)
+        if not isinstance(metric, Metric) or metric.phase not in PHASES:
+            raise ConfigError(f"scoring.metrics.{key}: {type(metric).__name__} is not a ragsweep.scoring.base.Metric with a phase in {PHASES}")
+        built.append(metric)
+    return built
+
+
+def headline_metrics(families: Sequence[Metric], result: PipelineResult) -> list[str]:
+    """What the leaderboard shows and the gate tracks by default: the families' headline columns, then the
+    judged columns the judge's rubrics mark as headline."""
+    return list(dict.fromkeys([*(n for f in families for n in f.headline()), *result.headline_extra]))
+
+
+def lower_is_better(families: Sequence[Metric], result: PipelineResult) -> list[str]:
+    return sorted({*(n for f in families for n in f.lower_is_better()), *result.lower_is_better})
+
+
+def build_records(result: PipelineResult, families: Sequence[Metric], invalid_policy: str = "exclude") -> list[dict[str, Any]]:
+    """One row per query."""
+    by_id = {c.chunk_id: c for c in result.chunks}
+    by_doc: dict[str, list[Chunk]] = {}
+    for c in result.chunks:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    retrieved = {r.query_id: r for r in result.retrieved}
+    reranked = {r.query_id: r for r in result.reranked}
+    generations = {g.query_id: g for g in result.generations}
+    judgements = {j["query_id"]: j for j in result.judgements}
+    doc_sections = {d.doc_id: d.metadata["sections"] for d in result.documents if d.metadata.get("sections")}
+    records = []
+    for q in result.queries:
+        final = reranked[q.query_id]
+        ranked = [by_id[cid] for cid in final.chunk_ids]
+        gold_docs = {s.doc_id for s in q.gold_spans}
+        view = QueryView(
+            query=q, ranked=ranked, retrieved=[by_id[cid] for cid in retrieved[q.query_id].chunk_ids], reranked=final is not retrieved[q.query_id],
+            gold_doc_chunks=[c for d in sorted(gold_docs) for c in by_doc.get(d, [])], by_id=by_id, doc_sections=doc_sections,
+            generation=generations.get(q.query_id), judgement=judgements.get(q.query_id), language=result.language, invalid_policy=invalid_policy,
+        )
+        row: dict[str, Any] = {
+            "query_id": q.query_id,
+            "question": q.question,
+            "answers": list(q.answers),
+            "gold_doc_ids": list(q.gold_doc_ids),
+            "gold_spans": [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in q.gold_spans],
+            # Keys in canonical order: a cold run (the loader's order) and a cached one write the same bytes.
+            "metadata": json.loads(canonical_json(q.metadata)),
+            "retrieved_chunk_ids": list(retrieved[q.query_id].chunk_ids),
+            "retrieved_scores": list(retrieved[q.query_id].scores),
+            "ranked_chunk_ids": list(final.chunk_ids),
+            "ranked_scores": list(final.scores),
+            # What was retrieved, readable in the records themselves (no digging through the cache).
+            "ranked_chunks": [
+                {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "score": float(s), "text": c.text}
+                for c, s in zip(ranked, final.scores)
+            ],
+        }
+        for family in families:
+            if family.phase == "retrieval":
+                row.update(family.columns(view))
+        gen = view.generation
+        if gen is not None:
+            row.update(
+                answer=gen.answer,
+                context_chunk_ids=list(gen.context_chunk_ids),
+                prompt_tokens=gen.prompt_tokens,
+                completion_tokens=gen.completion_tokens,
+                latency_s=gen.latency_s,
+                context_dropped=gen.context_dropped,
+                generation_error=gen.error,
+                answer_truncated=gen.truncated,
+            )
+        for family in families:
+            if family.phase == "answer":
+                row.update(family.columns(view))
+        records.append(row)
+    return records
+
+
+def metric_names(records: Sequence[dict[str, Any]], families: Sequence[Metric]) -> list[str]:
+    """Every float column that is a metric: not an answer's number, not a family's information column."""
+    skip = {*GENERATION_NUMBERS, *(c for f in families for c in f.info_columns)}
+    names: dict[str, None] = {}
+    for r in records:
+        for k, v in r.items():
+            if isinstance(v, float) and k not in skip:
+                names.setdefault(k)
+    return list(names)
+
+
+def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]], prices: dict[str, float]) -> dict[str, Any]:
+    """Errors, validity, tokens, throughput (completion tokens per second of generation time) and cost."""
+    gens = result.generations
+    answerable = [r for r in records if r["answers"]]
+    prompt_tokens = int(sum(g.prompt_tokens for g in gens))
+    completion_tokens = int(sum(g.completion_tokens for g in gens))
+    busy_s = float(sum(g.latency_s for g in gens))
+    return {
+        "generation_errors": sum(1 for g in gens if g.error),
+        "answers_truncated": sum(1 for g in gens if g.truncated),
+        "answer_valid": (sum(1 for r in answerable if "answer_em" in r) / len(answerable)) if answerable else None,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "mean_latency_s": float(np.mean([g.latency_s for g in gens])),
+        "completion_tokens_per_s": completion_tokens / busy_s if busy_s > 0 else None,
+        "context_chunks_dropped": int(sum(g.context_dropped for g in gens)),
+        "cost_usd": (prompt_tokens * prices.get("input_per_mtok", 0.0) + completion_tokens * prices.get("output_per_mtok", 0.0)) / 1e6,
+    }
+
+
+def aggregate(
+    records: Sequence[dict[str, Any]], result: PipelineResult, families: Sequence[Metric], seed: int, prices: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Macro mean over queries with a bootstrap CI per metric, plus run-level counts and each family's summary."""
+    names = metric_names(records, families)
+    metrics = {name: summarize([r[name] for r in records if r.get(name) is not None], seed=seed) for name in names}
+    chunk_lengths = np.array([c.end - c.start for c in result.chunks], dtype=float)
+    summary: dict[str, Any] = {
+        "n_queries": len(records),
+        "n_documents": len(result.documents),
+        "n_chunks": len(result.chunks),
+        "mean_chunk_chars": float(chunk_lengths.mean()) if chunk_lengths.size else 0.0,
+        "chunking_wall_s": result.chunking_wall_s,
+    }
+    if result.generations:
+        summary.update(generation_summary(result, records, prices or {}))
+    for family in families:
+        summary.update(family.summary(records, result))
+    return {"summary": summary, "metrics": metrics, "breakdowns": breakdowns(records, result, names)}
+
+
+def breakdowns(records: Sequence[dict[str, Any]], result: PipelineResult, names: Sequence[str]) -> dict[str, Any]:
+    """Mean of every metric per value of each of the suite's breakdown keys (e.g. question type)."""
+    out: dict[str, Any] = {}
+    for key in result.breakdown_keys:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for query, record in zip(result.queries, records):
+            groups.setdefault(str(query.metadata.get(key)), []).append(record)
+        if len(groups) < 2 and "None" in groups:
+            continue
+        out[key] = {
+            value: {"n": len(rows), **{m: float(np.mean(v)) for m in names if (v := [r[m] for r in rows if r.get(m) is not None])}}
+            for value, rows in sorted(groups.items())
+        }
+    return out
