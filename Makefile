@@ -80,12 +80,12 @@ baseline: install
 offline-check: install
 	$(RS) check $(ARGS)
 
-# The chroma_general figures in the README (needs ../shared/data/chroma_general).
+# The chroma_general figures of docs/reproducing.md (needs $RAGSWEEP_DATA/chroma_general).
 chroma-general: install
 	$(RS) sweep chroma_general $(ARGS)
 	$(RS) report --sweep chroma_general --out results/chroma_general.md
 
-# Issue-3 validation on the real suites of ../shared/data: one table per suite in results/validation.md.
+# Issue-3 validation on the real suites of $RAGSWEEP_DATA: one table per suite in results/validation.md.
 VALIDATE := validate_multihop validate_nitibench validate_span
 validate: install
 	for s in $(VALIDATE); do $(RS) check +sweep=$$s || exit 1; done

@@ -2,6 +2,6 @@
 
 import sys
 
-from ragsweep.cli import main
+from ragsweep.commands.cli import main
 
 sys.exit(main())

@@ -27,7 +27,7 @@ class OfflineError(RagsweepError):
 
 
 class ContractError(RagsweepError):
-    """A component returned something its stage cannot use (ragsweep.contracts)."""
+    """A component returned something its stage cannot use (ragsweep.engine.contracts)."""
 
 
 class WriteError(RagsweepError):

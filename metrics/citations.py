@@ -1,4 +1,4 @@
-"""Citation precision, recall and F1 over (law, section) pairs (metrics-reference.md section 3.4).
+"""Citation precision, recall and F1 over (law, section) pairs (docs/metrics.md#nitibench).
 
 Correct definitions: precision = TP / |generated|, recall = TP / |reference|. NitiBench's code swaps the
 false-positive and false-negative sets, so its published "precision" column is recall and vice versa;

@@ -3,7 +3,7 @@
 None means the output could not be read as the rubric asks. Callers count it in a validity rate and
 leave it out of the mean (or, with the reference policy, score it 0 explicitly); it is never a pass.
 
-- Coverage and contradiction (NitiBench, metrics-reference 3.3): labels no/partial/full-coverage ->
+- Coverage and contradiction (NitiBench, docs/metrics.md#nitibench): labels no/partial/full-coverage ->
   0/50/100; contradiction -> 1, no-contradiction -> 0.
 - Correctness (CoFE-RAG via llama-index, 2.4): a 1-5 score; passing iff >= 4.
 - Faithfulness and relevance (2.4): YES -> 1, NO -> 0. llama-index passes any reply that merely

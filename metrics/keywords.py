@@ -1,4 +1,4 @@
-"""CoFE-RAG keyword recall and accuracy over retrieved contexts (metrics-reference 2.2, `find_gold`).
+"""CoFE-RAG keyword recall and accuracy over retrieved contexts (docs/metrics.md#keyword-coverage, `find_gold`).
 
 Text and keywords are normalised by deleting every character that is not a word character or CJK
 (so all punctuation and all whitespace go: "New York" -> "NewYork"), then "一一" -> "一"; a keyword
@@ -6,7 +6,7 @@ matches when it is a case-insensitive substring of the normalised text.
 
 Defaults (the correct reading): a query without coarse or fine keywords is not scored (None: callers count
 it, it never enters a mean); an empty group is ignored; a flat list of fine keywords is one group per
-keyword. ``reference_compat=True`` scores as the reference script does (metrics-reference 2.2): a query with
+keyword. ``reference_compat=True`` scores as the reference script does (docs/metrics.md#keyword-coverage): a query with
 empty coarse or fine keywords is a miss (0, 0) that stays in the denominator, an empty group counts as hit,
 and a flat fine list (``flat=True``) gets recall 0 while accuracy still works.
 """

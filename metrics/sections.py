@@ -1,4 +1,4 @@
-"""NitiBench's multi-label retrieval metrics over law sections (metrics-reference.md section 3.2).
+"""NitiBench's multi-label retrieval metrics over law sections (docs/metrics.md#nitibench).
 
 ``ranked`` holds, for each retrieved item in rank order, the section ids it maps to: one id for a
 section chunk, several (or none) for a naive chunk that overlaps several sections. ``gold`` is the set T
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-# How a chunk maps to the sections it stands for (ragsweep.scoring.chunk_sections): any shared character, or
+# How a chunk maps to the sections it stands for (ragsweep.scoring.sections.chunk_sections): any shared character, or
 # the section wholly inside the chunk (the released chunk_to_gold_mapping rule).
 SECTION_MAPPINGS = ("overlap", "contained")
 

@@ -1,4 +1,4 @@
-"""Character-span retrieval metrics of Chroma's chunking evaluation (metrics-reference.md section 1).
+"""Character-span retrieval metrics of Chroma's chunking evaluation (docs/metrics.md#span-metrics).
 
 Spans are ``(doc_id, start, end)`` half-open ranges; a chunk only intersects references of its own
 document (Chroma: its own corpus). The quirks of the reference code are kept on purpose, because they

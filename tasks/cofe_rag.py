@@ -4,7 +4,7 @@
 CoFE-RAG's documents are PDF, Word, Excel and PowerPoint files; this loader reads text, so convert them
 first (one ``<name>.txt`` or ``.md`` per document, beside or instead of the original). An example's gold
 document is the corpus file named ``file_name``, or the one text file with its stem. Question ids are the
-example's position (``cofe-0000``...). The keywords are scored as CoFE-RAG scores them (metrics-reference 2).
+example's position (``cofe-0000``...). The keywords are scored as CoFE-RAG scores them (docs/metrics.md#keyword-coverage).
 """
 
 from __future__ import annotations

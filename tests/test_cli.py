@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from ragsweep.cli import bench_names, main, sweep_presets
-from ragsweep.results import named_overrides, run_name
+from ragsweep.commands.cli import bench_names, main, sweep_presets
+from ragsweep.store.results import named_overrides, run_name
 
 
 def ragsweep(*args: str, cwd, env=None) -> subprocess.CompletedProcess:

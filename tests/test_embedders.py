@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragsweep.embedders import embed
-from ragsweep.models import availability
+from ragsweep.models.embedders import embed
+from ragsweep.models.weights import availability
 from tests.helpers import run
 
 E5 = "bundled:multilingual-e5-small"
@@ -52,7 +52,7 @@ def test_feature_hashing_vectors_by_hand():
     """crc32 (of b"the", b"harbour", b"wall", b"a", b"b") mod 8 = 6, 2, 6, 3, 1; signs from crc32 started at
     SIGN_SEED, lowest bit = 1, 1, 0, 0, 0 (1 means -1). "The harbour wall": the (-1) and wall (+1) cancel in
     bucket 6, harbour leaves -1 in bucket 2. "a a b": +2 in bucket 3, +1 in bucket 1, over sqrt(5)."""
-    from ragsweep.embedders import hashing_vectors
+    from ragsweep.models.embedders import hashing_vectors
 
     vectors = hashing_vectors(["The harbour wall", "a a b", "", "A a B"], 8)
     np.testing.assert_array_equal(vectors[0], [0, 0, -1, 0, 0, 0, 0, 0])

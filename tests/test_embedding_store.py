@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from ragsweep import runtime
-from ragsweep.embedding_cache import EmbeddingCache, EmbeddingRows, ModelSegments, encode_segment, text_keys
+from ragsweep.engine import runtime
+from ragsweep.store.embedding_cache import EmbeddingCache, EmbeddingRows, ModelSegments, encode_segment, text_keys
 from ragsweep.errors import CacheError
 from tests.helpers import run, statuses
 

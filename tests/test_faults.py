@@ -366,7 +366,7 @@ def test_invalid_reference_policy_clip_and_skip_count_everything(tmp_path):
 
 
 def test_clipped_run_counts_affected_rows_in_run_json_metrics_and_leaderboard(tmp_path):
-    from ragsweep.report import load_runs, render
+    from ragsweep.analysis.report import load_runs, render
 
     task = fs.chroma(tmp_path / "c")
     _published_defects(Path(task["path"]))
@@ -381,7 +381,7 @@ def test_clipped_run_counts_affected_rows_in_run_json_metrics_and_leaderboard(tm
 
 
 def test_a_query_without_gold_is_counted_beside_the_metric(tmp_path):
-    from ragsweep.report import load_runs, render
+    from ragsweep.analysis.report import load_runs, render
 
     task = fs.hotpotqa(tmp_path / "h")
     path = Path(task["path"]) / "questions.json"
@@ -446,7 +446,7 @@ def _non_gzip(raw: bytes) -> bytes:
     """A well-formed checksummed entry whose payload is not gzip (nor a pickle)."""
     import hashlib
 
-    from ragsweep.cache import MAGIC
+    from ragsweep.store.cache import MAGIC
 
     payload = b"this is not gzip data"
     return MAGIC + hashlib.sha256(payload).digest() + payload
@@ -456,7 +456,7 @@ def _unpicklable(raw: bytes) -> bytes:
     import hashlib
     import pickle
 
-    from ragsweep.cache import MAGIC
+    from ragsweep.store.cache import MAGIC
 
     payload = pickle.dumps({"x": 1})[:-3]  # a pickle cut short: checksum fine, load fails
     return MAGIC + hashlib.sha256(payload).digest() + payload
@@ -521,7 +521,7 @@ def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
 def test_corrupt_embedding_segment_is_moved_aside_and_recomputed(tmp_path, caplog, damage):
     import numpy as np
 
-    from ragsweep.embedding_cache import EmbeddingCache
+    from ragsweep.store.embedding_cache import EmbeddingCache
 
     EmbeddingCache(tmp_path / "e").encode("m", ["a", "b"], lambda t: np.ones((len(t), 2)))
     [segment] = (tmp_path / "e").rglob("*.emb")
@@ -541,7 +541,7 @@ def _encode_in_process(path: str, marker_dir: str, worker: int) -> None:
 
     import numpy as np
 
-    from ragsweep.embedding_cache import EmbeddingCache
+    from ragsweep.store.embedding_cache import EmbeddingCache
 
     def encode(texts):
         Path(marker_dir, f"{worker}-{len(texts)}").touch()
@@ -683,7 +683,7 @@ def test_failed_judge_calls_are_judged_again_by_the_next_run(tmp_path, caplog):
 
 
 def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
-    cmd = [sys.executable, "-m", "ragsweep.run", "-m", "task=span_mini,multihop_mini", "retriever=bm25", "top_k=3,20", "generator=none",
+    cmd = [sys.executable, "-m", "ragsweep.commands.run", "-m", "task=span_mini,multihop_mini", "retriever=bm25", "top_k=3,20", "generator=none",
            "progress=false", "sweep_name=faulty", f"cache_dir={tmp_path}/cache", f"results_dir={tmp_path}/runs", f"hydra.sweep.dir={tmp_path}/hydra"]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     text = out.stdout + out.stderr
@@ -694,7 +694,7 @@ def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
 
 
 def test_a_job_that_died_without_a_word_counts_as_failed(tmp_path):
-    from ragsweep.sweep_status import read_statuses, summarize, write_status
+    from ragsweep.engine.sweep_status import read_statuses, summarize, write_status
 
     for n in range(3):
         (tmp_path / str(n)).mkdir()
@@ -731,7 +731,7 @@ def _fake_run(root: Path, sweep: str, name: str, *, task="span_mini", identity="
 
 
 def test_leaderboard_keeps_data_sets_apart_under_one_task_name(tmp_path):
-    from ragsweep.report import load_runs, render
+    from ragsweep.analysis.report import load_runs, render
 
     _fake_run(tmp_path, "s", "real_a", identity="aaaa1111", values=[0.5] * 472)
     _fake_run(tmp_path, "s", "real_b", identity="aaaa1111", chunker="semantic", values=[0.4] * 472)
@@ -760,8 +760,8 @@ HOSTILE = '<img src=x onerror="document.title=\'pwned\'">|</script><script>docum
 
 
 def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
-    from ragsweep.report import load_runs, render
-    from ragsweep.report_html import render_html
+    from ragsweep.analysis.report import load_runs, render
+    from ragsweep.analysis.report_html import render_html
 
     _fake_run(tmp_path / "runs", "s", "a", chunker=HOSTILE)
     _fake_run(tmp_path / "runs", "s", "b", chunker="fixed", values=[0.1] * 14)
@@ -782,7 +782,7 @@ def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
 
 
 def test_unreadable_run_folders_are_named_and_skipped(tmp_path, caplog):
-    from ragsweep.report import load_runs, render
+    from ragsweep.analysis.report import load_runs, render
 
     _fake_run(tmp_path, "s", "good")
     bad = _fake_run(tmp_path, "s", "truncated")
@@ -804,7 +804,7 @@ def test_unreadable_run_folders_are_named_and_skipped(tmp_path, caplog):
 
 @pytest.fixture()
 def gate_runs(tmp_path):
-    from ragsweep.gate import main
+    from ragsweep.analysis.gate import main
 
     run_dir = _fake_run(tmp_path / "runs", "ci", "span_mini__fixed__bm25__x", values=[0.2 + 0.01 * i for i in range(14)])
     baseline = tmp_path / "baseline.json"
@@ -813,7 +813,7 @@ def gate_runs(tmp_path):
 
 
 def _gate(tmp_path, baseline, caplog) -> tuple[int, str]:
-    from ragsweep.gate import main
+    from ragsweep.analysis.gate import main
 
     caplog.clear()
     caplog.set_level(logging.INFO)

@@ -126,7 +126,7 @@ def test_a_retriever_that_returns_garbage_is_one_line_and_nothing_is_cached(tmp_
             f"+retriever.shape={shape}", "generator=none")
     chunks = len(list((tmp_path / "cache" / "chunk").rglob("*.cols.pkl")))
     assert chunks == 1 and not list((tmp_path / "cache").glob("retrieve/*/*.json.gz"))
-    from ragsweep.cache import COLUMNS, StageCache  # how many chunks the search could address
+    from ragsweep.store.cache import COLUMNS, StageCache  # how many chunks the search could address
 
     entry = next((tmp_path / "cache" / "chunk").rglob("*.cols.pkl"))
     n = StageCache(tmp_path / "cache").get_or_compute("chunk", entry.name.removesuffix(".cols.pkl"), lambda: None, COLUMNS)[0]["chunks"].num_rows

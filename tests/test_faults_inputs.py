@@ -253,7 +253,7 @@ def test_a_full_disk_in_the_results_is_one_line_and_leaves_no_run_folder(tmp_pat
 
 
 def test_a_full_disk_while_writing_the_report_is_one_line_and_keeps_the_old_leaderboard(tmp_path, monkeypatch, capsys):
-    from ragsweep.cli import main
+    from ragsweep.commands.cli import main
 
     run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none", "sweep_name=s")
     out = tmp_path / "board" / "leaderboard.md"
@@ -292,7 +292,7 @@ def test_a_read_only_results_root_is_one_line_before_hydra(tmp_path):
 
 
 def test_a_report_of_an_unknown_sweep_is_an_error_and_never_empties_the_leaderboard(tmp_path, capsys):
-    from ragsweep.cli import main
+    from ragsweep.commands.cli import main
 
     run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none", "sweep_name=default")
     out = tmp_path / "leaderboard.md"
@@ -314,7 +314,7 @@ def test_a_report_of_an_unknown_sweep_is_an_error_and_never_empties_the_leaderbo
     (["run", "-m", "chunker=fixed_tokens,recursiv"], "unknown chunker 'recursiv': did you mean 'recursive'? (known: "),
 ])
 def test_a_typo_in_a_config_choice_is_one_line_with_a_suggestion(args, message, capsys):
-    from ragsweep.cli import main
+    from ragsweep.commands.cli import main
 
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -322,6 +322,6 @@ def test_a_typo_in_a_config_choice_is_one_line_with_a_suggestion(args, message, 
 
 
 def test_hydra_groups_and_plain_values_are_left_to_hydra():
-    from ragsweep.config_names import unknown_choice
+    from ragsweep.engine.config_names import unknown_choice
 
     assert unknown_choice(["hydra/launcher=basic", "chunker.size=200", "seed=3", "task=null", "+sweep=default"], []) is None

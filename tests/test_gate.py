@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from ragsweep.gate import Check, main
+from ragsweep.analysis.gate import Check, main
 from tests.helpers import run
 
 

@@ -36,7 +36,7 @@ def test_flat_fine_list_is_read_as_groups_and_empty_lists_skip():
 
 
 def _reference_find_gold(chunks, coarse, fine):
-    """A literal transcription of CoFE-RAG's matching loops (metrics-reference 2.2)."""
+    """A literal transcription of CoFE-RAG's matching loops (docs/metrics.md#keyword-coverage)."""
     def clean(t):
         return re.sub(r"[^\w\u4e00-\u9fa5]+", "", t).replace("一一", "一").lower()
     text = ""

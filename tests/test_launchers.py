@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_submitit_local_launcher_runs_a_sweep_over_a_shared_cache(tmp_path):
-    cmd = [sys.executable, "-m", "ragsweep.run", "-m", "hydra/launcher=local_submitit", "task=span_mini",
+    cmd = [sys.executable, "-m", "ragsweep.commands.run", "-m", "hydra/launcher=local_submitit", "task=span_mini",
            "retriever=bm25,dense", "generator=none", "progress=false", f"cache_dir={tmp_path}/cache",
            f"results_dir={tmp_path}/runs", "sweep_name=submitit", f"hydra.sweep.dir={tmp_path}/hydra"]
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=600)

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from ragsweep.report import load_runs
-from ragsweep.report_html import pareto_front, render_html
+from ragsweep.analysis.report import load_runs
+from ragsweep.analysis.report_html import pareto_front, render_html
 from tests.test_report import _write_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,7 +39,7 @@ def test_page_is_self_contained(page):
 
 
 def test_no_pareto_plot_on_the_latency_of_extractive_runs():
-    from ragsweep.report_html import cost_axis, suite_plots
+    from ragsweep.analysis.report_html import cost_axis, suite_plots
 
     row = lambda run, lat, tokens, cost=None: {"run": run, "chunker": "fixed", "retriever": "bm25", "generator": "g", "mean_chunk_chars": 100.0,  # noqa: E731
                                                "mean_latency_s": lat, "completion_tokens": tokens, "cost_usd": cost, "m": [0.5, 0.4, 0.6, 14, 14]}

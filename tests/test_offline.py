@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ragsweep.errors import OfflineError
-from ragsweep.models import availability, resolve
+from ragsweep.models.weights import availability, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,12 +38,12 @@ def test_importing_metrics_and_tasks_has_no_side_effects():
 
 
 def test_the_command_turns_hub_downloads_and_telemetry_off():
-    code = "import os; from ragsweep.cli import main; main(['list']); print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['RAGAS_DO_NOT_TRACK'])"
+    code = "import os; from ragsweep.commands.cli import main; main(['list']); print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['RAGAS_DO_NOT_TRACK'])"
     env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "RAGSWEEP_ALLOW_DOWNLOADS"}}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
     assert out.stdout.split()[-3:] == ["1", "1", "true"]
     env["RAGSWEEP_ALLOW_DOWNLOADS"] = "1"
-    code = "import os; from ragsweep.cli import main; main(['list']); print(os.environ.get('HF_HUB_OFFLINE'))"
+    code = "import os; from ragsweep.commands.cli import main; main(['list']); print(os.environ.get('HF_HUB_OFFLINE'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
     assert out.stdout.split()[-1] == "None"
 
@@ -61,7 +61,7 @@ def test_unreachable_hub_id_fails_with_what_to_do():
 
 
 def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
-    from ragsweep.embedders import embed
+    from ragsweep.models.embedders import embed
 
     vecs = embed("bundled:all-MiniLM-L6-v2", ["a lighthouse by the harbour", "a lighthouse near the port", "income tax law"])
     assert vecs.shape == (3, 384)
@@ -71,12 +71,12 @@ def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
 
 def test_cli_unknown_component_is_one_line_error(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "ragsweep.run", "chunker=nope"], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "ragsweep.commands.run", "chunker=nope"], capture_output=True, text=True, cwd=REPO
     )
     assert out.returncode != 0
     assert "Could not find 'chunker/nope'" in out.stderr + out.stdout
     out = subprocess.run(
-        [sys.executable, "-m", "ragsweep.run", "chunker.name=nope", f"results_dir={tmp_path}/runs", f"cache_dir={tmp_path}/cache", "progress=false"],
+        [sys.executable, "-m", "ragsweep.commands.run", "chunker.name=nope", f"results_dir={tmp_path}/runs", f"cache_dir={tmp_path}/cache", "progress=false"],
         capture_output=True, text=True, cwd=REPO,
     )
     assert out.returncode == 2

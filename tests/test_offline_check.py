@@ -3,7 +3,7 @@ models a remote server holds, and every data file a run hashes (keyword annotati
 
 from __future__ import annotations
 
-from ragsweep.offline_check import compose_runs, requirements
+from ragsweep.commands.check import compose_runs, requirements
 
 
 def _names(reqs, kind):

@@ -38,9 +38,9 @@ def test_wheel_layout(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {"ragsweep", next(t for t in tops if t.endswith(".dist-info"))}
-    for needed in ("ragsweep/cli.py", "ragsweep/configs/config.yaml", "ragsweep/configs/task/span_mini.yaml",
+    for needed in ("ragsweep/commands/cli.py", "ragsweep/engine/pipeline.py", "ragsweep/store/cache.py", "ragsweep/configs/config.yaml", "ragsweep/configs/task/span_mini.yaml",
                    "ragsweep/configs/hydra/launcher/local.yaml", "ragsweep/tasks/data/span_mini/questions_df.csv",
                    "ragsweep/metrics/spans.py", "ragsweep/chunkers/base.py"):
         assert needed in names, needed
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "ragsweep = ragsweep.cli:main" in entry_points
+    assert "ragsweep = ragsweep.commands.cli:main" in entry_points

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ragsweep.errors import DataError
-from ragsweep.pairwise import compare_runs, judge_config
+from ragsweep.analysis.pairwise import compare_runs, judge_config
 from ragsweep.metrics.judge import pairwise_verdict, pairwise_winner
 from tests.loopback_openai import LoopbackServer
 

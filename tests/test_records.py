@@ -8,7 +8,7 @@ import logging
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ragsweep.results import records_table, write_records
+from ragsweep.store.results import records_table, write_records
 from ragsweep.tasks.base import resolve_path
 from tests.helpers import run
 

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 
-from ragsweep.report import load_runs, render
-from ragsweep.study import rows, table
+from ragsweep.analysis.report import load_runs, render
+from ragsweep.analysis.study import rows, table
 
 
 def _write_run(root, sweep, name, chunker, iou, headline="span_iou@5", per_query=None):
@@ -47,7 +47,7 @@ def test_leaderboard_marks_runs_not_significantly_worse_than_the_best(tmp_path):
 
 
 def test_default_report_leaves_adhoc_runs_out_and_says_so(tmp_path):
-    from ragsweep.report import select_sweeps
+    from ragsweep.analysis.report import select_sweeps
 
     _write_run(tmp_path, "default", "a", "fixed", 0.10)
     _write_run(tmp_path, "adhoc", "b", "semantic", 0.30)
@@ -65,7 +65,7 @@ def test_csv_has_one_row_per_run_with_every_metric_and_the_paired_test(tmp_path)
     import csv
     import io
 
-    from ragsweep.report import render_csv
+    from ragsweep.analysis.report import render_csv
 
     _write_run(tmp_path, "s", "a", "fixed", 0.10)
     _write_run(tmp_path, "s", "b", "semantic", 0.30)
@@ -78,7 +78,7 @@ def test_csv_has_one_row_per_run_with_every_metric_and_the_paired_test(tmp_path)
 
 
 def test_report_command_writes_csv_beside_the_page(tmp_path):
-    from ragsweep.cli import main
+    from ragsweep.commands.cli import main
 
     _write_run(tmp_path / "runs", "s", "a", "fixed", 0.10)
     assert main(["report", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb.md"), "--csv"]) == 0

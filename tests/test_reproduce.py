@@ -66,7 +66,7 @@ def test_dynamic_threshold_records_the_left_drop_on_a_plateau():
 
 
 def _reference_dynamic(values, threshold, zlist):
-    """The reference's find_minima_dynamic, written out from ragsweep.metrics-reference 4.2 and its code: the
+    """The reference's find_minima_dynamic, written out from its code (docs/metrics.md#meta-chunking): the
     threshold becomes min(zlist) inside the loop, whenever zlist holds 100 or more drops."""
     minima = []
     for i in range(1, len(values) - 1):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ragsweep.models import resolve
+from ragsweep.models.weights import resolve
 from ragsweep.rerankers.cross_encoder import CrossEncoderReranker
 from ragsweep.types import Chunk
 from tests.helpers import run, statuses

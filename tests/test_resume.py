@@ -18,7 +18,7 @@ SWEEP = ["-m", "task=span_mini,multihop_mini", "retriever=bm25,dense", "chunker=
 
 
 def _command(root: Path) -> list[str]:
-    return [sys.executable, "-m", "ragsweep.run", *SWEEP, f"cache_dir={root}/cache", f"results_dir={root}/runs",
+    return [sys.executable, "-m", "ragsweep.commands.run", *SWEEP, f"cache_dir={root}/cache", f"results_dir={root}/runs",
             "sweep_name=resume", f"hydra.sweep.dir={root}/hydra"]
 
 

@@ -1,4 +1,4 @@
-"""NitiBench section metrics and citation scores against hand-computed cases (metrics-reference.md 3.2, 3.4)."""
+"""NitiBench section metrics and citation scores against hand-computed cases (docs/metrics.md#nitibench)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Span metrics against hand-computed cases and against a literal transcription of the reference loop
-(metrics-reference.md 1.4 and 1.5) on random cases."""
+(docs/metrics.md#span-metrics) on random cases."""
 
 from __future__ import annotations
 

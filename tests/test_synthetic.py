@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from ragsweep.synthetic import build_suite, duplicate_mask, locate, poor_excerpt_mask, read_attempt, write_suite
+from ragsweep.annotate.synthetic import build_suite, duplicate_mask, locate, poor_excerpt_mask, read_attempt, write_suite
 from tests.helpers import CONFIGS, run
 from tests.loopback_openai import LoopbackServer
 
@@ -70,7 +70,7 @@ def test_generated_suite_runs_as_a_task(tmp_path):
                 "synthetic.window_chars=300", "annotator.batch_size=3",
             ])
         plain = OmegaConf.to_container(cfg, resolve=True)
-        from ragsweep import runtime
+        from ragsweep.engine import runtime
 
         runtime.configure(f"{tmp_path}/cache")
         built = build_suite(plain)

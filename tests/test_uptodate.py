@@ -1,4 +1,4 @@
-"""A finished sweep is not run again unless something it depends on changed (ragsweep.uptodate)."""
+"""A finished sweep is not run again unless something it depends on changed (ragsweep.engine.uptodate)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ragsweep import uptodate
+from ragsweep.engine import uptodate
 from ragsweep.paths import SOURCE_ROOT
 from tests.test_plugins import user_project
 

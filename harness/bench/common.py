@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ragsweep.paths import SOURCE_ROOT
-from ragsweep.cache import atomic_write_bytes
-from ragsweep.provenance import git_revision, machine, package_versions
+from ragsweep.store.cache import atomic_write_bytes
+from ragsweep.store.provenance import git_revision, machine, package_versions
 from ragsweep.types import Chunk, Query
 
 log = logging.getLogger("ragsweep.bench")
@@ -18,11 +18,11 @@ log = logging.getLogger("ragsweep.bench")
 
 def bench_suite(chunk_tokens: int = 200) -> tuple[str, list[Chunk], list[Query]]:
     """(name, chunks, queries) the retrieval and span benches share: Chroma's general set from
-    ../shared/data (RAGSWEEP_SHARED_DATA) when present, else the bundled span_mini suite."""
+    the data root (RAGSWEEP_DATA, default ./data) when present, else the bundled span_mini suite."""
     from ragsweep.chunkers.fixed_tokens import FixedTokenChunker
     from ragsweep.tasks.chroma import ChromaTask
 
-    shared = Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data")) / "chroma_general"
+    shared = Path(os.environ.get("RAGSWEEP_DATA", "data")) / "chroma_general"
     name, task = ("chroma_general", ChromaTask(str(shared))) if shared.is_dir() else ("span_mini", ChromaTask("bundled:span_mini"))
     documents, queries = task.checked_load()
     return name, FixedTokenChunker(size=chunk_tokens).chunk(documents, progress=False), queries

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ragsweep import runtime
+from ragsweep.engine import runtime
 from ragsweep.bench.common import alternate, bench_suite, write_result
-from ragsweep.embedders import embed, load_sentence_transformer
+from ragsweep.models.embedders import embed, load_sentence_transformer
 from ragsweep.paths import results_root
 
 log = logging.getLogger("ragsweep.bench.dense")

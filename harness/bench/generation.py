@@ -23,7 +23,7 @@ from ragsweep.bench.common import write_result
 from ragsweep.chunkers.fixed_tokens import FixedTokenChunker
 from ragsweep.generators.base import answer_messages
 from ragsweep.llm.base import ChatBackend, build_backend
-from ragsweep.lm import pick_device
+from ragsweep.models.causal_lm import pick_device
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.tasks.hotpotqa import HotpotQATask
 

@@ -1,7 +1,7 @@
 """Time the perplexity chunker on 1 MB of real text on this machine's CPU.
 
-Text: the corpora of Chroma's general evaluation set (../shared/data/chroma_general, or
-RAGSWEEP_SHARED_DATA), concatenated and cut to ``--chars`` characters at a paragraph break. Skips with a
+Text: the corpora of Chroma's general evaluation set ($RAGSWEEP_DATA/chroma_general, or
+RAGSWEEP_DATA), concatenated and cut to ``--chars`` characters at a paragraph break. Skips with a
 message when the data is absent. Writes results/bench/perplexity_chunker.json.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from ragsweep.paths import results_root
 from ragsweep.bench.common import write_result
 from ragsweep.chunkers.perplexity import PerplexityChunker
-from ragsweep.lm import load_causal_lm
+from ragsweep.models.causal_lm import load_causal_lm
 from ragsweep.types import Document
 
 log = logging.getLogger("ragsweep.bench.perplexity_chunker")
@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "perplexity_chunker.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    corpora = Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data")) / "chroma_general" / "corpora"
+    corpora = Path(os.environ.get("RAGSWEEP_DATA", "data")) / "chroma_general" / "corpora"
     if not corpora.is_dir():
-        log.info("skipped: %s not found (set RAGSWEEP_SHARED_DATA)", corpora)
+        log.info("skipped: %s not found (set RAGSWEEP_DATA)", corpora)
         return
     text = "\n\n".join(p.read_text("utf-8") for p in sorted(corpora.glob("*.md")))
     cut = text.rfind("\n\n", 0, args.chars)

@@ -2,7 +2,7 @@
 against rank-bm25, bm25s and faiss, with the hardware floor measured in the same run.
 
 Corpus: synthetic documents of 2-4 sentences drawn (seeded) from real text: the HotpotQA sample, Chroma's
-corpora and the MultiHop-RAG evidence of ../shared/data when present, else the bundled suites. Questions:
+corpora and the MultiHop-RAG evidence of $RAGSWEEP_DATA when present, else the bundled suites. Questions:
 1,000 real questions from the same sources (repeated where fewer exist). Every side gets the same tokens
 (our tokenizer), so build and query times compare indexing and search, not tokenizers.
 
@@ -42,7 +42,7 @@ DIM = 384
 
 
 def shared_data() -> Path:
-    return Path(os.environ.get("RAGSWEEP_SHARED_DATA", "../shared/data"))
+    return Path(os.environ.get("RAGSWEEP_DATA", "data"))
 
 
 def real_text() -> tuple[list[str], list[str], str]:
@@ -67,7 +67,7 @@ def real_text() -> tuple[list[str], list[str], str]:
             questions += [row["question"] for row in csv.DictReader(f)]
         queries = json.loads((root / "multihop_rag_sample" / "queries.json").read_text())
         questions += [q["query"] for q in queries if isinstance(q, dict) and q.get("query")]
-        source = "../shared/data (HotpotQA sample, Chroma general, MultiHop-RAG sample)"
+        source = "$RAGSWEEP_DATA (HotpotQA sample, Chroma general, MultiHop-RAG sample)"
     else:
         for suite in ("multihop_mini", "span_mini"):
             for path in sorted(resolve_path(f"bundled:{suite}").rglob("*")):
@@ -76,7 +76,7 @@ def real_text() -> tuple[list[str], list[str], str]:
         from ragsweep.tasks.chroma import ChromaTask
 
         questions = [q.question for q in ChromaTask("bundled:span_mini").checked_load()[1]]
-        source = "bundled suites (../shared/data absent)"
+        source = "bundled suites ($RAGSWEEP_DATA absent)"
     questions = (questions * (1000 // max(len(questions), 1) + 1))[:1000]
     return sentences, questions, source
 
@@ -248,7 +248,7 @@ def floors() -> dict[str, float]:
 def write_suite(folder: Path, n_docs: int) -> tuple[int, int]:
     """A generic-format suite for end-to-end runs at scale: the HotpotQA sample's real documents and
     questions (with their gold documents), plus synthetic documents of real sentences up to ``n_docs``.
-    (documents, questions) written; needs ../shared/data."""
+    (documents, questions) written; needs $RAGSWEEP_DATA."""
     root = shared_data() / "hotpotqa_sample"
     if not (root / "corpus.json").exists():
         raise SystemExit(f"{root}: not found (the end-to-end suite needs the HotpotQA sample)")
@@ -315,7 +315,7 @@ def measure(kind: str, sides: dict[str, int], n: int, k: int, repeats: int, time
 
 
 def markdown_table(result: dict[str, Any], k: int) -> str:
-    """The README's table, from the result itself: every figure computed, none typed in."""
+    """The table of docs/benchmarks.md, from the result itself: every figure computed, none typed in."""
     def num(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take")
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "scale.json")
     parser.add_argument("--update", action="store_true", help="keep the sizes of an existing --out this run does not measure")
-    parser.add_argument("--table", action="store_true", help="print the README's table from --out and exit (measures nothing)")
+    parser.add_argument("--table", action="store_true", help="print the docs/benchmarks.md table from --out and exit (measures nothing)")
     parser.add_argument("--write-suite", type=Path, metavar="DIR", help="write a generic-format suite of --docs documents and exit")
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--child", nargs=5, metavar=("KIND", "SIDE", "N", "K", "LIMIT"), help=argparse.SUPPRESS)

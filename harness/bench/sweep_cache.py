@@ -20,8 +20,8 @@ from omegaconf import open_dict
 
 from ragsweep.paths import CONFIG_DIR, results_root
 from ragsweep.bench.common import write_result
-from ragsweep.results import GROUPS
-from ragsweep.runner import execute
+from ragsweep.store.results import GROUPS
+from ragsweep.engine.runner import execute
 
 log = logging.getLogger("ragsweep.bench.sweep_cache")
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--command-sweep", default="default", help="preset timed through the command ('none': skip)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("ragsweep.runner", "ragsweep.pipeline", "ragsweep.lm", "ragsweep.embedders"):
+    for noisy in ("ragsweep.engine.runner", "ragsweep.engine.pipeline", "ragsweep.models.causal_lm", "ragsweep.models.embedders"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     grid = {
         "task": ["multihop_mini", "span_mini"],

@@ -13,7 +13,7 @@ import numpy as np
 
 from ragsweep.chunkers.base import Chunker
 from ragsweep.chunkers.recursive import RecursiveChunker
-from ragsweep.embedders import embed
+from ragsweep.models.embedders import embed
 from ragsweep.registry import CHUNKERS
 from ragsweep.types import Document
 

@@ -1,4 +1,4 @@
-"""Meta-Chunking's margin-sampling (MSP) chunking (metrics-reference.md 4.3), on a small chat LM.
+"""Meta-Chunking's margin-sampling (MSP) chunking (docs/metrics.md#meta-chunking), on a small chat LM.
 
 For the current chunk A (variant ``chunk``, the reference's ``prob``) or the previous sentence A (variant
 ``pair``, the reference's ``prob_onlytwo``) and the next sentence B, the model is asked whether to split
@@ -17,7 +17,7 @@ import numpy as np
 from ragsweep.chunkers.base import Chunker
 from ragsweep.chunkers.merge import group_spans, merge_to_target
 from ragsweep.errors import ConfigError
-from ragsweep.lm import load_causal_lm, pick_device
+from ragsweep.models.causal_lm import load_causal_lm, pick_device
 from ragsweep.registry import CHUNKERS
 from ragsweep.text import check_splitter, sentence_spans
 from ragsweep.types import Document

@@ -1,5 +1,5 @@
 """Meta-Chunking's dynamic combination: greedily join consecutive chunks while the joined length stays
-within a target (metrics-reference.md 4.4). Length is counted in whitespace words for English and in
+within a target (docs/metrics.md#meta-chunking). Length is counted in whitespace words for English and in
 characters for languages written without spaces (Thai). The reference emits an empty chunk first when the
 very first chunk already exceeds the target; with character spans an empty chunk means nothing, so it is
 not emitted.

@@ -1,7 +1,7 @@
-"""Meta-Chunking's perplexity (PPL) chunking (metrics-reference.md 4.2), on a small causal LM.
+"""Meta-Chunking's perplexity (PPL) chunking (docs/metrics.md#meta-chunking), on a small causal LM.
 
 Each sentence is tokenised on its own (no special tokens) and the pieces concatenated; one causal pass
-(ragsweep.lm.token_nlls: windows with the KV cache carried) gives every token's NLL conditioned on all
+(ragsweep.models.causal_lm.token_nlls: windows with the KV cache carried) gives every token's NLL conditioned on all
 preceding text. A sentence's score is the mean token NLL (natural log, not exponentiated, as in the
 reference; the first sentence has no prediction for its first token). Interior local minima whose drop on
 either side is at least ``threshold`` are boundaries, and a chunk ends *after* its minimum sentence.
@@ -20,7 +20,7 @@ import numpy as np
 
 from ragsweep.chunkers.base import Chunker
 from ragsweep.chunkers.merge import group_spans, merge_to_target
-from ragsweep.lm import load_causal_lm, pick_device, token_nlls
+from ragsweep.models.causal_lm import load_causal_lm, pick_device, token_nlls
 from ragsweep.registry import CHUNKERS
 from ragsweep.text import check_splitter, sentence_spans
 from ragsweep.types import Document

@@ -8,7 +8,7 @@ import numpy as np
 
 from ragsweep.chunkers.base import Chunker
 from ragsweep.chunkers.merge import group_spans
-from ragsweep.embedders import embed
+from ragsweep.models.embedders import embed
 from ragsweep.registry import CHUNKERS
 from ragsweep.text import check_splitter, sentence_spans
 from ragsweep.types import Document

@@ -4,7 +4,7 @@ as its embeddings (ragas pinned in pyproject; the installed version lands in run
 
 ragas 0.4's collections metrics need an instructor-wrapped OpenAI client, which a local transformers
 model does not have; its legacy metric classes accept any ``BaseRagasLLM``, so the bridge implements that
-interface over ``ChatBackend.complete``. Metric definitions: metrics-reference section 6.1 (legacy
+interface over ``ChatBackend.complete``. Metric definitions: docs/metrics.md#ragas (legacy
 answer relevancy gates on *all* generations being noncommittal since 0.3.6). A sample ragas could not
 score (unparseable LLM output, a failed call) comes back NaN and is counted as invalid, not as 0.
 """
@@ -69,7 +69,7 @@ def _ragas_llm_class():
 def _ragas_embeddings(model_id: str):
     from ragas.embeddings.base import BaseRagasEmbeddings
 
-    from ragsweep.embedders import embed
+    from ragsweep.models.embedders import embed
 
     class Embedder(BaseRagasEmbeddings):
         def embed_query(self, text: str) -> list[float]:

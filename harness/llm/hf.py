@@ -12,8 +12,8 @@ import time
 from typing import Any, Sequence
 
 
-from ragsweep import runtime
-from ragsweep.lm import load_causal_lm, pick_device
+from ragsweep.engine import runtime
+from ragsweep.models.causal_lm import load_causal_lm, pick_device
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 
 log = logging.getLogger(__name__)

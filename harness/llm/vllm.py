@@ -2,7 +2,7 @@
 
 vllm pins its own torch and transformers, so it lives in its own environment (``make vllm-env``:
 .venv-vllm). A ``bundled:`` GGUF model id is exported once to a plain transformers folder under the cache
-(ragsweep.model_export), which vLLM loads. On CPU the KV cache is sized by ``VLLM_CPU_KVCACHE_SPACE``
+(ragsweep.models.export), which vLLM loads. On CPU the KV cache is sized by ``VLLM_CPU_KVCACHE_SPACE``
 (GiB; ``cpu_kvcache_space_gib`` sets it when the environment does not) instead of
 ``gpu_memory_utilization``. One engine is held per process: asking for another model shuts the first down
 (its engine-core process ends, the CUDA cache is emptied) before loading, so a sweep over generators never
@@ -17,11 +17,11 @@ import os
 import time
 from typing import Any, Sequence
 
-from ragsweep import runtime
+from ragsweep.engine import runtime
 from ragsweep.errors import ConfigError
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
-from ragsweep.lm import pick_device
-from ragsweep.models import resolve
+from ragsweep.models.causal_lm import pick_device
+from ragsweep.models.weights import resolve
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def model_path(model_id: str) -> str:
     resolved = resolve(model_id)
     if not resolved.gguf_file:
         return resolved.path
-    from ragsweep.model_export import exported_folder
+    from ragsweep.models.export import exported_folder
 
     return str(exported_folder(model_id, runtime.cache_dir() / "models"))
 

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ragsweep.models import resolve
+from ragsweep.models.weights import resolve
 from ragsweep.registry import RERANKERS
 from ragsweep.rerankers.base import Reranker
 from ragsweep.retrievers.base import top_k

@@ -49,7 +49,7 @@ def accumulator() -> tuple[str, Callable[..., None]]:
     if os.environ.get("RAGSWEEP_NO_NUMBA", "").lower() in {"1", "true", "yes"}:
         return "numpy", accumulate_numpy
     try:
-        from ragsweep import runtime
+        from ragsweep.engine import runtime
 
         os.environ.setdefault("NUMBA_CACHE_DIR", str(runtime.cache_dir() / "numba"))
         import numba

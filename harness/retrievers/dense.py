@@ -1,4 +1,4 @@
-"""Dense retrieval: inner product of unit-normalised embeddings (ragsweep.embedders), i.e. cosine.
+"""Dense retrieval: inner product of unit-normalised embeddings (ragsweep.models.embedders), i.e. cosine.
 
 ``search`` picks how the top k are found:
 - ``exact`` (default): numpy, the corpus scanned in tiles whose scores for all questions fit ``block_mb``, so
@@ -17,8 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ragsweep import runtime
-from ragsweep.embedders import embed, embed_rows
+from ragsweep.engine import runtime
+from ragsweep.models.embedders import embed, embed_rows
 from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS
 from ragsweep.retrievers.base import Retriever, nan_last, top_k_rows

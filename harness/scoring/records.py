@@ -17,7 +17,7 @@ import numpy as np
 from ragsweep.errors import ConfigError
 from ragsweep.hashing import canonical_json
 from ragsweep.metrics.aggregate import summarize
-from ragsweep.pipeline import PipelineResult
+from ragsweep.engine.pipeline import PipelineResult
 from ragsweep.registry import METRICS
 from ragsweep.scoring.base import PHASES, Metric, QueryView
 from ragsweep.types import Chunk

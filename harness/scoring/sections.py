@@ -16,7 +16,7 @@ from ragsweep.types import Chunk
 def chunk_sections(chunk: Chunk, doc_sections: dict[str, list[list[Any]]], mapping: str = "overlap") -> list[str]:
     """``law-section`` ids a chunk stands for. ``overlap``: every section it overlaps by at least one
     character. ``contained``: only sections that lie wholly inside it, the rule of NitiBench's released
-    ``553_50_line/chunk_to_gold_mapping.json`` (docs/metrics.md, NitiBench)."""
+    ``553_50_line/chunk_to_gold_mapping.json`` (docs/metrics.md#nitibench)."""
     sections = doc_sections.get(chunk.doc_id, ())
     if mapping == "contained":
         return [f"{chunk.doc_id}-{num}" for num, start, end in sections if chunk.start <= start and end <= chunk.end]

@@ -39,7 +39,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(cache):
-    """A vLLM OpenAI-compatible server on 127.0.0.1 (ragsweep.serve_vllm), stopped by its pid afterwards."""
+    """A vLLM OpenAI-compatible server on 127.0.0.1 (ragsweep.commands.serve_vllm), stopped by its pid afterwards."""
     port = _free_port()
     log = open(cache / "server.log", "w")
     proc = subprocess.Popen(
@@ -106,7 +106,7 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
 def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):
     """Two models (the bundled id and its exported folder: two engines), two suites each, one job at a time in
     one process: 2 loads for 4 jobs; the first engine's process is gone once the second is loaded."""
-    from ragsweep import runtime
+    from ragsweep.engine import runtime
     from ragsweep.llm import vllm as backend
 
     runtime.configure(cache / "cache")
@@ -116,7 +116,7 @@ import json, logging, os, sys
 sys.path.insert(0, {str(REPO)!r})
 logging.basicConfig(level=logging.INFO)
 import psutil
-from ragsweep import runtime
+from ragsweep.engine import runtime
 from ragsweep.llm import vllm as backend
 from ragsweep.llm.base import build_backend
 

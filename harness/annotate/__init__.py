@@ -1,0 +1,1 @@
+"""Writing gold with an LLM: CoFE-RAG keywords and synthetic span-referenced questions."""

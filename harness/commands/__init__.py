@@ -1,0 +1,1 @@
+"""The command line: `ragsweep` and the entry points of its subcommands."""

@@ -1,0 +1,120 @@
+"""``ragsweep check [overrides]``: every model, tokenizer and data file that a run or a
+sweep preset needs, and whether it is present, before any work starts.
+
+    ragsweep check +sweep=default
+    ragsweep check task=chroma_general retriever=dense
+
+Exits 1 when anything is missing, with what to do about it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from omegaconf import OmegaConf
+
+from ragsweep.paths import CONFIG_DIR
+from ragsweep.errors import RagsweepError
+from ragsweep.models.weights import availability
+from ragsweep.tasks.keywords import split_task_config
+from ragsweep.registry import TASKS
+
+log = logging.getLogger("ragsweep.commands.check")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    kind: str  # model | tokenizer | data
+    name: str
+    present: bool
+    where: str
+
+
+def compose_runs(overrides: list[str]) -> list[dict[str, Any]]:
+    """The resolved config of every run that ``overrides`` (a sweep preset included) would launch."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        base = compose("config", overrides=overrides, return_hydra_config=True)
+        params = OmegaConf.to_container(base.hydra.sweeper.params) if base.hydra.sweeper.params else {}
+        sweeps = [o for o in overrides if "," in o.split("=", 1)[-1]]
+        parser = OverridesParser.create()
+        axes = [
+            [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override() else [o.input_line]
+            for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + sweeps)
+        ]
+        fixed = [o for o in overrides if o not in sweeps]
+        runs = []
+        for combo in itertools.product(*axes):
+            cfg = compose("config", overrides=fixed + list(combo))
+            runs.append(OmegaConf.to_container(cfg, resolve=True))
+    return runs
+
+
+def _values_of(node: Any, key: str) -> Iterator[str]:
+    """Every string value stored under ``key`` anywhere in a nested config, except inside a backend
+    config served by a remote server (``backend: openai``: its model lives on the server)."""
+    if isinstance(node, dict) and node.get("backend") == "openai":
+        return
+    if isinstance(node, dict):
+        for k, value in node.items():
+            if k == key and isinstance(value, str):
+                yield value
+            else:
+                yield from _values_of(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _values_of(item, key)
+
+
+def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
+    from ragsweep.text import tiktoken_encoding
+
+    found: dict[tuple[str, str], Requirement] = {}
+    for run in runs:
+        components = {g: run[g] for g in ("chunker", "retriever", "reranker", "generator", "judge")}
+        for model_id in [*_values_of(components, "model"), *_values_of(components, "embedder")]:
+            if ("model", model_id) not in found:
+                present, where = availability(model_id)
+                found[("model", model_id)] = Requirement("model", model_id, present, where)
+        for encoding in _values_of(components, "encoding"):
+            if ("tokenizer", encoding) not in found:
+                try:
+                    tiktoken_encoding(encoding)
+                    found[("tokenizer", encoding)] = Requirement("tokenizer", encoding, True, "tiktoken")
+                except Exception as err:  # tiktoken raises network errors when it must download
+                    found[("tokenizer", encoding)] = Requirement("tokenizer", encoding, False, f"{type(err).__name__}")
+        try:
+            task_cfg, keywords_file = split_task_config(run["task"])
+            files = TASKS.build(task_cfg).data_files() + ([keywords_file] if keywords_file else [])
+        except RagsweepError as err:
+            found[("data", str(run["task"]))] = Requirement("data", run["task"].get("path", "?"), False, str(err))
+            continue
+        for f in files:
+            found.setdefault(("data", str(f)), Requirement("data", str(f), Path(f).exists(), "file"))
+    return list(found.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    overrides = list(sys.argv[1:] if argv is None else argv)
+    runs = compose_runs(overrides)
+    reqs = requirements(runs)
+    width = max(len(r.name) for r in reqs) if reqs else 10
+    lines = [f"{len(runs)} run(s) need {len(reqs)} item(s):"]
+    for r in sorted(reqs, key=lambda r: (r.kind, r.name)):
+        lines.append(f"  {'ok     ' if r.present else 'MISSING'} {r.kind:9} {r.name:{width}}  {r.where}")
+    missing = [r for r in reqs if not r.present]
+    if missing:
+        lines.append(
+            f"{len(missing)} missing. Models: set RAGSWEEP_ALLOW_DOWNLOADS=1 on a machine with internet, or point "
+            "the config at a local folder. Data: set task.path (or RAGSWEEP_DATA) to the suite's folder."
+        )
+    log.info("\n".join(lines))
+    return 1 if missing else 0

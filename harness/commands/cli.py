@@ -1,0 +1,211 @@
+"""``ragsweep``: one command for every job of the harness.
+
+    ragsweep run task=span_mini chunker=recursive retriever=dense   one run (Hydra overrides)
+    ragsweep run -m chunker=fixed_tokens,recursive retriever=bm25   a sweep over the listed choices
+    ragsweep sweep default                                          a sweep preset (configs/sweep/<name>.yaml)
+    ragsweep report [--csv F]                                       leaderboard (Markdown, HTML, CSV)
+    ragsweep gate --sweep ci                                        regression gate against a baseline
+    ragsweep check +sweep=default                                   what a run needs and whether it is here
+    ragsweep list                                                   components, suites and presets by name
+    ragsweep bench bm25                                             a benchmark (results/bench/<name>.json)
+
+Each subcommand's ``--help`` says more; ``run`` and ``sweep`` take Hydra's options (``--config-dir DIR``
+adds a folder of your own task / component / sweep YAML files, ``--cfg job`` prints the composed config).
+Outputs go under ``./results`` of the working directory, or ``--results DIR`` / ``$RAGSWEEP_RESULTS``;
+the cache may live apart (``$RAGSWEEP_CACHE``). Hub downloads are off unless RAGSWEEP_ALLOW_DOWNLOADS=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+from ragsweep.engine.offline import configure_environment
+from ragsweep.paths import CONFIG_DIR
+
+# Subcommand -> (module whose ``main(argv)`` serves it, one-line help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "report": ("ragsweep.analysis.report", "leaderboard of the runs: Markdown, HTML page and CSV"),
+    "gate": ("ragsweep.analysis.gate", "compare a sweep's latest runs with its baseline; exit 1 on a drop"),
+    "check": ("ragsweep.commands.check", "list every model and data file a run or sweep needs, and whether it is here"),
+    "pairwise": ("ragsweep.analysis.pairwise", "LLM judge: which of two runs answers better, per query"),
+    "keywords": ("ragsweep.annotate.keywords", "annotate a suite with CoFE-RAG keywords (Hydra overrides)"),
+    "synthetic": ("ragsweep.annotate.synthetic", "write a synthetic span-referenced suite from a folder of text (Hydra overrides)"),
+    "study": ("ragsweep.analysis.study", "the chunking study's table and plot from a sweep"),
+    "serve-vllm": ("ragsweep.commands.serve_vllm", "an OpenAI-compatible vLLM server for a sweep (vLLM environment)"),
+    "export-model": ("ragsweep.models.export", "write a bundled GGUF model as a transformers / vLLM folder"),
+}
+HYDRA_COMMANDS = {"keywords", "synthetic"}  # their main() reads sys.argv through @hydra.main
+
+
+def package_version() -> str:
+    try:
+        return version("ragsweep")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def sweep_presets() -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / "sweep").glob("*.yaml"))
+
+
+def bench_names() -> list[str]:
+    import pkgutil
+
+    import ragsweep.bench as bench
+
+    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name != "common")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ragsweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"ragsweep {package_version()}")
+    p.add_argument("--results", metavar="DIR", help="where runs, reports and the cache go (default ./results)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="one run, or a sweep with -m (Hydra overrides; `ragsweep run --help` shows Hydra's)", add_help=False)
+    sweep = sub.add_parser("sweep", help="run a sweep preset: ragsweep sweep NAME [overrides]", add_help=False)
+    sweep.add_argument("preset", nargs="?")
+    for runner in (run, sweep):
+        runner.add_argument("--rerun", action="store_true", help="run every job of a sweep even when it is up to date")
+    for name, (_, text) in COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    sub.add_parser("list", help="component, suite and sweep-preset names")
+    sub.add_parser("bench", help=f"run a benchmark: one of {', '.join(bench_names())}", add_help=False)
+    return p
+
+
+def call_hydra(entry: Callable[[], object], prog: str, argv: list[str]) -> None:
+    """Hydra's decorated mains read sys.argv: hand them ours."""
+    saved = sys.argv
+    sys.argv = [prog, *argv]
+    try:
+        entry()
+    finally:
+        sys.argv = saved
+
+
+def list_components() -> str:
+    from ragsweep.registry import BY_GROUP
+
+    lines = []
+    for group, registry in BY_GROUP.items():
+        presets = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+        lines.append(f"{group} configs ({group}=NAME): {', '.join(presets)}")
+        lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(registry.names())}")
+    from ragsweep.registry import METRICS
+
+    families = ", ".join(f"{n} (needs {METRICS.get(n).needs})" for n in METRICS.names())
+    lines.append(f"metric families (scoring.metrics.<key>.name=NAME, or _target_=pkg.module.Class): {families}")
+    lines.append(f"scoring configs (scoring=NAME): {', '.join(sorted(p.stem for p in (CONFIG_DIR / 'scoring').glob('*.yaml')))}")
+    lines.append(f"sweep presets (ragsweep sweep NAME): {', '.join(sweep_presets())}")
+    return "\n".join(lines)
+
+
+def sweep_is_up_to_date(argv: list[str], rerun: bool) -> bool:
+    """True when ``argv`` is a sweep that finished with nothing it depends on changed since (ragsweep.engine.uptodate):
+    then nothing is run. Otherwise the sweep's manifest is left for its summary callback to write."""
+    from ragsweep.engine import uptodate
+
+    uptodate.pending = None
+    parsed = uptodate.parse_command_line(argv)
+    if parsed is None or not (parsed[2] or any(o.startswith("+sweep=") for o in parsed[0])):
+        return False
+    fp = uptodate.fingerprint(argv)
+    if fp is None:
+        return False
+    path = uptodate.manifest_path(argv, fp)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    runs = None if rerun else uptodate.up_to_date_runs(path, fp)
+    if runs is not None:
+        logging.getLogger("ragsweep.sweep").info(
+            "sweep up to date: its %d runs were written with the same configs, code, packages and data (%s); "
+            "nothing to do (--rerun runs it again)", len(runs), path,
+        )
+        return True
+    uptodate.pending = (path, fp)
+    return False
+
+
+def results_root_problem(rest: list[str]) -> str | None:
+    """Why the results root of a run or sweep cannot be written (read-only, or not a folder), checked before
+    Hydra creates its output folders there; None when it can."""
+    import tempfile
+    from pathlib import Path
+
+    root = Path(next((a.split("=", 1)[1] for a in rest if a.startswith("results_root=")), os.environ.get("RAGSWEEP_RESULTS", "results")))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as err:
+        return f"cannot write to {root} ({err.strerror or err}): point results_root (or RAGSWEEP_RESULTS, or --results) at a writable folder"
+    return None
+
+
+def run_command_problem(rest: list[str]) -> str | None:
+    """What stops a run or sweep before Hydra starts: an unknown config choice, an unwritable results root."""
+    from ragsweep.engine import uptodate
+    from ragsweep.engine.config_names import unknown_choice
+
+    parsed = uptodate.parse_command_line(rest)
+    if parsed is not None:
+        overrides, folders, _ = parsed
+        problem = unknown_choice(overrides, folders)
+        if problem:
+            return problem
+    return results_root_problem(rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, rest = parser().parse_known_args(argv)
+    if args.results:
+        os.environ["RAGSWEEP_RESULTS"] = args.results
+    configure_environment()
+    if args.command is None:
+        parser().print_help()
+        return 0
+    if args.command in ("run", "sweep"):
+        from ragsweep.commands.run import main as run_main, quiet_known_warnings
+
+        quiet_known_warnings()
+        if args.command == "sweep":
+            if not args.preset or args.preset.startswith("-"):
+                print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)
+                return 2
+            rest = [f"+sweep={args.preset}", *rest]
+        problem = run_command_problem(rest)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+        if sweep_is_up_to_date(rest, args.rerun):
+            return 0
+        call_hydra(run_main, "ragsweep run", rest)
+        return 0
+    if args.command == "list":
+        print(list_components())
+        return 0
+    if args.command == "bench":
+        names = bench_names()
+        if not rest or rest[0] not in names:
+            print(f"usage: ragsweep bench NAME [options]; benchmarks: {', '.join(names)}", file=sys.stderr)
+            return 2
+        module = importlib.import_module(f"ragsweep.bench.{rest[0]}")
+        return int(module.main(rest[1:]) or 0)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    if args.command in HYDRA_COMMANDS:
+        call_hydra(module.main, f"ragsweep {args.command}", rest)
+        return 0
+    from ragsweep.errors import RagsweepError
+
+    try:
+        return int(module.main(rest) or 0)
+    except RagsweepError as err:  # bad input or an unwritable folder: one line, no traceback
+        print(f"ragsweep {args.command}: {err}", file=sys.stderr)
+        return 2
+

@@ -1,0 +1,75 @@
+"""``ragsweep run [overrides]`` (or ``python -m ragsweep.commands.run``): one run, or a sweep with ``-m`` or ``+sweep=<preset>``.
+
+A single run that fails prints one line and exits 2. In a sweep, a failed job writes its reason beside
+its Hydra job folder and the other jobs go on; the sweep then prints "N of M runs failed" and exits 1
+(ragsweep.engine.sweep_status).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Sequence
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
+
+from ragsweep.engine.offline import configure_environment
+from ragsweep.paths import CONFIG_DIR
+from ragsweep.errors import RagsweepError
+from ragsweep.store.results import GROUPS
+
+log = logging.getLogger("ragsweep.commands.run")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def main(cfg: DictConfig) -> None:
+    configure_environment()  # before any model library reads its settings (this process or a sweep worker)
+    hydra_cfg = HydraConfig.get()
+    choices = {g: hydra_cfg.runtime.choices.get(g, "?") for g in GROUPS}
+    overrides = list(hydra_cfg.overrides.task)
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        try:
+            from ragsweep.engine.runner import execute
+
+            execute(cfg, choices, overrides)
+        except RagsweepError as err:
+            log.error("%s", err)
+            sys.exit(2)
+        return
+    from ragsweep.engine.sweep_status import write_status
+
+    with open_dict(cfg):
+        cfg.progress = False  # parallel jobs' bars would draw over each other; the sweep logs its progress
+    ok, detail = sweep_job(cfg, choices, overrides)
+    write_status(hydra_cfg.runtime.output_dir, ok, detail)
+
+
+def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = ()) -> tuple[bool, str]:
+    """One job of a sweep: (True, run folder) or (False, the one-line reason); it never raises, so the
+    launcher runs every other job."""
+    from ragsweep.engine.runner import execute
+
+    try:
+        return True, str(execute(cfg, choices, overrides))
+    except RagsweepError as err:
+        log.error("%s", err)
+        return False, str(err).splitlines()[0]
+    except Exception as err:  # a bug, not bad input: the traceback goes to this job's log, the sweep goes on
+        log.exception("run failed")
+        return False, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+
+
+def quiet_known_warnings() -> None:
+    """joblib's loky restarts a worker whose memory grew (models loaded in a run) and warns "A worker stopped
+    while some jobs were given to the executor" on nearly every sweep: expected, not a fault, so not shown."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor")
+
+
+if __name__ == "__main__":
+    quiet_known_warnings()
+    main()

@@ -1,0 +1,1 @@
+"""Running one config: building components, the cached stage pipeline, contracts between stages, the up-to-date check."""

@@ -1,0 +1,284 @@
+"""The cached stage pipeline: load -> chunk -> index -> retrieve -> rerank -> generate -> judge.
+
+Each stage's key chains its upstream key, so changing a component invalidates exactly the stages
+downstream of it: a new generator reuses chunks, index and retrieval; a new chunker parameter redoes
+chunking and everything after it. The index is built only when retrieval is not cached already.
+Scoring is cheap and always recomputed (ragsweep.scoring).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ragsweep.store.cache import COLUMNS, JSON, PICKLE, Codec, StageCache, stage_key
+from ragsweep.engine.code_identity import code_identity, component_code_version
+from ragsweep.engine.contracts import check_chunks, check_ranking, check_rankings, component_name, named
+from ragsweep.errors import ContractError
+from ragsweep.store.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
+from ragsweep.errors import DataError
+from ragsweep.hashing import sha256_json, sha256_paths
+from ragsweep.registry import BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
+from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
+from ragsweep.tasks.keywords import apply_keywords, split_task_config
+
+log = logging.getLogger(__name__)
+
+# Bump a stage's version when the pipeline's own handling of that stage changes its output.
+STAGE_VERSIONS = {"load": "4", "chunk": "3", "index": "1", "retrieve": "2", "rerank": "1", "generate": "3", "judge": "1"}
+
+
+@dataclass
+class StageStat:
+    status: str  # "hit", "computed", "skipped" (component is none) or "not needed" (downstream cached)
+    wall_s: float = 0.0
+    key: str | None = None
+
+
+@dataclass
+class PipelineResult:
+    documents: list[Document]
+    queries: list[Query]
+    chunks: list[Chunk]
+    retrieved: list[Retrieved]
+    reranked: list[Retrieved]
+    generations: list[Generation]
+    judgements: list[dict[str, Any]] = field(default_factory=list)
+    stages: dict[str, StageStat] = field(default_factory=dict)
+    data_hashes: dict[str, str] = field(default_factory=dict)
+    language: str = "en"
+    task_description: dict[str, Any] = field(default_factory=dict)
+    breakdown_keys: tuple[str, ...] = ()
+    headline_metric: str | None = None
+    chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
+    retrieval_report: dict[str, Any] = field(default_factory=dict)  # e.g. an approximate search's recall vs exact
+    data_files: list[str] = field(default_factory=list)  # absolute paths (as given, links unresolved) of every file and folder read
+    failed_llm_results: int = 0  # generations and verdicts that failed: the next run retries them
+    code: dict[str, str | None] = field(default_factory=dict)  # module -> code identity of every component used
+    lower_is_better: list[str] = field(default_factory=list)  # judged columns where lower is better (from the rubrics)
+    headline_extra: list[str] = field(default_factory=list)  # judged columns the rubrics mark as headline
+
+
+@dataclass
+class Components:
+    """Every component of a run, built from its config before any work, so a bad name or parameter stops the
+    run before the first stage. None where the config says ``none`` (or nothing would use it)."""
+
+    task: Any
+    keywords_file: Path | None
+    chunker: Any
+    retriever: Any
+    reranker: Any | None
+    generator: Any | None
+    judge: Any | None
+
+    @classmethod
+    def build(cls, cfg: dict[str, Any]) -> Components:
+        task_cfg, keywords_file = split_task_config(cfg["task"])
+        generator = None if cfg["generator"]["name"] == "none" else GENERATORS.build(cfg["generator"])
+        JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails even where no answer will be judged
+        return cls(
+            task=TASKS.build(task_cfg),
+            keywords_file=keywords_file,
+            chunker=CHUNKERS.build(cfg["chunker"]),
+            retriever=RETRIEVERS.build(cfg["retriever"]),
+            reranker=None if cfg["reranker"]["name"] == "none" else RERANKERS.build(cfg["reranker"]),
+            generator=generator,
+            judge=None if cfg["judge"]["name"] == "none" or generator is None else JUDGES.build(cfg["judge"]),
+        )
+
+
+def plain_config(cfg: Any) -> dict[str, Any]:
+    """A resolved config (or any mapping) as plain dicts and lists, the form every stage key hashes."""
+    from omegaconf import DictConfig, OmegaConf
+
+    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    return {k: with_target_name(v) if k in BY_GROUP and isinstance(v, dict) else v for k, v in plain.items()}  # type: ignore[union-attr]
+
+
+class Pipeline:
+    def __init__(self, cfg: Any, cache: StageCache, progress: bool = True):
+        self.cfg = plain_config(cfg)
+        self.cache = cache
+        self.progress = progress
+        self.stages: dict[str, StageStat] = {}
+        self.failed_llm_results = 0
+        self.code: dict[str, str | None] = {}
+
+    def _code(self, component: object) -> str:
+        """The code part of a component's stage key (ragsweep.engine.code_identity), noted for run.json."""
+        module = type(component).__module__
+        self.code[module] = code_identity(module)
+        return component_code_version(component)
+
+    def _stage(
+        self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON,
+        final: Callable[[Any], bool] | None = None, retry: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        t0 = time.perf_counter()
+        value, hit = self.cache.get_or_compute(name, key, compute, codec, final, retry)
+        self.stages[name] = StageStat("hit" if hit else "computed", time.perf_counter() - t0, key)
+        log.info("stage %-8s %-8s %.2fs", name, self.stages[name].status, self.stages[name].wall_s)
+        return value
+
+    def run(self) -> PipelineResult:
+        cfg = self.cfg
+        parts = Components.build(cfg)
+        task, keywords_file = parts.task, parts.keywords_file
+        data_files = task.data_files() + ([keywords_file] if keywords_file else [])
+        for path in data_files:  # the loaders' own checks name the record; this one names any file left
+            if not path.exists():
+                raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
+        data_hashes = sha256_paths(data_files)
+        load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + self._code(task), cfg["task"], None, data_hashes)
+
+        def load() -> dict[str, Any]:
+            docs, queries = task.checked_load()
+            if keywords_file:
+                queries = apply_keywords(queries, keywords_file)
+            return {
+                "documents": documents_table(docs),
+                "queries": [q.to_dict() for q in queries],
+                "description": task.describe(),
+            }
+
+        loaded = self._stage("load", load_key, load, COLUMNS)
+        documents = documents_from_table(loaded["documents"])
+        queries = [Query.from_dict(q) for q in loaded["queries"]]
+
+        chunker = parts.chunker
+        chunk_key = stage_key("chunk", STAGE_VERSIONS["chunk"] + "/" + self._code(chunker), cfg["chunker"], load_key)
+
+        def chunk() -> dict[str, Any]:
+            t0 = time.perf_counter()
+            try:
+                chunks = chunker.chunk(documents, self.progress)
+            except ContractError as err:
+                raise named("chunker", chunker, err) from None
+            check_chunks(chunker, documents, chunks)
+            return {"chunks": chunks_table(chunks), "wall_s": time.perf_counter() - t0}
+
+        chunked = self._stage("chunk", chunk_key, chunk, COLUMNS)
+        chunks = chunks_from_table(chunked["chunks"])
+
+        retrieved = self._retrieve(parts.retriever, chunk_key, chunks, queries)
+        by_id = {c.chunk_id: c for c in chunks}
+        reranked = self._rerank(parts.reranker, by_id, queries, retrieved)
+        generations = self._generate(parts.generator, by_id, queries, reranked)
+        judgements = self._judge(parts.judge, by_id, queries, generations)
+        return PipelineResult(
+            documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
+            task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"], self.retrieval_report,
+            [os.path.abspath(p) for p in data_files], self.failed_llm_results, dict(sorted(self.code.items())),
+            list(getattr(parts.judge, "lower_is_better", [])) if judgements else [],
+            list(getattr(parts.judge, "headline_columns", [])) if judgements else [],
+        )
+
+    def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
+        cfg = self.cfg
+        index_key = stage_key("index", STAGE_VERSIONS["index"] + "/" + self._code(retriever), cfg["retriever"], chunk_key)
+        query_set = sha256_json([[q.query_id, q.question] for q in queries])
+        retrieve_key = stage_key(
+            "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set}, index_key
+        )
+        build_index = lambda: self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE, final=retriever.usable)  # noqa: E731
+        artifact = None
+        if self.cache.contains("retrieve", retrieve_key):
+            hit = self.cache.contains("index", index_key, PICKLE)
+            self.stages["index"] = StageStat("hit" if hit else "not needed", 0.0, index_key)
+        else:
+            artifact = build_index()
+
+        def retrieve() -> dict[str, Any]:
+            # A retrieval entry found corrupt is recomputed: only then is the index built here.
+            ranked = retriever.search(artifact if artifact is not None else build_index(), [q.question for q in queries], cfg["top_k"])
+            ranked = check_rankings("retriever", retriever, [q.query_id for q in queries], ranked, len(chunks), cfg["top_k"])
+            rows = [
+                Retrieved(q.query_id, tuple(chunks[i].chunk_id for i, _ in r), tuple(s for _, s in r)).to_dict()
+                for q, r in zip(queries, ranked)
+            ]
+            # What the search itself reports (an approximate search's recall against exact search): kept
+            # with the rankings, so a cached run reports it too.
+            return {"rows": rows, "report": dict(getattr(retriever, "report", {}))}
+
+        self.retrieve_key = retrieve_key
+        out = self._stage("retrieve", retrieve_key, retrieve)
+        self.retrieval_report = out["report"]
+        return [Retrieved.from_dict(r) for r in out["rows"]]
+
+    def _rerank(self, reranker: Any | None, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
+        cfg = self.cfg
+        self.rerank_key = self.retrieve_key
+        if reranker is None:
+            self.stages["rerank"] = StageStat("skipped")
+            return retrieved
+        candidates = cfg["rerank_candidates"]
+        self.rerank_key = stage_key(
+            "rerank", STAGE_VERSIONS["rerank"] + "/" + self._code(reranker), {**cfg["reranker"], "candidates": candidates}, self.retrieve_key
+        )
+
+        def rerank() -> list[dict[str, Any]]:
+            from tqdm.auto import tqdm
+
+            out = []
+            for q, r in tqdm(list(zip(queries, retrieved)), desc="rerank", disable=not self.progress, leave=False):
+                pool = [by_id[cid] for cid in r.chunk_ids[:candidates]]
+                order = check_ranking(component_name("reranker", reranker), q.query_id, reranker.rerank(q.question, pool), len(pool), len(pool))
+                out.append(Retrieved(q.query_id, tuple(pool[i].chunk_id for i, _ in order), tuple(s for _, s in order)).to_dict())
+            return out
+
+        return [Retrieved.from_dict(r) for r in self._stage("rerank", self.rerank_key, rerank)]
+
+    def _generate(self, generator: Any | None, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
+        cfg = self.cfg
+        self.generate_key = None
+        if generator is None:
+            self.stages["generate"] = StageStat("skipped")
+            return []
+        prompt = {"system": generator.system_prompt, "user": generator.user_template, "context_k": generator.context_k}
+        if generator.examples:  # few-shot turns are part of the prompt (absent: the key stays as it was)
+            prompt["examples"] = generator.examples
+        key = stage_key(
+            "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
+        )
+        contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
+
+        generated = self._llm_stage(
+            "generate", key, lambda idx: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [contexts[i] for i in idx])],
+            len(queries), failed=lambda g: bool(g.get("error")),
+        )
+        self.generate_key = key
+        return [Generation.from_dict(g) for g in generated]
+
+    def _judge(self, judge: Any | None, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
+        """Verdicts keyed by the generate key + the judge config (models, rubrics, prompt texts)."""
+        cfg = self.cfg
+        if judge is None or self.generate_key is None:
+            self.stages["judge"] = StageStat("skipped")
+            return []
+        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + self._code(judge), cfg["judge"], self.generate_key)
+
+        return self._llm_stage(
+            "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),
+            failed=lambda v: any(e for errors in v["errors"].values() for e in errors),
+        )
+
+    def _llm_stage(self, name: str, key: str, compute: Callable[[list[int]], list[Any]], n: int, failed: Callable[[Any], bool]) -> list[Any]:
+        """A stage of one LLM result per query, ``compute(query indices)``. An entry holding failed calls is
+        not final: the next run recomputes only the failed queries and keeps the rest."""
+
+        def retry(cached: list[Any]) -> list[Any]:
+            redo = [i for i, item in enumerate(cached) if failed(item)]
+            log.warning("%s: %d failed LLM results in the cache are retried (%d successful ones kept)", name, len(redo), len(cached) - len(redo))
+            out = list(cached)
+            for i, item in zip(redo, compute(redo)):
+                out[i] = item
+            return out
+
+        out = self._stage(name, key, lambda: compute(list(range(n))), final=lambda cached: not any(failed(x) for x in cached), retry=retry)
+        self.failed_llm_results += sum(1 for x in out if failed(x))
+        return out

@@ -1,0 +1,103 @@
+"""Execute one resolved run config and write its results folder.
+
+Kept apart from the ``ragsweep.commands.run`` entry point: under ``python -m`` that module is ``__main__``, and the
+joblib launcher would pickle its globals (the registries among them) by value into each worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from ragsweep.engine import runtime
+from ragsweep.paths import SOURCE_ROOT
+from ragsweep.store.cache import StageCache
+from ragsweep.engine.config_checks import validate_run_config
+from ragsweep.hashing import sha256_json, sha256_text
+from ragsweep.engine.pipeline import Pipeline, PipelineResult, plain_config
+from ragsweep.store.provenance import git_revision, machine, package_versions
+from ragsweep.registry import BY_GROUP
+from ragsweep.store.results import GROUPS, component_label, config_hash, headline_names, run_name, write_run
+from ragsweep.engine.code_identity import code_identity
+from ragsweep.scoring.records import aggregate, build_metrics, build_records, headline_metrics, lower_is_better
+
+log = logging.getLogger("ragsweep.engine.runner")
+
+
+def data_identity(result: PipelineResult) -> str:
+    """What the loaded data set is, by content: every query with its gold, and every document's text.
+    The leaderboard groups runs by it and pairs queries only within it; two configs over the same data
+    share it, one suite name over other data does not."""
+    docs = sha256_json([[d.doc_id, sha256_text(d.text)] for d in result.documents])
+    return sha256_json({"queries": [q.to_dict() for q in result.queries], "documents": docs})[:16]
+
+
+def headline_summary(metrics: dict[str, Any], n_queries: int) -> str:
+    """One line with the run's headline metrics: what a user wants to see when a run ends."""
+    names = [n for n in headline_names(metrics) if n in metrics["metrics"]][:6]
+    shown = [f"{n}={metrics['metrics'][n]['mean']:.4f}" + (f" (n={metrics['metrics'][n]['n']})" if metrics["metrics"][n]["n"] != n_queries else "") for n in names]
+    return f"{n_queries} queries: " + (", ".join(shown) or "no metric")
+
+
+def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = ()) -> Path:
+    """Run the pipeline for one resolved config and write its results folder."""
+    t0 = time.perf_counter()
+    plain = plain_config(cfg)
+    notes = validate_run_config(plain)
+    families = build_metrics(plain["scoring"])  # a bad metric config stops the run before any work
+    runtime.configure(plain["cache_dir"], bool(plain.get("progress", True)))
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():  # log lines print above the progress bars, never onto their line
+        result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
+    t_score = time.perf_counter()
+    records = build_records(result, families, plain["judge"].get("invalid_policy", "exclude"))
+    metrics = aggregate(records, result, families, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}))
+    metrics["components"] = {g: component_label(plain[g], getattr(BY_GROUP[g].get(plain[g]["name"]), "label_params", ())) for g in GROUPS}
+    metrics["choices"] = {g: choices.get(g) for g in GROUPS}
+    metrics["sweep"] = plain["sweep_name"]
+    metrics["headline"] = result.headline_metric
+    metrics["data_identity"] = data_identity(result)
+    # What the report shows and the gate tracks by default, and which columns are better lower: from the metric
+    # families and the judge's rubrics, so a metric from outside the package is shown and gated like a built-in.
+    metrics["headline_metrics"] = headline_metrics(families, result)
+    if lower := lower_is_better(families, result):
+        metrics["lower_is_better"] = lower
+    score_s = time.perf_counter() - t_score
+    name = run_name(choices, plain, overrides)
+    run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name
+    stages = {k: {"status": v.status, "wall_s": round(v.wall_s, 4), "key": v.key} for k, v in result.stages.items()}
+    stages["score"] = {"status": "computed", "wall_s": round(score_s, 4), "key": None}
+    run_info = {
+        "run": name,
+        "sweep": plain["sweep_name"],
+        "config_hash": config_hash(plain),
+        "seed": plain["seed"],
+        "git": git_revision(SOURCE_ROOT),
+        "packages": package_versions(),
+        "machine": machine(),
+        "data_hashes": result.data_hashes,
+        "data_files": result.data_files,
+        "failed_llm_results": result.failed_llm_results,
+        "code": {**result.code, **{type(f).__module__: code_identity(type(f).__module__) for f in families}},
+        "task": result.task_description,
+        "retrieval": result.retrieval_report,
+        "data_identity": metrics["data_identity"],
+        "notes": notes,
+        "unscored_queries": {
+            name: len(records) - stat["n"] for name, stat in metrics["metrics"].items() if stat["n"] < len(records)
+        },
+        "stages": stages,
+        "cache_hits": sum(1 for v in result.stages.values() if v.status == "hit"),
+        "counters": runtime.counters(),
+        "wall_s": round(time.perf_counter() - t0, 4),
+    }
+    write_run(run_dir, OmegaConf.to_yaml(cfg, resolve=True), records, metrics, run_info)
+    summary = " ".join(f"{k}={v['status']}" for k, v in stages.items() if k != "score")
+    log.info("%s: %s (%.1fs) -> %s", name, summary, run_info["wall_s"], run_dir)
+    log.info("%s", headline_summary(metrics, len(records)))
+    return run_dir

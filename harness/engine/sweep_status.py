@@ -1,0 +1,91 @@
+"""A sweep finishes every job it can: a job that fails writes its one-line reason into its Hydra job
+folder instead of raising, and after the last job the parent prints "N of M runs failed" with each
+reason and exits 1. A job that died without a word (killed, out of memory) counts as failed too.
+Each finished job logs the sweep's progress ("sweep progress: 5 of 27 runs done").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+log = logging.getLogger("ragsweep.sweep")
+STATUS_FILE = "ragsweep_status.json"
+TOTAL_FILE = "ragsweep_total_jobs"
+
+
+def write_status(job_dir: str | Path, ok: bool, detail: str) -> None:
+    from ragsweep.store.cache import atomic_write_bytes
+
+    atomic_write_bytes(Path(job_dir) / STATUS_FILE, json.dumps({"ok": ok, "detail": detail}).encode("utf-8"))
+    sweep_dir = Path(job_dir).parent
+    done = sum(1 for _ in sweep_dir.glob(f"*/{STATUS_FILE}"))
+    total = (sweep_dir / TOTAL_FILE).read_text("utf-8").strip() if (sweep_dir / TOTAL_FILE).exists() else "?"
+    log.info("sweep progress: %d of %s runs done (job %s %s)", done, total, Path(job_dir).name, "written" if ok else "FAILED")
+
+
+def count_jobs(config: DictConfig) -> int:
+    """How many jobs Hydra's basic sweeper makes of this multirun: the command line's overrides and the
+    preset's ``hydra.sweeper.params``, expanded as the sweeper expands them."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    overrides = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
+    return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+
+
+def read_statuses(sweep_dir: Path) -> list[tuple[str, bool, str]]:
+    """(job number, ok, run folder or failure reason) for every job folder of a sweep."""
+    out = []
+    for job in sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+        try:
+            status = json.loads((job / STATUS_FILE).read_text("utf-8"))
+            out.append((job.name, bool(status["ok"]), str(status["detail"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            out.append((job.name, False, "the job ended without a result (killed or crashed before it could report)"))
+    return out
+
+
+def summarize(statuses: list[tuple[str, bool, str]]) -> int:
+    """Log the sweep's outcome; the exit code it deserves (0: every run written, 1: some failed)."""
+    failed = [(num, detail) for num, ok, detail in statuses if not ok]
+    if not failed:
+        log.info("sweep finished: %d of %d runs written", len(statuses), len(statuses))
+        return 0
+    lines = [f"{len(failed)} of {len(statuses)} runs failed:"] + [f"  job {num}: {detail}" for num, detail in failed]
+    log.error("%s", "\n".join(lines))
+    return 1
+
+
+class SweepSummary(Callback):
+    """Hydra callback (configs/config.yaml): after a multirun, the summary and a non-zero exit on failures."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            total = count_jobs(config)
+        except Exception as err:  # another sweeper (Optuna, ...) counts its own way: progress shows "of ?"
+            log.debug("cannot count the sweep's jobs: %s", err)
+            return
+        (sweep_dir / TOTAL_FILE).write_text(f"{total}\n", "utf-8")
+        log.info("sweep of %d runs -> %s", total, sweep_dir)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if sweep_dir.is_dir():
+            statuses = read_statuses(sweep_dir)
+            code = summarize(statuses)
+            if code:
+                sys.exit(code)
+            from ragsweep.engine import uptodate
+
+            if uptodate.pending is not None:
+                uptodate.record(*uptodate.pending, [detail for _, _, detail in statuses])

@@ -1,0 +1,1 @@
+"""Model weights (bundled, local or hub), text encoders, causal LMs and the GGUF export."""

@@ -1,0 +1,70 @@
+"""Causal language models shared by the hf generator and the LM-based chunkers.
+
+``token_nlls`` scores a long token sequence in windows with the KV cache carried, which equals one
+forward pass over the whole sequence as long as it fits ``max_context``; past that the context restarts
+from the last ``context_overlap`` tokens, so positions stay within what the model was trained on.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from ragsweep.models.weights import resolve
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=2)
+def load_causal_lm(model_id: str, device: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    resolved = resolve(model_id)
+    log.info("loading causal LM %s from %s (%s)", model_id, resolved.path, resolved.source)
+    kwargs = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs).to(device).eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
+
+
+def token_nlls(model, ids: Sequence[int], window: int = 512, max_context: int = 4096, context_overlap: int = 256) -> np.ndarray:
+    """``nll[t] = -ln p(ids[t] | ids[:t])`` (natural log); ``nll[0]`` and any token right after a
+    context restart without overlap are NaN (nothing to condition on)."""
+    import torch
+
+    n = len(ids)
+    out = np.full(n, np.nan)
+    past, prev_logits, cache_len, pos = None, None, 0, 0
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        while pos < n:
+            end = min(pos + window, n)
+            if past is not None and cache_len + (end - pos) > max_context:
+                context = list(ids[max(0, pos - context_overlap) : pos])
+                past, prev_logits, cache_len = None, None, 0
+                if context:
+                    o = model(torch.tensor([context], device=device), use_cache=True)
+                    past, prev_logits, cache_len = o.past_key_values, o.logits[0, -1], len(context)
+            o = model(torch.tensor([list(ids[pos:end])], device=device), past_key_values=past, use_cache=True)
+            logp = torch.log_softmax(o.logits[0].float(), dim=-1)
+            if prev_logits is not None:
+                out[pos] = -torch.log_softmax(prev_logits.float(), dim=-1)[ids[pos]].item()
+            if end - pos > 1:
+                targets = torch.tensor(list(ids[pos + 1 : end]), device=device)
+                out[pos + 1 : end] = -logp[:-1].gather(1, targets[:, None]).squeeze(1).cpu().numpy()
+            past, prev_logits, cache_len, pos = o.past_key_values, o.logits[0, -1], cache_len + end - pos, end
+    return out

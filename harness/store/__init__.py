@@ -1,0 +1,1 @@
+"""What is written and read back: the stage cache, the embedding store, run folders, provenance."""
