@@ -1,7 +1,8 @@
 """Registries from a component name to the class that builds it.
 
-A component module registers itself with ``@CHUNKERS.register("name")``; each family package imports
-all of its modules on first use, so adding a component is one module plus one YAML file.
+A component module registers itself with ``@CHUNKERS.register("name")``; the registry finds which module of
+its family package registers a name by reading their source, and imports only that module when the name is
+asked for, so adding a component is one module plus one YAML file, and a broken module breaks only itself.
 
 A component outside the repository needs no registration: a config names its class by import path,
 Hydra style (``_target_: my_pkg.chunkers.MyChunker``, or ``name: my_pkg.chunkers.MyChunker``). The class
@@ -12,13 +13,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import types
 import typing
+from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
 from ragsweep.errors import ConfigError, RagsweepError
 
 T = TypeVar("T")
+REGISTERED = re.compile(r"""@\w+\.register\(\s*["']([^"']+)["']\s*\)""")
 
 
 class Registry(Generic[T]):
@@ -26,7 +30,7 @@ class Registry(Generic[T]):
         self.family = family
         self._package = package
         self._entries: dict[str, type[T]] = {}
-        self._discovered = False
+        self._modules: dict[str, str] | None = None
 
     def register(self, name: str) -> Callable[[type[T]], type[T]]:
         def decorator(cls: type[T]) -> type[T]:
@@ -38,20 +42,29 @@ class Registry(Generic[T]):
 
         return decorator
 
-    def _discover(self) -> None:
-        if self._discovered:
-            return
-        package = importlib.import_module(self._package)
-        for info in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{self._package}.{info.name}")
-        self._discovered = True
+    def _index(self) -> dict[str, str]:
+        """Name -> the module of the family package that registers it, read from the modules' source
+        (``@X.register("name")``) without importing any of them: asking for one name imports one module, so a
+        broken module of the family breaks only its own names."""
+        if self._modules is None:
+            package = importlib.import_module(self._package)
+            self._modules = {}
+            for info in pkgutil.iter_modules(package.__path__):
+                path = Path(info.module_finder.path, f"{info.name}.py")  # type: ignore[union-attr]
+                source = path.read_text("utf-8", errors="replace") if path.is_file() else ""
+                for name in REGISTERED.findall(source):
+                    self._modules.setdefault(name, f"{self._package}.{info.name}")
+        return self._modules
 
     def names(self) -> list[str]:
-        self._discover()
-        return sorted(self._entries)
+        return sorted(set(self._index()) | set(self._entries))
 
     def get(self, name: str) -> type[T]:
-        self._discover()
+        if name not in self._entries and name in self._index():
+            try:
+                importlib.import_module(self._index()[name])
+            except Exception as err:  # the one module that defines it is broken: say which, not a traceback
+                raise ConfigError(f"{self.family} {name!r}: its module {self._index()[name]} cannot be imported ({type(err).__name__}: {err})") from None
         if name in self._entries:
             return self._entries[name]
         if "." in name:

@@ -15,7 +15,7 @@ from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
 from ragsweep.tasks.base import RecordErrors, Task, read_json, require_file, resolve_path, text_field
 from ragsweep.tasks.generic import read_corpus_folder
-from ragsweep.tasks.keywords import cofe_rag_examples
+from ragsweep.tasks.keyword_file import cofe_rag_examples
 from ragsweep.types import Document, Query
 
 

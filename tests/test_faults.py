@@ -366,7 +366,8 @@ def test_invalid_reference_policy_clip_and_skip_count_everything(tmp_path):
 
 
 def test_clipped_run_counts_affected_rows_in_run_json_metrics_and_leaderboard(tmp_path):
-    from ragsweep.analysis.report import load_runs, render
+    from ragsweep.analysis.leaderboard import load_runs
+    from ragsweep.analysis.report import render
 
     task = fs.chroma(tmp_path / "c")
     _published_defects(Path(task["path"]))
@@ -381,7 +382,8 @@ def test_clipped_run_counts_affected_rows_in_run_json_metrics_and_leaderboard(tm
 
 
 def test_a_query_without_gold_is_counted_beside_the_metric(tmp_path):
-    from ragsweep.analysis.report import load_runs, render
+    from ragsweep.analysis.leaderboard import load_runs
+    from ragsweep.analysis.report import render
 
     task = fs.hotpotqa(tmp_path / "h")
     path = Path(task["path"]) / "questions.json"
@@ -731,7 +733,8 @@ def _fake_run(root: Path, sweep: str, name: str, *, task="span_mini", identity="
 
 
 def test_leaderboard_keeps_data_sets_apart_under_one_task_name(tmp_path):
-    from ragsweep.analysis.report import load_runs, render
+    from ragsweep.analysis.leaderboard import load_runs
+    from ragsweep.analysis.report import render
 
     _fake_run(tmp_path, "s", "real_a", identity="aaaa1111", values=[0.5] * 472)
     _fake_run(tmp_path, "s", "real_b", identity="aaaa1111", chunker="semantic", values=[0.4] * 472)
@@ -760,7 +763,8 @@ HOSTILE = '<img src=x onerror="document.title=\'pwned\'">|</script><script>docum
 
 
 def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
-    from ragsweep.analysis.report import load_runs, render
+    from ragsweep.analysis.leaderboard import load_runs
+    from ragsweep.analysis.report import render
     from ragsweep.analysis.report_html import render_html
 
     _fake_run(tmp_path / "runs", "s", "a", chunker=HOSTILE)
@@ -782,7 +786,8 @@ def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
 
 
 def test_unreadable_run_folders_are_named_and_skipped(tmp_path, caplog):
-    from ragsweep.analysis.report import load_runs, render
+    from ragsweep.analysis.leaderboard import load_runs
+    from ragsweep.analysis.report import render
 
     _fake_run(tmp_path, "s", "good")
     bad = _fake_run(tmp_path, "s", "truncated")

@@ -271,7 +271,7 @@ def test_cofe_rag_dataset_runs_with_its_keywords(tmp_path):
 def test_cofe_rag_file_as_the_keywords_of_another_suite_matches_by_question_text(tmp_path):
     suite = generic_suite(tmp_path / "g", [{"id": "x", "question": "How much flour?", "gold_doc_ids": ["a.txt"]}])
     (tmp_path / "kw.json").write_text(json.dumps(COFE_EXAMPLES))
-    from ragsweep.tasks.keywords import apply_keywords
+    from ragsweep.tasks.keyword_file import apply_keywords
 
     _, queries = load(name="generic", path=str(suite), corpus="docs")
     with pytest.raises(DataError, match=r"kw.json, record What does the lighthouse guide\?: 1 annotated questions \(matched by text\) are not in the suite"):

@@ -11,7 +11,7 @@ import pytest
 from ragsweep.errors import DataError
 from ragsweep.types import Query
 from ragsweep.metrics.keywords import clean_text, keyword_scores
-from ragsweep.tasks.keywords import apply_keywords
+from ragsweep.tasks.keyword_file import apply_keywords
 
 
 def test_clean_text_drops_punctuation_and_whitespace():

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from ragsweep.analysis.report import load_runs
+from ragsweep.analysis.leaderboard import load_runs
 from ragsweep.analysis.report_html import pareto_front, render_html
 from tests.test_report import _write_run
 

@@ -6,7 +6,8 @@ import json
 
 import pandas as pd
 
-from ragsweep.analysis.report import load_runs, render
+from ragsweep.analysis.leaderboard import load_runs
+from ragsweep.analysis.report import render
 from ragsweep.analysis.study import rows, table
 
 
@@ -47,7 +48,7 @@ def test_leaderboard_marks_runs_not_significantly_worse_than_the_best(tmp_path):
 
 
 def test_default_report_leaves_adhoc_runs_out_and_says_so(tmp_path):
-    from ragsweep.analysis.report import select_sweeps
+    from ragsweep.analysis.leaderboard import select_sweeps
 
     _write_run(tmp_path, "default", "a", "fixed", 0.10)
     _write_run(tmp_path, "adhoc", "b", "semantic", 0.30)

@@ -164,7 +164,7 @@ def test_flat_keyword_files_are_flagged_for_the_reference_mode(tmp_path):
     import json
 
     from ragsweep.types import Query
-    from ragsweep.tasks.keywords import FORMAT, VERSION, apply_keywords
+    from ragsweep.tasks.keyword_file import FORMAT, VERSION, apply_keywords
 
     path = tmp_path / "kw.json"
     path.write_text(json.dumps({"format": FORMAT, "version": VERSION, "queries": {

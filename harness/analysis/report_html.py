@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from ragsweep.analysis.report import ALPHA, data_notes, n_queries, ranked_runs, suite_groups, suite_metrics
+from ragsweep.analysis.leaderboard import ALPHA, data_notes, n_queries, ranked_runs, suite_groups, suite_metrics
 
 COST_FIELDS = (("mean_latency_s", "latency s/q"), ("prompt_tokens", "prompt tokens"), ("completion_tokens", "completion tokens"),
                ("cost_usd", "cost USD"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
-from ragsweep.analysis.report import load_runs
+from ragsweep.analysis.leaderboard import load_runs
 
 log = logging.getLogger("ragsweep.analysis.study")
 COLUMNS = (("span_iou@5", "IoU"), ("span_recall@5", "recall"), ("span_precision@5", "precision"), ("precision_omega", "Precision-Omega"))

@@ -1,5 +1,5 @@
 """Write CoFE-RAG keyword annotations for a suite with an LLM (docs/metrics.md#keyword-coverage), once, to a
-versioned file that later runs read through the task's ``keywords:`` key (tasks/keywords.py).
+versioned file that later runs read through the task's ``keywords:`` key (tasks/keyword_file.py).
 
 The evidence is the query's gold spans (or, without spans, its gold documents). Keywords must be
 fragments of that evidence: any the model invents (not found after CoFE-RAG's normalisation) are
@@ -29,7 +29,7 @@ from ragsweep.store.results import write_json
 from ragsweep.types import Document, Query
 from ragsweep.metrics.judge import parse_json_object
 from ragsweep.metrics.keywords import clean_text
-from ragsweep.tasks.keywords import FORMAT, VERSION, split_task_config
+from ragsweep.tasks.keyword_file import FORMAT, VERSION, split_task_config
 
 log = logging.getLogger("ragsweep.annotate.keywords")
 

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from ragsweep.paths import CONFIG_DIR
 from ragsweep.errors import RagsweepError
 from ragsweep.models.weights import availability
-from ragsweep.tasks.keywords import split_task_config
+from ragsweep.tasks.keyword_file import split_task_config
 from ragsweep.registry import TASKS
 
 log = logging.getLogger("ragsweep.commands.check")

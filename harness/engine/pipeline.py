@@ -24,7 +24,7 @@ from ragsweep.errors import DataError
 from ragsweep.hashing import sha256_json, sha256_paths
 from ragsweep.registry import BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
 from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
-from ragsweep.tasks.keywords import apply_keywords, split_task_config
+from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
 
 log = logging.getLogger(__name__)
 
