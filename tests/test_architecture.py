@@ -4,7 +4,6 @@ import lazily), and a registry imports only the module that defines the name ask
 from __future__ import annotations
 
 import ast
-import subprocess
 import sys
 from pathlib import Path
 

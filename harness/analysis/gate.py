@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
+from ragsweep.store.run_folder import RunFolder
 from ragsweep.paths import SOURCE_ROOT, results_root
 from ragsweep.store.provenance import git_revision
 from ragsweep.store.results import headline_names
@@ -47,8 +47,8 @@ def tracked_metrics(metrics: dict[str, Any]) -> list[str]:
 
 def snapshot(run_dir: Path) -> dict[str, Any]:
     """What the baseline keeps of one run: tracked metric means, their per-query values, the data identity."""
-    metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
-    records = pd.read_parquet(run_dir / "records.parquet").set_index("query_id")
+    folder = RunFolder.read(run_dir)
+    metrics, records = folder.metrics, folder.records().set_index("query_id")
     names = tracked_metrics(metrics)
     out = {
         "data_identity": metrics.get("data_identity"),

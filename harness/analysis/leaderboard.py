@@ -5,41 +5,32 @@ HTML (ragsweep.analysis.report_html) renderings are built from it."""
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ragsweep.errors import ConfigError
+from ragsweep.errors import ConfigError, DataError
+from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.store.results import headline_names, lower_is_better
 
 log = logging.getLogger("ragsweep.report")
 
 
-REQUIRED_KEYS = ("metrics", "summary", "choices", "components")
 
 
 def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
     """Every readable run under ``runs_dir``; an unreadable one (truncated metrics.json, missing
     records.parquet) is named in a warning and left out, and the rest still render."""
-    import pyarrow.parquet as pq
-
     runs = []
     for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
-        run_dir = metrics_path.parent
         try:
-            metrics = json.loads(metrics_path.read_text("utf-8"))
-            if not isinstance(metrics, dict) or any(k not in metrics for k in REQUIRED_KEYS):
-                raise ValueError(f"metrics.json lacks {[k for k in REQUIRED_KEYS if k not in (metrics or {})]}")
-            pq.read_metadata(run_dir / "records.parquet")
-            run_json = run_dir / "run.json"
-            info = json.loads(run_json.read_text("utf-8")) if run_json.exists() else {}
-        except (OSError, ValueError, TypeError) as err:  # JSONDecodeError and ArrowInvalid are ValueErrors
-            log.warning("skipping unreadable run %s: %s", run_dir, str(err).splitlines()[0] if str(err) else type(err).__name__)
+            folder = RunFolder.read(metrics_path.parent, LEADERBOARD_KEYS)
+        except DataError as err:
+            log.warning("skipping unreadable run %s: %s", metrics_path.parent, err)
             continue
-        runs.append({"path": run_dir, "metrics": metrics, "info": info})
+        runs.append({"path": folder.path, "metrics": folder.metrics, "info": folder.info})
     return runs
 
 

@@ -8,15 +8,14 @@ answer in either run are counted as ``not_compared``. Writes results/pairwise/<A
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from hydra import compose, initialize_config_dir
 
+from ragsweep.store.run_folder import RunFolder
 from ragsweep.paths import CONFIG_DIR, results_root
 from ragsweep.errors import DataError
 from ragsweep.llm.base import build_backend
@@ -37,18 +36,15 @@ def judge_config(judge: str, overrides: list[str]) -> dict[str, Any]:
 
 
 def data_identity(run: Path) -> str | None:
-    try:
-        return json.loads((run / "metrics.json").read_text("utf-8")).get("data_identity")
-    except (OSError, ValueError) as err:
-        raise DataError(run / "metrics.json", f"unreadable ({err})") from None
+    return RunFolder.read(run).metrics.get("data_identity")
 
 
 def compare_runs(run_a: Path, run_b: Path, model: dict[str, Any], prompt: dict[str, Any]) -> dict[str, Any]:
     ids = data_identity(run_a), data_identity(run_b)
     if None in ids or ids[0] != ids[1]:
         raise DataError(run_b, f"not the same data as {run_a} (data identity {ids[1]} vs {ids[0]}): query ids would pair different questions")
-    a = pd.read_parquet(run_a / "records.parquet").set_index("query_id")
-    b = pd.read_parquet(run_b / "records.parquet").set_index("query_id")
+    a = RunFolder.read(run_a).records().set_index("query_id")
+    b = RunFolder.read(run_b).records().set_index("query_id")
     for run, frame in ((run_a, a), (run_b, b)):
         if "answer" not in frame:
             raise DataError(run / "records.parquet", "no answers: pairwise judging needs runs with a generator", field="answer")

@@ -165,20 +165,24 @@ class Pipeline:
         chunked = self._stage("chunk", chunk_key, chunk, COLUMNS)
         chunks = chunks_from_table(chunked["chunks"])
 
-        retrieved = self._retrieve(parts.retriever, chunk_key, chunks, queries)
+        retrieved, retrieve_key, retrieval_report = self._retrieve(parts.retriever, chunk_key, chunks, queries)
         by_id = {c.chunk_id: c for c in chunks}
-        reranked = self._rerank(parts.reranker, by_id, queries, retrieved)
-        generations = self._generate(parts.generator, by_id, queries, reranked)
-        judgements = self._judge(parts.judge, by_id, queries, generations)
+        reranked, rerank_key = self._rerank(parts.reranker, retrieve_key, by_id, queries, retrieved)
+        generations, generate_key = self._generate(parts.generator, rerank_key, by_id, queries, reranked)
+        judgements = self._judge(parts.judge, generate_key, by_id, queries, generations)
+        judged = bool(judgements)
         return PipelineResult(
-            documents, queries, chunks, retrieved, reranked, generations, judgements, self.stages, data_hashes,
-            task.language, loaded["description"], task.breakdown_keys, task.headline_metric, chunked["wall_s"], self.retrieval_report,
-            [os.path.abspath(p) for p in data_files], self.failed_llm_results, dict(sorted(self.code.items())),
-            list(getattr(parts.judge, "lower_is_better", [])) if judgements else [],
-            list(getattr(parts.judge, "headline_columns", [])) if judgements else [],
+            documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations,
+            judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
+            task_description=loaded["description"], breakdown_keys=task.breakdown_keys, headline_metric=task.headline_metric,
+            chunking_wall_s=chunked["wall_s"], retrieval_report=retrieval_report, data_files=[os.path.abspath(p) for p in data_files],
+            failed_llm_results=self.failed_llm_results, code=dict(sorted(self.code.items())),
+            lower_is_better=list(getattr(parts.judge, "lower_is_better", [])) if judged else [],
+            headline_extra=list(getattr(parts.judge, "headline_columns", [])) if judged else [],
         )
 
-    def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> list[Retrieved]:
+    def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> tuple[list[Retrieved], str, dict[str, Any]]:
+        """(rankings, the retrieve stage's key, what the search reports)."""
         cfg = self.cfg
         index_key = stage_key("index", STAGE_VERSIONS["index"] + "/" + self._code(retriever), cfg["retriever"], chunk_key)
         query_set = sha256_json([[q.query_id, q.question] for q in queries])
@@ -205,21 +209,19 @@ class Pipeline:
             # with the rankings, so a cached run reports it too.
             return {"rows": rows, "report": dict(getattr(retriever, "report", {}))}
 
-        self.retrieve_key = retrieve_key
         out = self._stage("retrieve", retrieve_key, retrieve)
-        self.retrieval_report = out["report"]
-        return [Retrieved.from_dict(r) for r in out["rows"]]
+        return [Retrieved.from_dict(r) for r in out["rows"]], retrieve_key, out["report"]
 
-    def _rerank(self, reranker: Any | None, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]) -> list[Retrieved]:
+    def _rerank(
+        self, reranker: Any | None, upstream: str, by_id: dict[str, Chunk], queries: list[Query], retrieved: list[Retrieved]
+    ) -> tuple[list[Retrieved], str]:
+        """(final rankings, their key: the rerank stage's, or the retrieve stage's where there is no reranker)."""
         cfg = self.cfg
-        self.rerank_key = self.retrieve_key
         if reranker is None:
             self.stages["rerank"] = StageStat("skipped")
-            return retrieved
+            return retrieved, upstream
         candidates = cfg["rerank_candidates"]
-        self.rerank_key = stage_key(
-            "rerank", STAGE_VERSIONS["rerank"] + "/" + self._code(reranker), {**cfg["reranker"], "candidates": candidates}, self.retrieve_key
-        )
+        key = stage_key("rerank", STAGE_VERSIONS["rerank"] + "/" + self._code(reranker), {**cfg["reranker"], "candidates": candidates}, upstream)
 
         def rerank() -> list[dict[str, Any]]:
             from tqdm.auto import tqdm
@@ -231,19 +233,21 @@ class Pipeline:
                 out.append(Retrieved(q.query_id, tuple(pool[i].chunk_id for i, _ in order), tuple(s for _, s in order)).to_dict())
             return out
 
-        return [Retrieved.from_dict(r) for r in self._stage("rerank", self.rerank_key, rerank)]
+        return [Retrieved.from_dict(r) for r in self._stage("rerank", key, rerank)], key
 
-    def _generate(self, generator: Any | None, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]) -> list[Generation]:
+    def _generate(
+        self, generator: Any | None, upstream: str, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]
+    ) -> tuple[list[Generation], str | None]:
+        """(answers, the generate stage's key; None without a generator)."""
         cfg = self.cfg
-        self.generate_key = None
         if generator is None:
             self.stages["generate"] = StageStat("skipped")
-            return []
+            return [], None
         prompt = {"system": generator.system_prompt, "user": generator.user_template, "context_k": generator.context_k}
         if generator.examples:  # few-shot turns are part of the prompt (absent: the key stays as it was)
             prompt["examples"] = generator.examples
         key = stage_key(
-            "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": cfg["generator"], "prompt": prompt}, self.rerank_key
+            "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": cfg["generator"], "prompt": prompt}, upstream
         )
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
 
@@ -251,16 +255,17 @@ class Pipeline:
             "generate", key, lambda idx: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [contexts[i] for i in idx])],
             len(queries), failed=lambda g: bool(g.get("error")),
         )
-        self.generate_key = key
-        return [Generation.from_dict(g) for g in generated]
+        return [Generation.from_dict(g) for g in generated], key
 
-    def _judge(self, judge: Any | None, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]) -> list[dict[str, Any]]:
+    def _judge(
+        self, judge: Any | None, upstream: str | None, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]
+    ) -> list[dict[str, Any]]:
         """Verdicts keyed by the generate key + the judge config (models, rubrics, prompt texts)."""
         cfg = self.cfg
-        if judge is None or self.generate_key is None:
+        if judge is None or upstream is None:
             self.stages["judge"] = StageStat("skipped")
             return []
-        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + self._code(judge), cfg["judge"], self.generate_key)
+        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + self._code(judge), cfg["judge"], upstream)
 
         return self._llm_stage(
             "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),

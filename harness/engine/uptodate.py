@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ragsweep.engine.code_identity import code_identity, installed
+from ragsweep.errors import DataError
+from ragsweep.store.run_folder import read_run_info
 from ragsweep.hashing import sha256_file, sha256_json, sha256_paths
 from ragsweep.paths import CONFIG_DIR
 
@@ -232,9 +234,9 @@ def record(path: Path, fp: str, run_dirs: Sequence[str]) -> None:
     for run_dir in run_dirs:
         folder = Path(run_dir)
         try:
-            info = json.loads((folder / "run.json").read_text("utf-8"))
+            info = read_run_info(folder)
             failed, read, used = int(info["failed_llm_results"]), list(info["data_files"]), dict(info["code"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (DataError, ValueError, KeyError, TypeError) as err:
             log.warning("no sweep manifest: %s/run.json does not say what the run read and ran (%s)", folder, err)
             return
         if failed:
