@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: bench-scale install install-check run run-sweep report test offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
+.PHONY: bench-scale install install-check run run-sweep report test test-fast offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ report: install
 
 test: install chromium
 	$(PY) -m pytest -q $(ARGS)
+
+# The fast lane: every test but those that load model weights or start processes, servers or whole sweeps
+# (markers in pyproject.toml); `make test` (and CI) runs them all.
+test-fast: install
+	$(PY) -m pytest -q -m "not model and not process" $(ARGS)
 
 # What a user gets from `pip install <wheel>`: a wheel built from this checkout, installed into a fresh
 # virtualenv (torch's CPU wheel first), then `ragsweep run task=span_mini` and `ragsweep report` from an empty folder.

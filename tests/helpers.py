@@ -33,10 +33,13 @@ def statuses(info: dict) -> dict[str, str]:
 
 
 def in_processes(target, args_per_process: list[tuple], timeout: float = 60) -> None:
-    """Start one spawned process per argument tuple at once, wait for all, and assert each exited 0."""
+    """Start one spawned process per argument tuple, each given a barrier as its last argument (so they start
+    their contended work together, with no sleep), wait for all, and assert each exited 0."""
     import multiprocessing as mp
 
-    procs = [mp.get_context("spawn").Process(target=target, args=args) for args in args_per_process]
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(len(args_per_process))
+    procs = [ctx.Process(target=target, args=(*args, barrier)) for args in args_per_process]
     for p in procs:
         p.start()
     for p in procs:

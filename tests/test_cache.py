@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +33,12 @@ def test_get_or_compute_computes_once(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def _writer(root: str, marker_dir: str, worker: int) -> None:
+def _writer(root: str, marker_dir: str, worker: int, barrier) -> None:
     def compute():
         Path(marker_dir, f"computed-{worker}").touch()
-        time.sleep(0.3)
         return {"payload": list(range(10000))}
 
+    barrier.wait(30)  # every job asks for the key at once
     StageCache(root).get_or_compute("s", "f" * 64, compute)
 
 

@@ -14,6 +14,8 @@ from ragsweep.models.causal_lm import load_causal_lm, token_nlls
 from ragsweep.text import sentence_spans
 from ragsweep.types import Document
 
+pytestmark = pytest.mark.model
+
 TEXT = (
     "The pump moves 300 litres of water per minute. It weighs 14 kilograms. "
     "The council met on 14 March. The footbridge was closed on 2 March. Repairs will cost 46,000 pounds. "

@@ -34,6 +34,7 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert out.returncode == 2 and "invalid choice: 'frobnicate'" in out.stderr
 
 
+@pytest.mark.process
 def test_run_from_an_empty_folder_writes_under_results_and_logs_the_headline(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("RAGSWEEP_RESULTS", "RAGSWEEP_CACHE")}
     out = ragsweep("run", "task=span_mini", "generator=none", "progress=false", cwd=tmp_path, env=env)

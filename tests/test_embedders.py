@@ -15,6 +15,8 @@ from ragsweep.models.embedders import embed
 from ragsweep.models.weights import availability
 from tests.helpers import run
 
+pytestmark = pytest.mark.model
+
 E5 = "bundled:multilingual-e5-small"
 
 

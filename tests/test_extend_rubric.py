@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.loopback_openai import LoopbackServer
+
+pytestmark = pytest.mark.process
 
 RUBRIC = """\
 needs_reference: false

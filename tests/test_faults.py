@@ -538,18 +538,16 @@ def test_corrupt_embedding_segment_is_moved_aside_and_recomputed(tmp_path, caplo
     assert f"corrupt embedding segment {segment}" in caplog.text and segment.with_name(segment.name + ".corrupt").exists()
 
 
-def _encode_in_process(path: str, marker_dir: str, worker: int) -> None:
-    import time
-
+def _encode_in_process(path: str, marker_dir: str, worker: int, barrier) -> None:
     import numpy as np
 
     from ragsweep.store.embedding_cache import EmbeddingCache
 
     def encode(texts):
         Path(marker_dir, f"{worker}-{len(texts)}").touch()
-        time.sleep(0.5)
         return np.ones((len(texts), 4), dtype=np.float32)
 
+    barrier.wait(30)  # every job asks for the same texts at once
     EmbeddingCache(path).encode("model", [f"text {i}" for i in range(50)], encode)
 
 
@@ -684,6 +682,7 @@ def test_failed_judge_calls_are_judged_again_by_the_next_run(tmp_path, caplog):
 # ---------------------------------------------------------------- sweeps
 
 
+@pytest.mark.process
 def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
     cmd = [sys.executable, "-m", "ragsweep.commands.run", "-m", "task=span_mini,multihop_mini", "retriever=bm25", "top_k=3,20", "generator=none",
            "progress=false", "sweep_name=faulty", f"cache_dir={tmp_path}/cache", f"results_dir={tmp_path}/runs", f"hydra.sweep.dir={tmp_path}/hydra"]
@@ -695,6 +694,7 @@ def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
     assert text.count("top_k=3 is smaller than eval_k=10") >= 2 and "Traceback" not in text
 
 
+@pytest.mark.process
 def test_a_job_that_died_without_a_word_counts_as_failed(tmp_path):
     from ragsweep.engine.sweep_status import read_statuses, summarize, write_status
 

@@ -265,6 +265,7 @@ def test_a_full_disk_while_writing_the_report_is_one_line_and_keeps_the_old_lead
     assert out.read_bytes() == before
 
 
+@pytest.mark.process
 def test_a_read_only_results_root_is_one_line_before_hydra(tmp_path):
     import os
     import subprocess

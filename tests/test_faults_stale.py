@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import rank_bm25
-
 from ragsweep.paths import SOURCE_ROOT
+
+pytestmark = pytest.mark.process
 
 UP_TO_DATE = "sweep up to date"
 BASE = ["run", "-m", "hydra/launcher=basic", "retriever=bm25", "generator=none", "sweep_name=stale"]

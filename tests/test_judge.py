@@ -108,6 +108,7 @@ def test_reference_policy_scores_unreadable_verdicts_zero(tmp_path):
     assert all(list(x) == ["judge_correctness"] for x in records["judge_invalid"])
 
 
+@pytest.mark.model
 def test_bundled_model_judges_for_real(isolated_cache):
     judge = LLMJudge(
         models=[{"backend": "hf", "model": "bundled:SmolLM2-135M-Instruct", "max_tokens": 24, "device": "cpu"}],
@@ -116,4 +117,7 @@ def test_bundled_model_judges_for_real(isolated_cache):
     [v1, _, _] = judge.judge(QUERIES, GENERATIONS, CHUNKS)
     [reply] = v1["raw"]["faithfulness"]
     assert reply and v1["errors"]["faithfulness"] == [None]
-    assert v1["scores"]["judge_faithfulness"]["score"] in (0.0, 1.0, None)
+    from ragsweep.metrics.judge import yes_no_score
+
+    # Constrained by few-shot turns, the 135M model writes a readable verdict, and the score is that verdict.
+    assert yes_no_score(reply) is not None and v1["scores"]["judge_faithfulness"] == {"members": [yes_no_score(reply)], "score": yes_no_score(reply)}

@@ -51,6 +51,7 @@ def test_no_pareto_plot_on_the_latency_of_extractive_runs():
     assert cost_axis([row("a", 1, 5, 0.01), row("b", 1, 5, 0.02)]) == "cost_usd"
 
 
+@pytest.mark.process
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it with apt-get where it can)")
 def test_page_loads_sorts_and_screenshots_in_chromium(page, tmp_path):
     def rendered(fragment: str) -> tuple[str, str]:

@@ -4,6 +4,8 @@ bundled suites under `ragsweep/` and nothing at the generic top-level names `tas
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import subprocess
 import sys
@@ -25,6 +27,7 @@ def test_every_package_folder_is_listed():
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
 
 
+@pytest.mark.process
 def test_wheel_layout(tmp_path):
     source = tmp_path / "src"  # a copy: setuptools writes build/ beside the sources
     for name in ("pyproject.toml", "README.md"):

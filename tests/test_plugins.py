@@ -15,6 +15,8 @@ import pytest
 from ragsweep.errors import ConfigError
 from ragsweep.registry import CHUNKERS, with_target_name
 
+pytestmark = pytest.mark.process
+
 PLUGIN = '''
 from ragsweep.chunkers.base import Chunker
 

@@ -13,6 +13,8 @@ from ragsweep.rerankers.cross_encoder import CrossEncoderReranker
 from ragsweep.types import Chunk
 from tests.helpers import run, statuses
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def local_cross_encoder(tmp_path_factory):

@@ -16,6 +16,8 @@ from ragsweep.engine import uptodate
 from ragsweep.paths import SOURCE_ROOT
 from tests.test_plugins import user_project
 
+pytestmark = pytest.mark.process
+
 SWEEP = ["run", "-m", "task=span_mini", "chunker=fixed_tokens,recursive", "retriever=bm25", "generator=none", "hydra/launcher=basic"]
 UP_TO_DATE = "sweep up to date: its 2 runs were written with the same configs, code, packages and data"
 
