@@ -106,18 +106,18 @@ def list_components() -> str:
     return "\n".join(lines)
 
 
-def sweep_is_up_to_date(argv: list[str], rerun: bool) -> bool:
-    """True when ``argv`` is a sweep that finished with nothing it depends on changed since (ragsweep.engine.uptodate):
-    then nothing is run. Otherwise the sweep's manifest is left for its summary callback to write."""
+def sweep_fingerprint(argv: list[str], rerun: bool) -> tuple[bool, str | None]:
+    """(up to date, fingerprint) of ``argv`` (ragsweep.engine.uptodate). Up to date: a sweep that finished with
+    nothing it depends on changed since, so nothing is run. Otherwise the fingerprint (None for a single run or
+    a command line the check does not model) goes to the sweep's summary callback, which writes the manifest."""
     from ragsweep.engine import uptodate
 
-    uptodate.pending = None
     parsed = uptodate.parse_command_line(argv)
     if parsed is None or not (parsed[2] or any(o.startswith("+sweep=") for o in parsed[0])):
-        return False
+        return False, None
     fp = uptodate.fingerprint(argv)
     if fp is None:
-        return False
+        return False, None
     path = uptodate.manifest_path(argv, fp)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     runs = None if rerun else uptodate.up_to_date_runs(path, fp)
@@ -126,9 +126,8 @@ def sweep_is_up_to_date(argv: list[str], rerun: bool) -> bool:
             "sweep up to date: its %d runs were written with the same configs, code, packages and data (%s); "
             "nothing to do (--rerun runs it again)", len(runs), path,
         )
-        return True
-    uptodate.pending = (path, fp)
-    return False
+        return True, fp
+    return False, fp
 
 
 def results_root_problem(rest: list[str]) -> str | None:
@@ -183,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(problem, file=sys.stderr)
             return 2
-        if sweep_is_up_to_date(rest, args.rerun):
+        up_to_date, fp = sweep_fingerprint(rest, args.rerun)
+        if up_to_date:
             return 0
-        call_hydra(run_main, "ragsweep run", rest)
+        call_hydra(run_main, "ragsweep run", [*rest, f"hydra.callbacks.sweep_summary.fingerprint={fp}"] if fp else rest)
         return 0
     if args.command == "list":
         print(list_components())

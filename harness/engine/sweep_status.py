@@ -65,7 +65,12 @@ def summarize(statuses: list[tuple[str, bool, str]]) -> int:
 
 
 class SweepSummary(Callback):
-    """Hydra callback (configs/config.yaml): after a multirun, the summary and a non-zero exit on failures."""
+    """Hydra callback (configs/config.yaml): after a multirun, the summary and a non-zero exit on failures, and
+    the sweep's manifest when the command gave its ``fingerprint`` (ragsweep.engine.uptodate) and every run was
+    written."""
+
+    def __init__(self, fingerprint: str | None = None):
+        self.fingerprint = fingerprint
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -85,7 +90,8 @@ class SweepSummary(Callback):
             code = summarize(statuses)
             if code:
                 sys.exit(code)
-            from ragsweep.engine import uptodate
+            if self.fingerprint:
+                from ragsweep.engine import uptodate
 
-            if uptodate.pending is not None:
-                uptodate.record(*uptodate.pending, [detail for _, _, detail in statuses])
+                path = uptodate.manifest_file(Path(config.results_root), self.fingerprint)
+                uptodate.record(path, self.fingerprint, [detail for _, _, detail in statuses])

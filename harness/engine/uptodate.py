@@ -44,9 +44,6 @@ RUN_RESULTS = ("run.json", "metrics.json", "records.parquet")  # what a run fold
 CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
 MULTIRUN_FLAGS = ("-m", "--multirun")
 ENV_REFERENCE = re.compile(r"oc\.env\s*:\s*([A-Za-z_][A-Za-z0-9_]*)")
-# (manifest path, fingerprint) of the sweep this command started: ragsweep.engine.sweep_status.SweepSummary writes
-# the manifest when it ends with every run written.
-pending: tuple[Path, str] | None = None
 IMPORT_PATH = re.compile(r"(?:_target_|name)\s*[:=]\s*['\"]?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)")
 YAML_COMMENT = re.compile(r"(^|\s)#.*$", re.MULTILINE)  # an example in a comment names no component
 
@@ -159,7 +156,12 @@ def manifest_path(argv: Sequence[str], fp: str) -> Path:
     for arg in argv:
         if arg.startswith("results_root="):
             root = arg.split("=", 1)[1]
-    return Path(root) / "sweeps" / f"{fp[:32]}.json"
+    return manifest_file(Path(root), fp)
+
+
+def manifest_file(results_root: Path, fp: str) -> Path:
+    """Where the manifest of the sweep with fingerprint ``fp`` lives under ``results_root``."""
+    return results_root / "sweeps" / f"{fp[:32]}.json"
 
 
 def content_hash(path: Path) -> str | None:
