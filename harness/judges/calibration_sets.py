@@ -1,0 +1,122 @@
+"""Human-labelled calibration sets for judges, read in their published formats: what a judge is measured
+against (judge calibration, issue 22).
+
+- ExpertQA claims (Malaviya et al., arXiv 2309.07852): one JSON object per line with ``item_id``, ``question``,
+  ``claim_string``, ``evidence`` (entries "[n] URL\\n\\npassage") and the expert's ``support`` label (Complete /
+  Partial / Incomplete) or ``correctness`` (five levels). ``binary`` maps support to supported (Complete) or not.
+- A generic JSON Lines format for users' own sets: ``{"id", "question"?, "context": str | [str], "claim" |
+  "answer", "label" | "labels": [one per annotator], "group"?}``.
+
+Items of one group (the claims of one answer share their question and evidence) must stay together when a set
+is split or resampled: ``group`` carries that, and ``split_by_group`` keeps it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Hashable, Sequence
+
+from ragsweep.errors import DataError
+from ragsweep.tasks.base import RecordErrors, numbered_records, record_label, require_file, text_field
+
+EXPERTQA_SUPPORT = ("Complete", "Partial", "Incomplete")  # best first
+EXPERTQA_CORRECTNESS = ("Definitely correct", "Probably correct", "Unsure", "Likely incorrect", "Definitely incorrect")
+
+
+@dataclass(frozen=True)
+class CalibrationItem:
+    item_id: str
+    group: str  # items that share their context (one answer's claims): never split apart
+    question: str
+    context: tuple[str, ...]
+    claim: str
+    labels: tuple[Hashable, ...]  # one per annotator
+
+
+def evidence_passage(entry: str) -> str:
+    """The passage of an ExpertQA evidence entry, without its "[n] URL" line."""
+    head, sep, rest = entry.partition("\n")
+    return rest.strip() if sep and head.lstrip().startswith("[") else entry.strip()
+
+
+def read_expertqa_claims(path: Path, label: str = "support", binary: bool = True) -> list[CalibrationItem]:
+    """The claims with the expert's ``support`` (graded, or ``binary``: "supported" for Complete, "unsupported"
+    for Partial and Incomplete) or ``correctness`` label. Grouped by question: the claims of one answer share
+    their evidence, and answers to one question share their topic, so a split never separates them."""
+    scales = {"support": EXPERTQA_SUPPORT, "correctness": EXPERTQA_CORRECTNESS}
+    if label not in scales:
+        raise DataError(path, f"label must be one of {', '.join(scales)}, not {label!r}")
+    items, seen = [], set()
+    bad = RecordErrors(path)
+    for n, rec in numbered_records(require_file(path)):
+        with bad.collect():
+            where = record_label(path, n)
+            item_id = text_field(rec, "item_id", path, where)
+            if item_id in seen:
+                raise DataError(path, f"item_id {item_id!r} appears twice", record=where, field="item_id")
+            seen.add(item_id)
+            value = rec.get(label)
+            if value not in scales[label]:
+                raise DataError(path, f"{value!r} is not one of {', '.join(scales[label])}", record=where, field=label)
+            evidence = rec.get("evidence")
+            if not isinstance(evidence, list) or not evidence or not all(isinstance(e, str) for e in evidence):
+                raise DataError(path, "expected a non-empty list of evidence strings", record=where, field="evidence")
+            passages = tuple(evidence_passage(e) for e in evidence)
+            if not all(passages):
+                raise DataError(path, "an evidence entry holds no passage after its URL line", record=where, field="evidence")
+            if binary and label == "support":
+                value = "supported" if value == "Complete" else "unsupported"
+            question = text_field(rec, "question", path, where)
+            items.append(CalibrationItem(
+                item_id=item_id, group=question, question=question, context=passages,
+                claim=text_field(rec, "claim_string", path, where), labels=(value,),
+            ))
+    bad.raise_if_any()
+    if not items:
+        raise DataError(path, "the calibration set has no items")
+    return items
+
+
+def read_labelled_jsonl(path: Path) -> list[CalibrationItem]:
+    """Users' own labelled set in the generic format (module docstring)."""
+    items, seen = [], set()
+    bad = RecordErrors(path)
+    for n, rec in numbered_records(require_file(path)):
+        with bad.collect():
+            where = record_label(path, n)
+            item_id = text_field(rec, "id", path, where)
+            if item_id in seen:
+                raise DataError(path, f"id {item_id!r} appears twice", record=where, field="id")
+            seen.add(item_id)
+            context = rec.get("context")
+            context = (context,) if isinstance(context, str) else context
+            if not isinstance(context, (list, tuple)) or not context or not all(isinstance(c, str) and c.strip() for c in context):
+                raise DataError(path, "expected a passage or a non-empty list of passages", record=where, field="context")
+            claim_key = "claim" if "claim" in rec else "answer"
+            labels = _labels(rec, path, where)
+            items.append(CalibrationItem(
+                item_id=item_id, group=str(rec.get("group", item_id)), question=str(rec.get("question", "")), context=tuple(context),
+                claim=text_field(rec, claim_key, path, where), labels=labels,
+            ))
+    bad.raise_if_any()
+    if not items:
+        raise DataError(path, "the calibration set has no items")
+    return items
+
+
+def _labels(rec: dict[str, Any], path: Path, where: str) -> tuple[Hashable, ...]:
+    if ("label" in rec) == ("labels" in rec):
+        raise DataError(path, "give exactly one of label (one annotator) or labels (a list, one per annotator)", record=where, field="label")
+    values = [rec["label"]] if "label" in rec else rec["labels"]
+    if not isinstance(values, list) or not values or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
+        raise DataError(path, "expected a string or number label (labels: a non-empty list of them)", record=where, field="labels" if "labels" in rec else "label")
+    return tuple(values)
+
+
+def split_by_group(items: Sequence[CalibrationItem], held_out: float, seed: int) -> tuple[list[CalibrationItem], list[CalibrationItem]]:
+    """(kept, held out): a seeded share of the groups held out whole, items in file order on both sides."""
+    groups = sorted({i.group for i in items})
+    chosen = set(random.Random(seed).sample(groups, round(len(groups) * held_out)))
+    return [i for i in items if i.group not in chosen], [i for i in items if i.group in chosen]
