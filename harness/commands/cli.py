@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("ragsweep.analysis.gate", "compare a sweep's latest runs with its baseline; exit 1 on a drop"),
     "check": ("ragsweep.commands.check", "list every model and data file a run or sweep needs, and whether it is here"),
     "pairwise": ("ragsweep.analysis.pairwise", "LLM judge: which of two runs answers better, per query"),
+    "judge-eval": ("ragsweep.analysis.judge_eval", "how well a judge agrees with human labels on a calibration set"),
     "keywords": ("ragsweep.annotate.keywords", "annotate a suite with CoFE-RAG keywords (Hydra overrides)"),
     "synthetic": ("ragsweep.annotate.synthetic", "write a synthetic span-referenced suite from a folder of text (Hydra overrides)"),
     "study": ("ragsweep.analysis.study", "the chunking study's table and plot from a sweep"),
