@@ -89,3 +89,9 @@ def test_split_by_group_keeps_groups_whole_and_is_seeded(tmp_path):
     assert len(held) == 9 and len(kept) == 21  # 3 of 10 groups, 3 claims each
     assert not {i.group for i in kept} & {i.group for i in held}
     assert (kept, held) == split_by_group(items, 0.3, seed=7)
+
+
+def test_a_missing_set_is_one_line_saying_what_to_give(tmp_path):
+    with pytest.raises(DataError) as err:
+        read_labelled_jsonl(tmp_path / "nope.jsonl")
+    assert str(err.value) == f"{tmp_path / 'nope.jsonl'}: calibration set not found (give ragsweep judge-eval --set the set's file)"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 from ragsweep.errors import DataError
-from ragsweep.tasks.base import RecordErrors, numbered_records, record_label, require_file, text_field
+from ragsweep.tasks.base import RecordErrors, numbered_records, record_label, text_field
 
 EXPERTQA_SUPPORT = ("Complete", "Partial", "Incomplete")  # best first
 EXPERTQA_CORRECTNESS = ("Definitely correct", "Probably correct", "Unsure", "Likely incorrect", "Definitely incorrect")
@@ -33,6 +33,12 @@ class CalibrationItem:
     context: tuple[str, ...]
     claim: str
     labels: tuple[Hashable, ...]  # one per annotator
+
+
+def calibration_file(path: Path) -> Path:
+    if not path.is_file():
+        raise DataError(path, "calibration set not found (give ragsweep judge-eval --set the set's file)")
+    return path
 
 
 def evidence_passage(entry: str) -> str:
@@ -50,7 +56,7 @@ def read_expertqa_claims(path: Path, label: str = "support", binary: bool = True
         raise DataError(path, f"label must be one of {', '.join(scales)}, not {label!r}")
     items, seen = [], set()
     bad = RecordErrors(path)
-    for n, rec in numbered_records(require_file(path)):
+    for n, rec in numbered_records(calibration_file(path)):
         with bad.collect():
             where = record_label(path, n)
             item_id = text_field(rec, "item_id", path, where)
@@ -83,7 +89,7 @@ def read_labelled_jsonl(path: Path) -> list[CalibrationItem]:
     """Users' own labelled set in the generic format (module docstring)."""
     items, seen = [], set()
     bad = RecordErrors(path)
-    for n, rec in numbered_records(require_file(path)):
+    for n, rec in numbered_records(calibration_file(path)):
         with bad.collect():
             where = record_label(path, n)
             item_id = text_field(rec, "id", path, where)
