@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from ragsweep.errors import DataError
 from ragsweep.tasks.base import RecordErrors, numbered_records, record_label, text_field
@@ -47,6 +47,25 @@ def evidence_passage(entry: str) -> str:
     return rest.strip() if sep and head.lstrip().startswith("[") else entry.strip()
 
 
+def _read(path: Path, id_field: str, build: Callable[[dict[str, Any], str, str], CalibrationItem]) -> list[CalibrationItem]:
+    """Every record of ``path`` through ``build(record, item id, where)``; ids unique, every bad record collected
+    into one error naming record and field."""
+    items, seen = [], set()
+    bad = RecordErrors(path)
+    for n, rec in numbered_records(calibration_file(path)):
+        with bad.collect():
+            where = record_label(path, n)
+            item_id = text_field(rec, id_field, path, where)
+            if item_id in seen:
+                raise DataError(path, f"{id_field} {item_id!r} appears twice", record=where, field=id_field)
+            seen.add(item_id)
+            items.append(build(rec, item_id, where))
+    bad.raise_if_any()
+    if not items:
+        raise DataError(path, "the calibration set has no items")
+    return items
+
+
 def read_expertqa_claims(path: Path, label: str = "support", binary: bool = True) -> list[CalibrationItem]:
     """The claims with the expert's ``support`` (graded, or ``binary``: "supported" for Complete, "unsupported"
     for Partial and Incomplete) or ``correctness`` label. Grouped by question: the claims of one answer share
@@ -54,62 +73,41 @@ def read_expertqa_claims(path: Path, label: str = "support", binary: bool = True
     scales = {"support": EXPERTQA_SUPPORT, "correctness": EXPERTQA_CORRECTNESS}
     if label not in scales:
         raise DataError(path, f"label must be one of {', '.join(scales)}, not {label!r}")
-    items, seen = [], set()
-    bad = RecordErrors(path)
-    for n, rec in numbered_records(calibration_file(path)):
-        with bad.collect():
-            where = record_label(path, n)
-            item_id = text_field(rec, "item_id", path, where)
-            if item_id in seen:
-                raise DataError(path, f"item_id {item_id!r} appears twice", record=where, field="item_id")
-            seen.add(item_id)
-            value = rec.get(label)
-            if value not in scales[label]:
-                raise DataError(path, f"{value!r} is not one of {', '.join(scales[label])}", record=where, field=label)
-            evidence = rec.get("evidence")
-            if not isinstance(evidence, list) or not evidence or not all(isinstance(e, str) for e in evidence):
-                raise DataError(path, "expected a non-empty list of evidence strings", record=where, field="evidence")
-            passages = tuple(evidence_passage(e) for e in evidence)
-            if not all(passages):
-                raise DataError(path, "an evidence entry holds no passage after its URL line", record=where, field="evidence")
-            if binary and label == "support":
-                value = "supported" if value == "Complete" else "unsupported"
-            question = text_field(rec, "question", path, where)
-            items.append(CalibrationItem(
-                item_id=item_id, group=question, question=question, context=passages,
-                claim=text_field(rec, "claim_string", path, where), labels=(value,),
-            ))
-    bad.raise_if_any()
-    if not items:
-        raise DataError(path, "the calibration set has no items")
-    return items
+
+    def build(rec: dict[str, Any], item_id: str, where: str) -> CalibrationItem:
+        value = rec.get(label)
+        if value not in scales[label]:
+            raise DataError(path, f"{value!r} is not one of {', '.join(scales[label])}", record=where, field=label)
+        evidence = rec.get("evidence")
+        if not isinstance(evidence, list) or not evidence or not all(isinstance(e, str) for e in evidence):
+            raise DataError(path, "expected a non-empty list of evidence strings", record=where, field="evidence")
+        passages = tuple(evidence_passage(e) for e in evidence)
+        if not all(passages):
+            raise DataError(path, "an evidence entry holds no passage after its URL line", record=where, field="evidence")
+        if binary and label == "support":
+            value = "supported" if value == "Complete" else "unsupported"
+        question = text_field(rec, "question", path, where)
+        claim = text_field(rec, "claim_string", path, where)
+        return CalibrationItem(item_id=item_id, group=question, question=question, context=passages, claim=claim, labels=(value,))
+
+    return _read(path, "item_id", build)
 
 
 def read_labelled_jsonl(path: Path) -> list[CalibrationItem]:
     """Users' own labelled set in the generic format (module docstring)."""
-    items, seen = [], set()
-    bad = RecordErrors(path)
-    for n, rec in numbered_records(calibration_file(path)):
-        with bad.collect():
-            where = record_label(path, n)
-            item_id = text_field(rec, "id", path, where)
-            if item_id in seen:
-                raise DataError(path, f"id {item_id!r} appears twice", record=where, field="id")
-            seen.add(item_id)
-            context = rec.get("context")
-            context = (context,) if isinstance(context, str) else context
-            if not isinstance(context, (list, tuple)) or not context or not all(isinstance(c, str) and c.strip() for c in context):
-                raise DataError(path, "expected a passage or a non-empty list of passages", record=where, field="context")
-            claim_key = "claim" if "claim" in rec else "answer"
-            labels = _labels(rec, path, where)
-            items.append(CalibrationItem(
-                item_id=item_id, group=str(rec.get("group", item_id)), question=str(rec.get("question", "")), context=tuple(context),
-                claim=text_field(rec, claim_key, path, where), labels=labels,
-            ))
-    bad.raise_if_any()
-    if not items:
-        raise DataError(path, "the calibration set has no items")
-    return items
+
+    def build(rec: dict[str, Any], item_id: str, where: str) -> CalibrationItem:
+        context = rec.get("context")
+        context = (context,) if isinstance(context, str) else context
+        if not isinstance(context, (list, tuple)) or not context or not all(isinstance(c, str) and c.strip() for c in context):
+            raise DataError(path, "expected a passage or a non-empty list of passages", record=where, field="context")
+        labels = _labels(rec, path, where)
+        return CalibrationItem(
+            item_id=item_id, group=str(rec.get("group", item_id)), question=str(rec.get("question", "")), context=tuple(context),
+            claim=text_field(rec, "claim" if "claim" in rec else "answer", path, where), labels=labels,
+        )
+
+    return _read(path, "id", build)
 
 
 def _labels(rec: dict[str, Any], path: Path, where: str) -> tuple[Hashable, ...]:
