@@ -225,11 +225,11 @@ def _followed(top: str) -> bool:
     return _installed_version(top) is None and (_source_file(spec) is not None or bool(spec.submodule_search_locations))
 
 
-def component_code_version(component: object) -> str:
-    """The code part of a stage key for ``component``: its declared ``version`` and its code identity. A class
-    whose source cannot be found gets a key of its own on every run (never a cache hit), with a warning."""
+def component_code_version(component: object, identity: str | None) -> str:
+    """The code part of a stage key for ``component``: its declared ``version`` and its code ``identity`` (that
+    of its class's module). A class whose source cannot be found (identity None) gets a key of its own on every
+    run (never a cache hit), with a warning."""
     cls = type(component)
-    identity = code_identity(cls.__module__)
     if identity is None:
         log.warning("%s.%s: its source file cannot be found, so its outputs are never served from the cache", cls.__module__, cls.__qualname__)
         identity = f"uncached:{os.urandom(16).hex()}"

@@ -112,8 +112,8 @@ class Pipeline:
     def _code(self, component: object) -> str:
         """The code part of a component's stage key (ragsweep.engine.code_identity), noted for run.json."""
         module = type(component).__module__
-        self.code[module] = code_identity(module)
-        return component_code_version(component)
+        identity = self.code[module] = code_identity(module)
+        return component_code_version(component, identity)
 
     def _stage(
         self, name: str, key: str, compute: Callable[[], Any], codec: Codec = JSON,
