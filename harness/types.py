@@ -84,15 +84,21 @@ def as_offset(value: Any) -> int | None:
         return None
 
 
+def checked_range(doc_id: str, length: int, start: Any, end: Any) -> tuple[int, int]:
+    """``(start, end)`` as integers when they are a non-empty range inside a document of ``length`` characters,
+    else a ContractError (whoever catches it names the chunker)."""
+    s, e = as_offset(start), as_offset(end)
+    if s is None or e is None:
+        raise ContractError(f"document {doc_id!r}: chunk offsets must be integers, got [{start!r}, {end!r})")
+    if not 0 <= s < e <= length:
+        raise ContractError(f"document {doc_id!r}: chunk [{s}, {e}) is empty or outside the document of length {length}")
+    return s, e
+
+
 def make_chunk(doc: Document, start: int, end: int, index: int, **metadata: Any) -> Chunk:
     """The one way chunkers build a Chunk: the text is always the document slice. Bad offsets are a
     ContractError (the pipeline names the chunker)."""
-    s, e = as_offset(start), as_offset(end)
-    if s is None or e is None:
-        raise ContractError(f"document {doc.doc_id!r}: chunk offsets must be integers, got [{start!r}, {end!r})")
-    if not 0 <= s < e <= len(doc.text):
-        raise ContractError(f"document {doc.doc_id!r}: chunk [{s}, {e}) is empty or outside the document of length {len(doc.text)}")
-    start, end = s, e
+    start, end = checked_range(doc.doc_id, len(doc.text), start, end)
     return Chunk(
         chunk_id=f"{doc.doc_id}#{index}",
         doc_id=doc.doc_id,

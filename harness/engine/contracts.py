@@ -17,7 +17,7 @@ import numbers
 from typing import Any, Sequence
 
 from ragsweep.errors import ContractError
-from ragsweep.types import Chunk, Document, as_offset
+from ragsweep.types import Chunk, Document, as_offset, checked_range
 
 
 def component_name(family: str, component: object) -> str:
@@ -40,7 +40,11 @@ def check_chunks(chunker: object, documents: Sequence[Document], chunks: Sequenc
         if chunk.chunk_id in ids:
             raise ContractError(f"{name}: document {chunk.doc_id!r}: chunk id {chunk.chunk_id!r} appears twice")
         ids.add(chunk.chunk_id)
-        by_doc.setdefault(chunk.doc_id, []).append(check_range(name, chunk.doc_id, texts[chunk.doc_id], chunk.start, chunk.end))
+        try:
+            span = checked_range(chunk.doc_id, len(texts[chunk.doc_id]), chunk.start, chunk.end)
+        except ContractError as err:
+            raise named("chunker", chunker, err) from None
+        by_doc.setdefault(chunk.doc_id, []).append(span)
     for doc_id, text in texts.items():
         ranges = by_doc.get(doc_id, [])
         if not ranges and text.strip():
@@ -53,15 +57,6 @@ def check_chunks(chunker: object, documents: Sequence[Document], chunks: Sequenc
         for before, after in zip(ranges, ranges[1:]):
             if after < before:
                 raise ContractError(f"{name}: document {doc_id!r}: chunk [{after[0]}, {after[1]}) comes after [{before[0]}, {before[1]}): chunks must be in document order")
-
-
-def check_range(name: str, doc_id: str, text: str, start: Any, end: Any) -> tuple[int, int]:
-    s, e = as_offset(start), as_offset(end)
-    if s is None or e is None:
-        raise ContractError(f"{name}: document {doc_id!r}: chunk offsets must be integers, got [{start!r}, {end!r})")
-    if not 0 <= s < e <= len(text):
-        raise ContractError(f"{name}: document {doc_id!r}: chunk [{s}, {e}) is empty or outside the document of length {len(text)}")
-    return s, e
 
 
 def named(family: str, component: object, err: ContractError) -> ContractError:
