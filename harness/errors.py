@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Sequence
+
+
+def did_you_mean(word: str, options: Sequence[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest of ``options`` to a mistyped ``word``, else an empty string."""
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
 
 class RagsweepError(Exception):
     """Base class: the CLI prints ``str(err)`` alone, without a traceback."""

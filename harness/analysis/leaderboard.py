@@ -4,13 +4,12 @@ HTML (ragsweep.analysis.report_html) renderings are built from it."""
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ragsweep.errors import ConfigError, DataError
+from ragsweep.errors import ConfigError, DataError, did_you_mean
 from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.store.results import headline_names, lower_is_better
@@ -121,9 +120,7 @@ def select_sweeps(runs: list[dict[str, Any]], sweeps: str | None) -> tuple[list[
         wanted = set(sweeps.split(","))
         unknown = sorted(wanted - set(counts))
         if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(counts), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(f"no runs of sweep {unknown[0]!r}: {hint}(sweeps with runs: {', '.join(sorted(counts)) or 'none'})")
+            raise ConfigError(f"no runs of sweep {unknown[0]!r}: {did_you_mean(unknown[0], sorted(counts))}(sweeps with runs: {', '.join(sorted(counts)) or 'none'})")
     else:
         wanted = set(counts) - {"adhoc"}
     shown = [r for r in runs if str(r["metrics"].get("sweep")) in wanted]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import difflib
 import io
 import logging
 import html
@@ -22,7 +21,7 @@ from ragsweep.analysis.leaderboard import ALPHA, data_notes, load_runs, n_querie
 from ragsweep.analysis.report_html import render_html
 from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
-from ragsweep.errors import ConfigError
+from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.store.results import RESULTS_ADVICE
 
 log = logging.getLogger("ragsweep.analysis.report")
@@ -132,8 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     known = sorted({name for r in runs for name in r["metrics"].get("metrics", {})})
     for name in ([args.sort] if args.sort else []) + (args.metrics.split(",") if args.metrics else []):
         if runs and name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            raise ConfigError(f"no run shown has metric {name!r}: {f'did you mean {close[0]!r}? ' if close else ''}(known: {', '.join(known)})")
+            raise ConfigError(f"no run shown has metric {name!r}: {did_you_mean(name, known)}(known: {', '.join(known)})")
     if not runs and args.out.exists():
         raise ConfigError(f"no runs to show: {args.out} is left as it was (a report never replaces a leaderboard with an empty one)")
     columns = tuple(args.metrics.split(",")) if args.metrics else None

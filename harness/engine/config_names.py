@@ -5,10 +5,10 @@ from Hydra and its plugins) are left to Hydra."""
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Sequence
 
+from ragsweep.errors import did_you_mean
 from ragsweep.paths import CONFIG_DIR
 
 
@@ -34,7 +34,5 @@ def unknown_choice(overrides: Sequence[str], folders: Sequence[Path]) -> str | N
             continue
         for choice in value.split(","):
             if choice not in options:
-                close = difflib.get_close_matches(choice, options, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                return f"unknown {group} {choice!r}: {hint}(known: {', '.join(options)})"
+                return f"unknown {group} {choice!r}: {did_you_mean(choice, options)}(known: {', '.join(options)})"
     return None
