@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = next((p for p in (PACKAGE_DIR / "configs", PACKAGE_DIR.parent / "configs") if p.is_dir()), PACKAGE_DIR / "configs")
@@ -15,7 +16,9 @@ CONFIG_DIR = next((p for p in (PACKAGE_DIR / "configs", PACKAGE_DIR.parent / "co
 SOURCE_ROOT = PACKAGE_DIR.parent if CONFIG_DIR.parent == PACKAGE_DIR.parent else PACKAGE_DIR
 
 
-def results_root() -> Path:
-    """Where runs, reports, caches and benches go: ``$RAGSWEEP_RESULTS``, else ``results`` under the working
-    directory (the config's ``results_root`` reads the same variable, so both sides agree)."""
-    return Path(os.environ.get("RAGSWEEP_RESULTS") or "results")
+def results_root(overrides: Sequence[str] = ()) -> Path:
+    """Where runs, reports, caches and benches go: a ``results_root=`` override of a run's command line, else
+    ``$RAGSWEEP_RESULTS``, else ``results`` under the working directory (the config's ``results_root`` reads the
+    same variable, so both sides agree)."""
+    given = [o.split("=", 1)[1] for o in overrides if o.startswith("results_root=")]
+    return Path(given[-1] if given else os.environ.get("RAGSWEEP_RESULTS") or "results")

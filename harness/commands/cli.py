@@ -135,9 +135,10 @@ def results_root_problem(rest: list[str]) -> str | None:
     """Why the results root of a run or sweep cannot be written (read-only, or not a folder), checked before
     Hydra creates its output folders there; None when it can."""
     import tempfile
-    from pathlib import Path
 
-    root = Path(next((a.split("=", 1)[1] for a in rest if a.startswith("results_root=")), os.environ.get("RAGSWEEP_RESULTS", "results")))
+    from ragsweep.paths import results_root
+
+    root = results_root(rest)
     try:
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=root):

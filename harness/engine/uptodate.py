@@ -33,7 +33,7 @@ from ragsweep.engine.code_identity import code_identity, installed
 from ragsweep.errors import DataError
 from ragsweep.store.run_folder import read_run_info
 from ragsweep.hashing import sha256_file, sha256_json, sha256_paths
-from ragsweep.paths import CONFIG_DIR
+from ragsweep.paths import CONFIG_DIR, results_root
 
 log = logging.getLogger("ragsweep.sweep")
 
@@ -151,12 +151,8 @@ def fingerprint(argv: Sequence[str]) -> str | None:
 
 
 def manifest_path(argv: Sequence[str], fp: str) -> Path:
-    """Under the sweep's results root: a ``results_root=`` override, else $RAGSWEEP_RESULTS, else ./results."""
-    root = os.environ.get("RAGSWEEP_RESULTS", "results")
-    for arg in argv:
-        if arg.startswith("results_root="):
-            root = arg.split("=", 1)[1]
-    return manifest_file(Path(root), fp)
+    """Under the sweep's results root (ragsweep.paths.results_root)."""
+    return manifest_file(results_root(argv), fp)
 
 
 def manifest_file(results_root: Path, fp: str) -> Path:
