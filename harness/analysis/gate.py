@@ -19,8 +19,7 @@ from typing import Any
 from ragsweep.store.run_folder import RunFolder
 from ragsweep.paths import SOURCE_ROOT, results_root
 from ragsweep.store.provenance import git_revision
-from ragsweep.store.results import headline_names
-from ragsweep.store.results import write_json
+from ragsweep.store.results import headline_names, write_json
 from ragsweep.metrics.significance import paired_permutation_p
 
 log = logging.getLogger("ragsweep.analysis.gate")

@@ -35,16 +35,13 @@ def judge_config(judge: str, overrides: list[str]) -> dict[str, Any]:
     return {**plain_config(cfg.judge), "prompts": plain_config(cfg.pairwise_prompts)}
 
 
-def data_identity(run: Path) -> str | None:
-    return RunFolder.read(run).metrics.get("data_identity")
-
-
 def compare_runs(run_a: Path, run_b: Path, model: dict[str, Any], prompt: dict[str, Any]) -> dict[str, Any]:
-    ids = data_identity(run_a), data_identity(run_b)
+    folder_a, folder_b = RunFolder.read(run_a), RunFolder.read(run_b)
+    ids = folder_a.metrics.get("data_identity"), folder_b.metrics.get("data_identity")
     if None in ids or ids[0] != ids[1]:
         raise DataError(run_b, f"not the same data as {run_a} (data identity {ids[1]} vs {ids[0]}): query ids would pair different questions")
-    a = RunFolder.read(run_a).records().set_index("query_id")
-    b = RunFolder.read(run_b).records().set_index("query_id")
+    a = folder_a.records().set_index("query_id")
+    b = folder_b.records().set_index("query_id")
     for run, frame in ((run_a, a), (run_b, b)):
         if "answer" not in frame:
             raise DataError(run / "records.parquet", "no answers: pairwise judging needs runs with a generator", field="answer")
