@@ -95,3 +95,23 @@ def test_a_missing_set_is_one_line_saying_what_to_give(tmp_path):
     with pytest.raises(DataError) as err:
         read_labelled_jsonl(tmp_path / "nope.jsonl")
     assert str(err.value) == f"{tmp_path / 'nope.jsonl'}: calibration set not found (give ragsweep judge-eval --set the set's file)"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: raw[: len(raw) // 2] + b"\n", "record line 1: invalid JSON"),
+    (lambda raw: raw.replace(b"claim", b"cl\xffim", 1), "not UTF-8: byte 0xff at byte offset"),
+])
+def test_a_calibration_file_damaged_on_disk_is_one_line(tmp_path, damage, message):
+    path = tmp_path / "claims.jsonl"
+    write(path, [claim("a")])
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DataError) as err:
+        read_expertqa_claims(path)
+    assert str(err.value).startswith(f"{path}") and message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_markup_in_a_claim_is_kept_as_text(tmp_path):
+    path = tmp_path / "claims.jsonl"
+    write(path, [claim("a", claim_string="<script>alert(1)</script> the pump moves water")])
+    [item] = read_expertqa_claims(path)
+    assert item.claim == "<script>alert(1)</script> the pump moves water"
