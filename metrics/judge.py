@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any
 
 COVERAGE_POINTS = {"no-coverage": 0.0, "partial-coverage": 50.0, "full-coverage": 100.0}
@@ -137,6 +138,20 @@ def panel_score(scores: list[float | None]) -> float | None:
     """A panel's verdict: the mean of its members' readable scores; None if no member was readable."""
     valid = [s for s in scores if s is not None]
     return sum(valid) / len(valid) if valid else None
+
+
+def majority_vote(samples: list[float | None]) -> tuple[float | None, float | None]:
+    """(vote, agreement) over one judge's repeated samples of one verdict: the vote is the most frequent readable
+    score (a tie: the mean of the tied scores, so YES/NO split evenly reads 0.5); agreement is the share of the
+    readable samples that gave the most frequent score (1.0 when all agree; None, with a None vote, when none
+    was readable)."""
+    valid = [s for s in samples if s is not None]
+    if not valid:
+        return None, None
+    counts = Counter(valid)
+    top = max(counts.values())
+    tied = sorted(score for score, n in counts.items() if n == top)
+    return sum(tied) / len(tied), top / len(valid)
 
 
 def coverage_label_from_f1(exact: float, f1: float) -> float:

@@ -74,7 +74,7 @@ def test_panel_averages_readable_members(isolated_cache):
         models = [{"backend": "openai", "model": "a", "base_url": a.url}, {"backend": "openai", "model": "b", "base_url": b.url}]
         judge = LLMJudge(models=models, rubrics=["coverage"], rubric_defs=RUBRIC_DEFS)
         [v1, _, _] = judge.judge(QUERIES, GENERATIONS, CHUNKS)
-    assert v1["scores"]["judge_coverage"] == {"members": [50.0, 100.0], "score": 75.0}
+    assert v1["scores"]["judge_coverage"] == {"members": [50.0, 100.0], "agreement": [1.0, 1.0], "samples": [[50.0], [100.0]], "score": 75.0}
     assert v1["scores"]["judge_contradiction"]["score"] == 0.5
 
 
@@ -119,5 +119,6 @@ def test_bundled_model_judges_for_real(isolated_cache):
     assert reply and v1["errors"]["faithfulness"] == [None]
     from ragsweep.metrics.judge import yes_no_score
 
-    # Constrained by few-shot turns, the 135M model writes a readable verdict, and the score is that verdict.
-    assert yes_no_score(reply) is not None and v1["scores"]["judge_faithfulness"] == {"members": [yes_no_score(reply)], "score": yes_no_score(reply)}
+    # The schema admits two replies, so the transformers backend picks one of them by likelihood: always readable.
+    assert reply in ('{"verdict": "YES"}', '{"verdict": "NO"}')
+    assert v1["scores"]["judge_faithfulness"]["score"] == yes_no_score(reply)

