@@ -45,3 +45,104 @@ def test_a_subset_is_whole_groups_and_the_same_for_every_judge(tmp_path):
     picked = subset(items, 7, seed=1)
     assert len(picked) == 9 and len({i.group for i in picked}) == 3  # groups of 3 until 7 is reached
     assert picked == subset(items, 7, seed=1) and subset(items, None, seed=1) == items
+
+
+def test_graded_agreement_usage_context_and_figure_by_hand(tmp_path, isolated_cache):
+    path = tmp_path / "claims.jsonl"
+    write(path, [claim("alpha", "Complete", question="q1"), claim("beta", "Incomplete", question="q1"),
+                 claim("gamma", "Complete", question="q2"), claim("delta", "Partial", question="q2")])
+    out = tmp_path / "report.json"
+    with LoopbackServer(scripted) as server:
+        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--out", str(out),
+              "--usd-per-mtok-in", "2", "--usd-per-mtok-out", "10"])
+    report = json.loads(out.read_text())
+    graded = report["graded"]
+    # Grades (worst 0 .. best 2), readable items: human (2, 0, 1), judge YES -> 2, NO -> 0: (2, 0, 2).
+    assert graded["levels"] == ["Incomplete", "Partial", "Complete"]
+    assert graded["confusion"] == [[1, 0, 0], [0, 0, 1], [0, 0, 1]]
+    # Quadratic weights ((i-j)/2)^2: observed 0.25 (the Partial/Complete pair); expected sum_ij w h_i j_j / n = 1.25.
+    assert graded["quadratic_kappa"]["value"] == pytest.approx(1 - 0.25 / 1.25)
+    # Ordinal alpha: n_0=2, n_1=1, n_2=3; delta(1,2)=4, delta(0,1)=2.25, delta(0,2)=12.25; D_o=8/6, D_e=6.
+    assert graded["krippendorff_alpha"]["value"] == pytest.approx(1 - (8 / 6) / 6)
+    # Spearman: ranks (3, 1, 2) vs (2.5, 1, 2.5): cov 1.5, variances 2 and 1.5.
+    assert graded["spearman"]["value"] == pytest.approx(1.5 / (2 * 1.5) ** 0.5)
+    # Four calls, each 11 prompt and 3 completion tokens by the loopback server's usage block.
+    assert {k: report["usage"][k] for k in ("prompt_tokens", "completion_tokens", "cost_usd")} == {
+        "prompt_tokens": 44, "completion_tokens": 12, "cost_usd": pytest.approx((44 * 2 + 12 * 10) / 1e6)}
+    assert report["context"] == {"passages_shown": 3, "items_with_passages_left_out": 0, "passages_given_mean": 1.0, "prompt_tokens_per_reply": 11.0}
+    assert report["self_consistency"] is None and report["stalled"] == 0 and report["failed_calls"] == 0
+    assert len(report["judge"]["judge_id"]) == 16 and report["judge"]["identity"]["rubric"] == "faithfulness"
+    svg = out.with_suffix(".svg").read_text()
+    assert svg.startswith("<svg") and svg.count("<rect") == 9 and ">Partial</text>" in svg
+
+
+def test_self_consistency_over_samples(tmp_path, isolated_cache):
+    path = tmp_path / "claims.jsonl"
+    write(path, [claim("alpha", "Complete", question="q1"), claim("beta", "Incomplete", question="q2")])
+    # alpha: YES, NO, YES over seeds 0..2 (vote YES, agreement 2/3); beta: NO every time (unanimous).
+    table = {("alpha", 0): "YES", ("alpha", 1): "NO", ("alpha", 2): "YES"}
+    reply = lambda body: '{"verdict": "%s"}' % table.get(("alpha" if "claim alpha" in body["messages"][-1]["content"] else "beta", body["seed"]), "NO")  # noqa: E731
+    out = tmp_path / "report.json"
+    with LoopbackServer(reply) as server:
+        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--override", "judge.samples=3",
+              "--override", "judge.models.0.temperature=0.8", "--override", "judge.models.0.seed=0", "--out", str(out)])
+    report = json.loads(out.read_text())
+    sc = report["self_consistency"]
+    assert sc["samples"] == 3 and sc["mean_agreement"] == pytest.approx((2 / 3 + 1) / 2) and sc["unanimous_share"] == 0.5
+    assert report["cohen_kappa"]["value"] == 1.0 and sc["first_sample_cohen_kappa"]["value"] == 1.0  # first samples: YES, NO
+    assert report["usage"]["prompt_tokens"] == 6 * 11
+
+
+def test_generic_set_with_annotators_and_a_scale(tmp_path, isolated_cache):
+    path = tmp_path / "mine.jsonl"
+    rows = [
+        {"id": "a", "context": "p", "claim": "claim alpha", "labels": ["good", "good", "bad"]},  # majority: good
+        {"id": "b", "context": ["p"], "claim": "claim beta", "labels": ["bad", "ok"]},  # a tie: the first annotator's
+        {"id": "d", "context": "p", "claim": "claim delta", "label": "ok"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "report.json"
+    with LoopbackServer(scripted) as server:
+        main(["--set", str(path), "--format", "generic", "--positive", "good", "--scale", "good,ok,bad", "--judge", "openai",
+              "--override", f"judge.models.0.base_url={server.url}", "--out", str(out)])
+    report = json.loads(out.read_text())
+    # Human: good, bad, ok -> positive 1, 0, 0; judge YES, NO, YES.
+    assert report["confusion"] == {"human_1_judge_1": 1, "human_1_judge_0": 0, "human_0_judge_1": 1, "human_0_judge_0": 1}
+    assert report["graded"]["levels"] == ["bad", "ok", "good"] and report["graded"]["confusion"] == [[1, 0, 0], [0, 0, 1], [0, 0, 1]]
+
+
+def test_a_generic_set_needs_its_positive_label(tmp_path):
+    from ragsweep.errors import ConfigError
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps({"id": "a", "context": "p", "claim": "c", "label": "good"}) + "\n")
+    with pytest.raises(ConfigError, match="needs --positive"):
+        main(["--set", str(path), "--format", "generic"])
+
+
+def test_one_class_only_gives_undefined_kappa_not_a_number(tmp_path, isolated_cache):
+    path = tmp_path / "claims.jsonl"
+    write(path, [claim("alpha", "Complete", question="q1"), claim("delta", "Complete", question="q2")])
+    out = tmp_path / "report.json"
+    with LoopbackServer(scripted) as server:  # both YES, both Complete: p_e = 1, kappa undefined
+        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["accuracy"]["value"] == 1.0 and report["cohen_kappa"] == {"value": None, "ci_low": None, "ci_high": None}
+
+
+def test_all_invalid_verdicts_give_validity_zero_and_no_agreement(tmp_path, isolated_cache):
+    path = tmp_path / "claims.jsonl"
+    write(path, [claim("gamma", "Complete", question="q1")])
+    out = tmp_path / "report.json"
+    with LoopbackServer(scripted) as server:
+        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert (report["validity"], report["readable"]) == (0.0, 0)
+    assert report["cohen_kappa"]["value"] is None and report["graded"]["quadratic_kappa"]["value"] is None
+
+
+def test_the_confusion_figure_escapes_labels():
+    from ragsweep.analysis.confusion_figure import confusion_svg
+
+    svg = confusion_svg([[1, 0], [2, 3]], ["<script>x</script>", "b&c"], ["yes", "no"], 'title "<b>"')
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "b&amp;c" in svg

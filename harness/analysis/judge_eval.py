@@ -1,15 +1,26 @@
 """``ragsweep judge-eval --set FILE [--judge llm] [--limit N]``: how well a judge agrees with human labels.
 
-Runs a judge configuration (any judge config: its models, one rubric) over a human-labelled calibration set
-(ragsweep.judges.calibration_sets: ExpertQA claims, or a generic labelled JSONL). Each item's claim is judged
-against its context passages as the rubric would judge an answer against retrieved chunks. It reports n,
-validity (readable verdicts / attempted: an unreadable verdict is counted, never scored), accuracy, balanced
-accuracy and Cohen's kappa with bootstrap intervals that resample whole groups (a question's claims share their
-evidence), and the confusion matrix, as JSON under results/judge_eval/.
+Runs a judge configuration (any rubric judge config: its models, one rubric) over a human-labelled calibration
+set (ragsweep.judges.calibration_sets: ExpertQA claims, or a generic labelled JSONL). Each item's claim is judged
+against its context passages as the rubric judges an answer against retrieved chunks. The report, JSON under
+results/judge_eval/ with a confusion-matrix SVG beside it:
 
-A verdict scores 1 ("YES") or 0; the human label counts as positive when it is ``--positive`` (ExpertQA's
-binary support: "supported"). ``--limit`` draws a seeded subset of whole groups, the same for every judge given
-the same seed, so judges compared on a subset are compared on the same items.
+- n, validity (readable verdicts / attempted: an unreadable verdict is counted, never scored), stalled replies
+  (all max_tokens used inside the JSON) and failed calls;
+- binary agreement: accuracy, balanced accuracy, Cohen's kappa, the confusion matrix. A human label is positive
+  when it is one of ``--positive``; a judge score is positive above the middle of its range;
+- graded agreement, where the labels are on an ordered scale (ExpertQA support: Complete / Partial / Incomplete;
+  a generic set with ``--scale``): quadratic-weighted kappa and Krippendorff's ordinal alpha of the judge's score
+  placed on the scale, Spearman's rho of the raw score, the graded confusion matrix;
+- self-consistency with ``judge.samples`` k > 1: the mean share of samples on the voted verdict, the share of
+  unanimous items, and the first sample's kappa beside the vote's;
+- what the judge saw (passages shown of those given, prompt tokens) and what it cost (tokens, time, money at
+  ``--usd-per-mtok-in/out``).
+
+Every interval is a 95% bootstrap that resamples whole groups (a question's claims share their evidence). With
+several annotators the human label is their most frequent one (a tie: the first annotator's). ``--limit`` draws a
+seeded subset of whole groups, the same for every judge given the same seed. The report carries the judge's
+identity (ragsweep.judges.llm.LLMJudge.identity), by which the leaderboard finds it beside that judge's columns.
 """
 
 from __future__ import annotations
@@ -20,19 +31,23 @@ import random
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
+from ragsweep.analysis.confusion_figure import confusion_svg
 from ragsweep.analysis.pairwise import judge_config
 from ragsweep.errors import ConfigError
-from ragsweep.judges.calibration_sets import CalibrationItem, read_expertqa_claims, read_labelled_jsonl
-from ragsweep.metrics.agreement import accuracy, balanced_accuracy, bootstrap_interval, cohen_kappa
+from ragsweep.judges.calibration_sets import EXPERTQA_CORRECTNESS, EXPERTQA_SUPPORT, CalibrationItem, read_expertqa_claims, read_labelled_jsonl
+from ragsweep.judges.readers import score_range
+from ragsweep.metrics.agreement import accuracy, balanced_accuracy, bootstrap_interval, cohen_kappa, krippendorff_alpha, spearman, weighted_kappa
 from ragsweep.paths import results_root
 from ragsweep.registry import JUDGES
-from ragsweep.store.results import write_json
+from ragsweep.store.cache import atomic_write_bytes
+from ragsweep.store.results import RESULTS_ADVICE, write_json
 from ragsweep.types import Chunk, Generation, Query
 
 log = logging.getLogger("ragsweep.judge_eval")
-FORMATS = {"expertqa": read_expertqa_claims, "generic": read_labelled_jsonl}
+EXPERTQA_SCALES = {"support": EXPERTQA_SUPPORT, "correctness": EXPERTQA_CORRECTNESS}  # best first
+EXPERTQA_POSITIVE = {"support": ("Complete",), "correctness": ("Definitely correct", "Probably correct")}
 
 
 def subset(items: Sequence[CalibrationItem], limit: int | None, seed: int) -> list[CalibrationItem]:
@@ -51,8 +66,8 @@ def subset(items: Sequence[CalibrationItem], limit: int | None, seed: int) -> li
     return [i for i in items if i.group in chosen]
 
 
-def judge_items(judge: Any, rubric: str, items: Sequence[CalibrationItem]) -> list[float | None]:
-    """The judge's score for each item's claim against its passages (None: unreadable verdict or failed call)."""
+def judge_items(judge: Any, items: Sequence[CalibrationItem]) -> list[dict[str, Any]]:
+    """The judge's verdict on each item's claim against its passages (ragsweep.judges.llm.LLMJudge.judge)."""
     queries, generations, chunks = [], [], {}
     for item in items:
         ids = []
@@ -62,55 +77,180 @@ def judge_items(judge: Any, rubric: str, items: Sequence[CalibrationItem]) -> li
             ids.append(chunk_id)
         queries.append(Query(query_id=item.item_id, question=item.question or "(no question)"))
         generations.append(Generation(query_id=item.item_id, answer=item.claim, context_chunk_ids=tuple(ids)))
-    verdicts = judge.judge(queries, generations, chunks)
-    column = next(iter(judge.rubric_defs[rubric].columns))
-    return [v["scores"].get(column, {}).get("score") for v in verdicts]
+    return judge.judge(queries, generations, chunks)
 
 
-def agreement_report(items: Sequence[CalibrationItem], scores: Sequence[float | None], positive: str, seed: int) -> dict[str, Any]:
-    """Validity, the confusion matrix and agreement (with group-resampled 95% intervals) over the readable verdicts."""
-    human = [1 if str(i.labels[0]) == positive else 0 for i in items]
-    readable = [(h, 1 if s >= 0.5 else 0, i.group) for h, s, i in zip(human, scores, items) if s is not None]
-    truth, judged, groups = [r[0] for r in readable], [r[1] for r in readable], [r[2] for r in readable]
+def human_label(item: CalibrationItem) -> Hashable:
+    """The annotators' most frequent label; a tie goes to the first annotator's."""
+    return Counter(item.labels).most_common(1)[0][0]
+
+
+def _with_interval(stat: Callable, truth: Sequence, judged: Sequence, groups: Sequence, seed: int) -> dict[str, Any]:
+    if not truth:
+        return {"value": None, "ci_low": None, "ci_high": None}
+    value = stat(truth, judged)
+    low, high = bootstrap_interval(stat, truth, judged, groups=groups, seed=seed)
+    clean = lambda x: None if x != x else x  # noqa: E731  NaN (undefined, e.g. one class only) -> null in JSON
+    return {"value": clean(value), "ci_low": clean(low), "ci_high": clean(high)}
+
+
+def binary_report(truth: Sequence[int], judged: Sequence[int], groups: Sequence[Hashable], seed: int) -> dict[str, Any]:
+    """Accuracy, balanced accuracy and Cohen's kappa of the readable verdicts, and the 2x2 confusion counts."""
+    return {
+        "confusion": {f"human_{h}_judge_{j}": sum(1 for t, p in zip(truth, judged) if (t, p) == (h, j)) for h in (1, 0) for j in (1, 0)},
+        **{name: _with_interval(stat, truth, judged, groups, seed) for name, stat in
+           (("accuracy", accuracy), ("balanced_accuracy", balanced_accuracy), ("cohen_kappa", cohen_kappa))},
+    }
+
+
+def ordinal_alpha(a: Sequence[int], b: Sequence[int]) -> float:
+    return krippendorff_alpha(list(zip(a, b)), "ordinal")
+
+
+def graded_report(human: Sequence[int], judged: Sequence[int], scores: Sequence[float], groups: Sequence[Hashable], scale: Sequence[str], seed: int) -> dict[str, Any]:
+    """Grades run 0 (worst) .. len(scale)-1 (best); ``scores`` are the judge's raw scores for Spearman."""
+    levels = list(range(len(scale)))
+    return {
+        "levels": list(reversed(scale)),  # worst first, as the grades count
+        "confusion": [[sum(1 for h, j in zip(human, judged) if (h, j) == (hl, jl)) for jl in levels] for hl in levels],
+        "quadratic_kappa": _with_interval(lambda a, b: weighted_kappa(a, b, levels), human, judged, groups, seed),
+        "krippendorff_alpha": _with_interval(ordinal_alpha, human, judged, groups, seed),
+        "spearman": _with_interval(spearman, human, scores, groups, seed),
+    }
+
+
+def consistency_report(column_scores: Sequence[dict[str, Any]], truth_of: dict[int, int], positive: Callable[[float], int],
+                       groups: Sequence[Hashable], seed: int) -> dict[str, Any] | None:
+    """Self-consistency of a judge that sampled k > 1 times: mean agreement with the vote, the share of unanimous
+    items, and the kappa of the first sample alone (compare with the vote's)."""
+    sampled = [(i, s) for i, s in enumerate(column_scores) if s and len(s["samples"][0]) > 1]
+    if not sampled:
+        return None
+    agreements = [s["agreement"][0] for _, s in sampled if s["agreement"][0] is not None]
+    first = [(truth_of[i], positive(s["samples"][0][0]), groups[i]) for i, s in sampled if s["samples"][0][0] is not None and i in truth_of]
+    return {
+        "samples": len(sampled[0][1]["samples"][0]),
+        "mean_agreement": sum(agreements) / len(agreements) if agreements else None,
+        "unanimous_share": sum(1 for a in agreements if a == 1.0) / len(agreements) if agreements else None,
+        "first_sample_cohen_kappa": _with_interval(cohen_kappa, [f[0] for f in first], [f[1] for f in first], [f[2] for f in first], seed),
+    }
+
+
+def evaluate(items: Sequence[CalibrationItem], verdicts: Sequence[dict[str, Any]], column: str, score_bounds: tuple[float, float],
+             positive: Sequence[str], scale: Sequence[str] | None, seed: int) -> dict[str, Any]:
+    """Every agreement figure of the report from the items, the judge's verdicts and the scored column."""
+    low, high = score_bounds
+    norm = lambda s: (s - low) / (high - low)  # noqa: E731
+    is_positive = lambda s: 1 if norm(s) > 0.5 else 0  # noqa: E731
+    column_scores = [v["scores"].get(column) for v in verdicts]
+    scores = [s["score"] if s else None for s in column_scores]
+    humans = [human_label(i) for i in items]
+    groups = [i.group for i in items]
+    readable = [n for n, s in enumerate(scores) if s is not None]
+    truth = {n: 1 if str(humans[n]) in positive else 0 for n in range(len(items))}
+    errors = sum(1 for v in verdicts for e in v["errors"].values() for x in e if x)
     out: dict[str, Any] = {
         "n": len(items), "readable": len(readable), "validity": len(readable) / len(items) if items else None,
-        "human_positive_rate": sum(human) / len(human) if human else None,
-        "confusion": {f"human_{h}_judge_{j}": sum(1 for t, p in zip(truth, judged) if (t, p) == (h, j)) for h in (1, 0) for j in (1, 0)},
+        "stalled": sum(sum(v.get("stalled", {}).values()) for v in verdicts), "failed_calls": errors,
+        "human_positive_rate": sum(truth.values()) / len(items) if items else None,
+        **binary_report([truth[n] for n in readable], [is_positive(scores[n]) for n in readable], [groups[n] for n in readable], seed),
+        "graded": None,
     }
-    for name, stat in (("accuracy", accuracy), ("balanced_accuracy", balanced_accuracy), ("cohen_kappa", cohen_kappa)):
-        low, high = bootstrap_interval(stat, truth, judged, groups=groups, seed=seed) if readable else (float("nan"), float("nan"))
-        out[name] = {"value": stat(truth, judged) if readable else None, "ci_low": low, "ci_high": high}
+    if scale:
+        grade = {label: len(scale) - 1 - k for k, label in enumerate(scale)}
+        graded = [n for n in readable if str(humans[n]) in grade]
+        out["graded"] = graded_report(
+            [grade[str(humans[n])] for n in graded], [round(norm(scores[n]) * (len(scale) - 1)) for n in graded],
+            [scores[n] for n in graded], [groups[n] for n in graded], scale, seed,
+        )
+    out["self_consistency"] = consistency_report(column_scores, truth, is_positive, groups, seed)
     return out
+
+
+def context_report(items: Sequence[CalibrationItem], verdicts: Sequence[dict[str, Any]], context_k: int) -> dict[str, Any]:
+    """What the judge saw: at most ``context_k`` passages of each item's, and how many prompt tokens that made."""
+    prompt_tokens = [u["prompt_tokens"] for v in verdicts for u in v.get("usage", {}).values()]
+    replies = sum(len(r) for v in verdicts for r in v["raw"].values())
+    return {
+        "passages_shown": context_k,
+        "items_with_passages_left_out": sum(1 for i in items if len(i.context) > context_k),
+        "passages_given_mean": sum(len(i.context) for i in items) / len(items) if items else None,
+        "prompt_tokens_per_reply": sum(prompt_tokens) / replies if replies else None,
+    }
+
+
+def usage_report(verdicts: Sequence[dict[str, Any]], wall_s: float, usd_in: float, usd_out: float) -> dict[str, Any]:
+    prompt = sum(u["prompt_tokens"] for v in verdicts for u in v.get("usage", {}).values())
+    completion = sum(u["completion_tokens"] for v in verdicts for u in v.get("usage", {}).values())
+    return {
+        "prompt_tokens": prompt, "completion_tokens": completion, "wall_s": round(wall_s, 2),
+        "items_per_s": round(len(verdicts) / wall_s, 4) if wall_s > 0 else None,
+        "cost_usd": round((prompt * usd_in + completion * usd_out) / 1e6, 6),
+    }
+
+
+def figure(report: dict[str, Any]) -> str:
+    title = f"{report['judge']['rubric']} by {', '.join(str(m.get('model')) for m in report['judge']['models'])}"
+    if report["graded"]:
+        levels = report["graded"]["levels"]
+        return confusion_svg(report["graded"]["confusion"], levels, levels, title)
+    c = report["confusion"]
+    counts = [[c["human_1_judge_1"], c["human_1_judge_0"]], [c["human_0_judge_1"], c["human_0_judge_0"]]]
+    return confusion_svg(counts, ["positive", "negative"], ["positive", "negative"], title)
+
+
+def load_items(args: argparse.Namespace) -> tuple[list[CalibrationItem], tuple[str, ...], tuple[str, ...] | None]:
+    """(items, positive labels, ordered scale best first or None) for the chosen format."""
+    if args.format == "expertqa":
+        items = read_expertqa_claims(args.set, label=args.label, binary=False)
+        positive = tuple(args.positive.split(",")) if args.positive else EXPERTQA_POSITIVE[args.label]
+        return items, positive, EXPERTQA_SCALES[args.label]
+    if not args.positive:
+        raise ConfigError("judge-eval --format generic needs --positive: the label(s) that count as a positive verdict, comma-separated")
+    return read_labelled_jsonl(args.set), tuple(args.positive.split(",")), tuple(args.scale.split(",")) if args.scale else None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ragsweep judge-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, required=True, help="the calibration set file")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="expertqa", help="expertqa (claims.jsonl) or generic (labelled JSONL)")
+    parser.add_argument("--format", choices=("expertqa", "generic"), default="expertqa", help="expertqa (claims.jsonl) or generic (labelled JSONL)")
+    parser.add_argument("--label", choices=sorted(EXPERTQA_SCALES), default="support", help="expertqa: which expert label to measure against")
+    parser.add_argument("--positive", default=None, help="human label(s) counted positive, comma-separated (expertqa default: Complete)")
+    parser.add_argument("--scale", default=None, help="generic: the ordered labels, best first, comma-separated, for graded agreement")
     parser.add_argument("--judge", default="llm", help="a judge config (configs/judge/NAME.yaml); its models judge")
-    parser.add_argument("--override", action="append", default=[], help="Hydra override of the judge, e.g. judge.models.0.model=...")
+    parser.add_argument("--override", action="append", default=[], help="Hydra override of the judge, e.g. judge.samples=3")
     parser.add_argument("--rubric", default="faithfulness", help="the rubric to judge with (its first column is scored)")
-    parser.add_argument("--positive", default="supported", help="the human label that counts as a positive verdict")
+    parser.add_argument("--language", default="en", help="the language of the set: picks the rubric's prompt in that language")
     parser.add_argument("--limit", type=int, default=None, help="judge a seeded subset of about this many items (whole groups)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="default results/judge_eval/<set>__<judge>__<rubric>.json")
+    parser.add_argument("--usd-per-mtok-in", type=float, default=0.0, help="price of a million prompt tokens (0: a local model)")
+    parser.add_argument("--usd-per-mtok-out", type=float, default=0.0, help="price of a million completion tokens")
+    parser.add_argument("--out", type=Path, default=None, help="default results/judge_eval/<set>__<judge>__<rubric>__<judge id>.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    items = subset(FORMATS[args.format](args.set), args.limit, args.seed)
-    config = {k: v for k, v in judge_config(args.judge, [*args.override, f"judge.rubrics=[{args.rubric}]"]).items() if k != "prompts"}
+    items, positive, scale = load_items(args)
+    items = subset(items, args.limit, args.seed)
+    config = {k: v for k, v in judge_config(args.judge, [*args.override, f"judge.rubrics=[{args.rubric}]", f"judge.language={args.language}"]).items() if k != "prompts"}
     if config.get("name") != "llm":
         raise ConfigError(f"judge-eval needs a rubric judge (judge=llm, openai or vllm), not {config.get('name')!r}")
     judge = JUDGES.build(config)
+    column = next(iter(judge.rubric_defs[args.rubric].columns))
     t0 = time.perf_counter()
-    scores = judge_items(judge, args.rubric, items)
+    verdicts = judge_items(judge, items)
+    wall_s = time.perf_counter() - t0
     report = {
-        "set": str(args.set), "format": args.format, "items": len(items), "limit": args.limit, "seed": args.seed,
-        "judge": {"config": args.judge, "overrides": args.override, "rubric": args.rubric, "models": config["models"]},
-        "positive_label": args.positive, "wall_s": round(time.perf_counter() - t0, 2),
-        **agreement_report(items, scores, args.positive, args.seed),
+        "set": str(args.set), "format": args.format, "label": args.label if args.format == "expertqa" else None,
+        "items": len(items), "limit": args.limit, "seed": args.seed,
+        "judge": {"config": args.judge, "overrides": args.override, "rubric": args.rubric, "column": column, "models": config["models"],
+                  "samples": judge.samples, "language": args.language, "judge_id": judge.judge_id(args.rubric), "identity": judge.identity(args.rubric)},
+        "positive_labels": list(positive), "scale": list(scale) if scale else None,
+        **evaluate(items, verdicts, column, score_range(config["rubric_defs"][args.rubric]["columns"][column]), positive, scale, args.seed),
+        "context": context_report(items, verdicts, judge.context_k),
+        "usage": usage_report(verdicts, wall_s, args.usd_per_mtok_in, args.usd_per_mtok_out),
     }
-    out = args.out or results_root() / "judge_eval" / f"{args.set.stem}__{args.judge}__{args.rubric}.json"
+    out = args.out or results_root() / "judge_eval" / f"{args.set.stem}__{args.judge}__{args.rubric}__{report['judge']['judge_id']}.json"
     write_json(out, report)
+    atomic_write_bytes(out.with_suffix(".svg"), figure(report).encode(), RESULTS_ADVICE)
     kappa = report["cohen_kappa"]
     log.info("%d items, validity %.3f, accuracy %s, kappa %s [%s, %s] -> %s", len(items), report["validity"] or 0.0,
              report["accuracy"]["value"], kappa["value"], kappa["ci_low"], kappa["ci_high"], out)

@@ -10,18 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep.errors import ConfigError, DataError, did_you_mean
+from ragsweep.judges.calibration import UNCALIBRATED, calibration_reports, calibration_text, find_calibration
 from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.store.results import headline_names, lower_is_better
 
 log = logging.getLogger("ragsweep.report")
-
-
+JUDGED_PREFIXES = ("judge_", "ragas_")  # columns an LLM judged: never shown without their judge's calibration
 
 
 def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
     """Every readable run under ``runs_dir``; an unreadable one (truncated metrics.json, missing
-    records.parquet) is named in a warning and left out, and the rest still render."""
+    records.parquet) is named in a warning and left out, and the rest still render. Each run's judged columns
+    get their judge's calibration as judge-eval reports beside ``runs_dir`` hold it now."""
+    reports = calibration_reports(runs_dir.parent / "judge_eval")
     runs = []
     for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
         try:
@@ -29,8 +31,53 @@ def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
         except DataError as err:
             log.warning("skipping unreadable run %s: %s", metrics_path.parent, err)
             continue
-        runs.append({"path": folder.path, "metrics": folder.metrics, "info": folder.info})
+        judges = {c: {**j, "calibration": find_calibration(j["judge_id"], reports)} for c, j in (folder.metrics.get("judges") or {}).items()}
+        runs.append({"path": folder.path, "metrics": folder.metrics, "info": folder.info, "judges": judges})
     return runs
+
+
+def is_judged(runs: list[dict[str, Any]], metric: str) -> bool:
+    return metric.startswith(JUDGED_PREFIXES) or any(metric in r.get("judges", {}) for r in runs)
+
+
+def column_judges(runs: list[dict[str, Any]], metric: str) -> dict[str, dict[str, Any] | None]:
+    """The judges behind a judged column across runs, by judge id (None: a run that names no judge for it)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for r in runs:
+        if metric in r["metrics"]["metrics"]:
+            judge = r.get("judges", {}).get(metric)
+            out[judge["judge_id"] if judge else "unnamed"] = judge
+    return out
+
+
+def column_label(runs: list[dict[str, Any]], metric: str) -> str:
+    """A metric's header: a judged column carries its judge's agreement with humans, or "uncalibrated"."""
+    if not is_judged(runs, metric):
+        return metric
+    judges = list(column_judges(runs, metric).values())
+    if len(judges) > 1:
+        return f"{metric} (several judges)"
+    calibration = judges[0]["calibration"] if judges and judges[0] else None
+    if not calibration or calibration.get("value") is None:
+        return f"{metric} ({UNCALIBRATED})"
+    symbol = "kappa" if calibration["statistic"] == "cohen_kappa" else "alpha"
+    return f"{metric} ({symbol} {calibration['value']:.2f})"
+
+
+def judge_notes(runs: list[dict[str, Any]], metrics: list[str]) -> list[str]:
+    """One line per judged column and judge: rubric, models, samples and calibration (or uncalibrated)."""
+    lines = []
+    for metric in metrics:
+        if not is_judged(runs, metric):
+            continue
+        for judge_id, judge in column_judges(runs, metric).items():
+            if judge is None:
+                lines.append(f"{metric}: judge not recorded by its runs ({UNCALIBRATED})")
+                continue
+            samples = f", majority of {judge['samples']} samples" if judge.get("samples", 1) > 1 else ""
+            lines.append(f"{metric}: rubric {judge['rubric']} by {', '.join(judge['models'])}{samples} (judge {judge_id}): "
+                         f"{calibration_text(judge['calibration'])}")
+    return lines
 
 
 def n_queries(run: dict[str, Any]) -> int:

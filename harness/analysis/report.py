@@ -17,7 +17,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ragsweep.analysis.leaderboard import ALPHA, data_notes, load_runs, n_queries, ranked_runs, select_sweeps, suite_groups, suite_metrics
+from ragsweep.analysis.leaderboard import (
+    ALPHA, column_label, data_notes, judge_notes, load_runs, n_queries, ranked_runs, select_sweeps, suite_groups, suite_metrics,
+)
 from ragsweep.analysis.report_html import render_html
 from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
@@ -51,7 +53,8 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
     # The sort metric and the test against the best come right after the sweep, before the (long) component
     # descriptions, so both stay in view.
     ordered = ([key] if key else []) + [m for m in present if m != key]
-    header = ["sweep", *ordered[:1], *(["vs best"] if key else []), "chunker", "retriever", "reranker", "generator", *ordered[1:],
+    labels = [md_text(column_label(runs, m)) for m in ordered]
+    header = ["sweep", *labels[:1], *(["vs best"] if key else []), "chunker", "retriever", "reranker", "generator", *labels[1:],
               "chunks", "mean chunk chars", "latency s/q"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, p in zip(runs, p_values):
@@ -73,6 +76,8 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
         f"from the best (p >= {ALPHA}). n=a/b: the metric scored a of the b queries (the others lack its gold "
         f"or their answer or verdict failed: see run.json)."
     )
+    if notes := judge_notes(runs, ordered):
+        lines += ["", "Judges (agreement with human labels, measured by `ragsweep judge-eval`):", ""] + [f"- {md_text(n)}" for n in notes]
     return lines
 
 

@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from ragsweep.analysis.leaderboard import ALPHA, data_notes, n_queries, ranked_runs, suite_groups, suite_metrics
+from ragsweep.analysis.leaderboard import ALPHA, column_label, data_notes, judge_notes, n_queries, ranked_runs, suite_groups, suite_metrics
 
 COST_FIELDS = (("mean_latency_s", "latency s/q"), ("prompt_tokens", "prompt tokens"), ("completion_tokens", "completion tokens"),
                ("cost_usd", "cost USD"))
@@ -165,6 +165,7 @@ function render() {
   const cols = suite.columns, content = document.getElementById("content");
   content.replaceChildren(el("h2", suite.name + " (" + suite.n_queries + " queries, " + suite.rows.length + " runs)"));
   if (suite.notes) content.appendChild(el("p", "Data: " + suite.notes, "notes"));
+  if (suite.judges.length) content.appendChild(el("p", "Judges (agreement with human labels, by ragsweep judge-eval): " + suite.judges.join("; "), "notes"));
   const table = el("table"), head = el("tr"), body = el("tbody");
   table.id = "board";
   for (const c of cols) {
@@ -215,13 +216,13 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
         # The sort metric and the test against the best come right after the sweep name, before the (long)
         # component descriptions, so both are in view without scrolling.
         cols = [{"key": "sweep", "label": "sweep", "text": True}]
-        cols += [{"key": m, "label": m} for m in metrics if m == key]
+        cols += [{"key": m, "label": column_label(suite_runs, m)} for m in metrics if m == key]
         cols += [{"key": "vs_best", "label": "vs best (p)"}] if key else []
         cols += [{"key": k, "label": k, "text": True} for k in ("chunker", "retriever", "reranker", "generator", "judge")]
-        cols += [{"key": m, "label": m} for m in metrics if m != key]
+        cols += [{"key": m, "label": column_label(suite_runs, m)} for m in metrics if m != key]
         cols += [{"key": f, "label": label} for f, label in COST_FIELDS if any(r.get(f) is not None for r in rows)]
         cols += [{"key": "chunks", "label": "chunks"}, {"key": "mean_chunk_chars", "label": "mean chunk chars"}]
-        suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "columns": cols,
+        suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "judges": judge_notes(suite_runs, metrics), "columns": cols,
                        "rows": rows, "plots": suite_plots(rows, key)})
     # Inside <script type="application/json"> only "</" could end the element early: escape it (and "<!--").
     data = json.dumps({"suites": suites, "alpha": ALPHA, "sweeps": sweeps_note}, ensure_ascii=False).replace("<", "\\u003c")

@@ -61,6 +61,7 @@ class PipelineResult:
     code: dict[str, str | None] = field(default_factory=dict)  # module -> code identity of every component used
     lower_is_better: list[str] = field(default_factory=list)  # judged columns where lower is better (from the rubrics)
     headline_extra: list[str] = field(default_factory=list)  # judged columns the rubrics mark as headline
+    column_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column -> its judge (id, rubric, models)
 
 
 @dataclass
@@ -179,6 +180,7 @@ class Pipeline:
             failed_llm_results=self.failed_llm_results, code=dict(sorted(self.code.items())),
             lower_is_better=list(getattr(parts.judge, "lower_is_better", [])) if judged else [],
             headline_extra=list(getattr(parts.judge, "headline_columns", [])) if judged else [],
+            column_judges=dict(getattr(parts.judge, "column_judges", {})) if judged else {},
         )
 
     def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> tuple[list[Retrieved], str, dict[str, Any]]:

@@ -18,6 +18,7 @@ from ragsweep.paths import SOURCE_ROOT
 from ragsweep.store.cache import StageCache
 from ragsweep.engine.config_checks import validate_run_config
 from ragsweep.hashing import sha256_json, sha256_text
+from ragsweep.judges.calibration import calibration_reports, find_calibration
 from ragsweep.engine.pipeline import Pipeline, PipelineResult, plain_config
 from ragsweep.store.provenance import git_revision, machine, package_versions
 from ragsweep.registry import BY_GROUP
@@ -67,6 +68,11 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     metrics["headline_metrics"] = headline_metrics(families, result)
     if lower := lower_is_better(families, result):
         metrics["lower_is_better"] = lower
+    if judged := {c: j for c, j in result.column_judges.items() if c in metrics["metrics"]}:
+        # Each judged column names its judge and the calibration judge-eval measured for it when this run was
+        # scored (the leaderboard looks it up again when it renders: a calibration run later is shown then).
+        reports = calibration_reports(Path(plain["results_dir"]).parent / "judge_eval")  # beside runs/, where the leaderboard looks
+        metrics["judges"] = {c: {**j, "calibration": find_calibration(j["judge_id"], reports)} for c, j in judged.items()}
     score_s = time.perf_counter() - t_score
     name = run_name(choices, plain, overrides)
     run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name

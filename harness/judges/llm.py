@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ragsweep.errors import ConfigError
+from ragsweep.hashing import sha256_json
 from ragsweep.judges.readers import reader
 from ragsweep.llm.base import build_backend
 from ragsweep.llm.prompting import render
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 
 CONTEXTS = ("generator", "cited")
+# Model settings that say where and how fast a model is served, not what it replies: left out of a judge's identity.
+SERVING_KEYS = frozenset({"seed", "batch_size", "device", "base_url", "api_key_env", "concurrency", "max_retries", "backoff_s", "timeout_s",
+                          "tensor_parallel_size", "gpu_memory_utilization", "cpu_kvcache_space_gib"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Rubric:
     schema: dict[str, Any] | None
     prompt: dict[str, Any]
     prompts: dict[str, dict[str, Any]]  # language -> prompt, where the rubric has one in that language
+    definition: dict[str, Any]  # the YAML definition as given: part of the judge's identity
 
     def prompt_for(self, language: str | None) -> dict[str, Any]:
         return self.prompts.get(language or "", self.prompt)
@@ -84,6 +89,7 @@ class Rubric:
             schema=schema,
             prompt=prompt,
             prompts={str(lang): p for lang, p in by_language.items()},
+            definition=spec,
         )
 
 
@@ -125,6 +131,29 @@ class LLMJudge:
     @property
     def headline_columns(self) -> list[str]:
         return [c for r in self.rubric_defs.values() for c in r.headline]
+
+    def identity(self, rubric: str) -> dict[str, Any]:
+        """What decides this judge's verdicts on one rubric: the rubric's definition with the prompt its language
+        picks, the models (without where they are served or how they are batched), structured decoding, the
+        context shown and the samples. Equal identities judge alike, so a calibration measured for one holds for
+        the other; the seed is left out (a calibration characterises a judge, not one of its draws)."""
+        spec = self.rubric_defs[rubric]
+        definition = {k: v for k, v in spec.definition.items() if k != "prompts"} | {"prompt": spec.prompt_for(self.language)}
+        models = [{k: v for k, v in m.items() if k not in SERVING_KEYS} for m in self.model_configs]
+        return {"rubric": rubric, "definition": definition, "models": models, "structured": self.structured,
+                "context_k": self.context_k, "samples": self.samples}
+
+    def judge_id(self, rubric: str) -> str:
+        return sha256_json(self.identity(rubric))[:16]
+
+    @property
+    def column_judges(self) -> dict[str, dict[str, Any]]:
+        """Each judged column's judge: its id, rubric and models, for metrics.json and the leaderboard."""
+        return {
+            column: {"judge_id": self.judge_id(name), "rubric": name, "models": [str(m.get("model")) for m in self.model_configs],
+                     "samples": self.samples, "language": self.language}
+            for name, spec in self.rubric_defs.items() for column in spec.columns
+        }
 
     def _conversation(self, rubric: str, query: Query, answer: str, context: Sequence[Chunk]) -> list[dict[str, str]]:
         fields = {

@@ -20,6 +20,22 @@ READERS: dict[str, Reader] = {
     "attribution_rate": jm.attribution_rate,
 }
 
+# The range of each built-in reader's scores, so a score can be set against a human label scale (judge-eval).
+# A reader given by import path scores in [0, 1] unless its rubric column says ``range: [low, high]``.
+READER_RANGES: dict[str, tuple[float, float]] = {
+    "coverage": (0.0, 100.0), "contradiction": (0.0, 1.0), "correctness_1_to_5": (1.0, 5.0), "yes_no": (0.0, 1.0), "attribution_rate": (0.0, 1.0),
+}
+
+
+def score_range(column: dict) -> tuple[float, float]:
+    """A rubric column's score range: its own ``range``, else its built-in reader's, else [0, 1]."""
+    given = column.get("range")
+    if given is not None:
+        if not (isinstance(given, (list, tuple)) and len(given) == 2 and all(isinstance(v, (int, float)) for v in given) and given[0] < given[1]):
+            raise ConfigError(f"a rubric column's range must be [low, high] with low < high, not {given!r}")
+        return float(given[0]), float(given[1])
+    return READER_RANGES.get(column.get("reader", ""), (0.0, 1.0))
+
 
 def reader(name: str, rubric: str) -> Reader:
     """The reader a rubric names: a built-in name, or a function by import path."""
