@@ -1,6 +1,7 @@
 """Agreement between two raters over the same items (an LLM judge vs human labels, two judges): accuracy,
-balanced accuracy, Cohen's kappa (plain and weighted), Krippendorff's alpha, Spearman's rho, and bootstrap
-intervals that can resample whole groups. Labels in, numbers out, no I/O."""
+balanced accuracy, Cohen's kappa (plain and weighted), Krippendorff's alpha, Spearman's rho, Kendall's tau-b
+(two judges' orderings of the same systems), and bootstrap intervals that can resample whole groups. Labels in,
+numbers out, no I/O."""
 
 from __future__ import annotations
 
@@ -133,6 +134,25 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
     va, vb = sum((x - ma) ** 2 for x in ra), sum((y - mb) ** 2 for y in rb)
     return cov / (va * vb) ** 0.5 if va > 0 and vb > 0 else float("nan")
+
+
+def kendall_tau_b(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b: (concordant - discordant) / sqrt((n0 - ties_a) (n0 - ties_b)) over the n0 = n(n-1)/2 pairs,
+    a pair tied on one side counting in neither numerator term. NaN when either side is constant or n < 2."""
+    n = _paired(a, b)
+    concordant = discordant = ties_a = ties_b = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            da, db = a[i] - a[j], b[i] - b[j]
+            ties_a += da == 0
+            ties_b += db == 0
+            if da * db > 0:
+                concordant += 1
+            elif da * db < 0:
+                discordant += 1
+    pairs = n * (n - 1) // 2
+    denominator = ((pairs - ties_a) * (pairs - ties_b)) ** 0.5
+    return (concordant - discordant) / denominator if denominator > 0 else float("nan")
 
 
 def bootstrap_interval(

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from ragsweep.metrics.agreement import (
-    accuracy, balanced_accuracy, bootstrap_interval, cohen_kappa, krippendorff_alpha, spearman, weighted_kappa,
+    accuracy, balanced_accuracy, bootstrap_interval, cohen_kappa, kendall_tau_b, krippendorff_alpha, spearman, weighted_kappa,
 )
 
 NAN = float("nan")
@@ -65,6 +65,14 @@ def test_spearman_with_ties_and_constants():
     assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(math.sqrt(0.9))
     assert spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1.0)
     assert math.isnan(spearman([1, 1, 1], [1, 2, 3])) and math.isnan(spearman([1], [2]))
+
+
+def test_kendall_tau_b_by_hand():
+    assert kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)  # 5 concordant, 1 discordant pair
+    # One tie on each side: 4 concordant, 0 discordant, 6 pairs: 4 / sqrt((6 - 1) * (6 - 1)).
+    assert kendall_tau_b([1, 2, 2, 3], [1, 2, 3, 3]) == pytest.approx(0.8)
+    assert kendall_tau_b([3, 2, 1], [1, 2, 3]) == -1.0
+    assert math.isnan(kendall_tau_b([1, 1, 1], [1, 2, 3])) and math.isnan(kendall_tau_b([1], [2]))
 
 
 def test_bootstrap_interval_is_seeded_resamples_groups_and_skips_nan():

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("ragsweep.commands.check", "list every model and data file a run or sweep needs, and whether it is here"),
     "pairwise": ("ragsweep.analysis.pairwise", "LLM judge: which of two runs answers better, per query"),
     "judge-eval": ("ragsweep.analysis.judge_eval", "how well a judge agrees with human labels on a calibration set"),
+    "judge-invariance": ("ragsweep.analysis.judge_invariance", "do two judges rank a sweep's configurations alike (Kendall's tau)"),
     "keywords": ("ragsweep.annotate.keywords", "annotate a suite with CoFE-RAG keywords (Hydra overrides)"),
     "synthetic": ("ragsweep.annotate.synthetic", "write a synthetic span-referenced suite from a folder of text (Hydra overrides)"),
     "study": ("ragsweep.analysis.study", "the chunking study's table and plot from a sweep"),

@@ -78,11 +78,12 @@ def load_engine(model_id: str, **engine_args: Any):
 
 def structured_params(json_schema: dict[str, Any]) -> dict[str, Any]:
     """SamplingParams kwargs for JSON-schema decoding: ``structured_outputs`` (vLLM >= 0.10.2) or the
-    older ``guided_decoding`` (removed in 0.12)."""
+    older ``guided_decoding`` (removed in 0.12). Whitespace outside strings is disabled where vLLM has the
+    switch: a small model otherwise can spend its whole max_tokens on newlines inside the JSON (a stall)."""
     try:
         from vllm.sampling_params import StructuredOutputsParams
 
-        return {"structured_outputs": StructuredOutputsParams(json=json_schema)}
+        return {"structured_outputs": StructuredOutputsParams(json=json_schema, disable_any_whitespace=True)}
     except ImportError:
         from vllm.sampling_params import GuidedDecodingParams
 

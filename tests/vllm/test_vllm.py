@@ -96,6 +96,11 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
         for rubric in ("correctness", "faithfulness", "relevance"):  # constrained JSON: every verdict readable
             assert summary[f"judge_{rubric}_valid"] == 1.0, (run_dir, rubric)
     assert local["stages"]["generate"]["status"] == "computed"
+    # In process, whitespace outside strings is disabled in the JSON: each YES/NO verdict is written compactly.
+    for raw in local_rec["judge_raw"]:
+        for rubric in ("faithfulness", "relevance"):
+            for reply in json.loads(raw).get(rubric, []):
+                assert reply == json.dumps(json.loads(reply), separators=(",", ":")), reply
     same = int((local_rec["answer"] == served_rec["answer"]).sum())
     agreement = {"questions": len(local_rec), "identical_answers": same, "share": same / len(local_rec), "max_tokens": max_tokens}
     logging.getLogger(__name__).warning("in-process vs served vLLM: %d of %d answers identical", same, len(local_rec))
