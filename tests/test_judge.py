@@ -91,6 +91,8 @@ def test_judge_stage_in_a_run_records_validity_and_agreement(tmp_path):
     n = len(records)
     assert summary["judge_coverage_attempted"] == n and summary["judge_coverage_valid"] == 1.0
     assert summary["judge_correctness_valid"] == 0.0
+    # Every call's usage, as the loopback server's usage block gives it (11 prompt, 3 completion tokens a call).
+    assert (summary["judge_prompt_tokens"], summary["judge_completion_tokens"]) == (11 * calls, 3 * calls)
     assert records["judge_correctness"].isna().all() and (records["judge_coverage"] == 50.0).all()
     # Kappa of a constant "partial" judge against F1-derived grades: p_o = share of partial grades = p_e -> 0.
     assert summary["judge_coverage_kappa_n"] == n and summary["judge_coverage_kappa_vs_answer_f1"] == pytest.approx(0.0)

@@ -29,6 +29,7 @@ def test_judged_columns_carry_their_judge_and_calibration(tmp_path, isolated_cac
         metrics = json.loads((run_dir / "metrics.json").read_text())
         entry = metrics["judges"]["judge_faithfulness"]
         assert entry["rubric"] == "faithfulness" and entry["models"] == ["default"] and entry["calibration"] is None
+        assert entry["calibrated"] is False and entry["context_chunks"] == 3
         board = render(load_runs(tmp_path / "runs"), columns=SHOWN)
         assert "judge_faithfulness (uncalibrated)" in board and f"(judge {entry['judge_id']}): uncalibrated" in board
 

@@ -72,7 +72,8 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
         # Each judged column names its judge and the calibration judge-eval measured for it when this run was
         # scored (the leaderboard looks it up again when it renders: a calibration run later is shown then).
         reports = calibration_reports(Path(plain["results_dir"]).parent / "judge_eval")  # beside runs/, where the leaderboard looks
-        metrics["judges"] = {c: {**j, "calibration": find_calibration(j["judge_id"], reports)} for c, j in judged.items()}
+        found = {c: find_calibration(j["judge_id"], reports) for c, j in judged.items()}
+        metrics["judges"] = {c: {**j, "calibrated": found[c] is not None, "calibration": found[c]} for c, j in judged.items()}
     score_s = time.perf_counter() - t_score
     name = run_name(choices, plain, overrides)
     run_dir = Path(plain["results_dir"]) / plain["sweep_name"] / name

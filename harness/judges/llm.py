@@ -151,7 +151,7 @@ class LLMJudge:
         """Each judged column's judge: its id, rubric and models, for metrics.json and the leaderboard."""
         return {
             column: {"judge_id": self.judge_id(name), "rubric": name, "models": [str(m.get("model")) for m in self.model_configs],
-                     "samples": self.samples, "language": self.language}
+                     "samples": self.samples, "language": self.language, "context_chunks": self.context_k}
             for name, spec in self.rubric_defs.items() for column in spec.columns
         }
 

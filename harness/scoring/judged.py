@@ -63,6 +63,11 @@ def judge_summary(records: Sequence[dict[str, Any]], result: Any) -> dict[str, A
             out[f"{column}_self_agreement"] = sum(agreements) / len(agreements)
     for rubric in sorted({rubric for j in result.judgements for rubric in j.get("stalled", {})}):
         out[f"judge_stalled_{rubric}"] = sum(j["stalled"].get(rubric, 0) for j in result.judgements if "stalled" in j)
+    # What judging cost: tokens over every call (every model and sample), as the backends counted them.
+    usage = [u for j in result.judgements for u in j.get("usage", {}).values()]
+    if usage:
+        out["judge_prompt_tokens"] = sum(u["prompt_tokens"] for u in usage)
+        out["judge_completion_tokens"] = sum(u["completion_tokens"] for u in usage)
     pairs = [
         (r["judge_coverage"], coverage_label_from_f1(r["answer_em"], r["answer_f1"]))
         for r in records
