@@ -157,11 +157,12 @@ vllm-model: vllm-env
 
 # An OpenAI-compatible vLLM server for a whole sweep, here or on a GPU box:
 #   make serve-vllm MODEL=bundled:SmolLM2-135M-Instruct   then   generator=openai generator.model=$MODEL
+#   vLLM engine options as JSON, as a config's engine_kwargs: ENGINE_KWARGS='{"enforce_eager": true}'
 MODEL ?= bundled:SmolLM2-135M-Instruct
 PORT  ?= 8000
 HOST  ?= 127.0.0.1
 serve-vllm: vllm-env
-	$(VRS) serve-vllm $(MODEL) --host $(HOST) --port $(PORT)
+	$(VRS) serve-vllm $(MODEL) --host $(HOST) --port $(PORT) $(if $(ENGINE_KWARGS),--engine-kwargs '$(ENGINE_KWARGS)')
 
 # Integration tests that start vLLM for real (in-process and as a server on 127.0.0.1).
 test-vllm: vllm-env

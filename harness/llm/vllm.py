@@ -11,14 +11,17 @@ stacks models in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import importlib.util
 import logging
 import os
 import time
 from typing import Any, Sequence
 
 from ragsweep.engine import runtime
-from ragsweep.errors import ConfigError
+from ragsweep.errors import ConfigError, did_you_mean
+from ragsweep.hashing import canonical_json
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 from ragsweep.models.causal_lm import pick_device
 from ragsweep.models.weights import resolve
@@ -56,8 +59,26 @@ def model_path(model_id: str) -> str:
     return str(exported_folder(model_id, runtime.cache_dir() / "models"))
 
 
+def check_engine_kwargs(engine_kwargs: dict[str, Any]) -> None:
+    """Every ``engine_kwargs`` key must be a field of vLLM's ``EngineArgs``: an unknown one is one line naming the
+    valid ones, before any work (checked where vLLM is installed; elsewhere loading the engine fails anyway)."""
+    if not isinstance(engine_kwargs, dict):
+        raise ConfigError(f"engine_kwargs must be a mapping of vLLM engine options, not {engine_kwargs!r}")
+    if "model" in engine_kwargs:
+        raise ConfigError("engine_kwargs cannot set 'model': give the model as the backend's model (a bundled: id, a folder or a hub id)")
+    if importlib.util.find_spec("vllm") is None:
+        return
+    from vllm.engine.arg_utils import EngineArgs
+
+    valid = sorted(f.name for f in dataclasses.fields(EngineArgs))
+    unknown = sorted(set(engine_kwargs) - set(valid))
+    if unknown:
+        raise ConfigError(f"engine_kwargs: {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not a vLLM engine option; "
+                          f"{did_you_mean(unknown[0], valid)}valid: {', '.join(valid)}")
+
+
 def load_engine(model_id: str, **engine_args: Any):
-    key = (model_id, tuple(sorted(engine_args.items())))
+    key = (model_id, canonical_json(engine_args))
     if _ENGINE["key"] == key:
         return _ENGINE["llm"]
     release_engine()
@@ -99,15 +120,18 @@ class VLLMBackend(ChatBackend):
         gpu_memory_utilization: float = 0.85,
         max_model_len: int | None = 8192,
         cpu_kvcache_space_gib: float = 2,
+        engine_kwargs: dict[str, Any] | None = None,
         **sampling: Any,
     ):
         super().__init__(model, **sampling)
+        check_engine_kwargs(dict(engine_kwargs or {}))
         self.engine_args = {
             "tensor_parallel_size": tensor_parallel_size,
             "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": max_model_len,
             "seed": self.seed or 0,
             "cpu_kvcache_space_gib": cpu_kvcache_space_gib,
+            **dict(engine_kwargs or {}),  # any other vLLM engine option (enforce_eager, dtype, quantization, ...)
         }
 
     def _llm(self):

@@ -79,7 +79,9 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
     results/bench/vllm_agreement.json."""
     max_tokens = 32
     common = ["task=multihop_mini", "retriever=bm25", f"generator.max_tokens={max_tokens}", "generator.max_model_len=4096"]
-    local_dir, local = run(cache, *common, "generator=vllm", "judge=vllm", RUBRICS)
+    # An engine option passed through to vllm.LLM, the same for generator and judge (so they share one engine).
+    eager = ["+generator.engine_kwargs.enforce_eager=true", "+judge.models.0.engine_kwargs.enforce_eager=true"]
+    local_dir, local = run(cache, *common, "generator=vllm", "judge=vllm", RUBRICS, *eager)
     served_dir, _ = run(cache, *[c for c in common if "max_model_len" not in c], "generator=openai", f"generator.base_url={served}",
                         f"generator.model={MODEL}", "judge=openai", f"judge.models.0.base_url={served}", f"judge.models.0.model={MODEL}",
                         RUBRICS)
@@ -106,6 +108,17 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
     logging.getLogger(__name__).warning("in-process vs served vLLM: %d of %d answers identical", same, len(local_rec))
     (REPO / "results" / "bench").mkdir(parents=True, exist_ok=True)
     (REPO / "results" / "bench" / "vllm_agreement.json").write_text(json.dumps(agreement, indent=2))
+
+
+def test_an_unknown_engine_option_is_one_line_naming_the_valid_ones():
+    from ragsweep.errors import ConfigError
+    from ragsweep.llm.vllm import VLLMBackend
+
+    with pytest.raises(ConfigError) as err:
+        VLLMBackend(model="bundled:SmolLM2-135M-Instruct", engine_kwargs={"enforce_eagre": True})
+    message = str(err.value)
+    assert "\n" not in message and "'enforce_eagre' is not a vLLM engine option" in message
+    assert "did you mean 'enforce_eager'" in message.lower() and "max_num_seqs" in message
 
 
 def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):
