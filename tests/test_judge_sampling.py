@@ -149,18 +149,20 @@ def test_a_language_prompt_without_a_user_template_is_one_line(isolated_cache):
 # --- decoding by choice with the bundled model -------------------------------------------------------------------
 
 @pytest.mark.model
-def test_choice_decoding_picks_the_reply_with_the_highest_likelihood(isolated_cache):
-    """The batched, left-padded scoring equals each reply's log-likelihood computed alone, unpadded."""
+@pytest.mark.parametrize("schema", [YES_NO, RUBRIC_DEFS["coverage"]["schema"]])  # 2 replies; 6 of unequal lengths
+def test_choice_decoding_picks_the_reply_with_the_highest_likelihood(isolated_cache, schema):
+    """The batched scoring (prompts left-padded and run once, their cache repeated for the replies) equals each
+    reply's log-likelihood computed alone, unpadded, in one forward pass."""
     import torch
 
     from ragsweep.llm.base import build_backend
     from ragsweep.models.causal_lm import load_causal_lm
 
     backend = build_backend({"backend": "hf", "model": "bundled:SmolLM2-135M-Instruct", "device": "cpu", "batch_size": 4})
-    conversations = [[{"role": "user", "content": q}] for q in ("Is Paris in France?", "Is ice hot? Answer in JSON.", "Hi")]
-    picked = backend.complete(conversations, json_schema=YES_NO)
+    conversations = [[{"role": "user", "content": q}] for q in ("Is Paris in France? " * 20, "Is ice hot? Answer in JSON.", "Hi")]
+    picked = backend.complete(conversations, json_schema=schema)
     tokenizer, model = load_causal_lm("bundled:SmolLM2-135M-Instruct", "cpu")
-    replies = enumerated_replies(YES_NO)
+    replies = enumerated_replies(schema)
     for conversation, completion in zip(conversations, picked):
         prompt = tokenizer(tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False), add_special_tokens=False)["input_ids"]
         loglik = []

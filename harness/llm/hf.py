@@ -53,35 +53,46 @@ class HFBackend(ChatBackend):
         return out
 
     def _choose(self, tokenizer, model, prompts: list[str], replies: list[str], draws) -> list[Completion]:
-        """One of ``replies`` per prompt, by the summed log-probability of its tokens after the prompt."""
+        """One of ``replies`` per prompt, by the summed log-probability of its tokens after the prompt. Each prompt
+        is run once; its key/value cache is then repeated for the replies, which are scored in one short pass."""
         import torch
 
         t0 = time.perf_counter()
         reply_ids = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in replies]
         prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        rows = [p + r for p in prompt_ids for r in reply_ids]
-        width, keep = max(map(len, rows)), max(map(len, reply_ids)) + 1
-        pad = tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows], device=model.device)
-        mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=model.device)
+        n, c, pad = len(prompts), len(replies), tokenizer.pad_token_id
+        width, longest = max(map(len, prompt_ids)), max(map(len, reply_ids))
+        device = model.device
+        # Prompts left-padded (they end together); replies right-padded after them.
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompt_ids], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids], device=device)
+        tails = torch.tensor([r + [pad] * (longest - len(r)) for r in reply_ids], device=device).repeat(n, 1)
+        tail_mask = torch.tensor([[1] * len(r) + [0] * (longest - len(r)) for r in reply_ids], device=device).repeat(n, 1)
         try:
-            with torch.no_grad():  # left-padded rows end together: the replies' logits are the last `keep` ones
-                logits = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=keep).logits
+            with torch.no_grad():
+                head = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0), use_cache=True, logits_to_keep=1)
+                cache = head.past_key_values
+                cache.batch_repeat_interleave(c)
+                starts = mask.sum(-1).repeat_interleave(c)[:, None]  # each row's next position: its prompt length
+                tail = model(
+                    input_ids=tails, attention_mask=torch.cat([mask.repeat_interleave(c, 0), tail_mask], dim=1),
+                    position_ids=starts + torch.arange(longest, device=device)[None, :], past_key_values=cache,
+                ).logits
         except Exception as err:  # a failed batch is recorded per conversation, never dropped
             log.error("hf choice scoring failed for %d conversations: %s", len(prompts), err)
             return [Completion("", error=f"{type(err).__name__}: {err}") for _ in prompts]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        scores = torch.empty(len(rows))
-        for row in range(len(rows)):
-            target = reply_ids[row % len(replies)]
-            positions = torch.arange(keep - 1 - len(target), keep - 1)
-            scores[row] = logprobs[row, positions, torch.tensor(target)].sum()
-        scores = scores.view(len(prompts), len(replies))
+        first = torch.log_softmax(head.logits[:, -1].float(), dim=-1)  # the reply's first token, after the prompt
+        scores = torch.empty(n * c)
+        for row in range(n * c):
+            target = reply_ids[row % c]
+            rest = torch.log_softmax(tail[row, : len(target) - 1].float(), dim=-1)  # token t+1 given tokens ..t
+            scores[row] = first[row // c, target[0]] + rest[torch.arange(len(target) - 1), torch.tensor(target[1:], dtype=torch.long)].sum()
+        scores = scores.view(n, c)
         if self.temperature > 0:
             picks = torch.multinomial(torch.softmax(scores / self.temperature, dim=-1), 1, generator=draws).squeeze(-1)
         else:
             picks = scores.argmax(dim=-1)
-        latency = (time.perf_counter() - t0) / len(prompts)
+        latency = (time.perf_counter() - t0) / n
         return [Completion(replies[k], len(p), len(reply_ids[k]), latency) for p, k in zip(prompt_ids, picks.tolist())]
 
     def _batch(self, tokenizer, model, prompts: list[str], max_tokens: int) -> list[Completion]:
