@@ -201,3 +201,41 @@ def test_a_manifest_edited_to_name_no_runs_is_not_trusted(tmp_path):
     log = ragsweep(tmp_path, *sweep)  # a run named without its results is not a finished run
     assert UP_TO_DATE not in log and f"run folder {run_dir} changed or is gone" in log
     assert (run_dir / "metrics.json").is_file()
+
+
+SCRIPTED_BACKEND = '''
+from ragsweep.llm.base import ChatBackend, Completion
+
+
+class Scripted(ChatBackend):
+    def complete(self, conversations, json_schema=None, desc="llm", max_tokens=None):
+        return [Completion(VERDICT, 5, 3) for _ in conversations]
+'''
+
+
+def test_an_edited_llm_backend_recomputes_the_judge_stage(tmp_path, monkeypatch):
+    """A judge builds its backend by name, so no import links their code: the backend's module is named in the
+    judge's code_modules and its edit changes the judge stage's key (not only a version bump would)."""
+    from tests.helpers import run as run_in_process
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "plugbackend.py").write_text('VERDICT = \'{"verdict": "YES"}\'\n' + SCRIPTED_BACKEND)
+    judge = ["generator=extractive", "judge=llm", "judge.rubrics=[faithfulness]", "judge.models=[{backend: plugbackend.Scripted, model: s}]"]
+    _, first = run_in_process(tmp_path, *judge)
+    _, again = run_in_process(tmp_path, *judge)
+    (tmp_path / "plugbackend.py").write_text('VERDICT = \'{"verdict": "NO"}\'\n' + SCRIPTED_BACKEND)
+    _, edited = run_in_process(tmp_path, *judge)
+    assert [stage(i, "judge") for i in (first, again, edited)] == ["computed", "hit", "computed"]
+    assert "plugbackend" in edited["code"] and edited["code"]["plugbackend"] != first["code"]["plugbackend"]
+
+
+def test_an_edited_llm_backend_recomputes_the_generate_stage(tmp_path, monkeypatch):
+    from tests.helpers import run as run_in_process
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "plugbackend2.py").write_text("VERDICT = 'an answer'\n" + SCRIPTED_BACKEND)
+    generator = ["generator=hf", "generator.backend=plugbackend2.Scripted", "generator.model=s", "~generator.device"]
+    _, first = run_in_process(tmp_path, *generator)
+    (tmp_path / "plugbackend2.py").write_text("VERDICT = 'another answer'\n" + SCRIPTED_BACKEND)
+    _, edited = run_in_process(tmp_path, *generator)
+    assert [stage(i, "generate") for i in (first, edited)] == ["computed", "computed"]

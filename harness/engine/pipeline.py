@@ -21,7 +21,7 @@ from ragsweep.engine.contracts import check_chunks, check_ranking, check_ranking
 from ragsweep.errors import ContractError
 from ragsweep.store.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
 from ragsweep.errors import DataError
-from ragsweep.hashing import sha256_json, sha256_paths
+from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
 from ragsweep.registry import BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
 from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
 from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
@@ -111,9 +111,14 @@ class Pipeline:
         self.code: dict[str, str | None] = {}
 
     def _code(self, component: object) -> str:
-        """The code part of a component's stage key (ragsweep.engine.code_identity), noted for run.json."""
-        module = type(component).__module__
-        identity = self.code[module] = code_identity(module)
+        """The code part of a component's stage key (ragsweep.engine.code_identity), noted for run.json: its class's
+        module, and the modules it names in ``code_modules`` (those it loads by name at run time, such as an LLM
+        backend), each with everything it imports."""
+        modules = [type(component).__module__, *getattr(component, "code_modules", ())]
+        for module in modules:
+            self.code[module] = code_identity(module)
+        identities = [self.code[m] for m in modules]
+        identity = None if None in identities else identities[0] if len(modules) == 1 else sha256_text("\n".join(f"{m} {i}" for m, i in zip(modules, identities)))
         return component_code_version(component, identity)
 
     def _stage(

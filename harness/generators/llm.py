@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ragsweep.generators.base import Generator
-from ragsweep.llm.base import build_backend
+from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.registry import GENERATORS
 from ragsweep.types import Chunk, Generation, Query
 from ragsweep.metrics.citations import read_cited_answer
@@ -69,6 +69,7 @@ class LLMGenerator(Generator):
         super().__init__(context_k=context_k, **prompt)
         self.context_budget_tokens, self.citations = context_budget_tokens, citations
         self.backend = build_backend({"backend": backend, **backend_params})
+        self.code_modules = backend_modules([{"backend": backend}])  # the backend's code is in the generate stage's key
 
     def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]:
         """Answers; with ``citations`` the reply is asked for as JSON (schema-constrained where the backend

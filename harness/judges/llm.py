@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 from ragsweep.errors import ConfigError
 from ragsweep.hashing import sha256_json
 from ragsweep.judges.readers import reader
-from ragsweep.llm.base import build_backend
+from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.llm.prompting import render
 from ragsweep.registry import JUDGES
 from ragsweep.types import Chunk, Generation, Query
@@ -122,6 +122,11 @@ class LLMJudge:
         self.rubrics, self.structured = list(rubrics), structured
         self.invalid_policy, self.context_k = invalid_policy, context_k
         self.samples, self.language = samples, language
+
+    @property
+    def code_modules(self) -> tuple[str, ...]:
+        """The backends' modules: part of the judge stage's key beside this module's code."""
+        return backend_modules(self.model_configs)
 
     @property
     def lower_is_better(self) -> list[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ragsweep.errors import ConfigError
-from ragsweep.llm.base import ChatBackend, build_backend
+from ragsweep.llm.base import ChatBackend, backend_modules, build_backend
 from ragsweep.registry import JUDGES
 from ragsweep.types import Chunk, Generation, Query
 
@@ -162,6 +162,11 @@ class RagasJudge:
         self.context_k, self.invalid_policy = context_k, invalid_policy
 
     lower_is_better: list[str] = []
+
+    @property
+    def code_modules(self) -> tuple[str, ...]:
+        """The backend's module (ragas's LLM): part of the judge stage's key beside this module's code."""
+        return backend_modules(self.model_configs[:1])
 
     def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
         os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas's usage tracking calls home otherwise

@@ -110,6 +110,13 @@ class ChatBackend(ABC):
 BACKENDS: Registry[Any] = Registry("llm backend", "ragsweep.llm")
 
 
+def backend_modules(model_configs: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The modules of the backends ``model_configs`` name. A component that builds its backends by name (a judge,
+    an LLM generator) imports none of them statically, so its stage key takes their code from here
+    (``code_modules``): an edited backend recomputes what it produced."""
+    return tuple(sorted({BACKENDS.get(str(m["backend"])).__module__ for m in model_configs}))
+
+
 def build_backend(params: dict[str, Any]) -> ChatBackend:
     """``{"backend": "hf", "model": ..., ...}`` -> a backend (the key is ``backend``, not ``name``)."""
     params = dict(params)
