@@ -187,6 +187,8 @@ class Generation:
     # citation_error saying why they could not be read. Both None when the generator does not cite.
     citations: tuple[str, ...] | None = None
     citation_error: str | None = None
+    ttft_s: float | None = None  # serving cost, where the backend reports it (ragsweep.llm.base.Completion)
+    cached_prompt_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,7 +1,8 @@
 """A loopback OpenAI-compatible chat endpoint: the one external boundary (a model server) that cannot
 run here. ``reply(body)`` writes the assistant text (None: a null ``content``); the first ``failures`` calls
 answer ``status`` with ``error_body(headers)`` (default: a plain error) and the extra ``headers``;
-``completion_tokens`` is what the usage block claims."""
+``completion_tokens`` is what the usage block claims; ``cached_tokens``, where given, its prompt tokens served from
+the server's prefix cache (``usage.prompt_tokens_details``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class LoopbackServer:
         error_body: Callable[[Any], bytes] | None = None,
         completion_tokens: int = 3,
         headers: dict[str, str] | None = None,
+        cached_tokens: int | None = None,
     ):
         self.calls = 0
         self.bodies: list[dict[str, Any]] = []
@@ -46,7 +48,8 @@ class LoopbackServer:
                 payload = {
                     "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply(body)}}],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens},
+                    "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens,
+                              **({"prompt_tokens_details": {"cached_tokens": cached_tokens}} if cached_tokens is not None else {})},
                 }
                 data = json.dumps(payload).encode()
                 self.send_response(200)

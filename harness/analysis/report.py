@@ -43,6 +43,9 @@ def _cell(stat: dict[str, float] | None, total: int | None = None) -> str:
     return text
 
 
+SERVING_COLUMNS = (("mean_ttft_s", "TTFT s"), ("prefix_cache_hit_rate", "prefix cache hits"))
+
+
 def versus_text(is_best: bool, p: float | None) -> str:
     return "best" if is_best else ("" if p is None else (f"≈ p={p:.2f}" if p >= ALPHA else f"worse p={p:.3f}"))
 
@@ -54,8 +57,10 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
     # descriptions, so both stay in view.
     ordered = ([key] if key else []) + [m for m in present if m != key]
     labels = [md_text(column_label(runs, m)) for m in ordered]
+    # Serving cost columns only where some run's backend reported it (vLLM in process or a server that says).
+    serving = [(f, label) for f, label in SERVING_COLUMNS if any(r["metrics"]["summary"].get(f) is not None for r in runs)]
     header = ["sweep", *labels[:1], *(["vs best"] if key else []), "chunker", "retriever", "reranker", "generator", *labels[1:],
-              "chunks", "mean chunk chars", "latency s/q"]
+              "chunks", "mean chunk chars", "latency s/q", *(label for _, label in serving)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, p in zip(runs, p_values):
         m, comp, summary = r["metrics"], r["metrics"]["components"], r["metrics"]["summary"]
@@ -67,6 +72,7 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
             str(summary["n_chunks"]),
             f"{summary['mean_chunk_chars']:.0f}",
             f"{latency:.3f}" if latency is not None else "",
+            *("" if summary.get(f) is None else f"{summary[f]:.3f}" for f, _ in serving),
         ]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
@@ -95,7 +101,8 @@ def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[s
 
 
 STAT_FIELDS = ("mean", "ci_low", "ci_high", "n")
-CSV_SUMMARY = ("n_queries", "n_chunks", "mean_chunk_chars", "mean_latency_s", "prompt_tokens", "completion_tokens", "cost_usd")
+CSV_SUMMARY = ("n_queries", "n_chunks", "mean_chunk_chars", "mean_latency_s", "prompt_tokens", "completion_tokens", "cost_usd",
+               "mean_ttft_s", "prefix_cache_hit_rate")
 
 
 def render_csv(runs: list[dict[str, Any]], sort: str | None = None) -> str:

@@ -92,6 +92,8 @@ class LLMGenerator(Generator):
                 error=c.error,
                 context_dropped=len(full) - len(ctx),
                 truncated=c.truncated,
+                ttft_s=c.ttft_s,
+                cached_prompt_tokens=c.cached_prompt_tokens,
                 **fields,
             ))
         return out

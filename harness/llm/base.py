@@ -22,7 +22,9 @@ MAX_TOKEN_CHARS = 128  # no cl100k token spans more characters: counting a prefi
 @dataclass(frozen=True)
 class Completion:
     """One reply; ``error`` is set (and ``text`` empty) when the backend failed for this conversation.
-    ``truncated``: the server returned more tokens than asked for, and the text was cut to the limit."""
+    ``truncated``: the server returned more tokens than asked for, and the text was cut to the limit.
+    Serving cost where the backend reports it (None where not): ``ttft_s``, the time from the request's arrival
+    to its first token; ``cached_prompt_tokens``, prompt tokens served from the prefix cache."""
 
     text: str
     prompt_tokens: int = 0
@@ -30,6 +32,8 @@ class Completion:
     latency_s: float = 0.0
     error: str | None = None
     truncated: bool = False
+    ttft_s: float | None = None
+    cached_prompt_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +41,7 @@ class Completion:
     @classmethod
     def reply(
         cls, text: str | None, prompt_tokens: int, completion_tokens: int, latency_s: float, max_tokens: int,
-        cut: Callable[[str, int], str | None] | None = None,
+        cut: Callable[[str, int], str | None] | None = None, ttft_s: float | None = None, cached_prompt_tokens: int | None = None,
     ) -> Completion:
         """The one way a backend turns a model's reply into a Completion: an empty or null reply is a failed
         call (counted, never scored as an empty answer). Where the backend's token counts come from elsewhere
@@ -45,13 +49,14 @@ class Completion:
         text has no more than n: a reply the server says is longer than ``max_tokens``, or one whose own count
         is implausibly beyond what the server claims, is cut to ``max_tokens`` and flagged."""
         text = (text or "").strip()
+        cost = {"ttft_s": ttft_s, "cached_prompt_tokens": cached_prompt_tokens}
         if not text:
-            return cls("", prompt_tokens, completion_tokens, latency_s, error=EMPTY_COMPLETION)
+            return cls("", prompt_tokens, completion_tokens, latency_s, error=EMPTY_COMPLETION, **cost)
         if cut is not None:
             limit = max_tokens if completion_tokens > max_tokens else IMPLAUSIBLE_TOKEN_RATIO * max(max_tokens, completion_tokens)
             if cut(text, limit) is not None:
-                return cls((cut(text, max_tokens) or text).strip(), prompt_tokens, max_tokens, latency_s, truncated=True)
-        return cls(text, prompt_tokens, completion_tokens, latency_s)
+                return cls((cut(text, max_tokens) or text).strip(), prompt_tokens, max_tokens, latency_s, truncated=True, **cost)
+        return cls(text, prompt_tokens, completion_tokens, latency_s, **cost)
 
 
 _SECRET_PATTERNS = (

@@ -63,6 +63,13 @@ class RequestCache:
         write_checked(self._path(request), canonical_json(response).encode("utf-8"))
 
 
+def cached_tokens(usage: Any) -> int | None:
+    """Prompt tokens the server served from its prefix cache (``usage.prompt_tokens_details.cached_tokens``, which
+    OpenAI and vLLM with --enable-prompt-tokens-details report), or None where the server does not say."""
+    value = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 @BACKENDS.register("openai")
 class OpenAIBackend(ChatBackend):
     def __init__(
@@ -126,6 +133,7 @@ class OpenAIBackend(ChatBackend):
                 time.perf_counter() - t0,
                 body["max_tokens"],
                 self.cut_tokens,
+                cached_prompt_tokens=cached_tokens(usage),
             )
             if result.error is None:  # a failed reply is retried by the next run, never kept as final
                 cache.put(cache_key, result.to_dict())

@@ -111,6 +111,14 @@ def structured_params(json_schema: dict[str, Any]) -> dict[str, Any]:
         return {"guided_decoding": GuidedDecodingParams(json=json_schema)}
 
 
+def serving_cost(output: Any) -> dict[str, Any]:
+    """Time to first token and prefix-cache hits of one request, from vLLM's own per-request accounting
+    (RequestOutput.metrics with stats on; num_cached_tokens): None where this vLLM does not report them."""
+    ttft = getattr(getattr(output, "metrics", None), "first_token_latency", None)
+    cached = getattr(output, "num_cached_tokens", None)
+    return {"ttft_s": float(ttft) if isinstance(ttft, (int, float)) else None, "cached_prompt_tokens": int(cached) if isinstance(cached, int) else None}
+
+
 @BACKENDS.register("vllm")
 class VLLMBackend(ChatBackend):
     def __init__(
@@ -131,6 +139,7 @@ class VLLMBackend(ChatBackend):
             "max_model_len": max_model_len,
             "seed": self.seed or 0,
             "cpu_kvcache_space_gib": cpu_kvcache_space_gib,
+            "disable_log_stats": False,  # per-request stats: each completion's time to first token
             **dict(engine_kwargs or {}),  # any other vLLM engine option (enforce_eager, dtype, quantization, ...)
         }
 
@@ -154,6 +163,6 @@ class VLLMBackend(ChatBackend):
             return [Completion("", error=f"{type(err).__name__}: {err}") for _ in conversations]
         latency = (time.perf_counter() - t0) / max(len(conversations), 1)
         return [
-            Completion.reply(o.outputs[0].text, len(o.prompt_token_ids or ()), len(o.outputs[0].token_ids), latency, params.max_tokens)
+            Completion.reply(o.outputs[0].text, len(o.prompt_token_ids or ()), len(o.outputs[0].token_ids), latency, params.max_tokens, **serving_cost(o))
             for o in outputs
         ]

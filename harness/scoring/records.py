@@ -23,7 +23,7 @@ from ragsweep.scoring.base import PHASES, Metric, QueryView
 from ragsweep.types import Chunk
 
 # The answer's numbers in a record: facts about the generation, never averaged as metrics.
-GENERATION_NUMBERS = ("prompt_tokens", "completion_tokens", "latency_s", "context_dropped")
+GENERATION_NUMBERS = ("prompt_tokens", "completion_tokens", "latency_s", "context_dropped", "ttft_s", "cached_prompt_tokens")
 
 
 def build_metrics(scoring: dict[str, Any]) -> list[Metric]:
@@ -108,6 +108,8 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
                 context_dropped=gen.context_dropped,
                 generation_error=gen.error,
                 answer_truncated=gen.truncated,
+                ttft_s=gen.ttft_s,
+                cached_prompt_tokens=gen.cached_prompt_tokens,
             )
         for family in families:
             if family.phase == "answer":
@@ -127,8 +129,22 @@ def metric_names(records: Sequence[dict[str, Any]], families: Sequence[Metric]) 
     return list(names)
 
 
+def serving_summary(gens: Sequence[Any]) -> dict[str, Any]:
+    """What the answers cost to serve, where the backend reported it (else None): the mean time to first token, and
+    the prefix-cache hit rate, prompt tokens served from the cache over all prompt tokens (Cache-Craft's concern:
+    a sweep's RAG prompts share long prefixes, and configurations differ in how much of that they can reuse)."""
+    ttft = [g.ttft_s for g in gens if g.ttft_s is not None]
+    cached = [(g.cached_prompt_tokens, g.prompt_tokens) for g in gens if g.cached_prompt_tokens is not None]
+    prompt = sum(p for _, p in cached)
+    return {
+        "mean_ttft_s": float(np.mean(ttft)) if ttft else None,
+        "prefix_cache_hit_rate": sum(c for c, _ in cached) / prompt if prompt else None,
+    }
+
+
 def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]], prices: dict[str, float]) -> dict[str, Any]:
-    """Errors, validity, tokens, throughput (completion tokens per second of generation time) and cost."""
+    """Errors, validity, tokens, throughput (completion tokens per second of generation time), serving cost and
+    price."""
     gens = result.generations
     answerable = [r for r in records if r["answers"]]
     prompt_tokens = int(sum(g.prompt_tokens for g in gens))
@@ -144,6 +160,7 @@ def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]]
         "completion_tokens_per_s": completion_tokens / busy_s if busy_s > 0 else None,
         "context_chunks_dropped": int(sum(g.context_dropped for g in gens)),
         "cost_usd": (prompt_tokens * prices.get("input_per_mtok", 0.0) + completion_tokens * prices.get("output_per_mtok", 0.0)) / 1e6,
+        **serving_summary(gens),
     }
 
 

@@ -43,7 +43,9 @@ def served(cache):
     port = _free_port()
     log = open(cache / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ragsweep", "serve-vllm", MODEL, "--port", str(port), "--cache-dir", str(cache / "cache"), "--max-model-len", "4096"],
+        # An engine option through --engine-kwargs (the same as in process), and the server's cached-token counts on.
+        [sys.executable, "-m", "ragsweep", "serve-vllm", MODEL, "--port", str(port), "--cache-dir", str(cache / "cache"), "--max-model-len", "4096",
+         "--engine-kwargs", '{"enforce_eager": true}', "--enable-prompt-tokens-details"],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/v1"
@@ -98,6 +100,9 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
         for rubric in ("correctness", "faithfulness", "relevance"):  # constrained JSON: every verdict readable
             assert summary[f"judge_{rubric}_valid"] == 1.0, (run_dir, rubric)
     assert local["stages"]["generate"]["status"] == "computed"
+    # Serving cost from vLLM's own accounting: time to first token in process, prefix-cache hits on both paths.
+    assert (local_rec["ttft_s"] > 0).all() and local_rec["cached_prompt_tokens"].notna().all()
+    assert served_rec["cached_prompt_tokens"].notna().all()
     # In process, whitespace outside strings is disabled in the JSON: each YES/NO verdict is written compactly.
     for raw in local_rec["judge_raw"]:
         for rubric in ("faithfulness", "relevance"):
@@ -108,6 +113,23 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
     logging.getLogger(__name__).warning("in-process vs served vLLM: %d of %d answers identical", same, len(local_rec))
     (REPO / "results" / "bench").mkdir(parents=True, exist_ok=True)
     (REPO / "results" / "bench" / "vllm_agreement.json").write_text(json.dumps(agreement, indent=2))
+
+
+def test_a_second_pass_over_the_same_prompts_hits_the_prefix_cache_more(cache):
+    """What Cache-Craft measures: the same RAG prompts again reuse their cached prefixes. Same engine options as the
+    in-process run above, so the engine it left loaded serves this one."""
+    from ragsweep.engine import runtime
+    from ragsweep.llm.vllm import VLLMBackend
+
+    runtime.configure(str(cache / "cache"))
+    backend = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=8, engine_kwargs={"enforce_eager": True})
+    context = "Ostra is a town on the Vell river. Its library opened in 1921 and was founded by Mira Dahl. " * 12
+    conversations = [[{"role": "system", "content": context}, {"role": "user", "content": f"Question {i}: when did it open?"}] for i in range(6)]
+    first, second = backend.complete(conversations), backend.complete(conversations)
+    rate = lambda completions: sum(c.cached_prompt_tokens for c in completions) / sum(c.prompt_tokens for c in completions)  # noqa: E731
+    assert all(c.error is None and c.ttft_s is not None and c.ttft_s > 0 for c in first + second)
+    assert rate(second) > rate(first), (rate(first), rate(second))
+    logging.getLogger(__name__).warning("prefix-cache hit rate: first pass %.3f, second pass %.3f", rate(first), rate(second))
 
 
 def test_an_unknown_engine_option_is_one_line_naming_the_valid_ones():
