@@ -173,3 +173,17 @@ def test_choice_decoding_picks_the_reply_with_the_highest_likelihood(isolated_ca
             loglik.append(sum(logprobs[len(prompt) - 1 + t, tok].item() for t, tok in enumerate(target)))
         assert completion.text == replies[loglik.index(max(loglik))] and completion.error is None
         assert completion.prompt_tokens == len(prompt)
+
+
+def test_choice_groups_bound_the_repeated_cache():
+    from ragsweep.llm.hf import CHOICE_ROWS, CHOICE_TOKEN_ROWS, choice_groups
+
+    assert (CHOICE_ROWS, CHOICE_TOKEN_ROWS) == (48, 16384)
+    # Short prompts, 2 replies: batch_size (8) decides.
+    assert choice_groups([100] * 10, 2, 8) == [list(range(8)), [8, 9]]
+    # 6 replies: 48 rows allow 8 prompts of 300 tokens (8 x 6 x 300 = 14,400), not 9 of 341.
+    assert choice_groups([300] * 9, 6, 16) == [list(range(8)), [8]]
+    # Long prompts: 2 x 6 x 2000 = 24,000 > 16,384, so each goes alone; a short one after a long one waits its turn.
+    assert choice_groups([2000, 2000, 50, 50], 6, 8) == [[0], [1], [2, 3]]
+    assert choice_groups([20000], 2, 8) == [[0]]  # too long for any company: alone, never dropped
+    assert choice_groups([], 2, 8) == []

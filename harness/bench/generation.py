@@ -6,13 +6,20 @@ suite's questions with their BM25 top-3 chunks, repeated to ``--prompts``.
 
 Both sides are loaded and warmed up before any timing, then measured alternately (hf, vllm, hf, vllm...)
 ``--repeats`` times; the figures are the medians, with every repeat kept. Writes results/bench/generation.json.
+
+``--load-format dummy`` measures a model *shape* without its weights: the model's config (``--arch`` overrides
+any field: ``hidden_size=4096,num_hidden_layers=32,num_attention_heads=32,num_key_value_heads=8``) with random
+weights on both sides (vLLM's ``load_format="dummy"``, transformers' ``from_config``), and its tokenizer. Answers
+are then noise, but the work per token is the real architecture's: serving speed for a shape nobody downloaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -20,9 +27,13 @@ from typing import Any
 
 from ragsweep.paths import results_root
 from ragsweep.bench.common import write_result
+from ragsweep.engine import runtime
+from ragsweep.errors import ConfigError
+from ragsweep.hashing import sha256_json
+from ragsweep.models.weights import resolve
 from ragsweep.chunkers.fixed_tokens import FixedTokenChunker
 from ragsweep.generators.base import answer_messages
-from ragsweep.llm.base import ChatBackend, build_backend
+from ragsweep.llm.base import EMPTY_COMPLETION, ChatBackend, build_backend
 from ragsweep.models.causal_lm import pick_device
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.tasks.hotpotqa import HotpotQATask
@@ -39,6 +50,46 @@ def prompts(n: int) -> list[list[dict[str, str]]]:
     return [conversations[i % len(conversations)] for i in range(n)]
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+
+
+def parse_arch(text: str | None) -> dict[str, Any]:
+    """``key=value,...`` config overrides; values read as JSON (numbers, true/false), else kept as text."""
+    out: dict[str, Any] = {}
+    for part in filter(None, (text or "").split(",")):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--arch takes key=value pairs separated by commas, not {part!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def shape_folder(model_id: str, arch: dict[str, Any], root: Path) -> Path:
+    """A folder with the model's config (``arch`` fields replaced) and tokenizer, and no weights: what a dummy load
+    needs. An override of a field the config lacks is refused (a typo would otherwise measure the base shape)."""
+    resolved = resolve(model_id)
+    if resolved.gguf_file:  # a bundled GGUF: its exported transformers folder holds the config and tokenizer
+        from ragsweep.llm.vllm import model_path
+
+        base = Path(model_path(model_id))
+    else:
+        base = Path(resolved.path)
+    config = json.loads((base / "config.json").read_text())
+    unknown = sorted(set(arch) - set(config))
+    if unknown:
+        raise ConfigError(f"--arch: {', '.join(unknown)} not in {model_id}'s config; its fields: {', '.join(sorted(config))}")
+    out = root / f"shape-{sha256_json({'model': model_id, 'arch': arch})[:12]}"
+    out.mkdir(parents=True, exist_ok=True)
+    for item in base.iterdir():
+        if item.is_file() and item.name != "config.json" and not item.name.endswith(WEIGHT_SUFFIXES):
+            shutil.copy2(item, out / item.name)
+    (out / "config.json").write_text(json.dumps({**config, **arch}, indent=2))
+    return out
+
+
 def timed(backend: ChatBackend, conversations, single_stream: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     if single_stream:
@@ -47,8 +98,11 @@ def timed(backend: ChatBackend, conversations, single_stream: bool) -> dict[str,
         out = backend.complete(conversations, desc="bench")
     wall = time.perf_counter() - t0
     tokens = sum(c.completion_tokens for c in out)
-    return {"wall_s": wall, "completion_tokens": tokens, "completion_tokens_per_s": tokens / wall, "errors": sum(1 for c in out if c.error),
-            "answers": [c.text for c in out]}
+    # An empty reply still generated its tokens (random weights often write only tokens that decode to nothing):
+    # counted apart from failed calls, which generated nothing.
+    empty = sum(1 for c in out if c.error == EMPTY_COMPLETION)
+    return {"wall_s": wall, "completion_tokens": tokens, "completion_tokens_per_s": tokens / wall, "empty_replies": empty,
+            "errors": sum(1 for c in out if c.error) - empty, "answers": [c.text for c in out]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,16 +112,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--load-format", choices=("auto", "dummy"), default="auto", help="dummy: the model's shape with random weights")
+    parser.add_argument("--arch", default=None, help="with --load-format dummy: config overrides, key=value,... (hidden_size=4096,...)")
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "generation.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.arch and args.load_format != "dummy":
+        raise ConfigError("--arch changes the model's shape, which only random weights can fill: add --load-format dummy")
+    runtime.configure(str(results_root() / "cache"))
+    model = str(shape_folder(args.model, parse_arch(args.arch), runtime.cache_dir() / "models")) if args.load_format == "dummy" else args.model
     conversations = prompts(args.prompts)
-    common = {"model": args.model, "max_tokens": args.max_tokens, "temperature": 0.0, "seed": 0}
-    backends: dict[str, ChatBackend | str] = {"hf": build_backend({"backend": "hf", "batch_size": len(conversations), **common})}
+    common = {"model": model, "max_tokens": args.max_tokens, "temperature": 0.0, "seed": 0}
+    dummy = args.load_format == "dummy"
+    backends: dict[str, ChatBackend | str] = {"hf": build_backend({"backend": "hf", "batch_size": len(conversations), "load_format": args.load_format, **common})}
     if importlib.util.find_spec("vllm") is None:
         backends["vllm"] = "skipped: vllm is not installed here (make vllm-env; make bench-generation runs in .venv-vllm)"
     else:
-        backends["vllm"] = build_backend({"backend": "vllm", "max_model_len": 4096, **common})
+        # ignore_eos is not a backend option: with random weights both sides stop wherever eos happens to come.
+        backends["vllm"] = build_backend({"backend": "vllm", "max_model_len": 4096, **common, **({"engine_kwargs": {"load_format": "dummy"}} if dummy else {})})
     live = {name: b for name, b in backends.items() if not isinstance(b, str)}
     for b in live.values():
         b.complete(conversations[:2], desc="warm-up")  # model load and compilation outside the timing
@@ -77,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             for name, b in live.items():  # alternated: hf, vllm, hf, vllm ...
                 runs[name][mode].append(timed(b, conversations[: args.single_prompts] if mode == "single" else conversations, mode == "single"))
     result: dict[str, Any] = {"device": pick_device("auto"), "model": args.model, "prompts": len(conversations), "single_prompts": args.single_prompts,
-                              "max_tokens": args.max_tokens, "repeats": args.repeats}
+                              "max_tokens": args.max_tokens, "repeats": args.repeats, "load_format": args.load_format, "arch": parse_arch(args.arch)}
     for name, b in backends.items():
         if isinstance(b, str):
             result[name] = b

@@ -2,7 +2,8 @@
 OpenAI-compatible vLLM server for a whole sweep (``make serve-vllm``), in the vLLM environment (.venv-vllm).
 
 ``--engine-kwargs`` takes the same mapping as a config's ``engine_kwargs`` (``{"enforce_eager": true,
-"max_num_seqs": 8}``), checked against vLLM's EngineArgs, and becomes the server's flags.
+"max_num_seqs": 8}``), checked against vLLM's EngineArgs, and becomes the server's flags. JSON-schema replies
+are whitespace-free unless it sets ``structured_outputs_config`` (ragsweep.llm.vllm.WHITESPACE_FREE_JSON).
 
 The model is served under the id the configs use (``--served-model-name MODEL``), so
 ``generator=openai generator.model=MODEL`` talks to it; a ``bundled:`` GGUF id is exported to a folder
@@ -68,9 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engine-kwargs", default=os.environ.get("ENGINE_KWARGS"), help="vLLM engine options as JSON (as a config's engine_kwargs)")
     args, extra = parser.parse_known_args(argv)
     from ragsweep.engine import runtime
-    from ragsweep.llm.vllm import check_engine_kwargs, model_path
+    from ragsweep.llm.vllm import WHITESPACE_FREE_JSON, check_engine_kwargs, model_path
 
-    engine_kwargs = parse_engine_kwargs(args.engine_kwargs)
+    engine_kwargs = {"structured_outputs_config": WHITESPACE_FREE_JSON, **parse_engine_kwargs(args.engine_kwargs)}
     check_engine_kwargs(engine_kwargs)
     from ragsweep.models.causal_lm import pick_device
 

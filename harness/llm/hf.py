@@ -17,21 +17,45 @@ from typing import Any, Sequence
 
 
 from ragsweep.engine import runtime
+from ragsweep.errors import ConfigError
 from ragsweep.models.causal_lm import load_causal_lm, pick_device
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 from ragsweep.llm.choices import enumerated_replies
 
+CHOICE_TOKEN_ROWS = 16384  # prompt tokens x replies held in one repeated key/value cache (bounds its memory)
+CHOICE_ROWS = 48  # prompts x replies scored in one pass (bounds the replies' logits: rows x reply tokens x vocabulary)
+
 log = logging.getLogger(__name__)
+
+
+def choice_groups(prompt_lengths: Sequence[int], n_replies: int, batch_size: int) -> list[list[int]]:
+    """Consecutive prompt indices grouped for decoding by choice: a group grows while it holds at most
+    ``batch_size`` prompts, CHOICE_ROWS prompt x reply rows and CHOICE_TOKEN_ROWS rows x its longest prompt; a
+    prompt too long for any company goes alone."""
+    groups: list[list[int]] = []
+    for i, length in enumerate(prompt_lengths):
+        group = groups[-1] if groups else []
+        rows = (len(group) + 1) * n_replies
+        width = max([length, *(prompt_lengths[j] for j in group)])
+        if group and len(group) < batch_size and rows <= CHOICE_ROWS and rows * width <= CHOICE_TOKEN_ROWS:
+            group.append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 @BACKENDS.register("hf")
 class HFBackend(ChatBackend):
-    def __init__(self, model: str = "bundled:SmolLM2-135M-Instruct", device: str = "auto", **sampling: Any):
+    def __init__(self, model: str = "bundled:SmolLM2-135M-Instruct", device: str = "auto", load_format: str = "auto", **sampling: Any):
+        """``load_format="dummy"``: the model's architecture with random weights (as vLLM's option of that name)."""
         super().__init__(model, **sampling)
-        self.device = device
+        if load_format not in ("auto", "dummy"):
+            raise ConfigError(f"hf backend: load_format must be 'auto' or 'dummy', not {load_format!r}")
+        self.device, self.load_format = device, load_format
 
     def _loaded(self):
-        return load_causal_lm(self.model, pick_device(self.device))
+        device = pick_device(self.device)  # (the chunkers share the cached load: the same arguments)
+        return load_causal_lm(self.model, device, True) if self.load_format == "dummy" else load_causal_lm(self.model, device)
 
     def count_tokens(self, text: str) -> int:
         tokenizer, _ = self._loaded()
@@ -45,22 +69,35 @@ class HFBackend(ChatBackend):
             torch.manual_seed(self.seed)
         prompts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in conversations]
         replies = enumerated_replies(json_schema)
-        draws = torch.Generator().manual_seed(self.seed or 0)  # one stream per call: batches draw different numbers
+        if replies:
+            return self._choose_all(tokenizer, model, prompts, replies, desc)
         out: list[Completion] = []
         for start in runtime.progress(range(0, len(prompts), self.batch_size), f"{desc}[hf]"):
-            batch = prompts[start : start + self.batch_size]
-            out.extend(self._choose(tokenizer, model, batch, replies, draws) if replies else self._batch(tokenizer, model, batch, max_tokens or self.max_tokens))
+            out.extend(self._batch(tokenizer, model, prompts[start : start + self.batch_size], max_tokens or self.max_tokens))
         return out
 
-    def _choose(self, tokenizer, model, prompts: list[str], replies: list[str], draws) -> list[Completion]:
+    def _choose_all(self, tokenizer, model, prompts: list[str], replies: list[str], desc: str) -> list[Completion]:
+        """Decoding by choice, in groups of consecutive prompts: at most ``batch_size`` prompts, CHOICE_ROWS prompt x
+        reply rows, and CHOICE_TOKEN_ROWS cached prompt tokens over all their replies. The repeated cache is what
+        costs memory: eight long Thai prompts with six replies each once took 12 GB and the process was killed."""
+        import torch
+
+        prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        reply_ids = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in replies]
+        groups = choice_groups([len(ids) for ids in prompt_ids], len(replies), self.batch_size)
+        draws = torch.Generator().manual_seed(self.seed or 0)  # one stream per call: groups draw different numbers
+        out: list[Completion] = []
+        for group in runtime.progress(groups, f"{desc}[hf]"):
+            out.extend(self._choose(model, [prompt_ids[i] for i in group], reply_ids, replies, tokenizer.pad_token_id, draws))
+        return out
+
+    def _choose(self, model, prompt_ids: list[list[int]], reply_ids: list[list[int]], replies: list[str], pad: int, draws) -> list[Completion]:
         """One of ``replies`` per prompt, by the summed log-probability of its tokens after the prompt. Each prompt
         is run once; its key/value cache is then repeated for the replies, which are scored in one short pass."""
         import torch
 
         t0 = time.perf_counter()
-        reply_ids = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in replies]
-        prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        n, c, pad = len(prompts), len(replies), tokenizer.pad_token_id
+        n, c = len(prompt_ids), len(replies)
         width, longest = max(map(len, prompt_ids)), max(map(len, reply_ids))
         device = model.device
         # Prompts left-padded (they end together); replies right-padded after them.
@@ -79,8 +116,8 @@ class HFBackend(ChatBackend):
                     position_ids=starts + torch.arange(longest, device=device)[None, :], past_key_values=cache,
                 ).logits
         except Exception as err:  # a failed batch is recorded per conversation, never dropped
-            log.error("hf choice scoring failed for %d conversations: %s", len(prompts), err)
-            return [Completion("", error=f"{type(err).__name__}: {err}") for _ in prompts]
+            log.error("hf choice scoring failed for %d conversations: %s", n, err)
+            return [Completion("", error=f"{type(err).__name__}: {err}") for _ in prompt_ids]
         first = torch.log_softmax(head.logits[:, -1].float(), dim=-1)  # the reply's first token, after the prompt
         scores = torch.empty(n * c)
         for row in range(n * c):

@@ -97,14 +97,20 @@ def load_engine(model_id: str, **engine_args: Any):
     return _ENGINE["llm"]
 
 
+# JSON-schema decoding with no whitespace outside strings, an engine setting (vLLM reads it from the engine's
+# structured-outputs config, not from each request). Without it a weak model can write "{" and then newlines until
+# max_tokens: measured here, SmolLM2 shown spaced-out JSON stalled on 4 of 4 verdicts, and on 0 of 4 with it.
+# xgrammar is named because vLLM's "auto" refuses the switch.
+WHITESPACE_FREE_JSON = {"backend": "xgrammar", "disable_any_whitespace": True}
+
+
 def structured_params(json_schema: dict[str, Any]) -> dict[str, Any]:
     """SamplingParams kwargs for JSON-schema decoding: ``structured_outputs`` (vLLM >= 0.10.2) or the
-    older ``guided_decoding`` (removed in 0.12). Whitespace outside strings is disabled where vLLM has the
-    switch: a small model otherwise can spend its whole max_tokens on newlines inside the JSON (a stall)."""
+    older ``guided_decoding`` (removed in 0.12)."""
     try:
         from vllm.sampling_params import StructuredOutputsParams
 
-        return {"structured_outputs": StructuredOutputsParams(json=json_schema, disable_any_whitespace=True)}
+        return {"structured_outputs": StructuredOutputsParams(json=json_schema)}
     except ImportError:
         from vllm.sampling_params import GuidedDecodingParams
 
@@ -140,6 +146,7 @@ class VLLMBackend(ChatBackend):
             "seed": self.seed or 0,
             "cpu_kvcache_space_gib": cpu_kvcache_space_gib,
             "disable_log_stats": False,  # per-request stats: each completion's time to first token
+            "structured_outputs_config": WHITESPACE_FREE_JSON,
             **dict(engine_kwargs or {}),  # any other vLLM engine option (enforce_eager, dtype, quantization, ...)
         }
 

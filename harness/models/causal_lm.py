@@ -27,14 +27,21 @@ def pick_device(device: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def load_causal_lm(model_id: str, device: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_causal_lm(model_id: str, device: str, random_weights: bool = False):
+    """Tokenizer and model. ``random_weights``: the architecture its config describes, seeded random weights and
+    nothing loaded (vLLM's ``load_format="dummy"``): to measure serving speed for a model shape without weights."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     resolved = resolve(model_id)
-    log.info("loading causal LM %s from %s (%s)", model_id, resolved.path, resolved.source)
+    log.info("loading causal LM %s from %s (%s%s)", model_id, resolved.path, resolved.source, ", random weights" if random_weights else "")
     kwargs = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
     tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs).to(device).eval()
+    if random_weights:
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolved.path, **kwargs)).to(device).eval()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs).to(device).eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -103,8 +103,9 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
     # Serving cost from vLLM's own accounting: time to first token in process, prefix-cache hits on both paths.
     assert (local_rec["ttft_s"] > 0).all() and local_rec["cached_prompt_tokens"].notna().all()
     assert served_rec["cached_prompt_tokens"].notna().all()
-    # In process, whitespace outside strings is disabled in the JSON: each YES/NO verdict is written compactly.
-    for raw in local_rec["judge_raw"]:
+    # Whitespace outside strings is disabled in the JSON, in process and on the server (serve-vllm's default):
+    # each YES/NO verdict is written compactly.
+    for raw in [*local_rec["judge_raw"], *served_rec["judge_raw"]]:
         for rubric in ("faithfulness", "relevance"):
             for reply in json.loads(raw).get(rubric, []):
                 assert reply == json.dumps(json.loads(reply), separators=(",", ":")), reply
@@ -141,6 +142,27 @@ def test_an_unknown_engine_option_is_one_line_naming_the_valid_ones():
     message = str(err.value)
     assert "\n" not in message and "'enforce_eagre' is not a vLLM engine option" in message
     assert "did you mean 'enforce_eager'" in message.lower() and "max_num_seqs" in message
+
+
+def test_a_judge_shown_spaced_out_json_cannot_stall_in_whitespace(cache):
+    """The failure seen on a GPU: a weak model wrote "{" and then whitespace until max_tokens. Here SmolLM2 is shown
+    an example reply spread over blank lines; with whitespace allowed by the grammar it wrote newlines until its 16
+    tokens ran out, 4 of 4 unreadable. With whitespace disabled (the engine default) every verdict is readable and
+    short. Same engine options as the runs above, so their engine serves this one."""
+    from ragsweep.engine import runtime
+    from ragsweep.llm.vllm import VLLMBackend
+    from ragsweep.metrics.judge import yes_no_score
+
+    runtime.configure(str(cache / "cache"))
+    backend = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=16, engine_kwargs={"enforce_eager": True})
+    spaced = '{\n\n\n\n        \n\n      "verdict"\n\n\n      :\n\n\n      "YES"\n\n\n}'
+    shown = [{"role": "system", "content": "Reply with JSON. Put every token on its own line, indented by many spaces and blank lines."},
+             {"role": "user", "content": "Is water wet?"}, {"role": "assistant", "content": spaced}]
+    conversations = [shown + [{"role": "user", "content": q}] for q in ("Is fire cold?", "Is Paris in France?", "Is 2+2=4?", "Is ice hot?")]
+    schema = {"type": "object", "properties": {"verdict": {"enum": ["YES", "NO"]}}, "required": ["verdict"]}
+    replies = backend.complete(conversations, json_schema=schema)
+    assert all(c.error is None and yes_no_score(c.text) is not None and "\n" not in c.text for c in replies), [c.text for c in replies]
+    assert all(c.completion_tokens < 16 for c in replies)
 
 
 def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):

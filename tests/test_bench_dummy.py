@@ -1,0 +1,53 @@
+"""The generation bench's dummy mode: a model shape with random weights and its own tokenizer, no weights loaded;
+config overrides checked (an unknown field, a bad pair, --arch without dummy are one line)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragsweep.bench.generation import main, parse_arch, shape_folder
+from ragsweep.errors import ConfigError
+
+TINY = "num_hidden_layers=2,hidden_size=64,num_attention_heads=4,num_key_value_heads=2,intermediate_size=128"
+
+
+def test_parse_arch():
+    assert parse_arch("hidden_size=4096,tie_word_embeddings=false,hidden_act=silu") == {"hidden_size": 4096, "tie_word_embeddings": False, "hidden_act": "silu"}
+    assert parse_arch(None) == {} and parse_arch("") == {}
+    with pytest.raises(ConfigError, match="key=value pairs"):
+        parse_arch("hidden_size")
+
+
+def test_arch_without_dummy_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="add --load-format dummy"):
+        main(["--arch", "hidden_size=64", "--out", str(tmp_path / "b.json")])
+
+
+@pytest.mark.model
+def test_a_shape_folder_holds_config_and_tokenizer_but_no_weights(tmp_path, isolated_cache):
+    from ragsweep.engine import runtime
+
+    runtime.configure(str(isolated_cache))
+    folder = shape_folder("bundled:SmolLM2-135M-Instruct", parse_arch(TINY), tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"], config["num_key_value_heads"]) == (2, 64, 2)
+    assert (folder / "tokenizer.json").exists() or (folder / "tokenizer_config.json").exists()
+    assert not [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf")]
+    with pytest.raises(ConfigError, match="hidden_sise not in bundled:SmolLM2-135M-Instruct's config"):
+        shape_folder("bundled:SmolLM2-135M-Instruct", {"hidden_sise": 64}, tmp_path)
+
+
+@pytest.mark.model
+def test_the_bench_measures_a_random_weight_shape_here(tmp_path, isolated_cache, monkeypatch):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    out = tmp_path / "bench.json"
+    main(["--load-format", "dummy", "--arch", TINY, "--prompts", "4", "--single-prompts", "2", "--max-tokens", "4", "--repeats", "1", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["load_format"] == "dummy" and result["arch"]["num_hidden_layers"] == 2
+    hf = result["hf"]
+    # Random weights: every call generated its tokens; replies that decode to nothing are counted apart, not as errors.
+    batched = hf["batched"]["repeats"][0]
+    assert batched["errors"] == 0 and batched["completion_tokens"] > 0 and hf["batched"]["median_completion_tokens_per_s"] > 0
+    assert isinstance(result["vllm"], str) or result["vllm"]["batched"]["repeats"][0]["errors"] == 0
