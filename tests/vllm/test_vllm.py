@@ -123,14 +123,17 @@ def test_a_second_pass_over_the_same_prompts_hits_the_prefix_cache_more(cache):
     from ragsweep.llm.vllm import VLLMBackend
 
     runtime.configure(str(cache / "cache"))
-    backend = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=8, engine_kwargs={"enforce_eager": True})
+    backend = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=8, engine_kwargs={"enforce_eager": True}, cold_prefix_cache=False)
+    cold = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=8, engine_kwargs={"enforce_eager": True})
     context = "Ostra is a town on the Vell river. Its library opened in 1921 and was founded by Mira Dahl. " * 12
     conversations = [[{"role": "system", "content": context}, {"role": "user", "content": f"Question {i}: when did it open?"}] for i in range(6)]
     first, second = backend.complete(conversations), backend.complete(conversations)
     rate = lambda completions: sum(c.cached_prompt_tokens for c in completions) / sum(c.prompt_tokens for c in completions)  # noqa: E731
     assert all(c.error is None and c.ttft_s is not None and c.ttft_s > 0 for c in first + second)
     assert rate(second) > rate(first), (rate(first), rate(second))
-    logging.getLogger(__name__).warning("prefix-cache hit rate: first pass %.3f, second pass %.3f", rate(first), rate(second))
+    # The default empties the cache before each batch: a run's hits are its own prompts' reuse, whatever ran before.
+    assert rate(cold.complete(conversations)) < rate(second)
+    logging.getLogger(__name__).warning("prefix-cache hit rate: first pass %.3f, second pass %.3f (warm)", rate(first), rate(second))
 
 
 def test_an_unknown_engine_option_is_one_line_naming_the_valid_ones():
