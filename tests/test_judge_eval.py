@@ -20,15 +20,21 @@ def scripted(body) -> str:
     return next(reply for word, reply in REPLIES.items() if f"claim {word}" in prompt)
 
 
+FOUR = [claim("alpha", "Complete", question="q1"), claim("beta", "Incomplete", question="q1"),
+        claim("gamma", "Complete", question="q2"), claim("delta", "Partial", question="q2")]
+
+
+def judged(tmp_path, rows, *args: str, reply=scripted) -> dict:
+    """judge-eval's report on ``rows`` (ExpertQA claims) judged by ``reply`` behind the loopback server."""
+    path, out = tmp_path / "claims.jsonl", tmp_path / "report.json"
+    write(path, rows)
+    with LoopbackServer(reply) as server:
+        assert main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--out", str(out), *args]) == 0
+    return json.loads(out.read_text())
+
+
 def test_judge_eval_reports_validity_agreement_and_confusion(tmp_path, isolated_cache):
-    path = tmp_path / "claims.jsonl"
-    write(path, [claim("alpha", "Complete", question="q1"), claim("beta", "Incomplete", question="q1"),
-                 claim("gamma", "Complete", question="q2"), claim("delta", "Partial", question="q2")])
-    out = tmp_path / "report.json"
-    with LoopbackServer(scripted) as server:
-        assert main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}",
-                     "--override", "judge.models.0.model=j", "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
+    report = judged(tmp_path, FOUR, "--override", "judge.models.0.model=j")
     # Human: alpha 1, beta 0, gamma 1, delta 0. Judge: YES, NO, unreadable, YES. Readable pairs (1,1), (0,0), (0,1).
     assert (report["n"], report["readable"], report["validity"]) == (4, 3, 0.75)
     assert report["confusion"] == {"human_1_judge_1": 1, "human_1_judge_0": 0, "human_0_judge_1": 1, "human_0_judge_0": 1}
@@ -48,14 +54,7 @@ def test_a_subset_is_whole_groups_and_the_same_for_every_judge(tmp_path):
 
 
 def test_graded_agreement_usage_context_and_figure_by_hand(tmp_path, isolated_cache):
-    path = tmp_path / "claims.jsonl"
-    write(path, [claim("alpha", "Complete", question="q1"), claim("beta", "Incomplete", question="q1"),
-                 claim("gamma", "Complete", question="q2"), claim("delta", "Partial", question="q2")])
-    out = tmp_path / "report.json"
-    with LoopbackServer(scripted) as server:
-        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--out", str(out),
-              "--usd-per-mtok-in", "2", "--usd-per-mtok-out", "10"])
-    report = json.loads(out.read_text())
+    report = judged(tmp_path, FOUR, "--usd-per-mtok-in", "2", "--usd-per-mtok-out", "10")
     graded = report["graded"]
     # Grades (worst 0 .. best 2), readable items: human (2, 0, 1), judge YES -> 2, NO -> 0: (2, 0, 2).
     assert graded["levels"] == ["Incomplete", "Partial", "Complete"]
@@ -72,21 +71,16 @@ def test_graded_agreement_usage_context_and_figure_by_hand(tmp_path, isolated_ca
     assert report["context"] == {"passages_shown": 3, "items_with_passages_left_out": 0, "passages_given_mean": 1.0, "prompt_tokens_per_reply": 11.0}
     assert report["self_consistency"] is None and report["stalled"] == 0 and report["failed_calls"] == 0
     assert len(report["judge"]["judge_id"]) == 16 and report["judge"]["identity"]["rubric"] == "faithfulness"
-    svg = out.with_suffix(".svg").read_text()
+    svg = (tmp_path / "report.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<rect") == 9 and ">Partial</text>" in svg
 
 
 def test_self_consistency_over_samples(tmp_path, isolated_cache):
-    path = tmp_path / "claims.jsonl"
-    write(path, [claim("alpha", "Complete", question="q1"), claim("beta", "Incomplete", question="q2")])
     # alpha: YES, NO, YES over seeds 0..2 (vote YES, agreement 2/3); beta: NO every time (unanimous).
     table = {("alpha", 0): "YES", ("alpha", 1): "NO", ("alpha", 2): "YES"}
     reply = lambda body: '{"verdict": "%s"}' % table.get(("alpha" if "claim alpha" in body["messages"][-1]["content"] else "beta", body["seed"]), "NO")  # noqa: E731
-    out = tmp_path / "report.json"
-    with LoopbackServer(reply) as server:
-        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--override", "judge.samples=3",
-              "--override", "judge.models.0.temperature=0.8", "--override", "judge.models.0.seed=0", "--out", str(out)])
-    report = json.loads(out.read_text())
+    report = judged(tmp_path, [claim("alpha", "Complete", question="q1"), claim("beta", "Incomplete", question="q2")],
+                    "--override", "judge.samples=3", "--override", "judge.models.0.temperature=0.8", "--override", "judge.models.0.seed=0", reply=reply)
     sc = report["self_consistency"]
     assert sc["samples"] == 3 and sc["mean_agreement"] == pytest.approx((2 / 3 + 1) / 2) and sc["unanimous_share"] == 0.5
     assert report["cohen_kappa"]["value"] == 1.0 and sc["first_sample_cohen_kappa"]["value"] == 1.0  # first samples: YES, NO
@@ -121,22 +115,13 @@ def test_a_generic_set_needs_its_positive_label(tmp_path):
 
 
 def test_one_class_only_gives_undefined_kappa_not_a_number(tmp_path, isolated_cache):
-    path = tmp_path / "claims.jsonl"
-    write(path, [claim("alpha", "Complete", question="q1"), claim("delta", "Complete", question="q2")])
-    out = tmp_path / "report.json"
-    with LoopbackServer(scripted) as server:  # both YES, both Complete: p_e = 1, kappa undefined
-        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--out", str(out)])
-    report = json.loads(out.read_text())
+    # Both YES, both Complete: p_e = 1, kappa undefined.
+    report = judged(tmp_path, [claim("alpha", "Complete", question="q1"), claim("delta", "Complete", question="q2")])
     assert report["accuracy"]["value"] == 1.0 and report["cohen_kappa"] == {"value": None, "ci_low": None, "ci_high": None}
 
 
 def test_all_invalid_verdicts_give_validity_zero_and_no_agreement(tmp_path, isolated_cache):
-    path = tmp_path / "claims.jsonl"
-    write(path, [claim("gamma", "Complete", question="q1")])
-    out = tmp_path / "report.json"
-    with LoopbackServer(scripted) as server:
-        main(["--set", str(path), "--judge", "openai", "--override", f"judge.models.0.base_url={server.url}", "--out", str(out)])
-    report = json.loads(out.read_text())
+    report = judged(tmp_path, [claim("gamma", "Complete", question="q1")])
     assert (report["validity"], report["readable"]) == (0.0, 0)
     assert report["cohen_kappa"]["value"] is None and report["graded"]["quadratic_kappa"]["value"] is None
 
