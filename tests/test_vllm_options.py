@@ -32,3 +32,13 @@ def test_engine_kwargs_cannot_set_the_model_or_be_a_list():
     with pytest.raises(ConfigError, match="must be a mapping"):
         check_engine_kwargs(["enforce_eager"])
     assert parse_engine_kwargs(None) == {} and parse_engine_kwargs('{"enforce_eager": true}') == {"enforce_eager": True}
+
+
+def test_vllm_in_a_parallel_sweep_worker_is_one_line(monkeypatch):
+    import multiprocessing
+
+    from ragsweep.llm.vllm import load_engine
+
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "loky")
+    with pytest.raises(ConfigError, match="run the sweep with hydra.launcher.n_jobs=1"):
+        load_engine("bundled:SmolLM2-135M-Instruct", cpu_kvcache_space_gib=1, gpu_memory_utilization=0.5)

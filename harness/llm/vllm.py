@@ -15,6 +15,7 @@ import dataclasses
 import gc
 import importlib.util
 import logging
+import multiprocessing
 import os
 import time
 from typing import Any, Sequence
@@ -82,6 +83,10 @@ def load_engine(model_id: str, **engine_args: Any):
     if _ENGINE["key"] == key:
         return _ENGINE["llm"]
     release_engine()
+    if multiprocessing.get_start_method(allow_none=True) == "loky":
+        # A parallel sweep's joblib worker: vLLM's engine-core process cannot be started from it (it dies with
+        # "cannot find context for 'loky'"), so say what to do instead of that crash.
+        raise ConfigError("vLLM cannot start its engine inside a parallel sweep worker: run the sweep with hydra.launcher.n_jobs=1")
     try:
         from vllm import LLM
     except ImportError as err:
