@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from ragsweep.engine import runtime
 from ragsweep.errors import ConfigError
-from ragsweep.models.causal_lm import load_causal_lm, pick_device
+from ragsweep.models.causal_lm import load_causal_lm, pick_device, returned_cache, with_cache
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 from ragsweep.llm.choices import enumerated_replies
 
@@ -108,12 +108,12 @@ class HFBackend(ChatBackend):
         try:
             with torch.no_grad():
                 head = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0), use_cache=True, logits_to_keep=1)
-                cache = head.past_key_values
+                cache = returned_cache(head)
                 cache.batch_repeat_interleave(c)
                 starts = mask.sum(-1).repeat_interleave(c)[:, None]  # each row's next position: its prompt length
                 tail = model(
                     input_ids=tails, attention_mask=torch.cat([mask.repeat_interleave(c, 0), tail_mask], dim=1),
-                    position_ids=starts + torch.arange(longest, device=device)[None, :], past_key_values=cache,
+                    position_ids=starts + torch.arange(longest, device=device)[None, :], **with_cache(model, cache),
                 ).logits
         except Exception as err:  # a failed batch is recorded per conversation, never dropped
             log.error("hf choice scoring failed for %d conversations: %s", n, err)

@@ -48,6 +48,20 @@ def load_causal_lm(model_id: str, device: str, random_weights: bool = False):
     return tokenizer, model
 
 
+def with_cache(model, cache) -> dict:
+    """forward()'s key/value cache argument: ``cache`` in transformers >= 5.2x (``past_key_values`` is deprecated
+    there, to go in 5.40), ``past_key_values`` before."""
+    import inspect
+
+    return {"cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values": cache}
+
+
+def returned_cache(output):
+    """The key/value cache a forward pass returned, under either name."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
 def token_nlls(model, ids: Sequence[int], window: int = 512, max_context: int = 4096, context_overlap: int = 256) -> np.ndarray:
     """``nll[t] = -ln p(ids[t] | ids[:t])`` (natural log); ``nll[0]`` and any token right after a
     context restart without overlap are NaN (nothing to condition on)."""
@@ -65,13 +79,13 @@ def token_nlls(model, ids: Sequence[int], window: int = 512, max_context: int = 
                 past, prev_logits, cache_len = None, None, 0
                 if context:
                     o = model(torch.tensor([context], device=device), use_cache=True)
-                    past, prev_logits, cache_len = o.past_key_values, o.logits[0, -1], len(context)
-            o = model(torch.tensor([list(ids[pos:end])], device=device), past_key_values=past, use_cache=True)
+                    past, prev_logits, cache_len = returned_cache(o), o.logits[0, -1], len(context)
+            o = model(torch.tensor([list(ids[pos:end])], device=device), **with_cache(model, past), use_cache=True)
             logp = torch.log_softmax(o.logits[0].float(), dim=-1)
             if prev_logits is not None:
                 out[pos] = -torch.log_softmax(prev_logits.float(), dim=-1)[ids[pos]].item()
             if end - pos > 1:
                 targets = torch.tensor(list(ids[pos + 1 : end]), device=device)
                 out[pos + 1 : end] = -logp[:-1].gather(1, targets[:, None]).squeeze(1).cpu().numpy()
-            past, prev_logits, cache_len, pos = o.past_key_values, o.logits[0, -1], cache_len + end - pos, end
+            past, prev_logits, cache_len, pos = returned_cache(o), o.logits[0, -1], cache_len + end - pos, end
     return out
