@@ -130,7 +130,7 @@ def test_stalls_are_summed_in_the_run_summary(tmp_path):
 # --- prompts per language ----------------------------------------------------------------------------------------
 
 def test_the_judge_language_picks_the_rubric_prompt(isolated_cache):
-    defs = {**RUBRIC_DEFS, "faithfulness": {**RUBRIC_DEFS["faithfulness"], "prompts": {"th": {"system": "ตอบ", "user": "ข้อมูล: {answer}"}}}}
+    defs = {**RUBRIC_DEFS, "faithfulness": {**RUBRIC_DEFS["faithfulness"], "prompts": {"th": {"system": "ตอบ", "user": "ข้อมูล: {answer}", "max_tokens": 7}}}}
     with LoopbackServer(lambda body: '{"verdict": "YES"}') as server:
         models = [{"backend": "openai", "model": "j", "base_url": server.url}]
         LLMJudge(models=models, rubrics=["faithfulness"], rubric_defs=defs, language="th").judge(QUERIES[:1], GENERATIONS, CHUNKS)
@@ -138,6 +138,8 @@ def test_the_judge_language_picks_the_rubric_prompt(isolated_cache):
     th, en = server.bodies
     assert th["messages"][0]["content"] == "ตอบ" and th["messages"][-1]["content"] == "ข้อมูล: Calder Bay"
     assert en["messages"][0]["content"] == RUBRIC_DEFS["faithfulness"]["prompt"]["system"]
+    # The language's prompt brings its own token budget.
+    assert (th["max_tokens"], en["max_tokens"]) == (7, RUBRIC_DEFS["faithfulness"]["prompt"]["max_tokens"])
 
 
 def test_a_language_prompt_without_a_user_template_is_one_line(isolated_cache):

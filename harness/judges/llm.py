@@ -143,7 +143,7 @@ class LLMJudge:
         context shown and the samples. Equal identities judge alike, so a calibration measured for one holds for
         the other; the seed is left out (a calibration characterises a judge, not one of its draws)."""
         spec = self.rubric_defs[rubric]
-        definition = {k: v for k, v in spec.definition.items() if k != "prompts"} | {"prompt": spec.prompt_for(self.language)}
+        definition = {k: v for k, v in spec.definition.items() if k != "prompts"} | {"prompt": self._prompt(rubric)}
         models = [{k: v for k, v in m.items() if k not in SERVING_KEYS} for m in self.model_configs]
         return {"rubric": rubric, "definition": definition, "models": models, "structured": self.structured,
                 "context_k": self.context_k, "samples": self.samples}
@@ -167,7 +167,11 @@ class LLMJudge:
             "answer": answer,
             "context": "\n\n".join(c.text for c in context[: self.context_k]),
         }
-        return render(self.rubric_defs[rubric].prompt_for(self.language), **fields)
+        return render(self._prompt(rubric), **fields)
+
+    def _prompt(self, rubric: str) -> dict[str, Any]:
+        """The prompt this judge uses for ``rubric``: the one for its language where the rubric has one."""
+        return self.rubric_defs[rubric].prompt_for(self.language)
 
     def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
         """One verdict dict per query: ``{query_id, skipped, raw: {rubric: [reply per model and sample]}, errors,
@@ -214,7 +218,7 @@ class LLMJudge:
         return other
 
     def _record(self, verdict: dict[str, Any], rubric: str, completion: Any, backend: Any) -> None:
-        max_tokens = self.rubric_defs[rubric].prompt.get("max_tokens") or backend.max_tokens
+        max_tokens = self._prompt(rubric).get("max_tokens") or backend.max_tokens
         readable = any(read(completion.text) is not None for read in self.rubric_defs[rubric].columns.values())
         stalled = completion.error is None and not readable and completion.completion_tokens >= max_tokens
         verdict["raw"].setdefault(rubric, []).append(completion.text)
@@ -244,7 +248,7 @@ class LLMJudge:
                 continue
             schema = self.rubric_defs[rubric].schema if self.structured else None
             batch = [conversations[n] for n in idx]
-            completions = backend.complete(batch, json_schema=schema, desc=f"judge:{rubric}", max_tokens=self.rubric_defs[rubric].prompt.get("max_tokens"))
+            completions = backend.complete(batch, json_schema=schema, desc=f"judge:{rubric}", max_tokens=self._prompt(rubric).get("max_tokens"))
             for n, completion in zip(idx, completions):
                 out[n] = completion
         return out
