@@ -42,7 +42,7 @@ def test_judged_columns_carry_their_judge_and_calibration(tmp_path, isolated_cac
                         "--override", "judge.models.0.seed=7", "--out", str(tmp_path / "judge_eval" / "claims.json")])
     report = json.loads((tmp_path / "judge_eval" / "claims.json").read_text())
     assert report["judge"]["judge_id"] == entry["judge_id"]
-    found = find_calibration(entry["judge_id"], calibration_reports(tmp_path / "judge_eval"))
+    found = find_calibration(entry["judge_id"], calibration_reports(tmp_path / "runs"))
     # Graded labels: the shown statistic is Krippendorff's ordinal alpha, with its interval.
     assert found["statistic"] == "krippendorff_alpha" and found["value"] == report["graded"]["krippendorff_alpha"]["value"]
     runs = load_runs(tmp_path / "runs")
@@ -65,10 +65,15 @@ def test_a_different_prompt_is_a_different_judge(tmp_path, isolated_cache):
 
 
 def test_a_damaged_calibration_report_is_skipped_with_a_warning(tmp_path, caplog):
-    (tmp_path / "bad.json").write_text("{not json")
-    (tmp_path / "nojudge.json").write_text("{}")
-    assert calibration_reports(tmp_path) == [] and caplog.text.count("skipping unreadable judge calibration") == 2
-    assert calibration_reports(tmp_path / "missing") == []
+    folder = tmp_path / "judge_eval"
+    folder.mkdir()
+    (folder / "bad.json").write_text("{not json")
+    (folder / "nojudge.json").write_text("{}")
+    (folder / "badgraded.json").write_text(json.dumps({"judge": {"judge_id": "x"}, "graded": "<b>alpha</b>"}))
+    (folder / "nostat.json").write_text(json.dumps({"judge": {"judge_id": "x"}, "graded": None}))
+    (folder / "textvalue.json").write_text(json.dumps({"judge": {"judge_id": "x"}, "cohen_kappa": {"value": "<script>", "ci_low": 0, "ci_high": 1}}))
+    assert calibration_reports(tmp_path / "runs") == {} and caplog.text.count("skipping unreadable judge calibration") == 5
+    assert calibration_reports(tmp_path / "missing" / "runs") == {}
 
 
 def test_ragas_columns_without_a_judge_id_are_uncalibrated():

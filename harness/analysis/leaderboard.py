@@ -10,20 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep.errors import ConfigError, DataError, did_you_mean
-from ragsweep.judges.calibration import UNCALIBRATED, calibration_reports, calibration_text, find_calibration
+from ragsweep.judges.calibration import UNCALIBRATED, calibration_reports, calibration_text, find_calibration, statistic_text
 from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.store.results import headline_names, lower_is_better
 
 log = logging.getLogger("ragsweep.report")
 JUDGED_PREFIXES = ("judge_", "ragas_")  # columns an LLM judged: never shown without their judge's calibration
+# What a configuration's answers cost to serve (summary field, column label), where the backend reported it.
+SERVING_COLUMNS = (("mean_ttft_s", "TTFT s"), ("prefix_cache_hit_rate", "prefix cache hits"))
 
 
 def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
     """Every readable run under ``runs_dir``; an unreadable one (truncated metrics.json, missing
     records.parquet) is named in a warning and left out, and the rest still render. Each run's judged columns
     get their judge's calibration as judge-eval reports beside ``runs_dir`` hold it now."""
-    reports = calibration_reports(runs_dir.parent / "judge_eval")
+    reports = calibration_reports(runs_dir)
     runs = []
     for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
         try:
@@ -57,11 +59,7 @@ def column_label(runs: list[dict[str, Any]], metric: str) -> str:
     judges = list(column_judges(runs, metric).values())
     if len(judges) > 1:
         return f"{metric} (several judges)"
-    calibration = judges[0]["calibration"] if judges and judges[0] else None
-    if not calibration or calibration.get("value") is None:
-        return f"{metric} ({UNCALIBRATED})"
-    symbol = "kappa" if calibration["statistic"] == "cohen_kappa" else "alpha"
-    return f"{metric} ({symbol} {calibration['value']:.2f})"
+    return f"{metric} ({statistic_text(judges[0]['calibration'] if judges and judges[0] else None)})"
 
 
 def judge_notes(runs: list[dict[str, Any]], metrics: list[str]) -> list[str]:

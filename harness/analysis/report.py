@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep.analysis.leaderboard import (
-    ALPHA, column_label, data_notes, judge_notes, load_runs, n_queries, ranked_runs, select_sweeps, suite_groups, suite_metrics,
+    ALPHA, SERVING_COLUMNS, column_label, data_notes, judge_notes, load_runs, n_queries, ranked_runs, select_sweeps, suite_groups,
+    suite_metrics,
 )
 from ragsweep.analysis.report_html import render_html
 from ragsweep.paths import results_root
@@ -41,9 +42,6 @@ def _cell(stat: dict[str, float] | None, total: int | None = None) -> str:
     if total is not None and stat.get("n") is not None and stat["n"] < total:
         text += f" n={stat['n']}/{total}"
     return text
-
-
-SERVING_COLUMNS = (("mean_ttft_s", "TTFT s"), ("prefix_cache_hit_rate", "prefix cache hits"))
 
 
 def versus_text(is_best: bool, p: float | None) -> str:
@@ -102,7 +100,7 @@ def render(runs: list[dict[str, Any]], sort: str | None = None, columns: tuple[s
 
 STAT_FIELDS = ("mean", "ci_low", "ci_high", "n")
 CSV_SUMMARY = ("n_queries", "n_chunks", "mean_chunk_chars", "mean_latency_s", "prompt_tokens", "completion_tokens", "cost_usd",
-               "mean_ttft_s", "prefix_cache_hit_rate")
+               *(field for field, _ in SERVING_COLUMNS))
 
 
 def render_csv(runs: list[dict[str, Any]], sort: str | None = None) -> str:

@@ -15,10 +15,12 @@ import json
 import math
 from typing import Any
 
-from ragsweep.analysis.leaderboard import ALPHA, column_label, data_notes, judge_notes, n_queries, ranked_runs, suite_groups, suite_metrics
+from ragsweep.analysis.leaderboard import (
+    ALPHA, SERVING_COLUMNS, column_label, data_notes, judge_notes, n_queries, ranked_runs, suite_groups, suite_metrics,
+)
 
 COST_FIELDS = (("mean_latency_s", "latency s/q"), ("prompt_tokens", "prompt tokens"), ("completion_tokens", "completion tokens"),
-               ("cost_usd", "cost USD"), ("mean_ttft_s", "TTFT s"), ("prefix_cache_hit_rate", "prefix cache hits"))
+               ("cost_usd", "cost USD"), *SERVING_COLUMNS)
 
 
 def suite_rows(runs: list[dict[str, Any]], metrics: list[str], key: str | None) -> list[dict[str, Any]]:

@@ -71,7 +71,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     if judged := {c: j for c, j in result.column_judges.items() if c in metrics["metrics"]}:
         # Each judged column names its judge and the calibration judge-eval measured for it when this run was
         # scored (the leaderboard looks it up again when it renders: a calibration run later is shown then).
-        reports = calibration_reports(Path(plain["results_dir"]).parent / "judge_eval")  # beside runs/, where the leaderboard looks
+        reports = calibration_reports(Path(plain["results_dir"]))
         found = {c: find_calibration(j["judge_id"], reports) for c, j in judged.items()}
         metrics["judges"] = {c: {**j, "calibrated": found[c] is not None, "calibration": found[c]} for c, j in judged.items()}
     score_s = time.perf_counter() - t_score
