@@ -131,3 +131,13 @@ def test_the_confusion_figure_escapes_labels():
 
     svg = confusion_svg([[1, 0], [2, 3]], ["<script>x</script>", "b&c"], ["yes", "no"], 'title "<b>"')
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "b&amp;c" in svg
+
+
+def test_a_label_off_the_scale_is_one_line_not_dropped(tmp_path):
+    from ragsweep.errors import DataError
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps({"id": "a", "context": "p", "claim": "c", "labels": ["good", "<b>meh</b>"]}) + "\n")
+    with pytest.raises(DataError) as err:
+        main(["--set", str(path), "--format", "generic", "--positive", "good", "--scale", "good,bad"])
+    assert str(err.value) == f"{path}, record id 'a', field 'labels': label '<b>meh</b>' is not on --scale (good, bad)"

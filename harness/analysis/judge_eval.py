@@ -35,7 +35,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 from ragsweep.analysis.confusion_figure import confusion_svg
 from ragsweep.analysis.pairwise import judge_config
-from ragsweep.errors import ConfigError
+from ragsweep.errors import ConfigError, DataError
 from ragsweep.judges.calibration_sets import EXPERTQA_CORRECTNESS, EXPERTQA_SUPPORT, CalibrationItem, read_expertqa_claims, read_labelled_jsonl
 from ragsweep.judges.readers import score_range
 from ragsweep.metrics.agreement import accuracy, balanced_accuracy, bootstrap_interval, cohen_kappa, krippendorff_alpha, spearman, weighted_kappa
@@ -207,7 +207,11 @@ def load_items(args: argparse.Namespace) -> tuple[list[CalibrationItem], tuple[s
         return items, positive, EXPERTQA_SCALES[args.label]
     if not args.positive:
         raise ConfigError("judge-eval --format generic needs --positive: the label(s) that count as a positive verdict, comma-separated")
-    return read_labelled_jsonl(args.set), tuple(args.positive.split(",")), tuple(args.scale.split(",")) if args.scale else None
+    items, scale = read_labelled_jsonl(args.set), tuple(args.scale.split(",")) if args.scale else None
+    for item in items if scale else ():  # a label off the scale would leave the graded figures unseen, not count
+        if off := [label for label in item.labels if str(label) not in scale]:
+            raise DataError(args.set, f"label {off[0]!r} is not on --scale ({', '.join(scale)})", record=f"id {item.item_id!r}", field="labels")
+    return items, tuple(args.positive.split(",")), scale
 
 
 def main(argv: list[str] | None = None) -> int:
