@@ -118,7 +118,12 @@ class Pipeline:
         for module in modules:
             self.code[module] = code_identity(module)
         identities = [self.code[m] for m in modules]
-        identity = None if None in identities else identities[0] if len(modules) == 1 else sha256_text("\n".join(f"{m} {i}" for m, i in zip(modules, identities)))
+        if None in identities:
+            identity = None  # some source cannot be found: never cached (component_code_version)
+        elif len(modules) == 1:
+            identity = identities[0]  # the common case, keyed as before
+        else:
+            identity = sha256_text("\n".join(f"{m} {i}" for m, i in zip(modules, identities)))
         return component_code_version(component, identity)
 
     def _stage(
