@@ -155,10 +155,12 @@ RETRIEVERS: Registry[Any] = Registry("retriever", "ragsweep.retrievers")
 RERANKERS: Registry[Any] = Registry("reranker", "ragsweep.rerankers")
 GENERATORS: Registry[Any] = Registry("generator", "ragsweep.generators")
 JUDGES: Registry[Any] = Registry("judge", "ragsweep.judges")
+ASSESSORS: Registry[Any] = Registry("assessor", "ragsweep.assessors")
 TASKS: Registry[Any] = Registry("task", "ragsweep.tasks")
 METRICS: Registry[Any] = Registry("metric", "ragsweep.scoring")  # chosen by the scoring config group, not one per run
 
 # The Hydra config group each registry serves.
 BY_GROUP: dict[str, Registry[Any]] = {
     "task": TASKS, "chunker": CHUNKERS, "retriever": RETRIEVERS, "reranker": RERANKERS, "generator": GENERATORS, "judge": JUDGES,
+    "assessor": ASSESSORS,
 }

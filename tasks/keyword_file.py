@@ -26,12 +26,12 @@ FORMAT = "ragsweep-keywords"
 VERSION = 1
 
 
-def split_task_config(task_cfg: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
-    """(the task's own config, its keyword annotation file or None): ``keywords`` is read by the harness,
-    not by the task class, so any suite can carry one."""
+def split_task_config(task_cfg: dict[str, Any]) -> tuple[dict[str, Any], Path | None, Path | None]:
+    """(the task's own config, its keyword annotation file or None, its qrels file or None): ``keywords`` and
+    ``qrels`` are read by the harness, not by the task class, so any suite can carry them."""
     own = dict(task_cfg)
-    keywords = own.pop("keywords", None)
-    return own, (resolve_path(keywords) if keywords else None)
+    keywords, qrels = own.pop("keywords", None), own.pop("qrels", None)
+    return own, (resolve_path(keywords) if keywords else None), (resolve_path(qrels) if qrels else None)
 
 
 def _strings(value: Any, path: Path, qid: str, field: str) -> tuple[str, ...]:

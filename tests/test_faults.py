@@ -489,7 +489,7 @@ def test_corrupt_cache_entries_are_moved_aside_and_recomputed(tmp_path, clean_ru
     caplog.set_level(logging.WARNING)
     run_dir, info = run(tmp_path, *overrides)
     assert statuses(info) == {"load": "computed", "chunk": "computed", "index": "computed", "retrieve": "computed",
-                              "rerank": "skipped", "generate": "computed", "judge": "skipped"}
+                              "rerank": "skipped", "generate": "computed", "judge": "skipped", "assess": "skipped"}
     pd.testing.assert_frame_equal(_comparable(run_dir), clean_run)
     assert len(list((tmp_path / "cache").rglob("*.corrupt"))) >= 4
     assert caplog.text.count("corrupt cache entry") >= 4 and "moved aside" in caplog.text

@@ -14,13 +14,13 @@ from tests.helpers import run, statuses
 def test_rerun_is_all_cache_hits_and_byte_identical(tmp_path):
     run_dir, first = run(tmp_path, "task=span_mini", "retriever=bm25")
     assert statuses(first) == {
-        "load": "computed", "chunk": "computed", "index": "computed", "retrieve": "computed", "rerank": "skipped", "generate": "computed", "judge": "skipped"
+        "load": "computed", "chunk": "computed", "index": "computed", "retrieve": "computed", "rerank": "skipped", "generate": "computed", "judge": "skipped", "assess": "skipped"
     }
     records_hash = sha256_file(run_dir / "records.parquet")
     metrics_hash = sha256_file(run_dir / "metrics.json")
     _, second = run(tmp_path, "task=span_mini", "retriever=bm25")
     assert statuses(second) == {
-        "load": "hit", "chunk": "hit", "index": "hit", "retrieve": "hit", "rerank": "skipped", "generate": "hit", "judge": "skipped"
+        "load": "hit", "chunk": "hit", "index": "hit", "retrieve": "hit", "rerank": "skipped", "generate": "hit", "judge": "skipped", "assess": "skipped"
     }
     assert sha256_file(run_dir / "records.parquet") == records_hash
     assert sha256_file(run_dir / "metrics.json") == metrics_hash
@@ -31,7 +31,7 @@ def test_changing_the_generator_reuses_retrieval(tmp_path):
     run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive")
     _, info = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=none")
     assert statuses(info) == {
-        "load": "hit", "chunk": "hit", "index": "hit", "retrieve": "hit", "rerank": "skipped", "generate": "skipped", "judge": "skipped"
+        "load": "hit", "chunk": "hit", "index": "hit", "retrieve": "hit", "rerank": "skipped", "generate": "skipped", "judge": "skipped", "assess": "skipped"
     }
 
 
@@ -39,7 +39,7 @@ def test_changing_a_chunker_parameter_invalidates_exactly_its_downstream(tmp_pat
     run(tmp_path, "task=multihop_mini", "retriever=bm25")
     _, info = run(tmp_path, "task=multihop_mini", "retriever=bm25", "chunker.size=32")
     assert statuses(info) == {
-        "load": "hit", "chunk": "computed", "index": "computed", "retrieve": "computed", "rerank": "skipped", "generate": "computed", "judge": "skipped"
+        "load": "hit", "chunk": "computed", "index": "computed", "retrieve": "computed", "rerank": "skipped", "generate": "computed", "judge": "skipped", "assess": "skipped"
     }
 
 

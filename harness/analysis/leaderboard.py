@@ -33,7 +33,8 @@ def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
         except DataError as err:
             log.warning("skipping unreadable run %s: %s", metrics_path.parent, err)
             continue
-        judges = {c: {**j, "calibration": find_calibration(j["judge_id"], reports)} for c, j in (folder.metrics.get("judges") or {}).items()}
+        judges = {c: {**j, "calibration": find_calibration(j["judge_id"], reports) or j.get("run_calibration")}
+                  for c, j in (folder.metrics.get("judges") or {}).items()}
         runs.append({"path": folder.path, "metrics": folder.metrics, "info": folder.info, "judges": judges})
     return runs
 

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pairwise": ("ragsweep.analysis.pairwise", "LLM judge: which of two runs answers better, per query"),
     "judge-eval": ("ragsweep.analysis.judge_eval", "how well a judge agrees with human labels on a calibration set"),
     "judge-invariance": ("ragsweep.analysis.judge_invariance", "do two judges rank a sweep's configurations alike (Kendall's tau)"),
+    "trec-export": ("ragsweep.analysis.trec_export", "a run as TREC run and qrels files, checked against the run's own scores"),
     "keywords": ("ragsweep.annotate.keywords", "annotate a suite with CoFE-RAG keywords (Hydra overrides)"),
     "synthetic": ("ragsweep.annotate.synthetic", "write a synthetic span-referenced suite from a folder of text (Hydra overrides)"),
     "study": ("ragsweep.analysis.study", "the chunking study's table and plot from a sweep"),

@@ -1,9 +1,11 @@
-"""The cached stage pipeline: load -> chunk -> index -> retrieve -> rerank -> generate -> judge.
+"""The cached stage pipeline: load -> chunk -> index -> retrieve -> rerank -> generate -> judge -> assess.
 
 Each stage's key chains its upstream key, so changing a component invalidates exactly the stages
 downstream of it: a new generator reuses chunks, index and retrieval; a new chunker parameter redoes
 chunking and everything after it. The index is built only when retrieval is not cached already.
-Scoring is cheap and always recomputed (ragsweep.scoring).
+Scoring is cheap and always recomputed (ragsweep.scoring). The assess stage (assessor=llm) keeps its LLM labels
+in the assessment store by content instead of one entry per run (ragsweep.assessors.store), so labels are shared
+across the configurations of a sweep.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from ragsweep.errors import ContractError
 from ragsweep.store.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
 from ragsweep.errors import DataError
 from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
-from ragsweep.registry import BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
+from ragsweep.assessors.store import AssessmentStore
+from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
 from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
 from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
+from ragsweep.tasks.qrels_file import apply_qrels
 
 log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
-STAGE_VERSIONS = {"load": "4", "chunk": "3", "index": "1", "retrieve": "2", "rerank": "1", "generate": "3", "judge": "1"}
+STAGE_VERSIONS = {"load": "4", "chunk": "3", "index": "1", "retrieve": "2", "rerank": "1", "generate": "3", "judge": "1", "assess": "1"}
 
 
 @dataclass
@@ -62,6 +66,9 @@ class PipelineResult:
     lower_is_better: list[str] = field(default_factory=list)  # judged columns where lower is better (from the rubrics)
     headline_extra: list[str] = field(default_factory=list)  # judged columns the rubrics mark as headline
     column_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column -> its judge (id, rubric, models)
+    assessments: list[dict[str, Any]] = field(default_factory=list)  # one per query with assessor=llm (labels, nuggets)
+    assessment_stats: dict[str, Any] = field(default_factory=dict)  # what the assessor asked, reused from the store, could not read
+    assessor_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column prefix -> the assessor's judge
 
 
 @dataclass
@@ -71,25 +78,29 @@ class Components:
 
     task: Any
     keywords_file: Path | None
+    qrels_file: Path | None
     chunker: Any
     retriever: Any
     reranker: Any | None
     generator: Any | None
     judge: Any | None
+    assessor: Any | None
 
     @classmethod
     def build(cls, cfg: dict[str, Any]) -> Components:
-        task_cfg, keywords_file = split_task_config(cfg["task"])
+        task_cfg, keywords_file, qrels_file = split_task_config(cfg["task"])
         generator = None if cfg["generator"]["name"] == "none" else GENERATORS.build(cfg["generator"])
         JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails even where no answer will be judged
         return cls(
             task=TASKS.build(task_cfg),
             keywords_file=keywords_file,
+            qrels_file=qrels_file,
             chunker=CHUNKERS.build(cfg["chunker"]),
             retriever=RETRIEVERS.build(cfg["retriever"]),
             reranker=None if cfg["reranker"]["name"] == "none" else RERANKERS.build(cfg["reranker"]),
             generator=generator,
             judge=None if cfg["judge"]["name"] == "none" or generator is None else JUDGES.build(cfg["judge"]),
+            assessor=None if cfg.get("assessor", {"name": "none"})["name"] == "none" else ASSESSORS.build(cfg["assessor"]),
         )
 
 
@@ -139,8 +150,8 @@ class Pipeline:
     def run(self) -> PipelineResult:
         cfg = self.cfg
         parts = Components.build(cfg)
-        task, keywords_file = parts.task, parts.keywords_file
-        data_files = task.data_files() + ([keywords_file] if keywords_file else [])
+        task, keywords_file, qrels_file = parts.task, parts.keywords_file, parts.qrels_file
+        data_files = task.data_files() + [f for f in (keywords_file, qrels_file) if f]
         for path in data_files:  # the loaders' own checks name the record; this one names any file left
             if not path.exists():
                 raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
@@ -151,6 +162,8 @@ class Pipeline:
             docs, queries = task.checked_load()
             if keywords_file:
                 queries = apply_keywords(queries, keywords_file)
+            if qrels_file:
+                queries = apply_qrels(queries, docs, qrels_file)
             return {
                 "documents": documents_table(docs),
                 "queries": [q.to_dict() for q in queries],
@@ -182,6 +195,7 @@ class Pipeline:
         generations, generate_key = self._generate(parts.generator, rerank_key, by_id, queries, reranked)
         judgements = self._judge(parts.judge, generate_key, by_id, queries, generations)
         judged = bool(judgements)
+        assessments, assessment_stats = self._assess(parts.assessor, documents, chunks, queries, reranked, generations)
         return PipelineResult(
             documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations,
             judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
@@ -191,6 +205,8 @@ class Pipeline:
             lower_is_better=list(getattr(parts.judge, "lower_is_better", [])) if judged else [],
             headline_extra=list(getattr(parts.judge, "headline_columns", [])) if judged else [],
             column_judges=dict(getattr(parts.judge, "column_judges", {})) if judged else {},
+            assessments=assessments, assessment_stats=assessment_stats,
+            assessor_judges=parts.assessor.judges() if parts.assessor is not None else {},
         )
 
     def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> tuple[list[Retrieved], str, dict[str, Any]]:
@@ -283,6 +299,25 @@ class Pipeline:
             "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),
             failed=lambda v: any(e for errors in v["errors"].values() for e in errors),
         )
+
+    def _assess(
+        self, assessor: Any | None, documents: list[Document], chunks: list[Chunk], queries: list[Query], ranked: list[Retrieved],
+        generations: list[Generation],
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Labels and nuggets, from the assessment store where it has them (keyed by content, the assessor's identity
+        and its code), else asked now. A hit when nothing had to be asked; its failed calls count as failed results."""
+        if assessor is None:
+            self.stages["assess"] = StageStat("skipped")
+            return [], {}
+        t0 = time.perf_counter()
+        store = AssessmentStore(self.cache, {"version": STAGE_VERSIONS["assess"], "code": self._code(assessor)})
+        assessments, stats = assessor.assess(store, queries, documents, chunks, ranked, generations)
+        asked = [v for v in stats.values() if isinstance(v, dict) and "new" in v]
+        self.failed_llm_results += sum(v["failed"] for v in asked)
+        status = "computed" if any(v["new"] or v["invalid"] or v["failed"] for v in asked) else "hit"
+        self.stages["assess"] = StageStat(status, time.perf_counter() - t0, store.identity)
+        log.info("stage %-8s %-8s %.2fs", "assess", status, self.stages["assess"].wall_s)
+        return assessments, stats
 
     def _llm_stage(self, name: str, key: str, compute: Callable[[list[int]], list[Any]], n: int, failed: Callable[[Any], bool]) -> list[Any]:
         """A stage of one LLM result per query, ``compute(query indices)``. An entry holding failed calls is

@@ -44,6 +44,26 @@ def headline_summary(metrics: dict[str, Any], n_queries: int) -> str:
     return f"{n_queries} queries: " + (", ".join(shown) or "no metric")
 
 
+def assessor_judges(result: PipelineResult, metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The assessor's judged columns (assessor=llm) with their judge. The relevance judge carries its agreement with
+    the gold measured in this very run (``run_calibration``: kappa on the pool chunks the gold decides); the nugget
+    judge has no human labels here and is shown uncalibrated."""
+    agreement = metrics["summary"].get("assessor_gold_agreement") or {}
+    measured = None
+    if agreement.get("cohen_kappa") is not None:
+        validity = agreement["n"] / (agreement["n"] + agreement["unreadable"])
+        measured = {"set": "this run's gold", "items": agreement["n"], "validity": validity, "statistic": "cohen_kappa",
+                    "value": agreement["cohen_kappa"], "ci_low": agreement["ci_low"], "ci_high": agreement["ci_high"], "file": "metrics.json"}
+    out = {}
+    for column in metrics["metrics"]:
+        for prefix, judge in result.assessor_judges.items():
+            if column.startswith(prefix):
+                is_relevance = prefix.startswith("judged_")
+                out[column] = {**judge, "language": result.language, "context_chunks": None,
+                               **({"run_calibration": measured} if is_relevance and measured else {})}
+    return out
+
+
 def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = ()) -> Path:
     """Run the pipeline for one resolved config and write its results folder."""
     t0 = time.perf_counter()
@@ -68,11 +88,11 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     metrics["headline_metrics"] = headline_metrics(families, result)
     if lower := lower_is_better(families, result):
         metrics["lower_is_better"] = lower
-    if judged := {c: j for c, j in result.column_judges.items() if c in metrics["metrics"]}:
+    if judged := {**{c: j for c, j in result.column_judges.items() if c in metrics["metrics"]}, **assessor_judges(result, metrics)}:
         # Each judged column names its judge and the calibration judge-eval measured for it when this run was
         # scored (the leaderboard looks it up again when it renders: a calibration run later is shown then).
         reports = calibration_reports(Path(plain["results_dir"]))
-        found = {c: find_calibration(j["judge_id"], reports) for c, j in judged.items()}
+        found = {c: find_calibration(j["judge_id"], reports) or j.get("run_calibration") for c, j in judged.items()}
         metrics["judges"] = {c: {**j, "calibrated": found[c] is not None, "calibration": found[c]} for c, j in judged.items()}
     score_s = time.perf_counter() - t_score
     name = run_name(choices, plain, overrides)
@@ -99,6 +119,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
             name: len(records) - stat["n"] for name, stat in metrics["metrics"].items() if stat["n"] < len(records)
         },
         "stages": stages,
+        **({"assessment": result.assessment_stats} if result.assessment_stats else {}),
         "cache_hits": sum(1 for v in result.stages.values() if v.status == "hit"),
         "counters": runtime.counters(),
         "wall_s": round(time.perf_counter() - t0, 4),

@@ -36,6 +36,7 @@ class QueryView:
     judgement: dict[str, Any] | None
     language: str
     invalid_policy: str  # the judge's: "exclude" (an unreadable verdict is left out) or "zero"
+    assessment: dict[str, Any] | None = None  # the assessor's labels and nuggets (assessor=llm)
 
 
 class Metric(ABC):

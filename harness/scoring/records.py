@@ -65,6 +65,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
     reranked = {r.query_id: r for r in result.reranked}
     generations = {g.query_id: g for g in result.generations}
     judgements = {j["query_id"]: j for j in result.judgements}
+    assessments = {a["query_id"]: a for a in result.assessments}
     doc_sections = {d.doc_id: d.metadata["sections"] for d in result.documents if d.metadata.get("sections")}
     records = []
     for q in result.queries:
@@ -75,6 +76,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
             query=q, ranked=ranked, retrieved=[by_id[cid] for cid in retrieved[q.query_id].chunk_ids], reranked=final is not retrieved[q.query_id],
             gold_doc_chunks=[c for d in sorted(gold_docs) for c in by_doc.get(d, [])], by_id=by_id, doc_sections=doc_sections,
             generation=generations.get(q.query_id), judgement=judgements.get(q.query_id), language=result.language, invalid_policy=invalid_policy,
+            assessment=assessments.get(q.query_id),
         )
         row: dict[str, Any] = {
             "query_id": q.query_id,

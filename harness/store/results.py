@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ragsweep.store.results")
 
-GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge")
+GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge", "assessor")
+# Groups named in a run's folder name only when chosen (not ``none``): names of runs without them stay as they were.
+OPTIONAL_GROUPS = ("assessor",)
 
 
 
@@ -62,7 +64,8 @@ def named_overrides(overrides: Sequence[str]) -> list[str]:
 def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[str] = ()) -> str:
     """Readable and unique: the config file chosen per group and the parameters overridden on the command
     line (so chunk sizes 64 / 128 / 256 read apart), then a hash of the resolved run config."""
-    parts = [*(choices.get(g, "?") for g in GROUPS), *named_overrides(overrides)]
+    chosen = [choices.get(g, "?") for g in GROUPS if g not in OPTIONAL_GROUPS or choices.get(g) not in (None, "none")]
+    parts = [*chosen, *named_overrides(overrides)]
     readable = "__".join(re.sub(r"[^A-Za-z0-9._=-]+", "_", p).strip("_") for p in parts)[:150]
     return f"{readable}__{config_hash(cfg)[:8]}"
 

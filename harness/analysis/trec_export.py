@@ -1,0 +1,108 @@
+"""``ragsweep trec-export RUN_DIR``: a run as TREC files, and the check that trec_eval's numbers from them are the
+run's own.
+
+Writes ``<run>.run`` (the final ranking of every query: ``query_id Q0 chunk_id rank score tag``; ``--level doc``
+gives each document at its best chunk's rank instead) and, for a run with an assessor, ``<run>.qrels`` (every label
+behind its judged columns: gold-decided and LLM grades, 0-3). Then it reads both files back, scores them as
+trec_eval does (ragsweep.store.trec_files.evaluate) and compares per query with the run's ``judged_ndcg@k``,
+``judged_precision@k`` and ``judged@k`` columns: it reports how many values agree to 1e-9 and exits 1 if any does
+not. Tied scores are written one float step apart in rank order (ragsweep.store.trec_files), so trec_eval ranks
+exactly as the run did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from ragsweep.errors import ConfigError
+from ragsweep.store.cache import atomic_write_bytes
+from ragsweep.store.run_folder import RunFolder
+from ragsweep.store.trec_files import evaluate, qrels_lines, read_qrels, read_run, run_lines
+
+log = logging.getLogger("ragsweep.analysis.trec_export")
+
+TOLERANCE = 1e-9
+COLUMNS = {"ndcg_cut": "judged_ndcg@{k}", "P": "judged_precision@{k}", "judged": "judged@{k}"}
+
+
+def doc_level(chunk_ids: list[str], doc_ids: list[str], scores: list[float]) -> tuple[list[str], list[float]]:
+    """Each document once, at its first (best) chunk's rank and score."""
+    seen: dict[str, float] = {}
+    for doc, score in zip(doc_ids, scores):
+        seen.setdefault(doc, score)
+    return list(seen), list(seen.values())
+
+
+def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[str, Any]:
+    folder = RunFolder.read(run_dir)
+    records = folder.records()
+    tag = tag or "ragsweep"
+    rankings = []
+    for _, r in records.iterrows():
+        chunk_ids, scores = list(r["ranked_chunk_ids"]), [float(s) for s in r["ranked_scores"]]
+        if level == "doc":
+            chunk_ids, scores = doc_level(chunk_ids, [c["doc_id"] for c in r["ranked_chunks"]], scores)
+        rankings.append((str(r["query_id"]), chunk_ids, scores))
+    name = run_dir.name
+    run_path = out_dir / f"{name}.run"
+    atomic_write_bytes(run_path, ("\n".join(run_lines(rankings, tag)) + "\n").encode("utf-8"))
+    report: dict[str, Any] = {"run": str(run_path), "queries": len(rankings), "level": level}
+    if "assessment_labels" not in records.columns:
+        log.info("%s: no assessor labels in this run (assessor=none): run file only", name)
+        return report
+    labels = {str(r["query_id"]): {cid: grade for cid, (grade, _) in json.loads(r["assessment_labels"]).items()}
+              for _, r in records.iterrows() if isinstance(r["assessment_labels"], str)}
+    qrels_path = out_dir / f"{name}.qrels"
+    atomic_write_bytes(qrels_path, ("\n".join(qrels_lines(labels)) + "\n").encode("utf-8"))
+    report["qrels"] = str(qrels_path)
+    if level == "chunk":
+        report["round_trip"] = round_trip(records, run_path, qrels_path)
+    return report
+
+
+def round_trip(records: Any, run_path: Path, qrels_path: Path) -> dict[str, Any]:
+    """The files read back and scored as trec_eval does, against the run's own columns."""
+    ks = sorted({int(c.split("@")[1]) for c in records.columns if c.startswith("judged@")})
+    scored = evaluate(read_run(run_path), read_qrels(qrels_path), ks, relevant_from=int(records["relevant_from"].dropna().iloc[0]))
+    compared = agree = 0
+    mismatches: list[str] = []
+    for _, r in records.iterrows():
+        qid = str(r["query_id"])
+        for measure, column in COLUMNS.items():
+            for k in ks:
+                ours, theirs = r.get(column.format(k=k)), scored.get(qid, {}).get(f"{measure}.{k}")
+                if ours is None or ours != ours:
+                    ours = None
+                if ours is None and theirs is None:
+                    continue
+                compared += 1
+                if ours is not None and theirs is not None and abs(ours - theirs) <= TOLERANCE:
+                    agree += 1
+                else:
+                    mismatches.append(f"{qid} {column.format(k=k)}: run {ours}, files {theirs}")
+    return {"compared": compared, "agree": agree, "mismatches": mismatches}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ragsweep trec-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="a run folder (results/runs/<sweep>/<run>)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the files (default: the run folder)")
+    parser.add_argument("--level", choices=("chunk", "doc"), default="chunk", help="rank chunks (default) or documents at their best chunk")
+    parser.add_argument("--tag", default=None, help="the run tag column (default ragsweep)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not (args.run_dir / "metrics.json").is_file():
+        raise ConfigError(f"{args.run_dir}: not a run folder (no metrics.json)")
+    report = export(args.run_dir, args.out or args.run_dir, args.level, args.tag)
+    check = report.get("round_trip")
+    log.info("wrote %s%s", report["run"], f" and {report['qrels']}" if "qrels" in report else "")
+    if check:
+        log.info("trec_eval-style scores from the files agree with the run's on %d of %d values", check["agree"], check["compared"])
+        for line in check["mismatches"][:10]:
+            log.error("differs: %s", line)
+        return 1 if check["mismatches"] else 0
+    return 0
