@@ -356,3 +356,54 @@ def test_assessor_config_faults_are_one_line(tmp_path):
         run(tmp_path, "assessor=llm", SCRIPTED, "~assessor.prompts.relevance.version")
     with pytest.raises(ConfigError, match="gold_grade and assessor.relevant_from are grades on the 0-3 scale"):
         run(tmp_path, "assessor=llm", SCRIPTED, "assessor.relevant_from=5")
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _sweep(tmp_path: Path, *args: str) -> list[dict]:
+    """`ragsweep sweep trec` through the command, the scripted model as assessor; each run's metrics.json."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAGSWEEP_RESULTS": str(tmp_path / "results"), "RAGSWEEP_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-m", "ragsweep", "sweep", "trec", SCRIPTED, *args], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = sorted((tmp_path / "results" / "runs" / "trec").glob("*/metrics.json"))
+    return [{**json.loads(p.read_text()), "info": json.loads((p.parent / "run.json").read_text())} for p in runs]
+
+
+def _check_sweep(runs: list[dict], k: int) -> None:
+    for m in runs:
+        for column in (f"judged_ndcg@{k}", f"judged@{k}", "nugget_vital_strict", "nugget_missed_retrieval", "nugget_missed_generation"):
+            assert column in m["metrics"], (m["components"], column)
+        assert m["summary"]["nuggets_missed_retrieval"] + m["summary"]["nuggets_missed_generation"] <= m["summary"]["nuggets_total"]
+        relevance = m["info"]["assessment"]["relevance"]
+        assert relevance["from_store"] + relevance["new"] + relevance["invalid"] + relevance["failed"] == relevance["distinct"]
+    # labels are shared: the sweep asked fewer labels than its runs needed
+    needed = sum(m["info"]["assessment"]["relevance"]["distinct"] for m in runs)
+    asked = sum(m["info"]["assessment"]["relevance"]["new"] for m in runs)
+    assert asked < needed
+
+
+@pytest.mark.process
+def test_trec_sweep_on_multihop_mini(tmp_path):
+    runs = _sweep(tmp_path)
+    assert len(runs) == 9
+    _check_sweep(runs, 10)
+    assert all(m["summary"]["assessor_gold_agreement"]["cohen_kappa"] is not None for m in runs)  # fully judged: both classes
+
+
+@pytest.mark.process
+def test_trec_sweep_on_hotpotqa_sample(tmp_path):
+    import os
+
+    data = Path(os.environ.get("RAGSWEEP_DATA", "data"))
+    if not (data / "hotpotqa_sample" / "questions.json").is_file():
+        pytest.skip("hotpotqa_sample is not here (set RAGSWEEP_DATA to the folder that holds it)")
+    runs = _sweep(tmp_path, "task=hotpotqa_sample", "assessor.fully_judged=false", "assessor.depth=5", "chunker=fixed_tokens,sentences",
+                  "retriever=bm25", f"task.path={data / 'hotpotqa_sample'}")
+    assert len(runs) == 2
+    _check_sweep(runs, 10)
