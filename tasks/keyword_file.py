@@ -9,7 +9,7 @@ them. The file format::
 
 CoFE-RAG's released data set file (``rag_dataset_en.json``: ``{"examples": [{"query", "coarse_keywords",
 "fine_keywords", ...}]}``) is read as well; its examples carry no ids, so they are matched to the suite's
-questions by question text.
+questions by question text (a text repeated with the same keywords is one annotation).
 """
 
 from __future__ import annotations
@@ -55,28 +55,46 @@ def _entry(entry: Any, path: Path, record: str) -> Keywords:
     return coarse, fine, bool(fine_raw) and all(isinstance(g, str) for g in fine_raw)
 
 
-def cofe_rag_examples(path: Path, data: dict[str, Any]) -> dict[str, Keywords]:
-    """question text -> keywords, from CoFE-RAG's data set file; one question annotated twice is an error."""
+def cofe_rag_examples(path: Path, data: dict[str, Any]) -> list[tuple[str, Keywords]]:
+    """(question text, keywords) per example of CoFE-RAG's data set file, in file order. The released English file
+    repeats two question texts (examples 411 and 918, 653 and 836): examples are kept by position, never merged."""
     examples = data["examples"]
     if not isinstance(examples, list):
         raise DataError(path, f"expected a list, got {type(examples).__name__}", field="examples")
-    out: dict[str, Keywords] = {}
+    out: list[tuple[str, Keywords]] = []
     for i, ex in enumerate(examples):
         record = f"examples[{i}]"
         query = ex.get("query") if isinstance(ex, dict) else None
         if not isinstance(query, str) or not query.strip():
             raise DataError(path, "missing or not a string", record=record, field="query")
-        if query in out:
-            raise DataError(path, "the same query text appears twice (examples are matched by query text)", record=record, field="query")
-        out[query] = _entry(ex, path, record)
+        out.append((query, _entry(ex, path, record)))
     return out
+
+
+def by_question(path: Path, examples: list[tuple[str, Keywords]]) -> dict[str, Keywords]:
+    """question text -> keywords, for matching a data set file to another suite's questions by text. A text that
+    appears twice with the same keywords is one annotation; with different keywords the match is ambiguous."""
+    out: dict[str, Keywords] = {}
+    first: dict[str, int] = {}
+    for i, (query, keywords) in enumerate(examples):
+        if query in out and out[query] != keywords:
+            raise DataError(path, f"the same query text as examples[{first[query]}] with other keywords: a question matched by text would be ambiguous",
+                            record=f"examples[{i}]", field="query")
+        out.setdefault(query, keywords)
+        first.setdefault(query, i)
+    return out
+
+
+def repeated_texts(examples: list[tuple[str, Keywords]]) -> int:
+    """How many examples repeat an earlier example's question text."""
+    return len(examples) - len({query for query, _ in examples})
 
 
 def read_keywords(path: Path) -> tuple[dict[str, Keywords], bool]:
     """(annotations, whether they are keyed by question text rather than query id)."""
     data = read_json(path)
     if isinstance(data, dict) and "examples" in data and "format" not in data:
-        return cofe_rag_examples(path, data), True
+        return by_question(path, cofe_rag_examples(path, data)), True
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise DataError(path, f"not a keyword annotation file (expected \"format\": \"{FORMAT}\", or CoFE-RAG's {{\"examples\": [...]}})")
     if data.get("version") != VERSION:

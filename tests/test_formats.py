@@ -281,14 +281,59 @@ def test_cofe_rag_file_as_the_keywords_of_another_suite_matches_by_question_text
     assert (q.keywords_coarse, q.keywords_fine, q.metadata) == (("flour",), (("500 g",),), {"keywords_flat": True})
 
 
-def test_cofe_rag_unconverted_document_and_duplicate_query(tmp_path):
+def test_cofe_rag_missing_document_is_kept_and_named_and_repeated_texts_are_two_queries(tmp_path, caplog):
     suite = cofe_suite(tmp_path)
     (suite / "docs" / "light.txt").unlink()
-    with pytest.raises(DataError, match=r"examples\[0\], field 'file_name': gold document 'light.pdf': no text file for it in the corpus \(convert it"):
-        load(name="cofe_rag", path=str(suite))
-    (suite / "rag_dataset_en.json").write_text(json.dumps({"examples": [COFE_EXAMPLES["examples"][1]] * 2}))
-    with pytest.raises(DataError, match=r"examples\[1\], field 'query': the same query text appears twice"):
-        load(name="cofe_rag", path=str(suite))
+    task = TASKS.build({"name": "cofe_rag", "path": str(suite)})
+    with caplog.at_level("WARNING"):
+        _, queries = task.checked_load()
+    assert [(q.query_id, q.gold_doc_ids, q.metadata.get("missing_document")) for q in queries] == [
+        ("cofe-0000", (), "light.pdf"), ("cofe-0001", ("bread.md",), None)]
+    assert task.describe()["missing_documents"] == 1
+    assert "1 of 2 queries name a document the corpus folder does not hold (first: light.pdf)" in caplog.text
+    # the released file repeats two question texts: each example is its own query, counted
+    examples = COFE_EXAMPLES["examples"]
+    (suite / "rag_dataset_en.json").write_text(json.dumps({"examples": [examples[1], examples[0], {**examples[1], "file_name": "bread.md"}]}))
+    task = TASKS.build({"name": "cofe_rag", "path": str(suite)})
+    _, queries = task.checked_load()
+    assert [q.query_id for q in queries] == ["cofe-0000", "cofe-0001", "cofe-0002"]
+    assert queries[0].question == queries[2].question and task.describe()["repeated_query_texts"] == 1
+    # as another suite's keyword file (matched by text): the same keywords twice are one annotation ...
+    from ragsweep.tasks.keyword_file import read_keywords
+
+    annotations, by_text = read_keywords(suite / "rag_dataset_en.json")
+    assert by_text and annotations["How much flour?"][0] == ("flour",)
+    # ... other keywords for the same text would be ambiguous
+    (suite / "rag_dataset_en.json").write_text(json.dumps({"examples": [examples[1], {**examples[1], "coarse_keywords": ["salt"]}]}))
+    with pytest.raises(DataError, match=r"examples\[1\], field 'query': the same query text as examples\[0\] with other keywords"):
+        read_keywords(suite / "rag_dataset_en.json")
+
+
+def test_cofe_rag_reads_pdf_and_docx_documents(tmp_path, isolated_cache):
+    fpdf = pytest.importorskip("fpdf")
+    docx = pytest.importorskip("docx")
+    root = tmp_path / "cofe"
+    (root / "docs").mkdir(parents=True)
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="The lighthouse guides ships into the harbour.")
+    pdf.output(str(root / "docs" / "light.pdf"))
+    word = docx.Document()
+    word.add_paragraph("Bread takes 500 g of flour.")
+    word.save(str(root / "docs" / "bread.docx"))
+    (root / "rag_dataset_en.json").write_text(json.dumps(COFE_EXAMPLES), "utf-8")
+    docs, queries = load(name="cofe_rag", path=str(root))
+    assert {d.doc_id: d.text for d in docs} == {"bread.docx": "Bread takes 500 g of flour.", "light.pdf": "The lighthouse guides ships into the harbour."}
+    assert [q.gold_doc_ids for q in queries] == [("light.pdf",), ("bread.docx",)]
+    extracted = sorted((tmp_path / "cache" / "extracted").rglob("*.txt"))
+    assert len(extracted) == 2  # cached by content: a second load parses nothing
+    run_dir, _ = run(tmp_path, "task=cofe_rag", f"task.path={root}", "retriever=bm25", "generator=none")
+    records = pd.read_parquet(run_dir / "records.parquet").set_index("query_id")
+    assert records.loc["cofe-0000", "keyword_recall@4"] == 1.0 and records.loc["cofe-0001", "doc_recall@1"] == 1.0
+    (root / "docs" / "light.pdf").write_bytes(b"%PDF-1.4 truncated")
+    with pytest.raises(DataError, match=r"light.pdf: cannot be read as .pdf"):
+        load(name="cofe_rag", path=str(root))
 
 
 # ---- Chroma's format with .txt corpora and the user config --------------------------------------------------
