@@ -371,7 +371,7 @@ def test_clipped_run_counts_affected_rows_in_run_json_metrics_and_leaderboard(tm
 
     task = fs.chroma(tmp_path / "c")
     _published_defects(Path(task["path"]))
-    run_dir, info = run(tmp_path, *fs.overrides(task), "+task.on_invalid_reference=clip", "generator=none", "retriever=bm25")
+    run_dir, info = run(tmp_path, *fs.overrides(task), "task.on_invalid_reference=clip", "generator=none", "retriever=bm25")
     assert info["task"]["clipped_references"] == 1 and info["task"]["rows_without_references"] == 1
     assert info["unscored_queries"]["span_iou@5"] == 1  # the row without references: counted, not scored
     metrics = json.loads((run_dir / "metrics.json").read_text())

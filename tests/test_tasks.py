@@ -145,3 +145,28 @@ def test_nitibench_duplicate_section_is_an_error(tmp_path):
     path.write_text(json.dumps(sections, ensure_ascii=False), "utf-8")
     with pytest.raises(DataError, match=r"digital_signboard_tax_act.json, record 4, field 'section_num': section .*-3 appears twice"):
         NitiBenchTask(str(tmp_path / "s"), questions="questions.csv").load()
+
+
+def test_every_task_config_declares_every_parameter_of_its_loader():
+    """So a documented override (task.on_invalid_reference=clip, task.limit=3) never needs '+'."""
+    import inspect
+
+    import yaml
+
+    from ragsweep.paths import CONFIG_DIR
+    from ragsweep.registry import TASKS
+
+    for path in sorted((CONFIG_DIR / "task").glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text())
+        params = [p for p in inspect.signature(TASKS.get(cfg["name"]).__init__).parameters if p != "self"]
+        assert [p for p in params if p not in cfg] == [], path.name
+
+
+def test_a_task_key_overrides_a_presets_suite_without_restating_it():
+    from hydra import compose, initialize_config_dir
+
+    from ragsweep.paths import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["+sweep=reproduce_jadon", "task.on_invalid_reference=clip", "task.corpus_paths={a: b.md}"])
+    assert (cfg.task.name, cfg.task.on_invalid_reference, dict(cfg.task.corpus_paths)) == ("chroma", "clip", {"a": "b.md"})
