@@ -29,6 +29,12 @@ def word_tokens(text: str, language: Language = "en") -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def jadon_pieces(text: str) -> list[str]:
+    """The sentences Jadon et al.'s SentenceChunker joins, as they are: ``re.split`` on its boundary, whitespace
+    and empty pieces kept."""
+    return _JADON_END.split(text)
+
+
 def check_splitter(splitter: str, language: str) -> str:
     """The splitter name, checked when a component is built (before any work)."""
     if splitter not in SPLITTERS:
@@ -40,7 +46,7 @@ def check_splitter(splitter: str, language: str) -> str:
 
 def sentence_spans(text: str, language: Language = "en", splitter: str = "default") -> list[tuple[int, int]]:
     """Half-open character ranges of sentences, whitespace between them excluded (exact offsets, whatever
-    the splitter).
+    the splitter), except that punkt's first sentence keeps the document's leading whitespace, as NLTK's does.
 
     English, by ``splitter``: ``default`` splits after ``.!?`` followed by whitespace and at blank lines;
     ``jadon`` only after ``.!?`` followed by whitespace, as Jadon et al.'s SentenceChunker; ``punkt`` is NLTK's
@@ -61,7 +67,9 @@ def sentence_spans(text: str, language: Language = "en", splitter: str = "defaul
         if pos < len(text):
             spans.append((pos, len(text)))
     elif splitter == "punkt":
-        spans = list(_punkt().span_tokenize(text))
+        # As nltk.sent_tokenize, which Meta-Chunking splits with: the first sentence keeps the document's leading
+        # whitespace (punkt's spans are otherwise already stripped).
+        return [(s, e) for s, e in _punkt().span_tokenize(text) if text[s:e].strip()]
     else:
         spans = [(s.start, s.end) for s in _pysbd().segment(text)]
     return [(s, e) for s, e in (strip_span(text, s, e) for s, e in spans) if e > s]

@@ -198,7 +198,8 @@ def text_field(rec: dict[str, Any], key: str, path: object, record: object) -> s
 def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Query], corpus: str | None = None) -> None:
     """What every loaded suite must satisfy, whatever its format: questions exist, ids are unique,
     questions are not blank, metadata is not absurdly deep, and every gold span is non-empty and lies inside
-    a known document. Corpus faults name ``corpus`` (the corpus file or folder), question faults ``source``;
+    a known document (past its end only where the loader kept such spans on purpose: metadata
+    ``past_end_references``, Chroma's ``on_invalid_reference=reference``). Corpus faults name ``corpus`` (the corpus file or folder), question faults ``source``;
     questions are numbered from 1 in load order."""
     if not queries:
         raise DataError(source, "the suite has no questions")
@@ -229,7 +230,7 @@ def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Qu
         for j, s in enumerate(q.gold_spans):
             if s.length == 0:
                 bad.add(f"zero-length gold span {s.doc_id}[{s.start}:{s.end})", record=record, field=f"gold_spans[{j}]")
-            elif s.doc_id not in doc_len or s.end > doc_len[s.doc_id]:
+            elif s.doc_id not in doc_len or (s.end > doc_len[s.doc_id] and not q.metadata.get("past_end_references")):
                 bad.add(f"gold span {s.doc_id}[{s.start}:{s.end}) lies outside the corpus", record=record, field=f"gold_spans[{j}]")
     bad.raise_if_any()
 

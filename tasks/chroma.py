@@ -12,8 +12,11 @@ Published span-QA sets carry two reference defects that the reference scorer acc
 the end of their corpus, and rows with an empty reference list. ``on_invalid_reference`` decides:
 ``error`` (default) stops with the row named; ``clip`` cuts such a span to the corpus and scores it, and keeps
 a row without references as a question with no gold spans (counted, never scored as a miss or a hit);
-``skip`` drops such a reference, and a row left with none. Both count every affected row and reference in
-the run's task description (run.json), which the leaderboard shows.
+``skip`` drops such a reference, and a row left with none; ``reference`` does what the reference scorer does, for
+reproducing published tables: a span past the end keeps its full length (its characters past the end can never be
+covered, so they stay in the recall denominator and count as uncovered in IoU's and Omega's), and a row without
+references is scored recall 1, precision 0, IoU 0, Omega 0 (ragsweep.scoring.span). Each policy but ``error`` counts
+every affected row and reference in the run's task description (run.json), which the leaderboard shows.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from ragsweep.types import Document, Query, Span
 from ragsweep.tasks.base import RecordErrors, Task, inside, read_csv, read_text, require_file, resolve_path
 
 REQUIRED_COLUMNS = ("question", "references", "corpus_id")
-INVALID_REFERENCE_POLICIES = ("error", "clip", "skip")
+INVALID_REFERENCE_POLICIES = ("error", "clip", "skip", "reference")
 
 
 @TASKS.register("chroma")
@@ -109,7 +112,7 @@ class ChromaTask(Task):
         rows = self._rows()
         files = self._corpus_files(rows)
         texts = {cid: read_text(path) for cid, path in files.items()}
-        self._counts = {"clipped_references": 0, "skipped_references": 0, "rows_without_references": 0, "skipped_rows": 0}
+        self._counts = {"clipped_references": 0, "skipped_references": 0, "past_end_references": 0, "rows_without_references": 0, "skipped_rows": 0}
         queries = []
         bad = RecordErrors(self.questions_path)
         for n, row in enumerate(rows, start=1):
@@ -137,12 +140,15 @@ class ChromaTask(Task):
                 self._counts["skipped_rows"] += 1
                 return None
             self._counts["rows_without_references"] += 1
+        flags = {}
+        if self.policy == "reference":
+            flags = {"empty_references": True} if not spans else {"past_end_references": True} if any(sp.end > len(texts[corpus_id]) for sp in spans) else {}
         return Query(
             query_id=f"q{n:04d}",
             question=row["question"],
             gold_spans=spans,
             gold_doc_ids=(corpus_id,),
-            metadata={"corpus_id": corpus_id},
+            metadata={"corpus_id": corpus_id, **flags},
         )
 
     def _references(self, raw: str, corpus: str, corpus_id: str, record: str) -> tuple[Span, ...]:
@@ -154,7 +160,7 @@ class ChromaTask(Task):
             raise DataError(self.questions_path, f"expected a JSON list, got {type(refs).__name__}", record=record, field="references")
         if not refs and self.policy == "error":
             raise DataError(
-                self.questions_path, "empty reference list (task.on_invalid_reference=clip or skip accepts it, counted)", record=record, field="references"
+                self.questions_path, "empty reference list (task.on_invalid_reference=clip, skip or reference accepts it, counted)", record=record, field="references"
             )
         spans = []
         for i, ref in enumerate(refs):
@@ -171,9 +177,13 @@ class ChromaTask(Task):
                 if self.policy == "error":
                     raise DataError(
                         self.questions_path,
-                        f"span [{start}:{end}) outside {corpus_id} (length {len(corpus)}); task.on_invalid_reference=clip or skip accepts it",
+                        f"span [{start}:{end}) outside {corpus_id} (length {len(corpus)}); task.on_invalid_reference=clip, skip or reference accepts it",
                         record=record, field=field,
                     )
+                if self.policy == "reference":  # kept whole, as the reference scorer keeps it
+                    self._counts["past_end_references"] += 1
+                    spans.append(Span(corpus_id, start, end))
+                    continue
                 if self.policy == "skip" or start >= len(corpus):  # wholly past the end: nothing left to clip
                     self._counts["skipped_references"] += 1
                     continue

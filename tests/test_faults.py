@@ -340,7 +340,7 @@ def test_invalid_reference_policy_error_is_the_default(tmp_path):
     with pytest.raises(DataError) as err:
         load(task)
     text = str(err.value)
-    assert "3 bad records" in text and "record row 1, field 'references[0]': span" in text and "on_invalid_reference=clip or skip" in text
+    assert "3 bad records" in text and "record row 1, field 'references[0]': span" in text and "on_invalid_reference=clip, skip or reference" in text
     assert "record row 2, field 'references': empty reference list" in text
 
 
@@ -354,12 +354,12 @@ def test_invalid_reference_policy_clip_and_skip_count_everything(tmp_path):
     assert len(queries) == 14
     assert queries[0].gold_spans[0].start == corpus_len - 10 and queries[0].gold_spans[0].end == corpus_len
     assert queries[1].gold_spans == () and len(queries[2].gold_spans) == 1
-    assert clip.describe() == {"on_invalid_reference": "clip", "clipped_references": 1, "skipped_references": 1,
+    assert clip.describe() == {"on_invalid_reference": "clip", "clipped_references": 1, "skipped_references": 1, "past_end_references": 0,
                                "rows_without_references": 1, "skipped_rows": 0}
     skip = TASKS.build({**task, "on_invalid_reference": "skip"})
     _, queries = skip.checked_load()
     assert len(queries) == 12 and [q.query_id for q in queries][:2] == ["q0003", "q0004"]
-    assert skip.describe() == {"on_invalid_reference": "skip", "clipped_references": 0, "skipped_references": 2,
+    assert skip.describe() == {"on_invalid_reference": "skip", "clipped_references": 0, "skipped_references": 2, "past_end_references": 0,
                                "rows_without_references": 0, "skipped_rows": 2}
     with pytest.raises(ConfigError, match="on_invalid_reference must be one of error, clip, skip"):
         TASKS.build({**task, "on_invalid_reference": "ignore"})
