@@ -21,7 +21,7 @@ from ragsweep.types import Chunk, Query, Span
 from tests.helpers import run
 from tests import scripted_assessor
 
-SCRIPTED = "assessor.model.backend=tests.scripted_assessor.ScriptedBackend"
+SCRIPTED = "assessor.models.0.backend=tests.scripted_assessor.ScriptedBackend"
 
 
 # --- metrics, by hand ---------------------------------------------------------------------------------------------
@@ -407,3 +407,24 @@ def test_trec_sweep_on_hotpotqa_sample(tmp_path):
                   "retriever=bm25", f"task.path={data / 'hotpotqa_sample'}")
     assert len(runs) == 2
     _check_sweep(runs, 10)
+
+
+def test_assessor_on_an_openai_compatible_server(tmp_path):
+    """assessor=openai against a loopback server answering as the scripted model: the same labels, JSON-schema
+    decoding asked of the server, and a failed call counted and asked again."""
+    from tests.loopback_openai import LoopbackServer
+    from tests.scripted_assessor import ScriptedBackend
+
+    scripted = ScriptedBackend("scripted")
+    folder = _suite(tmp_path)
+    overrides = ("task=generic", f"task.path={folder}", "assessor=openai", "eval_k=[4]")
+    with LoopbackServer(lambda body: scripted._one(body["messages"][-1]["content"]).text, failures=1) as server:
+        run_dir, info = run(tmp_path, *overrides, f"assessor.models.0.base_url={server.url}", "+assessor.models.0.max_retries=0")
+        schemas = [b.get("response_format", {}).get("json_schema", {}).get("schema") for b in server.bodies]
+    assert info["assessment"]["relevance"]["failed"] == 1 and info["failed_llm_results"] >= 1
+    assert {"type": "object", "properties": {"score": {"type": "integer", "minimum": 0, "maximum": 3}}, "required": ["score"]} in schemas
+    with LoopbackServer(lambda body: scripted._one(body["messages"][-1]["content"]).text) as server:
+        run_dir, again = run(tmp_path, *overrides, f"assessor.models.0.base_url={server.url}", "+assessor.models.0.max_retries=0")
+    assert again["assessment"]["relevance"]["new"] == 1 and again["assessment"]["relevance"]["from_store"] == 3
+    labels = {k: v[0] for k, v in json.loads(_records(run_dir).iloc[0]["assessment_labels"]).items()}
+    assert labels == {"d_a#0": 3, "d_b#0": 2, "d_c#0": 1, "d_d#0": 0}

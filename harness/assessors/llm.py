@@ -61,12 +61,13 @@ class LLMAssessor:
     label_params = ("depth",)
 
     def __init__(
-        self, model: dict[str, Any], prompts: dict[str, Any], structured: bool = True, depth: int = 10, check_against_gold: bool = True,
+        self, models: Sequence[dict[str, Any]], prompts: dict[str, Any], structured: bool = True, depth: int = 10, check_against_gold: bool = True,
         fully_judged: bool = False, gold_grade: int = 3, relevant_from: int = 2, nuggets: bool = True, max_nuggets: int = 30,
         nuggets_per_evidence: int = 5, max_evidence: int = 10,
     ):
-        if not isinstance(model, dict) or "backend" not in model or "model" not in model:
-            raise ConfigError("assessor.model must be a backend config with at least backend and model")
+        if len(models) != 1 or not isinstance(models[0], dict) or "backend" not in models[0] or "model" not in models[0]:
+            raise ConfigError("assessor.models must hold one backend config with at least backend and model (a panel is not supported)")
+        model = models[0]
         for name in PROMPTS:
             prompt = prompts.get(name) if isinstance(prompts, dict) else None
             if not isinstance(prompt, dict) or not isinstance(prompt.get("user"), str) or not isinstance(prompt.get("version"), str):

@@ -45,12 +45,13 @@ def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: floa
     if k <= 0 or len(queries) == 0:
         return [[] for _ in queries]
     queries = np.asarray(queries, dtype=corpus.dtype)  # a float64 query would turn the product into float64 (twice the work)
-    finite = np.isfinite(corpus).all() and np.isfinite(queries).all()  # else a score can be NaN
     tile = max(k, int(block_mb * 2**20 // (len(queries) * 4)))
     best_idx = best_val = None
     for lo in range(0, n, tile):
         scores = queries @ corpus[lo : lo + tile].T
-        if not finite:
+        # A non-finite vector gives NaN scores, which rank last. Checked per tile by a max (NaN propagates), never
+        # by a whole-corpus isfinite: that would allocate a boolean array a quarter of the corpus's size per search.
+        if np.isnan(scores.max()):
             scores = nan_last(scores)
         if best_idx is None:
             idx = top_k_rows(scores, k)
