@@ -158,3 +158,30 @@ def test_the_readme_table_is_computed_from_the_bench_result():
     # rank-bm25: 100 queries in 50 s = 2.0 queries/s; bm25s: 1,000 in 0.5 s = 2,000 queries/s; no HNSW at this size
     assert row == ("| 100,000 | 1.00 / 1.50x / 4,000 | 3.00 / 2,000 | 2.00 / 2.0 | 2.00x, 3.00x | 2,000x, 2.00x; 99.5% "
                    "| 2.5x / 1.8x | 0.60 / 0.40 | 1.50x / 1.25x | not built (over 100k) |")
+
+
+def test_bench_scale_loads_every_suites_questions_through_its_loader(tmp_path):
+    """The MultiHop-RAG questions (queries.json {queries: [...]}) are loaded, not silently skipped, and a question set
+    that had to be repeated says so."""
+    import shutil
+
+    from ragsweep.bench.scale import load_questions
+    from ragsweep.errors import DataError
+    from ragsweep.tasks.base import resolve_path
+
+    shutil.copytree(resolve_path("bundled:multihop_mini"), tmp_path / "hotpotqa_sample")
+    shutil.copytree(resolve_path("bundled:span_mini"), tmp_path / "chroma_general")
+    (tmp_path / "multihop_rag_sample").mkdir()
+    queries = [{"id": "a", "question": "Which court heard the search case?", "question_type": "inference_query"},
+               {"id": "b", "question": "Who testified for Apple?", "question_type": "inference_query"}]
+    (tmp_path / "multihop_rag_sample" / "queries.json").write_text(json.dumps({"queries": queries}))
+    truth = {q["id"]: {"answer": "x", "evidence_list": [{"fact": "A fact.", "title": "T", "source": "S"}]} for q in queries}
+    (tmp_path / "multihop_rag_sample" / "ground_truth.json").write_text(json.dumps(truth))
+    questions, described = load_questions(tmp_path)
+    assert described["suites"]["hotpotqa_sample"] == 16 and described["suites"]["multihop_rag_sample"] == 2
+    assert "Who testified for Apple?" in questions
+    assert described["repeated"] and described["used"] == 1000 == len(questions)
+    assert described["distinct"] == sum(described["suites"].values())
+    (tmp_path / "multihop_rag_sample" / "queries.json").write_text(json.dumps({"queries": []}))
+    with pytest.raises(DataError, match="multihop_rag_sample"):
+        load_questions(tmp_path)

@@ -1,9 +1,10 @@
 """Retrieval at scale (``make bench-scale``): BM25 and dense search over 10k / 100k / 1M documents, ours
 against rank-bm25, bm25s and faiss, with the hardware floor measured in the same run.
 
-Corpus: synthetic documents of 2-4 sentences drawn (seeded) from real text: the HotpotQA sample, Chroma's
-corpora and the MultiHop-RAG evidence of $RAGSWEEP_DATA when present, else the bundled suites. Questions:
-1,000 real questions from the same sources (repeated where fewer exist). Every side gets the same tokens
+Corpus: synthetic documents of 2-4 sentences drawn (seeded) from real text: the HotpotQA sample and Chroma's
+corpora of $RAGSWEEP_DATA when present, else the bundled suites. Questions: 1,000 real questions, loaded by the
+suites' own loaders from the HotpotQA sample, Chroma's general set and the MultiHop-RAG sample (1,072 distinct), or
+the bundled suites (repeated, and the result says so: ``question_set``). Every side gets the same tokens
 (our tokenizer), so build and query times compare indexing and search, not tokenizers.
 
 Each measurement is a child process (its peak RSS is its own), and the sides of one size alternate within
@@ -45,7 +46,40 @@ def shared_data() -> Path:
     return Path(os.environ.get("RAGSWEEP_DATA", "data"))
 
 
-def real_text() -> tuple[list[str], list[str], str]:
+QUESTIONS = 1000
+# The suites whose questions the bench asks, loaded by their own loaders (as a run would load them).
+DATA_SUITES = {
+    "hotpotqa_sample": {"name": "hotpotqa", "questions": "questions.json", "corpus": "corpus.json"},
+    "chroma_general": {"name": "chroma", "questions": "questions_df.csv", "corpora": "corpora", "suffix": ".md"},
+    "multihop_rag_sample": {"name": "multihop_rag", "queries": "queries.json", "ground_truth": "ground_truth.json"},
+}
+BUNDLED_SUITES = {"multihop_mini": {"name": "hotpotqa"}, "span_mini": {"name": "chroma"}}
+
+
+def load_questions(root: Path | None) -> tuple[list[str], dict[str, Any]]:
+    """``QUESTIONS`` questions and what they are: from the three suites of ``root`` ($RAGSWEEP_DATA) or, without it,
+    the bundled suites, each through its loader. A suite that loads no question stops the bench (one line): a ratio
+    is never reported over a question set other than the one described. Where the suites hold fewer distinct
+    questions than asked for, they are repeated and the description says so."""
+    from ragsweep.errors import DataError
+    from ragsweep.registry import TASKS
+
+    suites = {name: {**cfg, "path": str(root / name)} for name, cfg in DATA_SUITES.items()} if root else \
+        {name: {**cfg, "path": f"bundled:{name}"} for name, cfg in BUNDLED_SUITES.items()}
+    questions: list[str] = []
+    counts: dict[str, int] = {}
+    for name, cfg in suites.items():
+        loaded = [q.question for q in TASKS.build(cfg).checked_load()[1]]
+        if not loaded:
+            raise DataError(cfg["path"], "bench scale: the suite loaded no question")
+        counts[name] = len(loaded)
+        questions += loaded
+    distinct = list(dict.fromkeys(questions))
+    used = (distinct * (QUESTIONS // len(distinct) + 1))[:QUESTIONS]
+    return used, {"suites": counts, "distinct": len(distinct), "used": len(used), "repeated": len(distinct) < QUESTIONS}
+
+
+def real_text() -> tuple[list[str], list[str], dict[str, Any]]:
     """(sentences, questions, where they came from)."""
     import re
 
@@ -53,32 +87,22 @@ def real_text() -> tuple[list[str], list[str], str]:
 
     split = lambda text: [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4]  # noqa: E731
     sentences: list[str] = []
-    questions: list[str] = []
     root = shared_data()
     if (root / "hotpotqa_sample" / "corpus.json").exists():
         for sents in json.loads((root / "hotpotqa_sample" / "corpus.json").read_text()).values():
             sentences += [s.strip() for s in sents if len(s.split()) >= 4]
-        questions += [q["question"] for q in json.loads((root / "hotpotqa_sample" / "questions.json").read_text())]
         for path in sorted((root / "chroma_general" / "corpora").glob("*")):
             sentences += split(path.read_text("utf-8"))
-        import csv
-
-        with open(root / "chroma_general" / "questions_df.csv", newline="", encoding="utf-8") as f:
-            questions += [row["question"] for row in csv.DictReader(f)]
-        queries = json.loads((root / "multihop_rag_sample" / "queries.json").read_text())
-        questions += [q["query"] for q in queries if isinstance(q, dict) and q.get("query")]
+        questions, described = load_questions(root)
         source = "$RAGSWEEP_DATA (HotpotQA sample, Chroma general, MultiHop-RAG sample)"
     else:
-        for suite in ("multihop_mini", "span_mini"):
+        for suite in BUNDLED_SUITES:
             for path in sorted(resolve_path(f"bundled:{suite}").rglob("*")):
                 if path.suffix in (".md", ".json") and path.is_file():
                     sentences += split(path.read_text("utf-8"))
-        from ragsweep.tasks.chroma import ChromaTask
-
-        questions = [q.question for q in ChromaTask("bundled:span_mini").checked_load()[1]]
+        questions, described = load_questions(None)
         source = "bundled suites ($RAGSWEEP_DATA absent)"
-    questions = (questions * (1000 // max(len(questions), 1) + 1))[:1000]
-    return sentences, questions, source
+    return sentences, questions, {"source": source, **described}
 
 
 def synthetic_corpus(n: int, sentences: list[str], seed: int = 0) -> list[str]:
@@ -383,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     from ragsweep.retrievers.bm25_kernel import warm_up
 
     warm_up()  # numba compiles once per machine (its disk cache): not in any timing
-    result: dict[str, Any] = {"source": source, "sentences": len(sentences), "questions": len(questions), "k": args.k,
+    log.info("questions: %d (%d distinct%s) from %s", len(questions), source["distinct"], ", repeated" if source["repeated"] else "",
+             ", ".join(f"{name} {n}" for name, n in source["suites"].items()))
+    result: dict[str, Any] = {"source": source["source"], "question_set": source, "sentences": len(sentences), "questions": len(questions), "k": args.k,
                               "repeats": args.repeats, "floors": floors(), "sizes": {}}
     bandwidth = result["floors"]["memory_gb_per_s"] * 1e9
     gflops = result["floors"]["sgemm_gflop_per_s"] * 1e9
