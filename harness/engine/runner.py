@@ -86,7 +86,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     # What the report shows and the gate tracks by default, and which columns are better lower: from the metric
     # families and the judge's rubrics, so a metric from outside the package is shown and gated like a built-in.
     metrics["headline_metrics"] = headline_metrics(families, result)
-    if lower := lower_is_better(families, result):
+    if lower := [name for name in lower_is_better(families, result) if name in metrics["metrics"]]:  # only columns this run has
         metrics["lower_is_better"] = lower
     if judged := {**{c: j for c, j in result.column_judges.items() if c in metrics["metrics"]}, **assessor_judges(result, metrics)}:
         # Each judged column names its judge and the calibration judge-eval measured for it when this run was
