@@ -61,3 +61,38 @@ def test_run_names_show_overridden_parameters_only():
 @pytest.mark.parametrize("argv", [["check", "task=span_mini"], ["list"]])
 def test_informational_commands_exit_0(argv, capsys):
     assert main(argv) == 0
+
+
+@pytest.mark.process
+def test_ctrl_c_in_a_sweep_says_what_was_written_and_resumes(tmp_path):
+    """Ctrl-C (SIGINT to the command's process group, as a terminal sends it) mid-sweep: exit 130, two lines saying
+    what was written and how to resume, no traceback, no leaked-semaphore warning; the same command then finishes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "RAGSWEEP_RESULTS": str(tmp_path / "results")}
+    command = [sys.executable, "-m", "ragsweep", "run", "-m", "task=multihop_mini", "chunker=fixed_tokens,recursive,sentences",
+               "retriever=bm25,dense", "generator=none", "sweep_name=interrupt"]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "sweep progress: 1 of 6" in line:
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    output = "".join(lines) + rest
+    assert proc.returncode == 130, output[-3000:]
+    assert "ragsweep: interrupted. Every run that finished is written under" in output
+    assert "Run the same command again to resume" in output
+    assert "Traceback" not in output and "leaked semaphore" not in output, output[-3000:]
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(list((tmp_path / "results" / "runs" / "interrupt").glob("*/metrics.json"))) == 6

@@ -27,6 +27,15 @@ def test_every_package_folder_is_listed():
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
 
 
+def test_every_data_folder_is_listed():
+    """Config groups and bundled suites are folders of data: unlisted, a build warns about each (and a future
+    setuptools will leave them out)."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join((package, *d.relative_to(REPO / folder).parts)) for folder, package in (("configs", "ragsweep.configs"), ("tasks/data", "ragsweep.tasks.data"))
+             for d in (REPO / folder).rglob("*") if d.is_dir() and "__pycache__" not in d.parts}
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
 @pytest.mark.process
 def test_wheel_layout(tmp_path):
     source = tmp_path / "src"  # a copy: setuptools writes build/ beside the sources
@@ -35,8 +44,10 @@ def test_wheel_layout(tmp_path):
         shutil.copy(REPO / name, source / name)
     for folder in (*FOLDERS, "configs"):
         shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
-                   check=True, capture_output=True, timeout=300, cwd=tmp_path)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
+                           check=True, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    warnings = [line for line in (built.stdout + built.stderr).splitlines() if "warning" in line.lower()]
+    assert warnings == [], warnings[:5]  # a build prints no setuptools warning
     [wheel] = tmp_path.glob("ragsweep-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}

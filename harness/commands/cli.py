@@ -164,6 +164,15 @@ def run_command_problem(rest: list[str]) -> str | None:
     return results_root_problem(rest)
 
 
+def interrupted_message(rest: list[str]) -> str:
+    """What Ctrl-C leaves: finished runs are written whole (a run folder appears only complete), and the same
+    command resumes."""
+    from ragsweep.paths import results_root
+
+    return (f"ragsweep: interrupted. Every run that finished is written under {results_root(rest) / 'runs'}; no half-written run is left.\n"
+            "Run the same command again to resume: finished runs and cached stages are reused, only the rest is computed.")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = parser().parse_known_args(argv)
@@ -189,7 +198,16 @@ def main(argv: list[str] | None = None) -> int:
         up_to_date, fp = sweep_fingerprint(rest, args.rerun)
         if up_to_date:
             return 0
-        call_hydra(run_main, "ragsweep run", [*rest, f"hydra.callbacks.sweep_summary.fingerprint={fp}"] if fp else rest)
+        from ragsweep.engine.sweep_status import MAIN_PID
+
+        os.environ[MAIN_PID] = str(os.getpid())  # sweep workers leave Ctrl-C to this process (commands/run.py)
+        # loky's resource tracker warns of "leaked semaphores" when Ctrl-C stops the workers: expected, not shown
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), "ignore:resource_tracker:UserWarning")))
+        try:
+            call_hydra(run_main, "ragsweep run", [*rest, f"hydra.callbacks.sweep_summary.fingerprint={fp}"] if fp else rest)
+        except KeyboardInterrupt:
+            print(interrupted_message(rest), file=sys.stderr)
+            return 130
         return 0
     if args.command == "list":
         print(list_components())

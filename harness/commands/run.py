@@ -52,6 +52,7 @@ def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str]
     launcher runs every other job."""
     from ragsweep.engine.runner import execute
 
+    ignore_interrupt_in_workers()
     try:
         return True, str(execute(cfg, choices, overrides))
     except RagsweepError as err:
@@ -60,6 +61,19 @@ def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str]
     except Exception as err:  # a bug, not bad input: the traceback goes to this job's log, the sweep goes on
         log.exception("run failed")
         return False, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+
+
+def ignore_interrupt_in_workers() -> None:
+    """In a sweep worker process, Ctrl-C is the command's to answer: the launcher stops the workers and the command
+    says in two lines what was written (commands/cli.py), instead of every worker printing its traceback. A job that
+    runs in the command's own process keeps the default."""
+    import os
+    import signal
+
+    from ragsweep.engine.sweep_status import MAIN_PID
+
+    if os.environ.get(MAIN_PID) not in (None, str(os.getpid())):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def quiet_known_warnings() -> None:

@@ -16,6 +16,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 log = logging.getLogger("ragsweep.sweep")
+MAIN_PID = "RAGSWEEP_MAIN_PID"  # environment: the command's process, the one that answers Ctrl-C in a sweep
 STATUS_FILE = "ragsweep_status.json"
 TOTAL_FILE = "ragsweep_total_jobs"
 
