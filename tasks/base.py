@@ -235,6 +235,15 @@ def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Qu
     bad.raise_if_any()
 
 
+def first_questions(queries: list[Query], limit: int | None, description: dict[str, Any]) -> list[Query]:
+    """The first ``limit`` questions in file order (``task.limit``, lm-eval's ``--limit``); the documents are all
+    kept. A limit that drops questions is noted in the task description (run.json ``task``)."""
+    if limit and limit < len(queries):
+        description.update(limit=limit, questions_in_file=len(queries))
+        return queries[:limit]
+    return queries
+
+
 class Task(ABC):
     """Bump ``version`` when a change alters the loaded documents or queries (load stage cache key)."""
 

@@ -29,7 +29,7 @@ from typing import Any
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, inside, read_csv, read_text, require_file, resolve_path
+from ragsweep.tasks.base import RecordErrors, Task, first_questions, inside, read_csv, read_text, require_file, resolve_path
 
 REQUIRED_COLUMNS = ("question", "references", "corpus_id")
 INVALID_REFERENCE_POLICIES = ("error", "clip", "skip", "reference")
@@ -48,6 +48,7 @@ class ChromaTask(Task):
         corpus_paths: dict[str, str] | None = None,
         language: str = "en",
         on_invalid_reference: str = "error",
+        limit: int | None = None,
     ):
         if on_invalid_reference not in INVALID_REFERENCE_POLICIES:
             raise ConfigError(f"task.on_invalid_reference must be one of {', '.join(INVALID_REFERENCE_POLICIES)}, not {on_invalid_reference!r}")
@@ -55,7 +56,7 @@ class ChromaTask(Task):
         self.questions_path = self.root / questions
         self.corpora_dir = self.root / corpora
         self.suffix, self.corpus_paths, self.language = suffix, dict(corpus_paths or {}), language
-        self.policy = on_invalid_reference
+        self.policy, self.limit = on_invalid_reference, limit
         self._description: dict[str, Any] = {}
 
     def corpus_file(self, corpus_id: str) -> Path | None:
@@ -123,7 +124,7 @@ class ChromaTask(Task):
         bad.raise_if_any()
         docs = [Document(cid, texts[cid], {"source": str(files[cid])}) for cid in texts]
         self._description = {"on_invalid_reference": self.policy, **self._counts} if self.policy != "error" else {}
-        return docs, queries
+        return docs, first_questions(queries, self.limit, self._description)
 
     def _query(self, row: dict[str, str], n: int, texts: dict[str, str]) -> Query | None:
         record = f"row {n}"

@@ -20,7 +20,7 @@ import logging
 
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
-from ragsweep.tasks.base import RecordErrors, Task, read_json, require_file, resolve_path, text_field
+from ragsweep.tasks.base import RecordErrors, Task, first_questions, read_json, require_file, resolve_path, text_field
 from ragsweep.tasks.generic import read_corpus_folder
 from ragsweep.tasks.keyword_file import cofe_rag_examples, repeated_texts
 from ragsweep.types import Document, Query
@@ -33,11 +33,11 @@ class CofeRagTask(Task):
     breakdown_keys = ("query_type",)
 
     def __init__(self, path: str, dataset: str = "rag_dataset_en.json", corpus: str = "docs",
-                 suffixes: tuple[str, ...] | list[str] = (".txt", ".md", ".pdf", ".docx"), language: str = "en"):
+                 suffixes: tuple[str, ...] | list[str] = (".txt", ".md", ".pdf", ".docx"), language: str = "en", limit: int | None = None):
         self.root = resolve_path(path)
         self.questions_path = self.root / dataset
         self.corpus_dir = self.root / corpus
-        self.suffixes, self.language = tuple(suffixes), language
+        self.suffixes, self.language, self.limit = tuple(suffixes), language, limit
         self._description: dict[str, Any] = {}
 
     def describe(self) -> dict[str, Any]:
@@ -85,4 +85,4 @@ class CofeRagTask(Task):
             log.warning("%s: %d of %d queries name a document the corpus folder does not hold (first: %s); they have no gold "
                         "document and are unscored by document metrics (records: metadata.missing_document)",
                         self.questions_path.name, len(missing), len(queries), missing[0])
-        return docs, queries
+        return docs, first_questions(queries, self.limit, self._description)

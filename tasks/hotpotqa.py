@@ -154,8 +154,11 @@ class HotpotQATask(Task):
         return f"{self.hub_id}:{self.split}", rows
 
     def load(self) -> tuple[list[Document], list[Query]]:
+        self._description = {}
         source, raw = self._source()
-        raw = raw[: self.limit] if self.limit else raw
+        if self.limit and self.limit < len(raw):
+            self._description.update(limit=self.limit, questions_in_file=len(raw))
+            raw = raw[: self.limit]
         records = []
         bad = RecordErrors(source)
         for i, rec in enumerate(raw, start=1):
@@ -170,7 +173,8 @@ class HotpotQATask(Task):
                     conflicts += corpus.setdefault(title, sentences) != sentences
         # Without a corpus file, a title whose sentences differ between questions' contexts keeps its first
         # version; how often that happened is counted in run.json (never silently).
-        self._description = {"context_title_conflicts": conflicts} if conflicts else {}
+        if conflicts:
+            self._description["context_title_conflicts"] = conflicts
         docs, spans_of = [], {}
         for title, sentences in corpus.items():
             text, spans = sentence_spans(title, sentences)

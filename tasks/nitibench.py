@@ -16,7 +16,7 @@ from typing import Any
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, read_csv, read_json, require_file, resolve_path
+from ragsweep.tasks.base import RecordErrors, Task, first_questions, read_csv, read_json, require_file, resolve_path
 from ragsweep.tasks.hub import load_hub_rows
 
 SECTION_SEPARATOR = "\n\n"
@@ -36,8 +36,10 @@ class NitiBenchTask(Task):
         statute_hub_id: str = "VISAI-AI/nitibench-statute",
         statute_split: str = "train",
         language: str = "th",
+        limit: int | None = None,
     ):
-        self.language = language
+        self.language, self.limit = language, limit
+        self._description: dict[str, Any] = {}
         self.root = resolve_path(path) if path else None
         self.questions_path = self.root / questions if self.root else None
         self.laws_dir = self.root / laws if self.root else None
@@ -117,7 +119,10 @@ class NitiBenchTask(Task):
             with bad.collect():
                 queries.append(self._query(source, row, n, section_spans))
         bad.raise_if_any()
-        return docs, queries
+        return docs, first_questions(queries, self.limit, self._description)
+
+    def describe(self) -> dict[str, Any]:
+        return self._description
 
     def _query(self, source: str, row: dict[str, Any], n: int, section_spans: dict[tuple[str, str], Span]) -> Query:
         record = f"row {n}"

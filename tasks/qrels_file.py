@@ -19,11 +19,15 @@ from ragsweep.types import Document, Query
 log = logging.getLogger(__name__)
 
 
-def apply_qrels(queries: list[Query], documents: list[Document], path: Path) -> list[Query]:
+def apply_qrels(queries: list[Query], documents: list[Document], path: Path, limited: bool = False) -> list[Query]:
+    """The file's labels as gold; with ``limited`` (``task.limit`` cut the suite) labels of questions it left out are
+    skipped, not an error."""
     qrels = read_qrels(path)
     known_queries = {q.query_id for q in queries}
     known_docs = {d.doc_id for d in documents}
     for qid, labels in qrels.items():
+        if qid not in known_queries and limited:
+            continue
         if qid not in known_queries:
             raise DataError(path, f"query {qid!r} is not in the suite (qrels ids must match the suite's query ids)", record=f"query {qid}")
         unknown = sorted(set(labels) - known_docs)

@@ -410,7 +410,7 @@ def test_a_query_without_gold_is_counted_beside_the_metric(tmp_path):
     ("rerank_candidates=0", "rerank_candidates must be >= 1, got 0"),
     ("generator.context_k=-1", "generator.context_k must be >= 0, got -1"),
     ("seed=abc", "seed must be an integer, got 'abc'"),
-    ("+task.limit=0", "task.limit must be >= 1, got 0"),
+    ("task.limit=0", "task.limit must be >= 1, got 0"),
     ("retriever.k1=-0.5", r"retriever.k1 must be in \[0.0, inf\], got -0.5"),
     ("retriever.b=1.5", r"retriever.b must be in \[0.0, 1.0\], got 1.5"),
     ("sweep_name=../../x", "sweep_name must be a plain name"),

@@ -170,3 +170,24 @@ def test_a_task_key_overrides_a_presets_suite_without_restating_it():
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["+sweep=reproduce_jadon", "task.on_invalid_reference=clip", "task.corpus_paths={a: b.md}"])
     assert (cfg.task.name, cfg.task.on_invalid_reference, dict(cfg.task.corpus_paths)) == ("chroma", "clip", {"a": "b.md"})
+
+
+@pytest.mark.parametrize("task", ["multihop_mini", "span_mini", "thai_legal_mini"])
+def test_every_suite_takes_a_limit_and_keeps_its_documents(tmp_path, task):
+    from tests.helpers import run
+
+    full_dir, _ = run(tmp_path / "full", f"task={task}", "generator=none")
+    run_dir, info = run(tmp_path / "cut", f"task={task}", "task.limit=3", "generator=none")
+    full = json.loads((full_dir / "metrics.json").read_text())["summary"]
+    cut = json.loads((run_dir / "metrics.json").read_text())["summary"]
+    assert cut["n_queries"] == 3 < full["n_queries"]
+    assert cut["n_documents"] == full["n_documents"]
+    assert info["task"]["limit"] == 3 and info["task"]["questions_in_file"] == full["n_queries"]
+
+
+def test_every_task_loader_takes_a_limit():
+    import inspect
+
+    from ragsweep.registry import TASKS
+
+    assert [n for n in TASKS.names() if "limit" not in inspect.signature(TASKS.get(n).__init__).parameters] == []

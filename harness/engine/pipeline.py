@@ -160,10 +160,12 @@ class Pipeline:
 
         def load() -> dict[str, Any]:
             docs, queries = task.checked_load()
+            # With task.limit the files also annotate the questions the limit left out: not an error then.
+            limited = bool(cfg["task"].get("limit"))
             if keywords_file:
-                queries = apply_keywords(queries, keywords_file)
+                queries = apply_keywords(queries, keywords_file, limited)
             if qrels_file:
-                queries = apply_qrels(queries, docs, qrels_file)
+                queries = apply_qrels(queries, docs, qrels_file, limited)
             return {
                 "documents": documents_table(docs),
                 "queries": [q.to_dict() for q in queries],
