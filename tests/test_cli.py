@@ -55,7 +55,11 @@ def test_run_names_show_overridden_parameters_only():
     a = run_name(choices, {"top_k": 5}, ["chunker.size=64"])
     b = run_name(choices, {"top_k": 5}, ["chunker.size=128"])
     assert a.startswith("span_mini__fixed_tokens__bm25__none__none__none__chunker.size=64__") and a.rsplit("__", 1)[0] != b.rsplit("__", 1)[0]
-    assert run_name(choices, {}, ['task.path=/a b/<c>']).split("__")[6] == "task.path=_a_b_c"  # a file-name-safe name
+    assert run_name(choices, {}, ["chunker.separator=<a b>"]).split("__")[6] == "chunker.separator=_a_b"  # a file-name-safe name
+    # where data lives is never part of a name (the hash tells such runs apart); a model id with a slash is
+    assert named_overrides(["task.path=/tmp/x/flashrag_nq", "task.questions=test.jsonl", "+task.qrels=q.txt", "generator.model=/models/m",
+                            "generator.model=Qwen/Qwen2-1.5B", "chunker.size=64"]) == ["generator.model=Qwen/Qwen2-1.5B", "chunker.size=64"]
+    assert run_name(choices, {"task": {"path": "a"}}, ["task.path=/a"]) != run_name(choices, {"task": {"path": "b"}}, ["task.path=/b"])
 
 
 @pytest.mark.parametrize("argv", [["check", "task=span_mini"], ["list"]])

@@ -50,14 +50,25 @@ def component_label(component: dict[str, Any], label_params: tuple[str, ...]) ->
 NOT_NAMED = ("results_root", "results_dir", "cache_dir", "progress", "sweep_name", "hydra", "sweep")
 
 
+# Where a suite's files are: never part of a run's name (the hash and the data identity tell such runs apart).
+DATA_LOCATION_KEYS = frozenset({"path", "questions", "corpus", "corpora", "corpus_paths", "dataset", "queries", "ground_truth", "laws",
+                                "keywords", "qrels", "suffix", "suffixes"})
+PATH_PREFIXES = ("/", "./", "../", "~")
+
+
 def named_overrides(overrides: Sequence[str]) -> list[str]:
     """The command-line overrides that change what a run computes and are not a group's config choice
-    (``chunker.size=128``, ``top_k=5``; not ``chunker=recursive``, ``results_dir=...`` or ``+sweep=...``)."""
+    (``chunker.size=128``, ``top_k=5``; not ``chunker=recursive``, ``results_dir=...`` or ``+sweep=...``), and not
+    where data lives (``task.path=...``, ``task.questions=test.jsonl``, any value that is a file path)."""
     shown = []
     for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+~")
-        if "=" in item and key not in GROUPS and key.split(".", 1)[0] not in NOT_NAMED:
-            shown.append(item.lstrip("+~"))
+        key, _, value = item.partition("=")
+        key = key.lstrip("+~")
+        if not _ or key in GROUPS or key.split(".", 1)[0] in NOT_NAMED:
+            continue
+        if (key.startswith("task.") and key.rsplit(".", 1)[-1] in DATA_LOCATION_KEYS) or value.strip("'\"").startswith(PATH_PREFIXES):
+            continue
+        shown.append(item.lstrip("+~"))
     return shown
 
 
