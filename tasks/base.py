@@ -28,8 +28,24 @@ def resolve_path(path: str | Path) -> Path:
 
 def require_file(path: Path) -> Path:
     if not path.exists():
-        raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
+        raise DataError(path, missing_file_hint(path))
     return path
+
+
+def missing_file_hint(path: Path) -> str:
+    """Why a suite file is missing and what to set: a suite path never given (``???``); a folder that holds other
+    files of the same kind (FlashRAG's NQ ships test.jsonl, not dev.jsonl: ``task.questions=test.jsonl``); else
+    the folder to point at."""
+    if "???" in path.parts:
+        return "file not found: this suite needs its folder, task.path=DIR (ragsweep run task=<suite> task.path=DIR)"
+    folder = path.parent
+    if folder.is_dir() and path.suffix:
+        siblings = sorted(p.name for p in folder.glob(f"*{path.suffix}") if p.is_file())
+        if siblings:
+            example = next((n for n in siblings if "corpus" not in n), siblings[0])
+            return (f"file not found; {folder} holds {', '.join(siblings[:5])}{' ...' if len(siblings) > 5 else ''}: "
+                    f"name one, e.g. task.questions={example} (or the task's key for this file)")
+    return "file not found (set task.path to the folder that holds this suite)"
 
 
 def inside(root: Path, relative: str) -> Path | None:

@@ -100,3 +100,18 @@ def test_ctrl_c_in_a_sweep_says_what_was_written_and_resumes(tmp_path):
     again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert len(list((tmp_path / "results" / "runs" / "interrupt").glob("*/metrics.json"))) == 6
+
+
+def test_missing_suite_files_say_what_to_set(tmp_path):
+    from ragsweep.errors import DataError
+    from tests.helpers import run as run_config
+
+    with pytest.raises(DataError, match=r"this suite needs its folder, task.path=DIR"):
+        run_config(tmp_path, "task=generic")
+    nq = tmp_path / "nq"  # FlashRAG's NQ folder ships test.jsonl and train.jsonl, no dev.jsonl
+    nq.mkdir()
+    for name in ("test.jsonl", "train.jsonl"):
+        (nq / name).write_text('{"id": "1", "question": "q?", "golden_answers": ["a"]}\n')
+    (nq / "corpus.jsonl").write_text('{"id": "d", "contents": "\\"T\\"\\ntext"}\n')
+    with pytest.raises(DataError, match=r"dev.jsonl: file not found; .*nq holds corpus.jsonl, test.jsonl, train.jsonl: name one, e.g. task.questions=test.jsonl"):
+        run_config(tmp_path, "task=flashrag", f"task.path={nq}")

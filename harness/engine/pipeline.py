@@ -27,6 +27,7 @@ from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
 from ragsweep.assessors.store import AssessmentStore
 from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
 from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
+from ragsweep.tasks.base import missing_file_hint
 from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
 from ragsweep.tasks.qrels_file import apply_qrels
 
@@ -154,7 +155,7 @@ class Pipeline:
         data_files = task.data_files() + [f for f in (keywords_file, qrels_file) if f]
         for path in data_files:  # the loaders' own checks name the record; this one names any file left
             if not path.exists():
-                raise DataError(path, "file not found (set task.path to the folder that holds this suite)")
+                raise DataError(path, missing_file_hint(Path(path)))
         data_hashes = sha256_paths(data_files)
         load_key = stage_key("load", STAGE_VERSIONS["load"] + "/" + self._code(task), cfg["task"], None, data_hashes)
 
