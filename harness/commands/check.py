@@ -112,9 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"  {'ok     ' if r.present else 'MISSING'} {r.kind:9} {r.name:{width}}  {r.where}")
     missing = [r for r in reqs if not r.present]
     if missing:
-        lines.append(
-            f"{len(missing)} missing. Models: set RAGSWEEP_ALLOW_DOWNLOADS=1 on a machine with internet, or point "
-            "the config at a local folder. Data: set task.path (or RAGSWEEP_DATA) to the suite's folder."
-        )
+        advice = []
+        if any(r.kind == "model" and r.name.startswith("bundled:") for r in missing):
+            advice.append("Bundled models: run the pip command on their line.")
+        if any(r.kind == "model" and not r.name.startswith("bundled:") for r in missing):
+            advice.append("Hub models: set RAGSWEEP_ALLOW_DOWNLOADS=1 on a machine with internet, or point the config at a local folder.")
+        if any(r.kind == "data" for r in missing):
+            advice.append("Data: set task.path (or RAGSWEEP_DATA) to the suite's folder.")
+        if any(r.kind not in ("model", "data") for r in missing):
+            advice.append("Tokenizers: the line says what failed.")
+        lines.append(f"{len(missing)} missing. " + " ".join(advice))
     log.info("\n".join(lines))
     return 1 if missing else 0

