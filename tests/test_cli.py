@@ -115,3 +115,16 @@ def test_missing_suite_files_say_what_to_set(tmp_path):
     (nq / "corpus.jsonl").write_text('{"id": "d", "contents": "\\"T\\"\\ntext"}\n')
     with pytest.raises(DataError, match=r"dev.jsonl: file not found; .*nq holds corpus.jsonl, test.jsonl, train.jsonl: name one, e.g. task.questions=test.jsonl"):
         run_config(tmp_path, "task=flashrag", f"task.path={nq}")
+
+
+@pytest.mark.parametrize("argv", [["report"], ["gate"], ["pairwise"], ["study"], ["judge-eval"], ["judge-invariance"], ["trec-export"],
+                                  ["check"], ["bench", "bm25"], ["bench", "scale"], ["bench", "dense"], ["export-model"]])
+def test_every_subcommand_help_names_its_command(argv, capsys):
+    from ragsweep.commands.cli import main
+
+    try:
+        code = main([*argv, "--help"])
+    except SystemExit as stop:  # argparse's --help
+        code = stop.code
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith(f"usage: ragsweep {' '.join(argv)}"), out[:200]

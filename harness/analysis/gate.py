@@ -181,7 +181,7 @@ def read_baseline(path: Path) -> dict[str, Any] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep gate", description=__doc__)
     parser.add_argument("--runs", type=Path, default=results_root() / "runs")
     parser.add_argument("--sweep", default="ci")
     parser.add_argument("--baseline", type=Path, default=None, help="default results/baselines/<sweep>.json")

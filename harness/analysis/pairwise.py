@@ -73,7 +73,7 @@ def compare_runs(run_a: Path, run_b: Path, model: dict[str, Any], prompt: dict[s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep pairwise", description=__doc__)
     parser.add_argument("run_a", type=Path)
     parser.add_argument("run_b", type=Path)
     parser.add_argument("--judge", default="llm", help="a configs/judge file; its first model judges")

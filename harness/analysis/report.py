@@ -127,7 +127,7 @@ def render_csv(runs: list[dict[str, Any]], sort: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="ragsweep report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=results_root() / "runs")
     parser.add_argument("--out", type=Path, default=results_root() / "leaderboard.md")
     parser.add_argument("--html", type=Path, default=None, help="the HTML page (default: --out with .html)")

@@ -73,7 +73,7 @@ def plot(study: list[dict[str, Any]], suite: str, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep study", description=__doc__)
     parser.add_argument("--sweep", required=True)
     parser.add_argument("--runs", type=Path, default=results_root() / "runs")
     parser.add_argument("--out", type=Path, default=Path("docs"))

@@ -16,7 +16,7 @@ log = logging.getLogger("ragsweep.bench.bm25")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep bench bm25", description=__doc__)
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "bm25.json")
     parser.add_argument("--repeats", type=int, default=5, help="timings per side, alternating")
     args = parser.parse_args(argv)

@@ -106,7 +106,7 @@ def timed(backend: ChatBackend, conversations, single_stream: bool) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep bench generation", description=__doc__)
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--single-prompts", type=int, default=8, help="prompts of the single-stream measurement")
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct")

@@ -23,7 +23,7 @@ log = logging.getLogger("ragsweep.bench.perplexity_chunker")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep bench perplexity_chunker", description=__doc__)
     parser.add_argument("--chars", type=int, default=1_000_000)
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct")
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "perplexity_chunker.json")

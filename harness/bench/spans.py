@@ -16,7 +16,7 @@ log = logging.getLogger("ragsweep.bench.spans")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep bench spans", description=__doc__)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "spans.json")
     args = parser.parse_args(argv)

@@ -64,7 +64,7 @@ def command_sweep(preset: str, repeats: int) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep bench sweep_cache", description=__doc__)
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "sweep_cache.json")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--command-sweep", default="default", help="preset timed through the command ('none': skip)")

@@ -104,6 +104,9 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides = list(sys.argv[1:] if argv is None else argv)
+    if {"-h", "--help"} & set(overrides):
+        print("usage: ragsweep check [HYDRA_OVERRIDES ...]\n\n" + (__doc__ or "").strip())
+        return 0
     runs = compose_runs(overrides)
     reqs = requirements(runs)
     width = max(len(r.name) for r in reqs) if reqs else 10

@@ -59,7 +59,7 @@ def parse_engine_kwargs(text: str | None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep serve-vllm", description=__doc__)
     parser.add_argument("model", nargs="?", default="bundled:SmolLM2-135M-Instruct")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

@@ -57,7 +57,7 @@ def exported_folder(model_id: str, root: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="ragsweep export-model", description=__doc__)
     parser.add_argument("model_id", nargs="?", default="bundled:SmolLM2-135M-Instruct")
     parser.add_argument("--out", type=Path, default=results_root() / "models", help="folder that receives <name>/")
     args = parser.parse_args(argv)
