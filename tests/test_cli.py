@@ -128,3 +128,20 @@ def test_every_subcommand_help_names_its_command(argv, capsys):
         code = stop.code
     out = capsys.readouterr().out
     assert code == 0 and out.startswith(f"usage: ragsweep {' '.join(argv)}"), out[:200]
+
+
+@pytest.mark.process
+@pytest.mark.model
+def test_a_sweep_prints_no_library_progress_bars(tmp_path):
+    """A sweep's jobs log one line per finished run; a model's loading bars (GGUF conversion, weights) from
+    parallel workers would interleave, so a sweep shows none."""
+    import os
+    import sys
+
+    env = {**os.environ, "RAGSWEEP_RESULTS": str(tmp_path / "results")}
+    out = subprocess.run([sys.executable, "-m", "ragsweep", "run", "-m", "task=span_mini", "task.limit=1", "retriever=bm25", "generator=hf",
+                          "chunker=fixed_tokens,recursive", "sweep_name=quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    assert "sweep progress: 2 of 2 runs done" in text
+    assert "Converting and de-quantizing" not in text and "Loading weights" not in text and "it/s]" not in text

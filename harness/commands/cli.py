@@ -201,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         from ragsweep.engine.sweep_status import MAIN_PID
 
         os.environ[MAIN_PID] = str(os.getpid())  # sweep workers leave Ctrl-C to this process (commands/run.py)
+        if any(a in ("-m", "--multirun") or a.startswith("+sweep=") for a in rest):
+            # A sweep logs its own progress; libraries' bars (a GGUF model's conversion, weight loading) from parallel
+            # workers would interleave on one terminal. tqdm reads this when it is imported, in each worker.
+            os.environ["TQDM_DISABLE"] = "1"
         # loky's resource tracker warns of "leaked semaphores" when Ctrl-C stops the workers: expected, not shown
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), "ignore:resource_tracker:UserWarning")))
         try:
