@@ -4,6 +4,8 @@ sorting by a column works, and a screenshot is taken. Skipped, with the reason, 
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -70,3 +72,58 @@ def test_page_loads_sorts_and_screenshots_in_chromium(page, tmp_path):
     shot = tmp_path / "shot.png"
     subprocess.run([CHROMIUM, *FLAGS, f"--screenshot={shot}", "--window-size=1200,800", f"file://{page}"], capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+NODE = shutil.which("node")
+
+
+@pytest.mark.skipif(NODE is None, reason="node not installed (the page's tick functions are checked with it)")
+def test_plot_ticks_are_round_values_computed_by_hand():
+    from ragsweep.analysis.report_html import PAGE
+
+    script = PAGE.split('"use strict";', 1)[1]
+    functions = "\n".join(re.search(rf"^function {name}\(.*?^}}$", script, re.S | re.M).group(0) for name in ("niceTicks", "logTicks"))
+    cases = "[niceTicks(0.084, 0.316, 5), niceTicks(0, 1000, 4), niceTicks(248.88, 251.12, 4), logTicks(0.003, 2.1), logTicks(0.5, 2)]"
+    out = subprocess.run([NODE, "-e", functions + f"\nconsole.log(JSON.stringify({cases}.map(ts => ts.map(t => t.text))));"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    # 0.084..0.316 in ~5 steps: raw step 0.0464 -> 0.05; 0..1000 in 4: 250 -> 500; 248.88..251.12: 0.56 -> 1;
+    # a log axis over 2.8 decades: the powers of ten inside; over 0.6 decades: round values, step 0.375 -> 0.5.
+    assert json.loads(out) == [["0.10", "0.15", "0.20", "0.25", "0.30"], ["0", "500", "1000"], ["249", "250", "251"],
+                               ["0.01", "0.1", "1"], ["0.5", "1.0", "1.5", "2.0"]]
+
+
+@pytest.mark.process
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it with apt-get where it can)")
+def test_filter_words_address_p_values_and_ticks_in_chromium(page):
+    def dom(fragment: str) -> str:
+        return subprocess.run([CHROMIUM, *FLAGS, "--dump-dom", f"file://{page}#{fragment}"], capture_output=True, text=True, timeout=120).stdout
+
+    runs = lambda html: re.findall(r'<tr class="[a-z]*" data-run="(\w+)">', html)  # noqa: E731
+    # every word must be in the row's description, in any order; one word absent from all rows leaves none
+    assert runs(dom("suite=span_mini&filter=bm25+sem")) == ["b"] and "1 of 3 runs contain every word" in dom("suite=span_mini&filter=bm25+sem")
+    assert runs(dom("suite=span_mini&filter=bm25")) == ["b", "c", "a"] and runs(dom("suite=span_mini&filter=semantic+dense")) == []
+    html_ = dom("suite=span_mini&filter=bm25")
+    # a header is a link to the sorted view, keeping tab and filter; the current sort column's link reverses it
+    heads = dict(re.findall(r'<th data-col="([^"]+)"><a href="([^"]+)">', html_))
+    assert heads["span_iou@5"] == "#suite=span_mini&amp;sort=span_iou%405&amp;dir=asc&amp;filter=bm25"
+    assert heads["chunker"] == "#suite=span_mini&amp;sort=chunker&amp;dir=desc&amp;filter=bm25"
+    # p = 2/2^14 for both worse runs (lower on all 14 queries): below the 3 decimals shown
+    assert re.findall(r'<td class="">(best|&lt; 0.001|0\.\d+)</td>', html_)[:3] == ["best", "&lt; 0.001", "&lt; 0.001"]
+    assert re.findall(r'class="ytick">([^<]+)<', html_) == ["0.10", "0.15", "0.20", "0.25", "0.30"]
+
+
+@pytest.mark.process
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it with apt-get where it can)")
+def test_a_phone_width_window_shows_the_ranking_columns_without_page_scroll(page, tmp_path):
+    # Headless Chromium's window is at least 500 px wide: the page is laid out in a 390 px iframe (a phone), and a
+    # probe inside it counts the header cells wholly in view and the page's own width.
+    probe = ('<script>window.addEventListener("load", () => { const W = window.innerWidth, ths = [...document.querySelectorAll("#board th")];'
+             ' parent.document.title = "probe " + W + " " + ths.filter(t => t.getBoundingClientRect().right <= W + 0.5).length'
+             ' + " " + document.documentElement.scrollWidth; });</script></body>')
+    wrapper = tmp_path / "phone.html"
+    wrapper.write_text('<!doctype html><html><head><title>none</title></head><body><iframe width="390" height="800" srcdoc="'
+                       + html.escape(page.read_text().replace("</body>", probe)) + '"></iframe></body></html>', encoding="utf-8")
+    out = subprocess.run([CHROMIUM, *FLAGS, "--window-size=800,900", "--dump-dom", f"file://{wrapper}"], capture_output=True, text=True, timeout=120).stdout
+    width, columns_in_view, page_width = map(int, re.search(r"<title>probe (\d+) (\d+) (\d+)</title>", out).groups())
+    # sweep, the sort metric, vs best, chunker and retriever in view; the table scrolls inside its box, not the page
+    assert width == 390 and columns_in_view >= 5 and page_width <= 390

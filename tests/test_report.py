@@ -44,7 +44,7 @@ def test_leaderboard_marks_runs_not_significantly_worse_than_the_best(tmp_path):
     # the comparison sits right after the sort column, in view
     assert rows_[0].startswith("| s | 0.300 ±0.030 | best | semantic | bm25 | none | none |")
     assert rows_[1].startswith("| s | 0.286 ±0.030 | ≈ p=1.00 | cluster")
-    assert rows_[2].startswith("| s | 0.100 ±0.030 | worse p=0.000 | fixed")
+    assert rows_[2].startswith("| s | 0.100 ±0.030 | worse p<0.001 | fixed")
 
 
 def test_default_report_leaves_adhoc_runs_out_and_says_so(tmp_path):

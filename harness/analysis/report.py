@@ -45,7 +45,10 @@ def _cell(stat: dict[str, float] | None, total: int | None = None) -> str:
 
 
 def versus_text(is_best: bool, p: float | None) -> str:
-    return "best" if is_best else ("" if p is None else (f"≈ p={p:.2f}" if p >= ALPHA else f"worse p={p:.3f}"))
+    """The paired test's verdict; a p-value under the 3 decimals shown reads "p<0.001", never "p=0.000"."""
+    if is_best or p is None:
+        return "best" if is_best else ""
+    return f"≈ p={p:.2f}" if p >= ALPHA else ("worse p<0.001" if p < 0.001 else f"worse p={p:.3f}")
 
 
 def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str, ...] | None = None) -> list[str]:

@@ -85,25 +85,34 @@ def suite_plots(rows: list[dict[str, Any]], key: str | None) -> list[dict[str, A
 
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ragsweep leaderboard</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ragsweep leaderboard</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 nav button{margin-right:.3em;padding:.3em .8em;border:1px solid #999;background:#f4f4f4;cursor:pointer}
 nav button.active{background:#224;color:#fff}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:12px;margin-top:.6em}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
-td.t{text-align:left;white-space:normal;min-width:9em;max-width:22em} th{background:#eee;cursor:pointer;position:sticky;top:0}
+td.t{text-align:left;white-space:normal;min-width:9em;max-width:22em} th{background:#eee;position:sticky;top:0}
+th a{color:inherit;text-decoration:none;display:block}
 tr.best td{background:#e9f6e9} tr.tie td{background:#f4faf4}
 .ci,.n{color:#777;font-size:10px} .n{color:#a40} tr.hl td{background:#fff3b0}
-.plots figure{display:inline-block;margin:.5em 1em 0 0} .plots svg{border:1px solid #ddd;background:#fff}
+.plots figure{display:inline-block;margin:.5em 1em 0 0;max-width:100%} .plots svg{border:1px solid #ddd;background:#fff;max-width:100%;height:auto}
 .plots circle{cursor:pointer} .plots circle:hover{stroke:#000;stroke-width:2} .legend{font-size:11px}
+@media (max-width:600px){
+ body{margin:.5em;font-size:14px} h1{font-size:1.3em} h2{font-size:1.1em} #filter{width:100%;box-sizing:border-box}
+ table{font-size:11px} th,td{padding:2px 3px} td.t{min-width:4.5em;max-width:8em;overflow-wrap:break-word}
+ .ci{display:block}
+}
 </style></head><body>
 <h1>ragsweep leaderboard</h1>
 <p>Mean over queries with its 95% bootstrap interval. <b>vs best</b>: paired sign-flip test on the suite's
 sort metric over the same queries; highlighted rows are the best and those not significantly different from it (p &ge; __ALPHA__).
-Click a header to sort; type to filter rows; hover a point of a plot to name its run (and mark its row).</p>
+Click a header to sort (the address keeps the tab, sort and filter: share it); type words to filter rows (a row must
+contain every word); hover a point of a plot to name its run (and mark its row).</p>
 <p id="sweeps"></p>
-<input id="filter" placeholder="filter rows (e.g. dense, recursive)" size="40">
+<input id="filter" placeholder="filter rows: words all rows shown must contain (e.g. sentences dense)" size="48">
 <nav id="tabs"></nav><div id="content"></div>
 <script id="data" type="application/json">__DATA__</script>
 <script>
@@ -111,8 +120,40 @@ Click a header to sort; type to filter rows; hover a point of a plot to name its
 // Every value is inserted as text (textContent), never parsed as HTML: run names, sweep names and
 // model ids come from users' configs.
 const DATA = JSON.parse(document.getElementById("data").textContent);
-const fmt = v => v === null || v === undefined ? "" : (typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(3)) : String(v));
+const fmt = v => v === null || v === undefined ? "" : (typeof v === "number" ? (Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(3)) : String(v));
+// A p-value under the 3 decimals shown is "< 0.001", never "0.000".
+const fmtP = v => typeof v === "number" ? (v < 0.001 ? "< 0.001" : v.toFixed(3)) : fmt(v);
+// State lives in the address (#suite=..&sort=..&dir=..&filter=..): a header is a link, the back button and a
+// shared link restore the view.
 let current = 0, sortCol = null, sortDir = -1;
+function stateHash(over) {
+  const st = Object.assign({suite: DATA.suites[current].name, sort: sortCol, dir: sortDir > 0 ? "asc" : "desc",
+                            filter: document.getElementById("filter").value}, over), h = new URLSearchParams();
+  for (const k of ["suite", "sort", "dir", "filter"]) if (st[k]) h.set(k, st[k]);
+  if (!st.sort) h.delete("dir");
+  return "#" + h.toString();
+}
+function readHash() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  current = Math.max(0, DATA.suites.findIndex(s => s.name === h.get("suite")));
+  sortCol = h.get("sort"); sortDir = h.get("dir") === "asc" ? 1 : -1;
+  document.getElementById("filter").value = h.get("filter") || "";
+}
+// Axis ticks at round values: steps of 1, 2 or 5 times a power of ten, labelled with the decimals the step needs.
+function niceTicks(lo, hi, n) {
+  const raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / mag;
+  const step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag, decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const out = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push({v: k * step, text: (k * step).toFixed(decimals)});
+  return out;
+}
+// On a log axis spanning over a decade and a half: the powers of ten; else round values as on a linear axis.
+function logTicks(lo, hi) {
+  if (Math.log10(hi / lo) < 1.5) return niceTicks(lo, hi, 4);
+  const out = [];
+  for (let e = Math.ceil(Math.log10(lo)); e <= Math.floor(Math.log10(hi)); e++) out.push({v: Math.pow(10, e), text: Math.pow(10, e).toFixed(Math.max(0, -e))});
+  return out;
+}
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls !== undefined) e.className = cls; return e; }
 function cellValue(row, col) { const v = row[col]; return Array.isArray(v) ? v[0] : v; }
 // Scatter plots as inline SVG drawn from the data: no image, no library, no network.
@@ -131,11 +172,10 @@ function drawPlot(p) {
   s.appendChild(svg("title", {}, p.title));
   s.appendChild(svg("line", {x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#444"}));
   s.appendChild(svg("line", {x1: L, y1: T, x2: L, y2: H - B, stroke: "#444"}));
-  for (let i = 0; i <= 4; i++) {
-    const xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4, X = L + (W - L - R) * i / 4, Y = H - B - (H - T - B) * i / 4;
-    s.appendChild(svg("text", {x: X, y: H - B + 14, "text-anchor": "middle", "font-size": 10}, fmt(p.log_x ? Math.pow(10, xv) : xv)));
-    s.appendChild(svg("text", {x: L - 4, y: Y + 3, "text-anchor": "end", "font-size": 10}, fmt(yv)));
-  }
+  for (const t of (p.log_x ? logTicks(Math.pow(10, x0), Math.pow(10, x1)) : niceTicks(x0, x1, 4)))
+    s.appendChild(svg("text", {x: sx(t.v), y: H - B + 14, "text-anchor": "middle", "font-size": 10, class: "xtick"}, t.text));
+  for (const t of niceTicks(y0, y1, 5))
+    s.appendChild(svg("text", {x: L - 4, y: sy(t.v) + 3, "text-anchor": "end", "font-size": 10, class: "ytick"}, t.text));
   s.appendChild(svg("text", {x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle", "font-size": 11}, p.x_label));
   s.appendChild(svg("text", {x: 12, y: (T + H - B) / 2, "text-anchor": "middle", "font-size": 11, transform: "rotate(-90 12 " + (T + H - B) / 2 + ")"}, p.y_label));
   if (p.front.length > 1) {
@@ -158,23 +198,27 @@ function drawPlot(p) {
   return fig;
 }
 function render() {
-  const suite = DATA.suites[current], q = document.getElementById("filter").value.toLowerCase();
-  let rows = suite.rows.filter(r => !q || Object.values(r).join(" ").toLowerCase().includes(q));
+  const suite = DATA.suites[current], words = document.getElementById("filter").value.toLowerCase().split(/\s+/).filter(w => w);
+  const described = r => [r.run, r.sweep, r.chunker, r.retriever, r.reranker, r.generator, r.judge].join(" ").toLowerCase();
+  let rows = suite.rows.filter(r => words.every(w => described(r).includes(w)));
   if (sortCol !== null) rows = rows.slice().sort((a, b) => {
     const x = cellValue(a, sortCol), y = cellValue(b, sortCol);
     if (x === null || x === undefined) return 1; if (y === null || y === undefined) return -1;
     return (x < y ? -1 : x > y ? 1 : 0) * sortDir; });
   const cols = suite.columns, content = document.getElementById("content");
   content.replaceChildren(el("h2", suite.name + " (" + suite.n_queries + " queries, " + suite.rows.length + " runs)"));
+  if (words.length) content.appendChild(el("p", rows.length + " of " + suite.rows.length + " runs contain every word of the filter", "shown"));
   if (suite.notes) content.appendChild(el("p", "Data: " + suite.notes, "notes"));
   if (suite.judges.length) content.appendChild(el("p", "Judges (agreement with human labels, by ragsweep judge-eval): " + suite.judges.join("; "), "notes"));
   const table = el("table"), head = el("tr"), body = el("tbody");
   table.id = "board";
   for (const c of cols) {
-    const th = el("th", c.label + (sortCol === c.key ? (sortDir > 0 ? " ▲" : " ▼") : ""));
+    // Unsorted, the rows stand in the suite's ranking: its sort metric, best first.
+    const by = sortCol !== null ? sortCol : suite.key, a = el("a", c.label + (by === c.key ? (sortDir > 0 ? " ▲" : " ▼") : ""));
+    const th = el("th");
     th.dataset.col = c.key;
-    th.addEventListener("click", () => { sortDir = sortCol === c.key ? -sortDir : -1; sortCol = c.key; render(); });
-    head.appendChild(th);
+    a.href = stateHash({sort: c.key, dir: by === c.key && sortDir < 0 ? "asc" : "desc"});
+    head.appendChild(th).appendChild(a);
   }
   table.appendChild(el("thead")).appendChild(head);
   for (const r of rows) {
@@ -186,25 +230,25 @@ function render() {
         td.appendChild(document.createTextNode(fmt(v[0]) + " "));
         td.appendChild(el("span", "[" + fmt(v[1]) + ", " + fmt(v[2]) + "]", "ci"));
         if (v[3] !== null && v[3] !== undefined && v[3] < v[4]) td.appendChild(el("span", " n=" + v[3] + "/" + v[4], "n"));
-      } else td.textContent = fmt(v);
+      } else td.textContent = c.p ? fmtP(v) : fmt(v);
       tr.appendChild(td);
     }
     body.appendChild(tr);
   }
   table.appendChild(body);
-  content.appendChild(table);
+  content.appendChild(el("div", undefined, "scroll")).appendChild(table);
   const plots = el("div", undefined, "plots");
   for (const p of suite.plots) plots.appendChild(drawPlot(p));
   content.appendChild(plots);
   document.querySelectorAll("#tabs button").forEach((b, i) => b.classList.toggle("active", i === current));
 }
 document.getElementById("sweeps").textContent = DATA.sweeps;
-DATA.suites.forEach((s, i) => { const b = el("button", s.name);
-  b.addEventListener("click", () => { current = i; sortCol = null; render(); }); document.getElementById("tabs").appendChild(b); });
-document.getElementById("filter").addEventListener("input", render);
-const hash = new URLSearchParams(location.hash.slice(1));
-if (hash.has("suite")) current = Math.max(0, DATA.suites.findIndex(s => s.name === hash.get("suite")));
-if (hash.has("sort")) { sortCol = hash.get("sort"); sortDir = hash.get("dir") === "asc" ? 1 : -1; }
+DATA.suites.forEach(s => { const b = el("button", s.name);
+  b.addEventListener("click", () => { location.hash = stateHash({suite: s.name, sort: null}); }); document.getElementById("tabs").appendChild(b); });
+// Typing filters at once and updates the address in place (no history entry per keystroke).
+document.getElementById("filter").addEventListener("input", () => { history.replaceState(null, "", stateHash({})); render(); });
+window.addEventListener("hashchange", () => { readHash(); render(); });
+readHash();
 render();
 </script></body></html>
 """
@@ -219,12 +263,12 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
         # component descriptions, so both are in view without scrolling.
         cols = [{"key": "sweep", "label": "sweep", "text": True}]
         cols += [{"key": m, "label": column_label(suite_runs, m)} for m in metrics if m == key]
-        cols += [{"key": "vs_best", "label": "vs best (p)"}] if key else []
+        cols += [{"key": "vs_best", "label": "vs best (p)", "p": True}] if key else []
         cols += [{"key": k, "label": k, "text": True} for k in ("chunker", "retriever", "reranker", "generator", "judge")]
         cols += [{"key": m, "label": column_label(suite_runs, m)} for m in metrics if m != key]
         cols += [{"key": f, "label": label} for f, label in COST_FIELDS if any(r.get(f) is not None for r in rows)]
         cols += [{"key": "chunks", "label": "chunks"}, {"key": "mean_chunk_chars", "label": "mean chunk chars"}]
-        suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "judges": judge_notes(suite_runs, metrics), "columns": cols,
+        suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "judges": judge_notes(suite_runs, metrics), "columns": cols, "key": key,
                        "rows": rows, "plots": suite_plots(rows, key)})
     # Inside <script type="application/json"> only "</" could end the element early: escape it (and "<!--").
     data = json.dumps({"suites": suites, "alpha": ALPHA, "sweeps": sweeps_note}, ensure_ascii=False).replace("<", "\\u003c")
