@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -140,8 +141,9 @@ def test_a_sweep_prints_no_library_progress_bars(tmp_path):
 
     env = {**os.environ, "RAGSWEEP_RESULTS": str(tmp_path / "results")}
     out = subprocess.run([sys.executable, "-m", "ragsweep", "run", "-m", "task=span_mini", "task.limit=1", "retriever=bm25", "generator=hf",
-                          "chunker=fixed_tokens,recursive", "sweep_name=quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+                          "chunker=fixed_tokens,recursive", "sweep_name=quiet", "progress_every_s=0"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout + out.stderr
     assert "sweep progress: 2 of 2 runs done" in text
+    assert re.search(r"job [01]: generate\[hf\]: 1 of 1 \(100%\), \d+ s", text), text[-2000:]
     assert "Converting and de-quantizing" not in text and "Loading weights" not in text and "it/s]" not in text

@@ -43,6 +43,9 @@ def main(cfg: DictConfig) -> None:
 
     with open_dict(cfg):
         cfg.progress = False  # parallel jobs' bars would draw over each other; the sweep logs its progress
+    from ragsweep.engine import runtime
+
+    runtime.set_progress_label(f"job {hydra_cfg.job.num}", float(cfg.get("progress_every_s", 30)))
     ok, detail = sweep_job(cfg, choices, overrides)
     write_status(hydra_cfg.runtime.output_dir, ok, detail)
 

@@ -6,13 +6,16 @@ having it threaded through every constructor.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
 
 from ragsweep.store.embedding_cache import EmbeddingCache
 
-_state: dict[str, object] = {"cache_dir": Path("results/cache"), "progress": True}
+log = logging.getLogger("ragsweep.progress")
+_state: dict[str, object] = {"cache_dir": Path("results/cache"), "progress": True, "label": "", "log_every_s": 30.0}
 _counters: Counter[str] = Counter()
 T = TypeVar("T")
 _embedding_caches: dict[Path, EmbeddingCache] = {}
@@ -30,10 +33,65 @@ def show_progress() -> bool:
     return bool(_state["progress"])
 
 
-def progress(iterable: Iterable[T], desc: str, total: int | None = None) -> Iterable[T]:
-    from tqdm.auto import tqdm
+def set_progress_label(label: str, log_every_s: float = 30.0) -> None:
+    """Name this process's progress lines (a sweep job: "job 3") and how often they are logged; a sweep's jobs
+    log their lines in turn on one terminal, so each line says whose it is."""
+    _state["label"], _state["log_every_s"] = label, log_every_s
 
-    return tqdm(iterable, desc=desc, total=total, disable=not show_progress(), leave=False)
+
+class LoggedProgress:
+    """Progress as log lines, for where bars cannot be drawn (a sweep's parallel jobs): a line at most every
+    ``log_every_s`` seconds with items done, elapsed and an estimate of what is left, and a closing line when
+    any was logged. Same interface as a tqdm bar: ``update(n)``, ``close()``, a context manager."""
+
+    def __init__(self, desc: str, total: int | None) -> None:
+        self.desc, self.total, self.done = desc, total, 0
+        self.start = self.last = time.monotonic()
+        self.logged = False
+        label = str(_state["label"])
+        self.prefix = f"{label}: " if label else ""
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= float(_state["log_every_s"]):  # type: ignore[arg-type]
+            self.last, self.logged = now, True
+            elapsed = now - self.start
+            if self.total:
+                left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+                log.info("%s%s: %d of %d (%.0f%%), %.0f s, about %.0f s left", self.prefix, self.desc, self.done, self.total,
+                         100 * self.done / self.total, elapsed, left)
+            else:
+                log.info("%s%s: %d done, %.0f s", self.prefix, self.desc, self.done, elapsed)
+
+    def close(self) -> None:
+        if self.logged:
+            log.info("%s%s: %d done in %.0f s", self.prefix, self.desc, self.done, time.monotonic() - self.start)
+
+    def __enter__(self) -> "LoggedProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def progress_bar(desc: str, total: int | None = None) -> Any:
+    """A counter to ``update(n)`` as work is done: a tqdm bar when bars are on, else logged lines."""
+    if show_progress():
+        from tqdm.auto import tqdm
+
+        return tqdm(desc=desc, total=total, leave=False)
+    return LoggedProgress(desc, total)
+
+
+def progress(iterable: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
+    """``iterable``, counted one item at a time on a ``progress_bar``."""
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    with progress_bar(desc, total) as bar:
+        for item in iterable:
+            yield item
+            bar.update(1)
 
 
 def cache_dir() -> Path:

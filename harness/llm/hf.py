@@ -72,8 +72,10 @@ class HFBackend(ChatBackend):
         if replies:
             return self._choose_all(tokenizer, model, prompts, replies, desc)
         out: list[Completion] = []
-        for start in runtime.progress(range(0, len(prompts), self.batch_size), f"{desc}[hf]"):
-            out.extend(self._batch(tokenizer, model, prompts[start : start + self.batch_size], max_tokens or self.max_tokens))
+        with runtime.progress_bar(f"{desc}[hf]", len(prompts)) as bar:
+            for start in range(0, len(prompts), self.batch_size):
+                out.extend(self._batch(tokenizer, model, prompts[start : start + self.batch_size], max_tokens or self.max_tokens))
+                bar.update(len(prompts[start : start + self.batch_size]))
         return out
 
     def _choose_all(self, tokenizer, model, prompts: list[str], replies: list[str], desc: str) -> list[Completion]:
@@ -87,8 +89,10 @@ class HFBackend(ChatBackend):
         groups = choice_groups([len(ids) for ids in prompt_ids], len(replies), self.batch_size)
         draws = torch.Generator().manual_seed(self.seed or 0)  # one stream per call: groups draw different numbers
         out: list[Completion] = []
-        for group in runtime.progress(groups, f"{desc}[hf]"):
-            out.extend(self._choose(model, [prompt_ids[i] for i in group], reply_ids, replies, tokenizer.pad_token_id, draws))
+        with runtime.progress_bar(f"{desc}[hf]", len(prompts)) as bar:
+            for group in groups:
+                out.extend(self._choose(model, [prompt_ids[i] for i in group], reply_ids, replies, tokenizer.pad_token_id, draws))
+                bar.update(len(group))
         return out
 
     def _choose(self, model, prompt_ids: list[list[int]], reply_ids: list[list[int]], replies: list[str], pad: int, draws) -> list[Completion]:
