@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from ragsweep.commands.cli import bench_names, main, sweep_presets
+from ragsweep.paths import CONFIG_DIR
 from ragsweep.store.results import named_overrides, run_name
 
 
@@ -119,7 +120,7 @@ def test_missing_suite_files_say_what_to_set(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["report"], ["gate"], ["pairwise"], ["study"], ["judge-eval"], ["judge-invariance"], ["trec-export"],
-                                  ["check"], ["bench", "bm25"], ["bench", "scale"], ["bench", "dense"], ["export-model"]])
+                                  ["check"], ["list"], ["bench", "bm25"], ["bench", "scale"], ["bench", "dense"], ["export-model"]])
 def test_every_subcommand_help_names_its_command(argv, capsys):
     from ragsweep.commands.cli import main
 
@@ -147,3 +148,36 @@ def test_a_sweep_prints_no_library_progress_bars(tmp_path):
     assert "sweep progress: 2 of 2 runs done" in text
     assert re.search(r"job [01]: generate\[hf\]: 1 of 1 \(100%\), \d+ s", text), text[-2000:]
     assert "Converting and de-quantizing" not in text and "Loading weights" not in text and "it/s]" not in text
+
+
+def test_list_describes_every_config_and_says_where_suite_data_is(tmp_path, monkeypatch, capsys):
+    from ragsweep.commands.listing import SECTIONS, description
+
+    (tmp_path / "hotpotqa_sample").mkdir()  # one suite's folder present under RAGSWEEP_DATA, the others absent
+    monkeypatch.setenv("RAGSWEEP_DATA", str(tmp_path))
+    assert main(["list", "task"]) == 0
+    rows = {line.split()[0]: line.split()[1] if line.split()[1] != "not" else "not here" for line in capsys.readouterr().out.splitlines()
+            if line.startswith("  ") and not line.startswith(("  not here:", "  hub:"))}
+    assert rows["multihop_mini"] == "bundled" and rows["hotpotqa_sample"] == "here" and rows["chroma_general"] == "not here"
+    assert rows["hotpotqa_distractor"] == "hub" and rows["beir"] == "yours" and rows["generic"] == "yours"
+    assert main(["list", "task"]) == 0 and f"not here: looked for {tmp_path}/2wikimultihopqa, {tmp_path}/chroma_general" in capsys.readouterr().out
+    # every config file of every section describes itself (its first comment sentence)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(section.rstrip("s") in out for section in SECTIONS)
+    for path in CONFIG_DIR.glob("*/*.yaml"):
+        if path.parent.name in SECTIONS:
+            assert description(path), f"{path} has no leading comment describing it"
+            assert f"  {path.stem} " in out
+
+
+def test_list_description_is_the_first_sentence_of_the_leading_comment(tmp_path):
+    from ragsweep.commands.listing import DESCRIPTION_CHARS, description
+
+    yaml = tmp_path / "x.yaml"
+    yaml.write_text("# @package _global_\n# Any server, e.g. vLLM, i.e. local. More here.\n# And more.\nname: x  # not this\n")
+    assert description(yaml) == "Any server, e.g. vLLM, i.e. local"
+    yaml.write_text("# " + "word " * 40 + "\nname: x\n")
+    assert len(description(yaml)) == DESCRIPTION_CHARS and description(yaml).endswith("…")
+    yaml.write_text("name: x\n")
+    assert description(yaml) == ""

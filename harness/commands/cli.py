@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("ragsweep.analysis.report", "leaderboard of the runs: Markdown, HTML page and CSV"),
     "gate": ("ragsweep.analysis.gate", "compare a sweep's latest runs with its baseline; exit 1 on a drop"),
     "check": ("ragsweep.commands.check", "list every model and data file a run or sweep needs, and whether it is here"),
+    "list": ("ragsweep.commands.listing", "suites (with whether their data is here), components, metrics and sweep presets, described"),
     "pairwise": ("ragsweep.analysis.pairwise", "LLM judge: which of two runs answers better, per query"),
     "judge-eval": ("ragsweep.analysis.judge_eval", "how well a judge agrees with human labels on a calibration set"),
     "judge-invariance": ("ragsweep.analysis.judge_invariance", "do two judges rank a sweep's configurations alike (Kendall's tau)"),
@@ -77,7 +78,6 @@ def parser() -> argparse.ArgumentParser:
         runner.add_argument("--rerun", action="store_true", help="run every job of a sweep even when it is up to date")
     for name, (_, text) in COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)
-    sub.add_parser("list", help="component, suite and sweep-preset names")
     sub.add_parser("bench", help=f"run a benchmark: one of {', '.join(bench_names())}", add_help=False)
     return p
 
@@ -90,23 +90,6 @@ def call_hydra(entry: Callable[[], object], prog: str, argv: list[str]) -> None:
         entry()
     finally:
         sys.argv = saved
-
-
-def list_components() -> str:
-    from ragsweep.registry import BY_GROUP
-
-    lines = []
-    for group, registry in BY_GROUP.items():
-        presets = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
-        lines.append(f"{group} configs ({group}=NAME): {', '.join(presets)}")
-        lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(registry.names())}")
-    from ragsweep.registry import METRICS
-
-    families = ", ".join(f"{n} (needs {METRICS.get(n).needs})" for n in METRICS.names())
-    lines.append(f"metric families (scoring.metrics.<key>.name=NAME, or _target_=pkg.module.Class): {families}")
-    lines.append(f"scoring configs (scoring=NAME): {', '.join(sorted(p.stem for p in (CONFIG_DIR / 'scoring').glob('*.yaml')))}")
-    lines.append(f"sweep presets (ragsweep sweep NAME): {', '.join(sweep_presets())}")
-    return "\n".join(lines)
 
 
 def sweep_fingerprint(argv: list[str], rerun: bool) -> tuple[bool, str | None]:
@@ -212,9 +195,6 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(interrupted_message(rest), file=sys.stderr)
             return 130
-        return 0
-    if args.command == "list":
-        print(list_components())
         return 0
     if args.command == "bench":
         names = bench_names()
