@@ -694,6 +694,8 @@ def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
     assert len(list((tmp_path / "runs" / "faulty").glob("*/metrics.json"))) == 2
     assert "2 of 4 runs failed:" in text
     assert text.count("top_k=3 is smaller than eval_k=10") >= 2 and "Traceback" not in text
+    # the results table still shows what was written: one run per suite
+    assert "span_mini (14 queries, 1 runs)" in out.stdout and "multihop_mini (16 queries, 1 runs)" in out.stdout
 
 
 @pytest.mark.process

@@ -67,6 +67,10 @@ def test_out_of_tree_chunker_in_a_two_job_sweep(tmp_path, launcher):
         lengths = [len(c["text"]) for chunks in records["ranked_chunks"] for c in chunks]
         assert max(lengths) == size  # the plugin's cuts, seen through the records
     assert "sweep finished: 2 of 2 runs written" in log
+    # the sweep ends with its results table: the chunker varies, so it is a column; the rest is said once
+    table = out.stdout[out.stdout.index("sweep plugin: "):]
+    assert "span_mini (14 queries, 2 runs); every run: retriever bm25 backend=sparse" in table and "ragsweep report --sweep plugin" in table
+    assert "my_chunkers.every_n.EveryNChars size=200" in table and "my_chunkers.every_n.EveryNChars size=450" in table
     if launcher == "local":  # joblib workers log to this terminal; submitit's go to their own files
         assert "sweep progress: 2 of 2 runs done" in log
 

@@ -25,13 +25,19 @@ def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
     """Every readable run under ``runs_dir``; an unreadable one (truncated metrics.json, missing
     records.parquet) is named in a warning and left out, and the rest still render. Each run's judged columns
     get their judge's calibration as judge-eval reports beside ``runs_dir`` hold it now."""
+    return load_run_folders(sorted(p.parent for p in runs_dir.glob("*/*/metrics.json")), runs_dir)
+
+
+def load_run_folders(folders: list[Path], runs_dir: Path) -> list[dict[str, Any]]:
+    """The readable runs among ``folders`` (an unreadable one is named in a warning and left out), each judged
+    column with its judge's calibration from the judge-eval reports beside ``runs_dir``."""
     reports = calibration_reports(runs_dir)
     runs = []
-    for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
+    for path in folders:
         try:
-            folder = RunFolder.read(metrics_path.parent, LEADERBOARD_KEYS)
+            folder = RunFolder.read(path, LEADERBOARD_KEYS)
         except DataError as err:
-            log.warning("skipping unreadable run %s: %s", metrics_path.parent, err)
+            log.warning("skipping unreadable run %s: %s", path, err)
             continue
         judges = {c: {**j, "calibration": find_calibration(j["judge_id"], reports) or j.get("run_calibration")}
                   for c, j in (folder.metrics.get("judges") or {}).items()}

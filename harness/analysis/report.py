@@ -35,7 +35,7 @@ def md_text(value: Any) -> str:
     return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
-def _cell(stat: dict[str, float] | None, total: int | None = None) -> str:
+def metric_cell(stat: dict[str, float] | None, total: int | None = None) -> str:
     if not stat or stat.get("mean") is None or math.isnan(stat["mean"]):
         return ""
     text = f"{stat['mean']:.3f} ±{(stat['ci_high'] - stat['ci_low']) / 2:.3f}"
@@ -66,7 +66,7 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
     for r, p in zip(runs, p_values):
         m, comp, summary = r["metrics"], r["metrics"]["components"], r["metrics"]["summary"]
         latency = summary.get("mean_latency_s")
-        cells = [_cell(m["metrics"].get(name), n_queries(r)) for name in ordered]
+        cells = [metric_cell(m["metrics"].get(name), n_queries(r)) for name in ordered]
         row = [
             md_text(m.get("sweep", "")), *cells[:1], *([versus_text(r is runs[0], p)] if key else []),
             *(md_text(v) for v in (comp["chunker"], comp["retriever"], comp["reranker"], comp["generator"])), *cells[1:],

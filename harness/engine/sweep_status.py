@@ -65,6 +65,20 @@ def summarize(statuses: list[tuple[str, bool, str]]) -> int:
     return 1
 
 
+def print_results(config: DictConfig, run_folders: list[Path]) -> None:
+    """The sweep's results table on stdout (ragsweep.analysis.sweep_table); a table that cannot be made is a
+    warning, never a failed sweep: the runs are written either way."""
+    from ragsweep.analysis.sweep_table import sweep_table
+
+    try:
+        text = sweep_table(run_folders, Path(config.results_dir), str(config.sweep_name))
+    except Exception as err:  # noqa: BLE001 - reporting must not turn a finished sweep into a failure
+        log.warning("the sweep's results table could not be made (%s: %s); ragsweep report shows the runs", type(err).__name__, err)
+        return
+    if text:
+        print("\n" + text, flush=True)
+
+
 class SweepSummary(Callback):
     """Hydra callback (configs/config.yaml): after a multirun, the summary and a non-zero exit on failures, and
     the sweep's manifest when the command gave its ``fingerprint`` (ragsweep.engine.uptodate) and every run was
@@ -89,6 +103,7 @@ class SweepSummary(Callback):
         if sweep_dir.is_dir():
             statuses = read_statuses(sweep_dir)
             code = summarize(statuses)
+            print_results(config, [Path(detail) for _, ok, detail in statuses if ok])
             if code:
                 sys.exit(code)
             if self.fingerprint:
