@@ -181,3 +181,31 @@ def test_list_description_is_the_first_sentence_of_the_leading_comment(tmp_path)
     assert len(description(yaml)) == DESCRIPTION_CHARS and description(yaml).endswith("…")
     yaml.write_text("name: x\n")
     assert description(yaml) == ""
+
+
+def test_verbosity_flags_are_taken_anywhere_before_double_dash():
+    from ragsweep.commands.cli import verbosity_flags
+
+    assert verbosity_flags(["sweep", "default", "-q"]) == (["sweep", "default"], "WARNING")
+    assert verbosity_flags(["-v", "report", "--", "-q"]) == (["report", "--", "-q"], "DEBUG")
+    assert verbosity_flags(["report", "--sweep", "all"]) == (["report", "--sweep", "all"], None)
+    with pytest.raises(SystemExit, match="-q and -v cannot be combined"):
+        verbosity_flags(["-q", "run", "-v"])
+
+
+@pytest.mark.process
+def test_quiet_sweep_prints_its_table_only_and_verbose_adds_debug_lines(tmp_path):
+    env = {**os.environ, "RAGSWEEP_RESULTS": str(tmp_path / "results")}
+    sweep = [sys.executable, "-m", "ragsweep", "run", "-m", "task=span_mini", "chunker=fixed_tokens,recursive", "retriever=bm25", "generator=none",
+             "sweep_name=quiet"]
+    quiet = subprocess.run([*sweep, "-q"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "[INFO]" not in quiet.stdout + quiet.stderr and "[HYDRA]" not in quiet.stdout + quiet.stderr
+    assert "span_mini (14 queries, 2 runs)" in quiet.stdout  # the results table still shows
+    # how much a sweep prints is not part of what it computed: the same sweep, not quiet, is up to date
+    again = subprocess.run(sweep, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert "sweep up to date: its 2 runs" in again.stdout + again.stderr
+    env["RAGSWEEP_RESULTS"] = str(tmp_path / "fresh")
+    loud = subprocess.run([sys.executable, "-m", "ragsweep", "-v", "run", "task=span_mini", "retriever=bm25", "generator=none"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert loud.returncode == 0 and re.search(r"\[ragsweep.store.cache\]\[DEBUG\] - cached chunk [0-9a-f]{12}", loud.stdout + loud.stderr)

@@ -21,6 +21,7 @@ from ragsweep.paths import SOURCE_ROOT, results_root
 from ragsweep.store.provenance import git_revision
 from ragsweep.store.results import headline_names, write_json
 from ragsweep.metrics.significance import paired_permutation_p
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.analysis.gate")
 DEFAULT_TOLERANCE = 0.01
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="rewrite the baseline from the current runs")
     parser.add_argument("--all", action="store_true", help="print every check, not only failures")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     baseline_path = args.baseline or results_root() / "baselines" / f"{args.sweep}.json"
     runs = latest_runs(args.runs, args.sweep)
     if not runs:

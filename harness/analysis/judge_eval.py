@@ -44,6 +44,7 @@ from ragsweep.registry import JUDGES
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.results import RESULTS_ADVICE, write_json
 from ragsweep.types import Chunk, Generation, Query
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.judge_eval")
 EXPERTQA_SCALES = {"support": EXPERTQA_SUPPORT, "correctness": EXPERTQA_CORRECTNESS}  # best first
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--usd-per-mtok-out", type=float, default=0.0, help="price of a million completion tokens")
     parser.add_argument("--out", type=Path, default=None, help="default results/judge_eval/<set>__<judge>__<rubric>__<judge id>.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     items, positive, scale = load_items(args)
     items = subset(items, args.limit, args.seed)
     config = {k: v for k, v in judge_config(args.judge, [*args.override, f"judge.rubrics=[{args.rubric}]", f"judge.language={args.language}"]).items() if k != "prompts"}

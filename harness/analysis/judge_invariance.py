@@ -22,6 +22,7 @@ from ragsweep.errors import ConfigError
 from ragsweep.metrics.agreement import bootstrap_interval, cohen_kappa, kendall_tau_b
 from ragsweep.paths import results_root
 from ragsweep.store.results import GROUPS, write_json
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.judge_invariance")
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     sweeps = args.sweeps.split(",")
     if len(sweeps) != 2 or sweeps[0] == sweeps[1]:
         raise ConfigError(f"--sweeps takes two different sweep names, A,B, not {args.sweeps!r}")

@@ -23,6 +23,7 @@ from ragsweep.llm.prompting import render
 from ragsweep.engine.pipeline import plain_config
 from ragsweep.store.results import write_json
 from ragsweep.metrics.judge import pairwise_verdict, pairwise_winner
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.analysis.pairwise")
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--override", action="append", default=[], help="Hydra override, e.g. judge.models.0.model=...")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     judge = judge_config(args.judge, args.override)
     result = compare_runs(args.run_a, args.run_b, judge["models"][0], judge["prompts"]["pairwise"])
     out = args.out or results_root() / "pairwise" / f"{args.run_a.name}__vs__{args.run_b.name}.json"

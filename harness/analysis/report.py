@@ -26,6 +26,7 @@ from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.store.results import RESULTS_ADVICE
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.analysis.report")
 
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweep", default=None, help="sweeps to show, comma-separated, or 'all' (default: every sweep but adhoc)")
     parser.add_argument("--metrics", default=None, help="columns to show (comma-separated), instead of the headline set")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     runs, note = select_sweeps(load_runs(args.runs), args.sweep)
     known = sorted({name for r in runs for name in r["metrics"].get("metrics", {})})
     for name in ([args.sort] if args.sort else []) + (args.metrics.split(",") if args.metrics else []):

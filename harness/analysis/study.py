@@ -11,6 +11,7 @@ from typing import Any
 from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.analysis.leaderboard import load_runs
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.analysis.study")
 COLUMNS = (("span_iou@5", "IoU"), ("span_recall@5", "recall"), ("span_precision@5", "precision"), ("precision_omega", "Precision-Omega"))
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=Path, default=results_root() / "runs")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     runs = [r for r in load_runs(args.runs) if r["metrics"].get("sweep") == args.sweep]
     if not runs:
         raise SystemExit(f"no runs of sweep {args.sweep!r} under {args.runs}")

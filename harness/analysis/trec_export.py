@@ -22,6 +22,7 @@ from ragsweep.errors import ConfigError
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.run_folder import RunFolder
 from ragsweep.store.trec_files import evaluate, qrels_lines, read_qrels, read_run, run_lines
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.analysis.trec_export")
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", choices=("chunk", "doc"), default="chunk", help="rank chunks (default) or documents at their best chunk")
     parser.add_argument("--tag", default=None, help="the run tag column (default ragsweep)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     if not (args.run_dir / "metrics.json").is_file():
         raise ConfigError(f"{args.run_dir}: not a run folder (no metrics.json)")
     report = export(args.run_dir, args.out or args.run_dir, args.level, args.tag)

@@ -11,6 +11,7 @@ from pathlib import Path
 from ragsweep.bench.common import alternate, bench_suite, write_result
 from ragsweep.paths import results_root
 from ragsweep.retrievers.bm25 import BM25Retriever
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.bench.bm25")
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "bm25.json")
     parser.add_argument("--repeats", type=int, default=5, help="timings per side, alternating")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     suite, chunks, queries = bench_suite()
     questions = [q.question for q in queries]
     retrievers = {backend: BM25Retriever(backend=backend) for backend in ("sparse", "rank_bm25")}

@@ -15,6 +15,7 @@ from ragsweep.engine import runtime
 from ragsweep.bench.common import alternate, bench_suite, write_result
 from ragsweep.models.embedders import embed, load_sentence_transformer
 from ragsweep.paths import results_root
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.bench.dense")
 
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "dense.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     suite, chunks, _ = bench_suite()
     texts = [c.text for c in chunks]
     model = load_sentence_transformer(args.model)

@@ -37,6 +37,7 @@ from ragsweep.llm.base import EMPTY_COMPLETION, ChatBackend, build_backend
 from ragsweep.models.causal_lm import pick_device
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.tasks.hotpotqa import HotpotQATask
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.bench.generation")
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", default=None, help="with --load-format dummy: config overrides, key=value,... (hidden_size=4096,...)")
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "generation.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     if args.arch and args.load_format != "dummy":
         raise ConfigError("--arch changes the model's shape, which only random weights can fill: add --load-format dummy")
     runtime.configure(str(results_root() / "cache"))

@@ -18,6 +18,7 @@ from ragsweep.bench.common import write_result
 from ragsweep.chunkers.perplexity import PerplexityChunker
 from ragsweep.models.causal_lm import load_causal_lm
 from ragsweep.types import Document
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.bench.perplexity_chunker")
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct")
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "perplexity_chunker.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     corpora = Path(os.environ.get("RAGSWEEP_DATA", "data")) / "chroma_general" / "corpora"
     if not corpora.is_dir():
         log.info("skipped: %s not found (set RAGSWEEP_DATA)", corpora)

@@ -36,6 +36,7 @@ from ragsweep.bench.common import write_result
 from ragsweep.paths import results_root
 from ragsweep.retrievers.base import top_k_indices
 from ragsweep.text import word_tokens
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.bench.scale")
 SIZES = (10_000, 100_000, 1_000_000)
@@ -398,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(markdown_table(json.loads(args.out.read_text()), args.k))
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     if args.write_suite:
         docs, n_questions = write_suite(args.write_suite, args.docs)
         log.info("wrote %s: %d documents, %d questions (ragsweep run task=generic task.path=%s)", args.write_suite, docs, n_questions, args.write_suite)

@@ -11,6 +11,7 @@ from ragsweep.paths import results_root
 from ragsweep.bench.common import alternate, bench_suite, write_result
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.metrics.spans import precision_omega, span_scores
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.bench.spans")
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", type=Path, default=results_root() / "bench" / "spans.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     suite, chunks, queries = bench_suite()
     retriever = BM25Retriever()
     ranked = retriever.search(retriever.index(chunks), [q.question for q in queries], 5)

@@ -22,6 +22,7 @@ from ragsweep.paths import CONFIG_DIR, results_root
 from ragsweep.bench.common import write_result
 from ragsweep.store.results import GROUPS
 from ragsweep.engine.runner import execute
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.bench.sweep_cache")
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--command-sweep", default="default", help="preset timed through the command ('none': skip)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     for noisy in ("ragsweep.engine.runner", "ragsweep.engine.pipeline", "ragsweep.models.causal_lm", "ragsweep.models.embedders"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     grid = {

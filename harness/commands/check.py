@@ -23,6 +23,7 @@ from ragsweep.errors import RagsweepError
 from ragsweep.models.weights import availability
 from ragsweep.tasks.keyword_file import split_task_config
 from ragsweep.registry import TASKS
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.commands.check")
 
@@ -102,7 +103,7 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     overrides = list(sys.argv[1:] if argv is None else argv)
     if {"-h", "--help"} & set(overrides):
         print("usage: ragsweep check [HYDRA_OVERRIDES ...]\n\n" + (__doc__ or "").strip())

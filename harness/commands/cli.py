@@ -26,6 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
 from ragsweep.engine.offline import configure_environment
+from ragsweep.logs import LEVEL_ENV, LEVELS, hydra_overrides, setup_logging
 from ragsweep.paths import CONFIG_DIR
 
 # Subcommand -> (module whose ``main(argv)`` serves it, one-line help).
@@ -70,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ragsweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"ragsweep {package_version()}")
     p.add_argument("--results", metavar="DIR", help="where runs, reports and the cache go (default ./results)")
+    loudness = p.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only (a sweep still ends with its results table)")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="also ragsweep's debug lines")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="one run, or a sweep with -m (Hydra overrides; `ragsweep run --help` shows Hydra's)", add_help=False)
     sweep = sub.add_parser("sweep", help="run a sweep preset: ragsweep sweep NAME [overrides]", add_help=False)
@@ -105,7 +109,7 @@ def sweep_fingerprint(argv: list[str], rerun: bool) -> tuple[bool, str | None]:
     if fp is None:
         return False, None
     path = uptodate.manifest_path(argv, fp)
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    setup_logging("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     runs = None if rerun else uptodate.up_to_date_runs(path, fp)
     if runs is not None:
         logging.getLogger("ragsweep.sweep").info(
@@ -156,8 +160,29 @@ def interrupted_message(rest: list[str]) -> str:
             "Run the same command again to resume: finished runs and cached stages are reused, only the rest is computed.")
 
 
+def verbosity_flags(argv: list[str]) -> tuple[list[str], str | None]:
+    """``-q``/``-v`` anywhere before ``--`` (``ragsweep sweep default -q`` as well as ``ragsweep -q sweep default``):
+    (argv without them, the level they choose or None)."""
+    level, out = None, []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:], level
+        if arg in ("-q", "--quiet", "-v", "--verbose"):
+            chosen = LEVELS["quiet" if arg in ("-q", "--quiet") else "verbose"]
+            if level not in (None, chosen):
+                raise SystemExit("ragsweep: -q and -v cannot be combined")
+            level = chosen
+        else:
+            out.append(arg)
+    return out, level
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" not in argv[:1] and "--help" not in argv[:1]:  # the top-level help lists -q and -v itself
+        argv, level = verbosity_flags(argv)
+        if level:
+            os.environ[LEVEL_ENV] = level  # sweep workers and Hydra's logging read it too
     args, rest = parser().parse_known_args(argv)
     if args.results:
         os.environ["RAGSWEEP_RESULTS"] = args.results
@@ -191,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         # loky's resource tracker warns of "leaked semaphores" when Ctrl-C stops the workers: expected, not shown
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), "ignore:resource_tracker:UserWarning")))
         try:
-            call_hydra(run_main, "ragsweep run", [*rest, f"hydra.callbacks.sweep_summary.fingerprint={fp}"] if fp else rest)
+            call_hydra(run_main, "ragsweep run", [*rest, *hydra_overrides(), *([f"hydra.callbacks.sweep_summary.fingerprint={fp}"] if fp else [])])
         except KeyboardInterrupt:
             print(interrupted_message(rest), file=sys.stderr)
             return 130
@@ -205,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(rest[1:]) or 0)
     module = importlib.import_module(COMMANDS[args.command][0])
     if args.command in HYDRA_COMMANDS:
-        call_hydra(module.main, f"ragsweep {args.command}", rest)
+        call_hydra(module.main, f"ragsweep {args.command}", [*rest, *hydra_overrides()])
         return 0
     from ragsweep.errors import RagsweepError
 

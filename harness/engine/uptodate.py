@@ -39,6 +39,7 @@ log = logging.getLogger("ragsweep.sweep")
 
 ENV_PREFIXES = ("RAGSWEEP_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "VLLM_", "OPENAI_", "CUDA_VISIBLE_DEVICES")
 ENV_NAMES = ("HOME", "PYTHONPATH")  # ``~`` in a path, and which modules an import finds
+ENV_IGNORED = ("RAGSWEEP_LOG_LEVEL",)  # how much a sweep prints (ragsweep -q / -v), never what it writes
 MANIFEST_FORMAT = 2
 RUN_RESULTS = ("run.json", "metrics.json", "records.parquet")  # what a run folder must hold to be trusted
 CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
@@ -145,7 +146,7 @@ def fingerprint(argv: Sequence[str]) -> str | None:
         if isinstance(identity, str):
             h.update(f"component:{dotted}\0{identity}\n".encode())
     named = {m for text in texts for m in ENV_REFERENCE.findall(text)}
-    env = {k: v for k, v in os.environ.items() if k in named or k in ENV_NAMES or k.startswith(ENV_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if (k in named or k in ENV_NAMES or k.startswith(ENV_PREFIXES)) and k not in ENV_IGNORED}
     h.update(json.dumps({"env": env, "distributions": _installed_distributions()}, sort_keys=True).encode())
     return h.hexdigest()
 

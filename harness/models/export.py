@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ragsweep.paths import results_root
 from ragsweep.models.weights import resolve
+from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.models.export")
 
@@ -61,5 +62,5 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model_id", nargs="?", default="bundled:SmolLM2-135M-Instruct")
     parser.add_argument("--out", type=Path, default=results_root() / "models", help="folder that receives <name>/")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     print(exported_folder(args.model_id, args.out))
