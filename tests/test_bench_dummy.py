@@ -51,3 +51,21 @@ def test_the_bench_measures_a_random_weight_shape_here(tmp_path, isolated_cache,
     batched = hf["batched"]["repeats"][0]
     assert batched["errors"] == 0 and batched["completion_tokens"] > 0 and hf["batched"]["median_completion_tokens_per_s"] > 0
     assert isinstance(result["vllm"], str) or result["vllm"]["batched"]["repeats"][0]["errors"] == 0
+
+
+def test_a_bench_prints_a_summary_table_not_its_json():
+    from ragsweep.bench.common import summary_table
+
+    result = {"suite": "span_mini", "queries": 14, "speedup": 12.345678, "ok": True,
+              "sides": {"ours": {"median_s": 0.00123456, "runs_s": [0.3, 0.1, 0.2]}, "ref": {"runs_s": [2.0]}},
+              "models": ["a", "b"], "records": [{"id": 1}]}
+    assert summary_table(result).splitlines() == [
+        "  suite                span_mini",
+        "  queries              14",
+        "  speedup              12.35",
+        "  ok                   True",
+        "  sides.ours.median_s  0.001235",
+        "  sides.ours.runs_s    median 0.2 of 3 (min 0.1, max 0.3)",
+        "  sides.ref.runs_s     2",
+        "  models               a, b",
+    ]  # the list of records is left to the JSON file

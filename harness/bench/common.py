@@ -45,4 +45,40 @@ def write_result(path: Path, result: dict[str, Any]) -> None:
     """A benchmark result with the machine and versions it was measured on."""
     record = {**result, "machine": machine(), "git": git_revision(SOURCE_ROOT), "packages": package_versions()}
     atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    log.info("%s\nwrote %s", json.dumps(result, indent=2), path)
+    log.info("%s\nwrote %s (every timing, the machine and the versions)", summary_table(result), path)
+
+
+def number_text(value: float) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def leaf_text(value: Any) -> str | None:
+    """A value as one table cell: a list of timings as its median, range and count; None for what a summary
+    leaves to the file (lists of records, long lists of text)."""
+    if isinstance(value, list):
+        numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if value and len(numbers) == len(value):
+            if len(value) == 1:
+                return number_text(value[0])
+            return f"median {number_text(statistics.median(numbers))} of {len(numbers)} (min {number_text(min(numbers))}, max {number_text(max(numbers))})"
+        if value and all(isinstance(v, str) for v in value) and len(value) <= 4:
+            return ", ".join(value)
+        return None
+    return number_text(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def summary_table(result: dict[str, Any]) -> str:
+    """The result as aligned ``key  value`` lines, nested keys joined by dots: what a terminal should show of a
+    benchmark (the JSON file keeps every timing)."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif (text := leaf_text(value)) is not None:
+            rows.append((prefix, text))
+
+    walk("", result)
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
