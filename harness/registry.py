@@ -158,6 +158,7 @@ JUDGES: Registry[Any] = Registry("judge", "ragsweep.judges")
 ASSESSORS: Registry[Any] = Registry("assessor", "ragsweep.assessors")
 TASKS: Registry[Any] = Registry("task", "ragsweep.tasks")
 METRICS: Registry[Any] = Registry("metric", "ragsweep.scoring")  # chosen by the scoring config group, not one per run
+TRACKERS: Registry[Any] = Registry("tracker", "ragsweep.tracking")  # where a written run is also reported; never part of its name
 
 # The Hydra config group each registry serves.
 BY_GROUP: dict[str, Registry[Any]] = {

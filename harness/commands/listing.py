@@ -14,7 +14,7 @@ from pathlib import Path
 from ragsweep.paths import CONFIG_DIR
 
 DESCRIPTION_CHARS = 110
-SECTIONS = ("task", "chunker", "retriever", "reranker", "generator", "judge", "assessor", "metrics", "scoring", "sweep")
+SECTIONS = ("task", "chunker", "retriever", "reranker", "generator", "judge", "assessor", "tracking", "metrics", "scoring", "sweep")
 
 
 def description(path: Path) -> str:
@@ -57,7 +57,7 @@ def table(rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def group_section(group: str) -> list[str]:
-    from ragsweep.registry import BY_GROUP
+    from ragsweep.registry import BY_GROUP, TRACKERS
 
     files = sorted((CONFIG_DIR / group).glob("*.yaml"))
     lines = [f"{group} configs ({group}=NAME):"]
@@ -70,7 +70,8 @@ def group_section(group: str) -> list[str]:
         lines.append("  hub: downloaded from the Hugging Face hub with RAGSWEEP_ALLOW_DOWNLOADS=1; yours: a reader for your data, task.path=<folder>")
     else:
         lines += table([(p.stem, description(p)) for p in files])
-    lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(BY_GROUP[group].names())}")
+    registry = TRACKERS if group == "tracking" else BY_GROUP[group]
+    lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(registry.names())}")
     return lines
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import hydra
@@ -46,18 +47,18 @@ def main(cfg: DictConfig) -> None:
     from ragsweep.engine import runtime
 
     runtime.set_progress_label(f"job {hydra_cfg.job.num}", float(cfg.get("progress_every_s", 30)))
-    ok, detail = sweep_job(cfg, choices, overrides)
+    ok, detail = sweep_job(cfg, choices, overrides, Path(hydra_cfg.runtime.output_dir).parent)
     write_status(hydra_cfg.runtime.output_dir, ok, detail)
 
 
-def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = ()) -> tuple[bool, str]:
+def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = (), sweep_dir: Path | None = None) -> tuple[bool, str]:
     """One job of a sweep: (True, run folder) or (False, the one-line reason); it never raises, so the
     launcher runs every other job."""
     from ragsweep.engine.runner import execute
 
     ignore_interrupt_in_workers()
     try:
-        return True, str(execute(cfg, choices, overrides))
+        return True, str(execute(cfg, choices, overrides, sweep_dir))
     except RagsweepError as err:
         log.error("%s", err)
         return False, str(err).splitlines()[0]

@@ -21,7 +21,7 @@ from ragsweep.hashing import sha256_json, sha256_text
 from ragsweep.judges.calibration import calibration_reports, find_calibration
 from ragsweep.engine.pipeline import Pipeline, PipelineResult, plain_config
 from ragsweep.store.provenance import git_revision, machine, package_versions
-from ragsweep.registry import BY_GROUP
+from ragsweep.registry import BY_GROUP, TRACKERS
 from ragsweep.store.results import GROUPS, component_label, config_hash, headline_names, run_name, write_run
 from ragsweep.engine.code_identity import code_identity
 from ragsweep.scoring.records import aggregate, build_metrics, build_records, headline_metrics, lower_is_better
@@ -64,12 +64,14 @@ def assessor_judges(result: PipelineResult, metrics: dict[str, Any]) -> dict[str
     return out
 
 
-def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = ()) -> Path:
-    """Run the pipeline for one resolved config and write its results folder."""
+def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = (), sweep_dir: Path | None = None) -> Path:
+    """Run the pipeline for one resolved config, write its results folder, and report it to the configured tracker
+    (under the sweep's parent run when ``sweep_dir`` holds one)."""
     t0 = time.perf_counter()
     plain = plain_config(cfg)
     notes = validate_run_config(plain)
     families = build_metrics(plain["scoring"])  # a bad metric config stops the run before any work
+    tracker = TRACKERS.build(plain["tracking"])
     runtime.configure(plain["cache_dir"], bool(plain.get("progress", True)))
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -128,4 +130,5 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     summary = " ".join(f"{k}={v['status']}" for k, v in stages.items() if k != "score")
     log.info("%s: %s (%.1fs) -> %s", name, summary, run_info["wall_s"], run_dir)
     log.info("%s", headline_summary(metrics, len(records)))
+    tracker.log_run(run_dir, sweep_dir)
     return run_dir

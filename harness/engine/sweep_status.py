@@ -65,18 +65,31 @@ def summarize(statuses: list[tuple[str, bool, str]]) -> int:
     return 1
 
 
-def print_results(config: DictConfig, run_folders: list[Path]) -> None:
-    """The sweep's results table on stdout (ragsweep.analysis.sweep_table); a table that cannot be made is a
-    warning, never a failed sweep: the runs are written either way."""
+def print_results(config: DictConfig, run_folders: list[Path]) -> Path | None:
+    """The sweep's results table on stdout (ragsweep.analysis.sweep_table), also written as results.txt in the sweep
+    folder (a tracker's artifact). A table that cannot be made is a warning, never a failed sweep: the runs are
+    written either way."""
     from ragsweep.analysis.sweep_table import sweep_table
 
     try:
         text = sweep_table(run_folders, Path(config.results_dir), str(config.sweep_name))
     except Exception as err:  # noqa: BLE001 - reporting must not turn a finished sweep into a failure
         log.warning("the sweep's results table could not be made (%s: %s); ragsweep report shows the runs", type(err).__name__, err)
-        return
-    if text:
-        print("\n" + text, flush=True)
+        return None
+    if not text:
+        return None
+    print("\n" + text, flush=True)
+    path = Path(config.hydra.sweep.dir) / "results.txt"
+    path.write_text(text + "\n", "utf-8")
+    return path
+
+
+def tracker(config: DictConfig) -> Any:
+    from omegaconf import OmegaConf
+
+    from ragsweep.registry import TRACKERS
+
+    return TRACKERS.build(OmegaConf.to_container(config.tracking, resolve=True))  # type: ignore[arg-type]
 
 
 class SweepSummary(Callback):
@@ -90,6 +103,7 @@ class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        self.start_tracking(config, sweep_dir)
         try:
             total = count_jobs(config)
         except Exception as err:  # another sweeper (Optuna, ...) counts its own way: progress shows "of ?"
@@ -98,12 +112,25 @@ class SweepSummary(Callback):
         (sweep_dir / TOTAL_FILE).write_text(f"{total}\n", "utf-8")
         log.info("sweep of %d runs -> %s", total, sweep_dir)
 
+    @staticmethod
+    def start_tracking(config: DictConfig, sweep_dir: Path) -> None:
+        """The tracker's parent run for the sweep, before any job: an unreachable tracker stops the sweep here,
+        in one line, before anything is computed."""
+        from ragsweep.errors import RagsweepError
+
+        try:
+            tracker(config).start_sweep(str(config.sweep_name), sweep_dir)
+        except RagsweepError as err:
+            log.error("%s", err)
+            sys.exit(2)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.is_dir():
             statuses = read_statuses(sweep_dir)
             code = summarize(statuses)
-            print_results(config, [Path(detail) for _, ok, detail in statuses if ok])
+            table = print_results(config, [Path(detail) for _, ok, detail in statuses if ok])
+            self.end_tracking(config, sweep_dir, code == 0, table)
             if code:
                 sys.exit(code)
             if self.fingerprint:
@@ -111,3 +138,12 @@ class SweepSummary(Callback):
 
                 path = uptodate.manifest_file(Path(config.results_root), self.fingerprint)
                 uptodate.record(path, self.fingerprint, [detail for _, _, detail in statuses])
+
+    @staticmethod
+    def end_tracking(config: DictConfig, sweep_dir: Path, ok: bool, table: Path | None) -> None:
+        from ragsweep.errors import RagsweepError
+
+        try:
+            tracker(config).end_sweep(sweep_dir, ok, table)
+        except RagsweepError as err:  # the runs are written and logged; only the parent's closing failed
+            log.error("%s", err)
