@@ -25,6 +25,6 @@ def setup_logging(fmt: str = "%(message)s") -> None:
 def hydra_overrides() -> list[str]:
     """The Hydra overrides that give a run or sweep (its main process and its jobs) the same verbosity."""
     level = level_name()
-    if level == "WARNING":
-        return ["hydra.job_logging.root.level=WARNING", "hydra.hydra_logging.root.level=WARNING"]
+    if level == "WARNING":  # and no progress bars: quiet means quiet
+        return ["hydra.job_logging.root.level=WARNING", "hydra.hydra_logging.root.level=WARNING", "progress=false"]
     return ["hydra.verbose=ragsweep"] if level == "DEBUG" else []

@@ -22,12 +22,12 @@ from ragsweep.engine.code_identity import code_identity, component_code_version
 from ragsweep.engine.contracts import check_chunks, check_ranking, check_rankings, component_name, named
 from ragsweep.errors import ContractError
 from ragsweep.store.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
-from ragsweep.errors import DataError
+from ragsweep.errors import ConfigError, DataError
 from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
 from ragsweep.assessors.store import AssessmentStore
 from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
 from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
-from ragsweep.tasks.base import missing_file_hint
+from ragsweep.tasks.base import missing_file_hint, resolve_path
 from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
 from ragsweep.tasks.qrels_file import apply_qrels
 
@@ -152,7 +152,9 @@ class Pipeline:
         cfg = self.cfg
         parts = Components.build(cfg)
         task, keywords_file, qrels_file = parts.task, parts.keywords_file, parts.qrels_file
-        data_files = task.data_files() + [f for f in (keywords_file, qrels_file) if f]
+        external = cfg.get("outputs") if (cfg.get("outputs") or {}).get("path") else None
+        outputs_file = resolve_path(str(external["path"])) if external else None
+        data_files = task.data_files() + [f for f in (keywords_file, qrels_file, outputs_file) if f]
         for path in data_files:  # the loaders' own checks name the record; this one names any file left
             if not path.exists():
                 raise DataError(path, missing_file_hint(Path(path)))
@@ -177,8 +179,35 @@ class Pipeline:
         documents = documents_from_table(loaded["documents"])
         queries = [Query.from_dict(q) for q in loaded["queries"]]
 
-        chunker = parts.chunker
-        chunk_key = stage_key("chunk", STAGE_VERSIONS["chunk"] + "/" + self._code(chunker), cfg["chunker"], load_key)
+        if external is not None:
+            chunks, retrieved, generations, retrieval_report, generate_key = self._replay(external, load_key, documents, queries, parts)
+            reranked, chunking_wall_s = retrieved, 0.0
+            by_id = {c.chunk_id: c for c in chunks}
+        else:
+            chunks, chunk_key, chunking_wall_s = self._chunk(parts.chunker, load_key, documents)
+            retrieved, retrieve_key, retrieval_report = self._retrieve(parts.retriever, chunk_key, chunks, queries)
+            by_id = {c.chunk_id: c for c in chunks}
+            reranked, rerank_key = self._rerank(parts.reranker, retrieve_key, by_id, queries, retrieved)
+            generations, generate_key = self._generate(parts.generator, rerank_key, by_id, queries, reranked)
+        judgements = self._judge(parts.judge, generate_key, by_id, queries, generations)
+        judged = bool(judgements)
+        assessments, assessment_stats = self._assess(parts.assessor, documents, chunks, queries, reranked, generations)
+        return PipelineResult(
+            documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations,
+            judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
+            task_description=loaded["description"], breakdown_keys=task.breakdown_keys, headline_metric=task.headline_metric,
+            chunking_wall_s=chunking_wall_s, retrieval_report=retrieval_report, data_files=[os.path.abspath(p) for p in data_files],
+            failed_llm_results=self.failed_llm_results, code=dict(sorted(self.code.items())),
+            lower_is_better=list(getattr(parts.judge, "lower_is_better", [])) if judged else [],
+            headline_extra=list(getattr(parts.judge, "headline_columns", [])) if judged else [],
+            column_judges=dict(getattr(parts.judge, "column_judges", {})) if judged else {},
+            assessments=assessments, assessment_stats=assessment_stats,
+            assessor_judges=parts.assessor.judges() if parts.assessor is not None else {},
+        )
+
+    def _chunk(self, chunker: Any, load_key: str, documents: list[Document]) -> tuple[list[Chunk], str, float]:
+        """(chunks, the chunk stage's key, the chunker's wall time)."""
+        chunk_key = stage_key("chunk", STAGE_VERSIONS["chunk"] + "/" + self._code(chunker), self.cfg["chunker"], load_key)
 
         def chunk() -> dict[str, Any]:
             t0 = time.perf_counter()
@@ -190,27 +219,28 @@ class Pipeline:
             return {"chunks": chunks_table(chunks), "wall_s": time.perf_counter() - t0}
 
         chunked = self._stage("chunk", chunk_key, chunk, COLUMNS)
-        chunks = chunks_from_table(chunked["chunks"])
+        return chunks_from_table(chunked["chunks"]), chunk_key, chunked["wall_s"]
 
-        retrieved, retrieve_key, retrieval_report = self._retrieve(parts.retriever, chunk_key, chunks, queries)
-        by_id = {c.chunk_id: c for c in chunks}
-        reranked, rerank_key = self._rerank(parts.reranker, retrieve_key, by_id, queries, retrieved)
-        generations, generate_key = self._generate(parts.generator, rerank_key, by_id, queries, reranked)
-        judgements = self._judge(parts.judge, generate_key, by_id, queries, generations)
-        judged = bool(judgements)
-        assessments, assessment_stats = self._assess(parts.assessor, documents, chunks, queries, reranked, generations)
-        return PipelineResult(
-            documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations,
-            judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
-            task_description=loaded["description"], breakdown_keys=task.breakdown_keys, headline_metric=task.headline_metric,
-            chunking_wall_s=chunked["wall_s"], retrieval_report=retrieval_report, data_files=[os.path.abspath(p) for p in data_files],
-            failed_llm_results=self.failed_llm_results, code=dict(sorted(self.code.items())),
-            lower_is_better=list(getattr(parts.judge, "lower_is_better", [])) if judged else [],
-            headline_extra=list(getattr(parts.judge, "headline_columns", [])) if judged else [],
-            column_judges=dict(getattr(parts.judge, "column_judges", {})) if judged else {},
-            assessments=assessments, assessment_stats=assessment_stats,
-            assessor_judges=parts.assessor.judges() if parts.assessor is not None else {},
-        )
+    def _replay(self, external: dict[str, Any], load_key: str, documents: list[Document], queries: list[Query],
+                parts: Components) -> tuple[list[Chunk], list[Retrieved], list[Generation], dict[str, Any], str | None]:
+        """Another system's outputs (``outputs.path``) in place of chunking, retrieval and generation: (its passages as
+        chunks, its rankings, its answers, what was replayed, the key the judge builds on). The file's bytes are in the
+        load key (it is one of the run's data files), so the judge's key changes with them."""
+        from ragsweep.external.readers import read_outputs
+        from ragsweep.external.replay import replay
+
+        if parts.reranker is not None:
+            raise ConfigError("outputs are scored as the file ranks them: reranker must be none with outputs.path")
+        t0 = time.perf_counter()
+        outputs = read_outputs(resolve_path(str(external["path"])), str(external.get("format", "auto")), queries, documents,
+                               bool(self.cfg["task"].get("limit")))
+        chunks, retrieved, generations, report = replay(outputs, queries, documents)
+        for stage in ("chunk", "index", "retrieve", "generate"):
+            self.stages[stage] = StageStat("replayed", time.perf_counter() - t0 if stage == "chunk" else 0.0)
+        log.info("outputs %s: %d of %d queries, %d passages, %s", external["path"], report["queries_with_output"], len(queries), report["passages"],
+                 f"{report['answers']} answers" if generations is not None else "no answers")
+        key = stage_key("generate", STAGE_VERSIONS["generate"] + "/outputs", {"outputs": external}, load_key) if generations is not None else None
+        return chunks, retrieved, generations or [], {"outputs": report}, key
 
     def _retrieve(self, retriever: Any, chunk_key: str, chunks: list[Chunk], queries: list[Query]) -> tuple[list[Retrieved], str, dict[str, Any]]:
         """(rankings, the retrieve stage's key, what the search reports)."""

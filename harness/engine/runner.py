@@ -21,12 +21,16 @@ from ragsweep.hashing import sha256_json, sha256_text
 from ragsweep.judges.calibration import calibration_reports, find_calibration
 from ragsweep.engine.pipeline import Pipeline, PipelineResult, plain_config
 from ragsweep.store.provenance import git_revision, machine, package_versions
+from ragsweep.external.replay import label as replayed_label
 from ragsweep.registry import BY_GROUP, TRACKERS
 from ragsweep.store.results import GROUPS, component_label, config_hash, headline_names, run_name, write_run
 from ragsweep.engine.code_identity import code_identity
 from ragsweep.scoring.records import aggregate, build_metrics, build_records, headline_metrics, lower_is_better
 
 log = logging.getLogger("ragsweep.engine.runner")
+
+
+REPLAYED_GROUPS = ("chunker", "retriever", "generator")  # what a run from outputs.path replays instead of computing
 
 
 def data_identity(result: PipelineResult) -> str:
@@ -81,6 +85,12 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     records = build_records(result, families, plain["judge"].get("invalid_policy", "exclude"))
     metrics = aggregate(records, result, families, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}))
     metrics["components"] = {g: component_label(plain[g], getattr(BY_GROUP[g].get(plain[g]["name"]), "label_params", ())) for g in GROUPS}
+    if (plain.get("outputs") or {}).get("path"):  # another system's outputs stand in for these three
+        choices = {**choices, **{g: "outputs" for g in REPLAYED_GROUPS}}
+        system = replayed_label(plain["outputs"])
+        metrics["components"].update({g: f"outputs {system}" for g in REPLAYED_GROUPS})
+        if not result.generations:
+            metrics["components"]["generator"] = "none"
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]
     metrics["headline"] = result.headline_metric

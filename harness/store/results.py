@@ -66,7 +66,7 @@ def named_overrides(overrides: Sequence[str]) -> list[str]:
         key = key.lstrip("+~")
         if not _ or key in GROUPS or key.split(".", 1)[0] in NOT_NAMED:
             continue
-        if (key.startswith("task.") and key.rsplit(".", 1)[-1] in DATA_LOCATION_KEYS) or value.strip("'\"").startswith(PATH_PREFIXES):
+        if (key.startswith(("task.", "outputs.")) and key.rsplit(".", 1)[-1] in DATA_LOCATION_KEYS) or value.strip("'\"").startswith(PATH_PREFIXES):
             continue
         shown.append(item.lstrip("+~"))
     return shown
@@ -109,7 +109,7 @@ def lower_is_better(runs_metrics: Sequence[dict[str, Any]], name: str) -> bool:
 def config_hash(cfg: dict[str, Any]) -> str:
     """What tells two runs of the same components apart in their folder names: everything that decides their
     rankings, answers or scores (the scoring config holds every metric's k and switches)."""
-    keys = (*GROUPS, "top_k", "rerank_candidates", "seed", "scoring")
+    keys = (*GROUPS, "top_k", "rerank_candidates", "seed", "scoring", *(("outputs",) if (cfg.get("outputs") or {}).get("path") else ()))
     return sha256_json({k: cfg.get(k) for k in keys})
 
 

@@ -87,6 +87,12 @@ def read_qrels(path: Path) -> Qrels:
 
 def read_run(path: Path) -> Run:
     """A run file, each query's items in trec_eval's order (score descending, ties by item id descending)."""
+    return {qid: [item for item, _ in items] for qid, items in read_scored_run(path).items()}
+
+
+def read_scored_run(path: Path) -> dict[str, list[tuple[str, float]]]:
+    """A run file as (item, float32 score) per query in trec_eval's order; a bad score or an item retrieved twice
+    for one query is one line naming it."""
     scored: dict[str, list[tuple[float, str]]] = {}
     for number, (qid, _, item, _rank, score, _tag) in _fields(path, 6, "query_id Q0 item_id rank score run_tag"):
         try:
@@ -98,7 +104,7 @@ def read_run(path: Path) -> Run:
         if any(existing == item for _, existing in scored.get(qid, ())):
             raise DataError(path, f"query {qid!r} retrieves {item!r} twice", record=f"line {number}", field="item_id")
         scored.setdefault(qid, []).append((float(np.float32(value)), item))  # trec_eval compares float32 scores
-    return {qid: [item for _, item in sorted(items, key=lambda p: (p[0], p[1]), reverse=True)] for qid, items in scored.items()}
+    return {qid: [(item, score) for score, item in sorted(items, key=lambda p: (p[0], p[1]), reverse=True)] for qid, items in scored.items()}
 
 
 def evaluate(run: Run, qrels: Qrels, k: Sequence[int], relevant_from: int = RELEVANT_FROM) -> dict[str, dict[str, float]]:
