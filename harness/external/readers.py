@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ragsweep.errors import DataError
+from ragsweep.tasks.base import read_text
 from ragsweep.types import Document, Query
 
 FORMATS = ("auto", "jsonl", "trec", "ragas")
@@ -90,12 +91,7 @@ def detect_format(path: Path) -> str:
 
 def json_records(path: Path) -> Iterator[tuple[str, Any]]:
     """(record label, value) for a JSON list or a JSONL file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+    text = read_text(path)
     if text.lstrip().startswith("["):
         try:
             values = json.loads(text)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ragsweep.errors import DataError
 from ragsweep.metrics.trec import RELEVANT_FROM, graded_ndcg_at_k, judged_at_k, precision_at_k
+from ragsweep.tasks.base import read_text
 
 _NEEDS_QUOTING = re.compile(r"[\s%]")
 
@@ -56,13 +57,7 @@ def qrels_lines(labels: Mapping[str, Mapping[str, int]]) -> list[str]:
 
 
 def _fields(path: Path, n: int, names: str) -> Iterable[tuple[int, list[str]]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split()
