@@ -130,6 +130,19 @@ def test_every_subcommand_help_names_its_command(argv, capsys):
         code = stop.code
     out = capsys.readouterr().out
     assert code == 0 and out.startswith(f"usage: ragsweep {' '.join(argv)}"), out[:200]
+    assert "``" not in out  # the docstrings' RST literals print plain
+
+
+def test_every_command_line_option_has_help():
+    import ast
+    from pathlib import Path
+
+    missing = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "harness").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument" and not any(k.arg == "help" for k in node.keywords):
+                missing.append(f"{path.name}:{node.lineno}")
+    assert missing == []
 
 
 @pytest.mark.process

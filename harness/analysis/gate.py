@@ -22,6 +22,7 @@ from ragsweep.store.provenance import git_revision
 from ragsweep.store.results import headline_names, write_json
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.gate")
 DEFAULT_TOLERANCE = 0.01
@@ -182,9 +183,9 @@ def read_baseline(path: Path) -> dict[str, Any] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ragsweep gate", description=__doc__)
-    parser.add_argument("--runs", type=Path, default=results_root() / "runs")
-    parser.add_argument("--sweep", default="ci")
+    parser = argparse.ArgumentParser(prog="ragsweep gate", description=plain_doc(__doc__))
+    parser.add_argument("--runs", type=Path, default=results_root() / "runs", help="the runs folder (default: <results>/runs)")
+    parser.add_argument("--sweep", default="ci", help="the sweep whose latest runs are compared with its baseline (default: ci)")
     parser.add_argument("--baseline", type=Path, default=None, help="default results/baselines/<sweep>.json")
     parser.add_argument("--write", action="store_true", help="rewrite the baseline from the current runs")
     parser.add_argument("--all", action="store_true", help="print every check, not only failures")

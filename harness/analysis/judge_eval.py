@@ -45,6 +45,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.results import RESULTS_ADVICE, write_json
 from ragsweep.types import Chunk, Generation, Query
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.judge_eval")
 EXPERTQA_SCALES = {"support": EXPERTQA_SUPPORT, "correctness": EXPERTQA_CORRECTNESS}  # best first
@@ -216,7 +217,7 @@ def load_items(args: argparse.Namespace) -> tuple[list[CalibrationItem], tuple[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ragsweep judge-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="ragsweep judge-eval", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, required=True, help="the calibration set file")
     parser.add_argument("--format", choices=("expertqa", "generic"), default="expertqa", help="expertqa (claims.jsonl) or generic (labelled JSONL)")
     parser.add_argument("--label", choices=sorted(EXPERTQA_SCALES), default="support", help="expertqa: which expert label to measure against")
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rubric", default="faithfulness", help="the rubric to judge with (its first column is scored)")
     parser.add_argument("--language", default="en", help="the language of the set: picks the rubric's prompt in that language")
     parser.add_argument("--limit", type=int, default=None, help="judge a seeded subset of about this many items (whole groups)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals and of any sampling")
     parser.add_argument("--usd-per-mtok-in", type=float, default=0.0, help="price of a million prompt tokens (0: a local model)")
     parser.add_argument("--usd-per-mtok-out", type=float, default=0.0, help="price of a million completion tokens")
     parser.add_argument("--out", type=Path, default=None, help="default results/judge_eval/<set>__<judge>__<rubric>__<judge id>.json")

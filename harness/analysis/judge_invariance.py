@@ -23,6 +23,7 @@ from ragsweep.metrics.agreement import bootstrap_interval, cohen_kappa, kendall_
 from ragsweep.paths import results_root
 from ragsweep.store.results import GROUPS, write_json
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.judge_invariance")
 
@@ -80,12 +81,12 @@ def invariance(pairs: list[tuple[dict[str, Any], dict[str, Any]]], metric: str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ragsweep judge-invariance", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="ragsweep judge-invariance", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweeps", required=True, help="the two sweeps, A,B: the same configurations judged by two judges")
     parser.add_argument("--metric", required=True, help="the judged column to rank by, e.g. judge_faithfulness")
     parser.add_argument("--runs", type=Path, default=None, help="default results/runs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap interval")
+    parser.add_argument("--out", type=Path, default=None, help="where the JSON report goes (default: under the results folder)")
     args = parser.parse_args(argv)
     setup_logging()
     sweeps = args.sweeps.split(",")

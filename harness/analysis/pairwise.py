@@ -24,6 +24,7 @@ from ragsweep.engine.pipeline import plain_config
 from ragsweep.store.results import write_json
 from ragsweep.metrics.judge import pairwise_verdict, pairwise_winner
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.pairwise")
 
@@ -74,12 +75,12 @@ def compare_runs(run_a: Path, run_b: Path, model: dict[str, Any], prompt: dict[s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ragsweep pairwise", description=__doc__)
-    parser.add_argument("run_a", type=Path)
-    parser.add_argument("run_b", type=Path)
+    parser = argparse.ArgumentParser(prog="ragsweep pairwise", description=plain_doc(__doc__))
+    parser.add_argument("run_a", type=Path, help="the first run's folder")
+    parser.add_argument("run_b", type=Path, help="the second run's folder")
     parser.add_argument("--judge", default="llm", help="a configs/judge file; its first model judges")
     parser.add_argument("--override", action="append", default=[], help="Hydra override, e.g. judge.models.0.model=...")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="where the JSON report goes (default: under the results folder)")
     args = parser.parse_args(argv)
     setup_logging()
     judge = judge_config(args.judge, args.override)

@@ -27,6 +27,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.store.results import RESULTS_ADVICE
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.report")
 
@@ -131,9 +132,9 @@ def render_csv(runs: list[dict[str, Any]], sort: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ragsweep report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, default=results_root() / "runs")
-    parser.add_argument("--out", type=Path, default=results_root() / "leaderboard.md")
+    parser = argparse.ArgumentParser(prog="ragsweep report", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, default=results_root() / "runs", help="the runs folder (default: <results>/runs)")
+    parser.add_argument("--out", type=Path, default=results_root() / "leaderboard.md", help="the Markdown leaderboard's path; the HTML page (and CSV) go beside it")
     parser.add_argument("--html", type=Path, default=None, help="the HTML page (default: --out with .html)")
     parser.add_argument("--csv", type=Path, nargs="?", const=True, default=None, help="also write a CSV, one row per run (default path: --out with .csv)")
     parser.add_argument("--sort", default=None, help="metric to sort by, e.g. span_iou@5")

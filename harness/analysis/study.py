@@ -12,6 +12,7 @@ from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.analysis.leaderboard import load_runs
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.study")
 COLUMNS = (("span_iou@5", "IoU"), ("span_recall@5", "recall"), ("span_precision@5", "precision"), ("precision_omega", "Precision-Omega"))
@@ -74,10 +75,10 @@ def plot(study: list[dict[str, Any]], suite: str, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ragsweep study", description=__doc__)
-    parser.add_argument("--sweep", required=True)
-    parser.add_argument("--runs", type=Path, default=results_root() / "runs")
-    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser = argparse.ArgumentParser(prog="ragsweep study", description=plain_doc(__doc__))
+    parser.add_argument("--sweep", required=True, help="the sweep to tabulate")
+    parser.add_argument("--runs", type=Path, default=results_root() / "runs", help="the runs folder (default: <results>/runs)")
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="folder for the study's table and plot (default: docs)")
     args = parser.parse_args(argv)
     setup_logging()
     runs = [r for r in load_runs(args.runs) if r["metrics"].get("sweep") == args.sweep]

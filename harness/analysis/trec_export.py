@@ -23,6 +23,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.run_folder import RunFolder
 from ragsweep.store.trec_files import evaluate, qrels_lines, read_qrels, read_run, run_lines
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.trec_export")
 
@@ -89,7 +90,7 @@ def round_trip(records: Any, run_path: Path, qrels_path: Path) -> dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ragsweep trec-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="ragsweep trec-export", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="a run folder (results/runs/<sweep>/<run>)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the files (default: the run folder)")
     parser.add_argument("--level", choices=("chunk", "doc"), default="chunk", help="rank chunks (default) or documents at their best chunk")

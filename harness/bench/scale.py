@@ -37,6 +37,7 @@ from ragsweep.paths import results_root
 from ragsweep.retrievers.base import top_k_indices
 from ragsweep.text import word_tokens
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.scale")
 SIZES = (10_000, 100_000, 1_000_000)
@@ -371,19 +372,19 @@ def markdown_table(result: dict[str, Any], k: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ragsweep bench scale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--k", type=int, default=10)
+    parser = argparse.ArgumentParser(prog="ragsweep bench scale", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="corpus sizes to measure, comma-separated")
+    parser.add_argument("--repeats", type=int, default=3, help="timings per side, alternating")
+    parser.add_argument("--k", type=int, default=10, help="chunks retrieved per query")
     parser.add_argument("--rank-bm25-max", type=int, default=100_000, help="largest corpus rank-bm25 is run on")
     parser.add_argument("--rank-bm25-queries", type=int, default=100, help="rank-bm25 answers this many queries (it is slow)")
     parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest corpus faiss HNSW is built for")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take")
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "scale.json")
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "scale.json", help="where the result goes (default: <results>/bench/scale.json)")
     parser.add_argument("--update", action="store_true", help="keep the sizes of an existing --out this run does not measure")
     parser.add_argument("--table", action="store_true", help="print the docs/benchmarks.md table from --out and exit (measures nothing)")
     parser.add_argument("--write-suite", type=Path, metavar="DIR", help="write a generic-format suite of --docs documents and exit")
-    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--docs", type=int, default=1_000_000, help="documents in the written suite")
     parser.add_argument("--child", nargs=5, metavar=("KIND", "SIDE", "N", "K", "LIMIT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -12,14 +12,15 @@ from ragsweep.bench.common import alternate, bench_suite, write_result
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.metrics.spans import precision_omega, span_scores
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.spans")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ragsweep bench spans", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "spans.json")
+    parser = argparse.ArgumentParser(prog="ragsweep bench spans", description=plain_doc(__doc__))
+    parser.add_argument("--repeats", type=int, default=20, help="timings per side, alternating")
+    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "spans.json", help="where the result goes (default: <results>/bench/spans.json)")
     args = parser.parse_args(argv)
     setup_logging()
     suite, chunks, queries = bench_suite()

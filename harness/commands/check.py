@@ -24,6 +24,7 @@ from ragsweep.models.weights import availability
 from ragsweep.tasks.base import resolve_path
 from ragsweep.tasks.keyword_file import split_task_config
 from ragsweep.registry import TASKS
+from ragsweep.commands.help_text import plain_doc
 from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.commands.check")
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     overrides = list(sys.argv[1:] if argv is None else argv)
     if {"-h", "--help"} & set(overrides):
-        print("usage: ragsweep check [HYDRA_OVERRIDES ...]\n\n" + (__doc__ or "").strip())
+        print("usage: ragsweep check [HYDRA_OVERRIDES ...]\n\n" + plain_doc(__doc__).strip())
         return 0
     runs = compose_runs(overrides)
     reqs = requirements(runs)

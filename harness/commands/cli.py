@@ -28,6 +28,7 @@ from typing import Callable
 from ragsweep.engine.offline import configure_environment
 from ragsweep.logs import LEVEL_ENV, LEVELS, hydra_overrides, setup_logging
 from ragsweep.paths import CONFIG_DIR
+from ragsweep.commands.help_text import plain_doc
 
 # Subcommand -> (module whose ``main(argv)`` serves it, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,8 +69,8 @@ def bench_names() -> list[str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ragsweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"ragsweep {package_version()}")
+    p = argparse.ArgumentParser(prog="ragsweep", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"ragsweep {package_version()}", help="print the version and exit")
     p.add_argument("--results", metavar="DIR", help="where runs, reports and the cache go (default ./results)")
     loudness = p.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only (a sweep still ends with its results table)")
@@ -77,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="one run, or a sweep with -m (Hydra overrides; `ragsweep run --help` shows Hydra's)", add_help=False)
     sweep = sub.add_parser("sweep", help="run a sweep preset: ragsweep sweep NAME [overrides]", add_help=False)
-    sweep.add_argument("preset", nargs="?")
+    sweep.add_argument("preset", nargs="?", help="the preset: configs/sweep/NAME.yaml (ragsweep list sweep)")
     for runner in (run, sweep):
         runner.add_argument("--rerun", action="store_true", help="run every job of a sweep even when it is up to date")
     for name, (_, text) in COMMANDS.items():

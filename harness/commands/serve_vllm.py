@@ -22,6 +22,7 @@ from typing import Any
 from ragsweep.errors import ConfigError
 
 from ragsweep.paths import results_root
+from ragsweep.commands.help_text import plain_doc
 
 
 def server_command(model: str, path: str, host: str, port: int, seed: int, extra: list[str]) -> list[str]:
@@ -59,12 +60,12 @@ def parse_engine_kwargs(text: str | None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ragsweep serve-vllm", description=__doc__)
-    parser.add_argument("model", nargs="?", default="bundled:SmolLM2-135M-Instruct")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache-dir", default=os.environ.get("RAGSWEEP_CACHE") or str(results_root() / "cache"))
+    parser = argparse.ArgumentParser(prog="ragsweep serve-vllm", description=plain_doc(__doc__))
+    parser.add_argument("model", nargs="?", default="bundled:SmolLM2-135M-Instruct", help="the model to serve: a bundled id, a folder, or a hub id")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument("--cache-dir", default=os.environ.get("RAGSWEEP_CACHE") or str(results_root() / "cache"), help="cache folder (exported models, request cache)")
     parser.add_argument("--kv-cache-gib", default="2", help="VLLM_CPU_KVCACHE_SPACE on a machine without CUDA")
     parser.add_argument("--engine-kwargs", default=os.environ.get("ENGINE_KWARGS"), help="vLLM engine options as JSON (as a config's engine_kwargs)")
     args, extra = parser.parse_known_args(argv)

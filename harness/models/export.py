@@ -17,6 +17,7 @@ from pathlib import Path
 from ragsweep.paths import results_root
 from ragsweep.models.weights import resolve
 from ragsweep.logs import setup_logging
+from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.models.export")
 
@@ -58,8 +59,8 @@ def exported_folder(model_id: str, root: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ragsweep export-model", description=__doc__)
-    parser.add_argument("model_id", nargs="?", default="bundled:SmolLM2-135M-Instruct")
+    parser = argparse.ArgumentParser(prog="ragsweep export-model", description=plain_doc(__doc__))
+    parser.add_argument("model_id", nargs="?", default="bundled:SmolLM2-135M-Instruct", help="the bundled model to export (default: the bundled SmolLM2)")
     parser.add_argument("--out", type=Path, default=results_root() / "models", help="folder that receives <name>/")
     args = parser.parse_args(argv)
     setup_logging()
