@@ -82,7 +82,10 @@ def test_ctrl_c_in_a_sweep_says_what_was_written_and_resumes(tmp_path):
     env = {**os.environ, "RAGSWEEP_RESULTS": str(tmp_path / "results")}
     command = [sys.executable, "-m", "ragsweep", "run", "-m", "task=multihop_mini", "chunker=fixed_tokens,recursive,sentences",
                "retriever=bm25,dense", "generator=none", "sweep_name=interrupt"]
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    # As a terminal's command starts: Ctrl-C's default action, even where this test runs with SIGINT ignored (a
+    # background job of a non-interactive shell inherits SIG_IGN, and Python then keeps it ignored)
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
