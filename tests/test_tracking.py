@@ -48,6 +48,16 @@ def test_without_the_client_one_line_says_what_to_install(monkeypatch):
         MlflowTracker(tracking_uri="file:///nowhere").client()
 
 
+def test_a_run_without_the_client_stops_before_any_work(tmp_path, monkeypatch):
+    from tests.helpers import run
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    with pytest.raises(ConfigError, match=r"tracking=mlflow needs the MLflow client"):
+        run(tmp_path, "task=span_mini", "retriever=bm25", "tracking=mlflow")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()  # nothing computed, nothing written
+
+
 def ragsweep(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RAGSWEEP_RESULTS": str(tmp_path / "results"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
            "MLFLOW_HTTP_REQUEST_TIMEOUT": "10", **(env or {})}

@@ -9,13 +9,9 @@ from typing import Any
 
 from ragsweep.analysis.leaderboard import column_label, load_run_folders, n_queries, ranked_runs, suite_groups, suite_metrics
 from ragsweep.analysis.report import metric_cell, versus_text
+from ragsweep.commands.help_text import aligned
 
 COMPONENTS = ("chunker", "retriever", "reranker", "generator", "judge", "assessor")
-
-
-def aligned(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def suite_block(name: str, runs: list[dict[str, Any]]) -> list[str]:

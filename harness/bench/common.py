@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ragsweep.commands.help_text import aligned
 from ragsweep.paths import SOURCE_ROOT
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.provenance import git_revision, machine, package_versions
@@ -80,5 +81,4 @@ def summary_table(result: dict[str, Any]) -> str:
             rows.append((prefix, text))
 
     walk("", result)
-    width = max((len(k) for k, _ in rows), default=0)
-    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+    return "\n".join(aligned(rows)) if rows else ""

@@ -11,6 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
+from ragsweep.commands.help_text import aligned
 from ragsweep.paths import CONFIG_DIR
 
 DESCRIPTION_CHARS = 110
@@ -51,11 +52,6 @@ def task_data(path: Path) -> tuple[str, str]:
     return ("here" if folder.is_dir() else "not here"), str(folder)
 
 
-def table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows]
-
-
 def group_section(group: str) -> list[str]:
     from ragsweep.registry import BY_GROUP, TRACKERS
 
@@ -63,13 +59,13 @@ def group_section(group: str) -> list[str]:
     lines = [f"{group} configs ({group}=NAME):"]
     if group == "task":
         data = {p.stem: task_data(p) for p in files}
-        lines += table([(p.stem, data[p.stem][0], description(p)) for p in files])
+        lines += aligned([(p.stem, data[p.stem][0], description(p)) for p in files])
         missing = sorted({detail for status, detail in data.values() if status == "not here"})
         if missing:
             lines.append("  not here: looked for " + ", ".join(missing) + "; set RAGSWEEP_DATA=<folder holding them> or task.path=<folder>")
         lines.append("  hub: downloaded from the Hugging Face hub with RAGSWEEP_ALLOW_DOWNLOADS=1; yours: a reader for your data, task.path=<folder>")
     else:
-        lines += table([(p.stem, description(p)) for p in files])
+        lines += aligned([(p.stem, description(p)) for p in files])
     registry = TRACKERS if group == "tracking" else BY_GROUP[group]
     lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(registry.names())}")
     return lines
@@ -79,11 +75,11 @@ def metrics_section() -> list[str]:
     from ragsweep.registry import METRICS
 
     lines = ["metric families (scoring.metrics.<key>.name=NAME, or _target_=pkg.module.Class):"]
-    return lines + table([(n, f"needs {METRICS.get(n).needs}") for n in METRICS.names()])
+    return lines + aligned([(n, f"needs {METRICS.get(n).needs}") for n in METRICS.names()])
 
 
 def presets_section(group: str, title: str) -> list[str]:
-    return [title] + table([(p.stem, description(p)) for p in sorted((CONFIG_DIR / group).glob("*.yaml"))])
+    return [title] + aligned([(p.stem, description(p)) for p in sorted((CONFIG_DIR / group).glob("*.yaml"))])
 
 
 def listing(section: str | None = None) -> str:

@@ -180,7 +180,7 @@ class Pipeline:
         queries = [Query.from_dict(q) for q in loaded["queries"]]
 
         if external is not None:
-            chunks, retrieved, generations, retrieval_report, generate_key = self._replay(external, load_key, documents, queries, parts)
+            chunks, retrieved, generations, retrieval_report, generate_key = self._replay(external, outputs_file, load_key, documents, queries, parts)
             reranked, chunking_wall_s = retrieved, 0.0
             by_id = {c.chunk_id: c for c in chunks}
         else:
@@ -221,7 +221,7 @@ class Pipeline:
         chunked = self._stage("chunk", chunk_key, chunk, COLUMNS)
         return chunks_from_table(chunked["chunks"]), chunk_key, chunked["wall_s"]
 
-    def _replay(self, external: dict[str, Any], load_key: str, documents: list[Document], queries: list[Query],
+    def _replay(self, external: dict[str, Any], path: Path, load_key: str, documents: list[Document], queries: list[Query],
                 parts: Components) -> tuple[list[Chunk], list[Retrieved], list[Generation], dict[str, Any], str | None]:
         """Another system's outputs (``outputs.path``) in place of chunking, retrieval and generation: (its passages as
         chunks, its rankings, its answers, what was replayed, the key the judge builds on). The file's bytes are in the
@@ -232,7 +232,7 @@ class Pipeline:
         if parts.reranker is not None:
             raise ConfigError("outputs are scored as the file ranks them: reranker must be none with outputs.path")
         t0 = time.perf_counter()
-        outputs = read_outputs(resolve_path(str(external["path"])), str(external.get("format", "auto")), queries, documents,
+        outputs = read_outputs(path, str(external.get("format", "auto")), queries, documents,
                                bool(self.cfg["task"].get("limit")))
         chunks, retrieved, generations, report = replay(outputs, queries, documents)
         for stage in ("chunk", "index", "retrieve", "generate"):

@@ -22,6 +22,7 @@ from typing import Any
 
 from ragsweep.errors import ConfigError, RagsweepError
 from ragsweep.registry import TRACKERS
+from ragsweep.store.run_folder import RunFolder
 
 log = logging.getLogger("ragsweep.tracking")
 PARENT_FILE = "mlflow_parent.json"
@@ -89,17 +90,18 @@ class MlflowTracker:
     def __init__(self, tracking_uri: str | None = None, experiment: str = "ragsweep", log_records: bool = True, results_root: str = "results"):
         self.uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (Path(results_root).resolve() / "mlruns").as_uri()
         self.experiment, self.log_records = experiment, log_records
-
-    def client(self) -> Any:
-        try:
+        try:  # when the tracker is built, before any work: a run without the client stops in one line, not after it
             from mlflow.tracking import MlflowClient
         except ImportError:
             raise ConfigError("tracking=mlflow needs the MLflow client: pip install 'ragsweep[mlflow]' (or mlflow)") from None
+        self.client_class = MlflowClient
+
+    def client(self) -> Any:
         if self.uri.startswith("file:"):
             # MLflow 3 keeps its file store in maintenance mode behind this switch; it is what works offline with the
             # client alone (a database store needs the full mlflow package). `mlflow migrate-filestore` moves it.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        return MlflowClient(tracking_uri=self.uri)
+        return self.client_class(tracking_uri=self.uri)
 
     def experiment_id(self, client: Any) -> str:
         found = client.get_experiment_by_name(self.experiment)
@@ -142,9 +144,10 @@ class MlflowTracker:
     def log_run(self, run_dir: Path, sweep_dir: Path | None) -> None:
         from mlflow.entities import Metric, Param
 
-        metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
-        info = json.loads((run_dir / "run.json").read_text("utf-8"))
         from omegaconf import OmegaConf
+
+        folder = RunFolder.read(run_dir, ("metrics", "summary"))  # the one reader of what a run wrote
+        metrics, info = folder.metrics, folder.info
 
         config = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=False)
         parent = self.parent_id(sweep_dir)
