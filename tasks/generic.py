@@ -169,14 +169,11 @@ class GenericTask(Task):
         suffixes: tuple[str, ...] | list[str] = (".txt", ".md"),
         limit: int | None = None,
         language: str = "en",
-        headline_metric: str | None = None,
     ):
         self.root = resolve_path(path)
         self.questions_path = self.root / questions
         self.corpus_path = self.root / corpus
         self.suffixes, self.limit, self.language = tuple(suffixes), limit, language
-        if headline_metric:
-            self.headline_metric = headline_metric
 
     def data_files(self) -> list[Path]:
         return [require_file(self.questions_path), require_file(self.corpus_path)]

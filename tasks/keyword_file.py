@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ragsweep.errors import DataError
 from ragsweep.types import Query
@@ -26,12 +26,25 @@ FORMAT = "ragsweep-keywords"
 VERSION = 1
 
 
-def split_task_config(task_cfg: dict[str, Any]) -> tuple[dict[str, Any], Path | None, Path | None]:
-    """(the task's own config, its keyword annotation file or None, its qrels file or None): ``keywords`` and
-    ``qrels`` are read by the harness, not by the task class, so any suite can carry them."""
+class TaskConfigParts(NamedTuple):
+    """A task config split into what the task class takes and what the harness reads for any suite."""
+
+    own: dict[str, Any]  # the task class's parameters
+    keywords: Path | None  # a keyword annotation file (``keywords:``)
+    qrels: Path | None  # a TREC qrels file (``qrels:``)
+    headline_metric: str | None  # the metric the suite's leaderboard leads with (``headline_metric:``), else the class's
+
+    def annotation_files(self) -> list[Path]:
+        return [f for f in (self.keywords, self.qrels) if f]
+
+
+def split_task_config(task_cfg: dict[str, Any]) -> TaskConfigParts:
+    """``keywords``, ``qrels`` and ``headline_metric`` are read by the harness, not by the task class, so any
+    suite can carry them."""
     own = dict(task_cfg)
-    keywords, qrels = own.pop("keywords", None), own.pop("qrels", None)
-    return own, (resolve_path(keywords) if keywords else None), (resolve_path(qrels) if qrels else None)
+    keywords, qrels, headline = own.pop("keywords", None), own.pop("qrels", None), own.pop("headline_metric", None)
+    return TaskConfigParts(own, resolve_path(keywords) if keywords else None, resolve_path(qrels) if qrels else None,
+                           str(headline) if headline else None)
 
 
 def _strings(value: Any, path: Path, qid: str, field: str) -> tuple[str, ...]:

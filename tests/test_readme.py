@@ -15,8 +15,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def readme_excerpt() -> str:
     text = README.read_text(encoding="utf-8")
-    blocks = re.findall(r"```\n(span_mini \(14 queries.*?)\n```", text, re.S)
-    assert len(blocks) == 1, "the README's default-sweep excerpt (a code block starting 'span_mini (14 queries') is missing"
+    blocks = re.findall(r"```\n(multihop_coast \(32 queries.*?)\n```", text, re.S)
+    assert len(blocks) == 1, "the README's default-sweep excerpt (a code block starting 'multihop_coast (32 queries') is missing"
     return blocks[0]
 
 

@@ -28,6 +28,31 @@ def test_bundled_multihop_suite():
     assert {q.metadata["type"] for q in queries} == {"bridge", "comparison"}
 
 
+def test_bundled_multihop_coast_suite_every_supporting_sentence_is_gold_text():
+    docs, queries = HotpotQATask("bundled:multihop_coast").load()
+    assert (len(docs), len(queries)) == (24, 32)
+    text = {d.doc_id: d.text for d in docs}
+    q = queries[0]
+    assert q.answers == ("Lisk",) and q.gold_doc_ids == ("Pell Arden", "Saltmarch")
+    assert [text[s.doc_id][s.start : s.end] for s in q.gold_spans] == [
+        "He was born in Saltmarch, the son of a cooper who repaired barrels for the salt works.",
+        "Saltmarch is a small coastal town at the mouth of the river Lisk on the Amber Coast.",
+    ]
+    assert all(s.end > s.start for q in queries for s in q.gold_spans) and len({q.query_id for q in queries}) == 32
+    assert [sum(q.metadata["type"] == t for q in queries) for t in ("bridge", "comparison")] == [26, 6]
+
+
+def test_a_suite_config_names_its_headline_metric_and_a_misspelled_one_stops_in_one_line(tmp_path):
+    from tests.helpers import run
+
+    run_dir, _ = run(tmp_path / "a", "task=multihop_coast", "task.limit=2", "generator=none")
+    assert json.loads((run_dir / "metrics.json").read_text())["headline"] == "span_recall@5"  # the suite's YAML
+    run_dir, _ = run(tmp_path / "b", "task=multihop_mini", "task.limit=2", "generator=none", "+task.headline_metric=doc_mrr@10")
+    assert json.loads((run_dir / "metrics.json").read_text())["headline"] == "doc_mrr@10"  # any suite, on the command line
+    with pytest.raises(ConfigError, match=r"^task.headline_metric='doc_mrr@11' is not a metric of this run: did you mean 'doc_mrr@1'"):
+        run(tmp_path / "c", "task=multihop_mini", "task.limit=2", "generator=none", "+task.headline_metric=doc_mrr@11")
+
+
 def test_bundled_thai_legal_suite_maps_sections_to_spans():
     docs, queries = NitiBenchTask("bundled:thai_legal_mini", questions="questions.csv").load()
     assert (len(docs), len(queries)) == (2, 12)
@@ -172,7 +197,7 @@ def test_a_task_key_overrides_a_presets_suite_without_restating_it():
     assert (cfg.task.name, cfg.task.on_invalid_reference, dict(cfg.task.corpus_paths)) == ("chroma", "clip", {"a": "b.md"})
 
 
-@pytest.mark.parametrize("task", ["multihop_mini", "span_mini", "thai_legal_mini"])
+@pytest.mark.parametrize("task", ["multihop_mini", "multihop_coast", "span_mini", "thai_legal_mini"])
 def test_every_suite_takes_a_limit_and_keeps_its_documents(tmp_path, task):
     from tests.helpers import run
 

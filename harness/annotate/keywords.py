@@ -62,7 +62,7 @@ def grounded_keywords(reply: dict[str, Any] | None, evidence: str) -> tuple[list
 
 
 def annotate(cfg: dict[str, Any]) -> dict[str, Any]:
-    documents, queries = TASKS.build(split_task_config(cfg["task"])[0]).checked_load()
+    documents, queries = TASKS.build(split_task_config(cfg["task"]).own).checked_load()
     by_id = {d.doc_id: d for d in documents}
     prompt = cfg["keywords"]["prompt"]
     todo = [(q, ev) for q in queries if (ev := evidence_text(q, by_id, cfg["keywords"]["max_evidence_chars"]))]

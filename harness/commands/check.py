@@ -94,8 +94,8 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
                 except Exception as err:  # tiktoken raises network errors when it must download
                     found[("tokenizer", encoding)] = Requirement("tokenizer", encoding, False, f"{type(err).__name__}")
         try:
-            task_cfg, *annotations = split_task_config(run["task"])
-            files = TASKS.build(task_cfg).data_files() + [f for f in annotations if f]
+            task_parts = split_task_config(run["task"])
+            files = TASKS.build(task_parts.own).data_files() + task_parts.annotation_files()
         except RagsweepError as err:
             found[("data", str(run["task"]))] = Requirement("data", run["task"].get("path", "?"), False, str(err))
             continue

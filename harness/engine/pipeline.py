@@ -80,6 +80,7 @@ class Components:
     task: Any
     keywords_file: Path | None
     qrels_file: Path | None
+    headline_metric: str | None  # the task config's own choice, else the task class's
     chunker: Any
     retriever: Any
     reranker: Any | None
@@ -89,13 +90,14 @@ class Components:
 
     @classmethod
     def build(cls, cfg: dict[str, Any]) -> Components:
-        task_cfg, keywords_file, qrels_file = split_task_config(cfg["task"])
+        task_parts = split_task_config(cfg["task"])
         generator = None if cfg["generator"]["name"] == "none" else GENERATORS.build(cfg["generator"])
         JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails even where no answer will be judged
         return cls(
-            task=TASKS.build(task_cfg),
-            keywords_file=keywords_file,
-            qrels_file=qrels_file,
+            task=TASKS.build(task_parts.own),
+            keywords_file=task_parts.keywords,
+            qrels_file=task_parts.qrels,
+            headline_metric=task_parts.headline_metric,
             chunker=CHUNKERS.build(cfg["chunker"]),
             retriever=RETRIEVERS.build(cfg["retriever"]),
             reranker=None if cfg["reranker"]["name"] == "none" else RERANKERS.build(cfg["reranker"]),
@@ -195,7 +197,7 @@ class Pipeline:
         return PipelineResult(
             documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations,
             judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
-            task_description=loaded["description"], breakdown_keys=task.breakdown_keys, headline_metric=task.headline_metric,
+            task_description=loaded["description"], breakdown_keys=task.breakdown_keys, headline_metric=parts.headline_metric or task.headline_metric,
             chunking_wall_s=chunking_wall_s, retrieval_report=retrieval_report, data_files=[os.path.abspath(p) for p in data_files],
             failed_llm_results=self.failed_llm_results, code=dict(sorted(self.code.items())),
             lower_is_better=list(getattr(parts.judge, "lower_is_better", [])) if judged else [],

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from ragsweep.engine import runtime
+from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.paths import SOURCE_ROOT
 from ragsweep.store.cache import StageCache
 from ragsweep.engine.config_checks import validate_run_config
@@ -93,6 +94,9 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
             metrics["components"]["generator"] = "none"
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]
+    if (named := plain["task"].get("headline_metric")) and named not in metrics["metrics"]:
+        raise ConfigError(f"task.headline_metric={named!r} is not a metric of this run: "
+                          f"{did_you_mean(str(named), sorted(metrics['metrics']))}(its metrics: {', '.join(sorted(metrics['metrics']))})")
     metrics["headline"] = result.headline_metric
     metrics["data_identity"] = data_identity(result)
     # What the report shows and the gate tracks by default, and which columns are better lower: from the metric
