@@ -85,6 +85,43 @@ def test_hand_computed_scores_of_a_system_that_covers_two_of_three_queries(tmp_p
         run(tmp_path, "task=generic", f"task.path={suite}", f"outputs.path={outputs}", "reranker=cross_encoder")
 
 
+JUDGE_BACKEND = '''
+from ragsweep.llm.base import ChatBackend, Completion
+
+
+class SaysParis(ChatBackend):
+    """YES when the answer under judgement says Paris: a verdict that follows the outputs file's answer."""
+
+    def complete(self, conversations, json_schema=None, desc="llm", max_tokens=None):
+        said = lambda c: "Paris" in c[-1]["content"].split("Response:", 1)[-1].split("\\n")[0]
+        return [Completion('{"verdict": "YES"}' if said(c) else '{"verdict": "NO"}', 5, 3) for c in conversations]
+'''
+
+
+def test_an_outputs_file_edited_in_place_is_scored_and_judged_again(tmp_path, monkeypatch):
+    """The file's bytes are in every downstream key: the same path with another answer recomputes the answers'
+    scores and the judge's verdicts; the same bytes again are served from the cache."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "outputs_judge.py").write_text(JUDGE_BACKEND)
+    suite, outputs = hand_suite(tmp_path), tmp_path / "sys.jsonl"
+    judged = ("task=generic", f"task.path={suite}", f"outputs.path={outputs}", "judge=llm", "judge.rubrics=[relevance]",
+              "judge.models=[{backend: outputs_judge.SaysParis, model: s}]")
+
+    def write(answer: str) -> None:
+        outputs.write_text(json.dumps({"query_id": "q1", "passages": [{"doc_id": "A", "start": 0, "end": 31}], "answer": answer}) + "\n")
+
+    def scored() -> tuple[float, float, str]:
+        run_dir, info = run(tmp_path, *judged)
+        q1 = pd.read_parquet(run_dir / "records.parquet").set_index("query_id").loc["q1"]
+        return q1["answer_em"], q1["judge_relevance"], info["stages"]["judge"]["status"]
+
+    write("Paris")
+    assert scored() == (1.0, 1.0, "computed")
+    assert scored() == (1.0, 1.0, "hit")
+    write("Rome.")  # edited in place: same path, same length
+    assert scored() == (0.0, 0.0, "computed")
+
+
 SUITE_DOCS = [Document("A", "Paris is the capital of France."), Document("B", "The Seine flows through Paris.")]
 SUITE_QUERIES = [Query("q1", "What is the capital of France?"), Query("q2", "Which river?")]
 
@@ -112,6 +149,10 @@ SUITE_QUERIES = [Query("q1", "What is the capital of France?"), Query("q2", "Whi
     ("o.trec", "q1 Q0 A 1 2.0 t\nq1 Q0 A 2 1.0 t\n", r"record line 2, field 'item_id': query 'q1' retrieves 'A' twice"),
     ("r.json", '[{"question": "Who?", "contexts": []}]', r"r.json, record 0, field 'question': question 'Who\?' is not a question of the suite"),
     ("r.json", '[{"user_input": "Which river?", "retrieved_contexts": "Seine"}]', r"record 0, field 'retrieved_contexts': expected a list of context texts, got str"),
+    ("o.jsonl", "", r"o.jsonl: no outputs in the file \(empty or blank lines only\): nothing to score"),
+    ("o.jsonl", "\n  \n", r"o.jsonl: no outputs in the file"),
+    ("o.trec", "", r"o.trec: no outputs in the file \(empty or blank lines only\)"),
+    ("r.json", "[]", r"r.json: no outputs in the file \(empty or blank lines only\)"),
 ])
 def test_bad_outputs_are_one_line_naming_file_record_and_field(tmp_path, name, content, expected):
     path = tmp_path / name
@@ -131,3 +172,11 @@ def test_formats_are_detected_and_an_unknown_one_named(tmp_path):
     with pytest.raises(DataError, match="unknown outputs.format 'csv'; one of auto, jsonl, trec, ragas"):
         read_outputs(tmp_path / "a.jsonl", "csv", SUITE_QUERIES, SUITE_DOCS)
     assert Corpus(SUITE_DOCS).locate("flows   through\nParis", None) == ("B", 10, 29, "whitespace-insensitive text")
+
+
+def test_outputs_only_for_questions_a_limit_left_out_are_refused(tmp_path):
+    path = tmp_path / "o.jsonl"
+    path.write_text('{"query_id": "q2", "passages": [{"text": "Seine"}]}\n')
+    assert [o.query_id for o in read_outputs(path, "auto", SUITE_QUERIES, SUITE_DOCS)] == ["q2"]
+    with pytest.raises(DataError, match=r"o.jsonl: none of its 1 outputs is for the 1 questions task.limit kept"):
+        read_outputs(path, "auto", SUITE_QUERIES[:1], SUITE_DOCS, limited=True)

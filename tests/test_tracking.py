@@ -48,6 +48,26 @@ def test_without_the_client_one_line_says_what_to_install(monkeypatch):
         MlflowTracker(tracking_uri="file:///nowhere").client()
 
 
+@pytest.mark.parametrize("content, expected", [
+    ("", r"mlflow_parent.json: not the sweep's parent-run record \(JSONDecodeError\); remove it and run the sweep again"),
+    ('{"run_id": "ab', r"mlflow_parent.json: not the sweep's parent-run record \(JSONDecodeError\)"),
+    ('["ab"]', r"mlflow_parent.json: not the sweep's parent-run record \(AttributeError\)"),
+    ('{"run_id": 7}', r"mlflow_parent.json, field 'run_id': expected the parent run's id, got 7"),
+    ('{"tracking_uri": "file:///x"}', r"mlflow_parent.json, field 'run_id': expected the parent run's id, got None"),
+    (b"\xff\xfe<html>", r"mlflow_parent.json: not the sweep's parent-run record \(UnicodeDecodeError\)"),
+])
+def test_a_damaged_parent_run_record_is_one_line_naming_it(tmp_path, content, expected):
+    from ragsweep.errors import DataError
+    from ragsweep.tracking.mlflow import PARENT_FILE
+
+    path = tmp_path / PARENT_FILE
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataError, match=expected):
+        MlflowTracker(tracking_uri=(tmp_path / "mlruns").as_uri()).parent_id(tmp_path)
+    path.write_text('{"run_id": "abc", "tracking_uri": "file:///x"}')
+    assert MlflowTracker(tracking_uri=(tmp_path / "mlruns").as_uri()).parent_id(tmp_path) == "abc"
+
+
 def test_a_run_without_the_client_stops_before_any_work(tmp_path, monkeypatch):
     from tests.helpers import run
 

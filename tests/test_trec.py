@@ -214,10 +214,19 @@ def test_judged_metrics_by_hand_and_export_round_trip(tmp_path):
     from ragsweep.analysis.trec_export import main as trec_export
 
     assert trec_export([str(run_dir), "--out", str(tmp_path / "trec")]) == 0
+    offsets = {c["chunk_id"]: f"{c['doc_id']}#{c['start']}-{c['end']}" for c in r["ranked_chunks"]}
+    assert offsets["d_a#0"] == f"d_a#0-{len(r['ranked_chunks'][ranked.index('d_a#0')]['text'])}"
     qrels = read_qrels(tmp_path / "trec" / f"{run_dir.name}.qrels")
-    assert qrels == {"q1": labels}
-    scored = evaluate(read_run(tmp_path / "trec" / f"{run_dir.name}.run"), qrels, [4])
+    assert qrels == {"q1": {offsets[c]: g for c, g in labels.items()}}  # chunks named by offsets, as outputs.path reads
+    run_file = tmp_path / "trec" / f"{run_dir.name}.run"
+    scored = evaluate(read_run(run_file), qrels, [4])
     assert scored["q1"]["ndcg_cut.4"] == pytest.approx(r["judged_ndcg@4"], abs=1e-12)
+    # the exported run read back as another system's outputs: the same ranking, the same retrieval scores
+    replay_dir, _ = run(tmp_path, "task=generic", f"task.path={folder}", f"outputs.path={run_file}", "eval_k=[1,4]")
+    again = _records(replay_dir).iloc[0]
+    assert [c["chunk_id"] for c in again["ranked_chunks"]] == [offsets[c] for c in ranked]
+    retrieval = [c for c in _records(run_dir).columns if c.startswith(("doc_", "span_"))]
+    assert retrieval and all(again[c] == r[c] for c in retrieval), {c: (r[c], again[c]) for c in retrieval}
 
 
 def test_invalid_and_failed_labels_are_counted_never_stored(tmp_path):

@@ -1,9 +1,10 @@
 """``ragsweep trec-export RUN_DIR``: a run as TREC files, and the check that trec_eval's numbers from them are the
 run's own.
 
-Writes ``<run>.run`` (the final ranking of every query: ``query_id Q0 chunk_id rank score tag``; ``--level doc``
-gives each document at its best chunk's rank instead) and, for a run with an assessor, ``<run>.qrels`` (every label
-behind its judged columns: gold-decided and LLM grades, 0-3). Then it reads both files back, scores them as
+Writes ``<run>.run`` (the final ranking of every query: ``query_id Q0 doc_id#start-end rank score tag``, each chunk
+named by its character offsets, which any run of the suite can read back with ``outputs.path``; ``--level doc`` gives
+each document at its best chunk's rank instead) and, for a run with an assessor, ``<run>.qrels`` (every label behind
+its judged columns: gold-decided and LLM grades, 0-3, chunks named the same way). Then it reads both files back, scores them as
 trec_eval does (ragsweep.store.trec_files.evaluate) and compares per query with the run's ``judged_ndcg@k``,
 ``judged_precision@k`` and ``judged@k`` columns: it reports how many values agree to 1e-9 and exits 1 if any does
 not. Tied scores are written one float step apart in rank order (ragsweep.store.trec_files), so trec_eval ranks
@@ -39,6 +40,12 @@ def doc_level(chunk_ids: list[str], doc_ids: list[str], scores: list[float]) -> 
     return list(seen), list(seen.values())
 
 
+def offset_ids(ranked_chunks: Any) -> dict[str, str]:
+    """A record's chunk ids (``doc#index``, which only its chunker can resolve) -> ``doc#start-end``, the id any
+    reader of the suite resolves (the form ``outputs.path`` reads)."""
+    return {c["chunk_id"]: f"{c['doc_id']}#{c['start']}-{c['end']}" for c in ranked_chunks}
+
+
 def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[str, Any]:
     folder = RunFolder.read(run_dir)
     records = folder.records()
@@ -48,6 +55,8 @@ def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[st
         chunk_ids, scores = list(r["ranked_chunk_ids"]), [float(s) for s in r["ranked_scores"]]
         if level == "doc":
             chunk_ids, scores = doc_level(chunk_ids, [c["doc_id"] for c in r["ranked_chunks"]], scores)
+        else:
+            chunk_ids = [offset_ids(r["ranked_chunks"])[c] for c in chunk_ids]
         rankings.append((str(r["query_id"]), chunk_ids, scores))
     name = run_dir.name
     run_path = out_dir / f"{name}.run"
@@ -56,7 +65,7 @@ def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[st
     if "assessment_labels" not in records.columns:
         log.info("%s: no assessor labels in this run (assessor=none): run file only", name)
         return report
-    labels = {str(r["query_id"]): {cid: grade for cid, (grade, _) in json.loads(r["assessment_labels"]).items()}
+    labels = {str(r["query_id"]): {offset_ids(r["ranked_chunks"]).get(cid, cid): grade for cid, (grade, _) in json.loads(r["assessment_labels"]).items()}
               for _, r in records.iterrows() if isinstance(r["assessment_labels"], str)}
     qrels_path = out_dir / f"{name}.qrels"
     atomic_write_bytes(qrels_path, ("\n".join(qrels_lines(labels)) + "\n").encode("utf-8"))

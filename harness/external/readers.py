@@ -13,7 +13,8 @@ Three formats (``outputs.format``, or ``auto`` by the file's name and first line
   gold), matched to the suite's queries by question text; contexts are located in the corpus.
 
 Every fault is one line naming the file, the record and the field: an unknown query id or question, a query given
-twice, a duplicate rank or passage, offsets outside the document, passage text that is not in the corpus.
+twice, a duplicate rank or passage, offsets outside the document, passage text that is not in the corpus; a file
+with no outputs at all is refused, not scored as a system that retrieved nothing.
 """
 
 from __future__ import annotations
@@ -239,7 +240,9 @@ def read_outputs(path: Path, fmt: str, queries: list[Query], documents: list[Doc
     records = read_trec(path, corpus) if fmt == "trec" else read_ragas(path, corpus, queries) if fmt == "ragas" else read_jsonl(path, corpus)
     known = {q.query_id for q in queries}
     out: dict[str, ExternalOutput] = {}
+    read = 0
     for record, qid, passages, answer in records:
+        read += 1
         if qid not in known:
             if limited:
                 continue
@@ -251,4 +254,8 @@ def read_outputs(path: Path, fmt: str, queries: list[Query], documents: list[Doc
             twice = next(s for s in spans if spans.count(s) > 1)
             raise DataError(path, f"passage {twice[0]}#{twice[1]}-{twice[2]} is ranked twice", record=record, field="passages")
         out[qid] = ExternalOutput(qid, passages, answer)
+    if not read:  # scored, it would be a run that retrieved nothing for every query
+        raise DataError(path, "no outputs in the file (empty or blank lines only): nothing to score")
+    if not out:
+        raise DataError(path, f"none of its {read} outputs is for the {len(queries)} questions task.limit kept")
     return [out[q.query_id] for q in queries if q.query_id in out]

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ragsweep.errors import ConfigError, RagsweepError
+from ragsweep.errors import ConfigError, DataError, RagsweepError
 from ragsweep.registry import TRACKERS
+from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.run_folder import RunFolder
 
 log = logging.getLogger("ragsweep.tracking")
@@ -130,7 +131,7 @@ class MlflowTracker:
             run = client.create_run(self.experiment_id(client), run_name=f"sweep {sweep_name}",
                                     tags={"ragsweep.sweep": sweep_name, "ragsweep.sweep_dir": str(sweep_dir)})
             sweep_dir.mkdir(parents=True, exist_ok=True)
-            (sweep_dir / PARENT_FILE).write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": self.uri}), "utf-8")
+            atomic_write_bytes(sweep_dir / PARENT_FILE, json.dumps({"run_id": run.info.run_id, "tracking_uri": self.uri}).encode("utf-8"))
             log.info("mlflow: sweep %s is run %s at %s", sweep_name, run.info.run_id, self.uri)
 
         self.guarded(f"starting the sweep {sweep_name}", start)
@@ -139,7 +140,14 @@ class MlflowTracker:
         path = sweep_dir / PARENT_FILE if sweep_dir is not None else None
         if path is None or not path.is_file():
             return None
-        return str(json.loads(path.read_text("utf-8"))["run_id"])
+        try:
+            run_id = json.loads(path.read_text("utf-8")).get("run_id")
+        except (ValueError, UnicodeDecodeError, AttributeError) as err:
+            raise DataError(path, f"not the sweep's parent-run record ({type(err).__name__}); remove it and run the sweep again "
+                                  "to start a new parent run") from None
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise DataError(path, f"expected the parent run's id, got {run_id!r}; remove the file and run the sweep again", field="run_id")
+        return run_id
 
     def log_run(self, run_dir: Path, sweep_dir: Path | None) -> None:
         from mlflow.entities import Metric, Param
