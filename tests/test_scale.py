@@ -14,7 +14,7 @@ import pytest
 
 from ragsweep.retrievers.base import top_k_indices, top_k_rows
 from ragsweep.retrievers.bm25 import build_sparse_bm25, sparse_bm25_scores
-from ragsweep.retrievers.bm25_kernel import _accumulate_loops, accumulate_numpy
+from ragsweep.retrievers.kernels import _accumulate_loops, accumulate_numpy
 from ragsweep.retrievers.dense import exact_search
 from tests.helpers import run
 
@@ -56,7 +56,6 @@ def test_bm25_index_and_both_query_loops_match_rank_bm25_bit_for_bit():
     index = build_sparse_bm25(corpus, 1.5, 0.75, 0.25)
     assert index.dense is not None and len(index.dense_rows) >= 3  # frequent terms took the dense path
     reference = BM25Okapi(corpus, k1=1.5, b=0.75, epsilon=0.25)
-    w = index.weights
     for _ in range(50):
         query = list(rng.choice([f"w{i}" for i in range(300)] + ["unseen"], size=int(rng.integers(1, 8))))
         ours = sparse_bm25_scores(index, query)
@@ -67,8 +66,8 @@ def test_bm25_index_and_both_query_loops_match_rank_bm25_bit_for_bit():
         qtfs = np.array(list(terms.values()), dtype=np.float64)
         rows = np.array([index.dense_rows.get(int(c), -1) for c in cols], dtype=np.int64)
         a, b = np.zeros(len(corpus)), np.zeros(len(corpus))
-        accumulate_numpy(a, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)
-        _accumulate_loops(b, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)  # the loop numba compiles
+        accumulate_numpy(a, cols, qtfs, rows, *index.arrays())
+        _accumulate_loops(b, cols, qtfs, rows, *index.arrays())  # the loop numba compiles
         assert np.array_equal(a, b)
 
 
@@ -122,13 +121,12 @@ def test_a_cached_bm25_run_imports_no_torch(tmp_path):
 
 def test_the_compiled_loops_equal_the_numpy_ones():
     """What runs on 50k+ documents where numba is installed: compiled here on a small input."""
-    from ragsweep.retrievers.bm25_kernel import accumulate_numpy, accumulator
+    from ragsweep.retrievers.kernels import accumulate_numpy, accumulator
 
     pytest.importorskip("numba")
     rng = np.random.default_rng(4)
     corpus = random_corpus(rng, 2000)
     index = build_sparse_bm25(corpus, 1.5, 0.75, 0.25)
-    w = index.weights
     name, compiled = accumulator()
     assert name == "numba"
     for query in (["w1", "w7", "w250"], ["w3", "w3", "w40"]):
@@ -137,8 +135,8 @@ def test_the_compiled_loops_equal_the_numpy_ones():
         qtfs = np.array(list(terms.values()), dtype=np.float64)
         rows = np.array([index.dense_rows.get(int(c), -1) for c in cols], dtype=np.int64)
         a, b = np.zeros(len(corpus)), np.zeros(len(corpus))
-        accumulate_numpy(a, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)
-        compiled(b, cols, qtfs, rows, w.indptr, w.indices, w.data, index.dense)
+        accumulate_numpy(a, cols, qtfs, rows, *index.arrays())
+        compiled(b, cols, qtfs, rows, *index.arrays())
         assert np.array_equal(a, b)
 
 
@@ -185,3 +183,23 @@ def test_bench_scale_loads_every_suites_questions_through_its_loader(tmp_path):
     (tmp_path / "multihop_rag_sample" / "queries.json").write_text(json.dumps({"queries": []}))
     with pytest.raises(DataError, match="multihop_rag_sample"):
         load_questions(tmp_path)
+
+
+def test_the_compiled_top_k_keeps_the_numpy_order_with_ties_nan_and_inf():
+    from ragsweep.retrievers.kernels import NUMBA_MIN_DOCS, compiled, top_k
+
+    pytest.importorskip("numba")
+    heap = compiled("top_k")
+    rng = np.random.default_rng(9)
+    for _ in range(400):  # few distinct values: ties everywhere, and at the k-th place
+        n = int(rng.integers(1, 300))
+        scores = rng.integers(0, 5, n).astype(np.float64)
+        scores[rng.random(n) < 0.1] = np.nan
+        scores[rng.random(n) < 0.05] = -np.inf
+        k = int(rng.integers(1, 40))
+        held_score, held_at = heap(scores, min(k, n))
+        assert np.array_equal(held_at[np.lexsort((held_at, -held_score))], full_sort(scores, k))
+    large = np.round(rng.gamma(2.0, 2.0, NUMBA_MIN_DOCS + 7), 1)  # what a BM25 run of 50k+ chunks selects from
+    large[rng.random(large.size) < 0.5] = 0.0
+    for k in (1, 10, 100):
+        assert np.array_equal(top_k(large, k), full_sort(large, k)) and np.array_equal(top_k(large, k), top_k_indices(large, k))

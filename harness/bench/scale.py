@@ -137,7 +137,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 # ---- one measurement, in its own process ------------------------------------------------------------------
 
 SIDE_MODULES = {
-    "ours": ("ragsweep.retrievers.bm25", "ragsweep.retrievers.bm25_kernel", "ragsweep.retrievers.dense"),
+    "ours": ("ragsweep.retrievers.bm25", "ragsweep.retrievers.kernels", "ragsweep.retrievers.dense"),
     "rank_bm25": ("rank_bm25",), "bm25s": ("bm25s",), "faiss_flat": ("faiss",), "faiss_hnsw": ("faiss",),
 }
 
@@ -147,10 +147,17 @@ def bm25_index_bytes(index: Any) -> int:
     outlives the tokens it was built from."""
     import sys
 
-    w = index.weights
-    arrays = w.data.nbytes + w.indices.nbytes + w.indptr.nbytes + (index.dense.nbytes if index.dense is not None else 0)
     vocab = sys.getsizeof(index.vocab) + sum(sys.getsizeof(t) + sys.getsizeof(i) for t, i in index.vocab.items())
-    return arrays + vocab + sys.getsizeof(index.dense_rows)
+    return index.nbytes() + vocab + sys.getsizeof(index.dense_rows)
+
+
+def bm25s_index_bytes(model: Any) -> int:
+    """bm25s's index as ours is counted: its score arrays (weights, document ids, offsets) and its vocabulary."""
+    import sys
+
+    arrays = sum(v.nbytes for v in model.scores.values() if hasattr(v, "nbytes"))
+    vocab = model.vocab_dict or {}
+    return arrays + sys.getsizeof(vocab) + sum(sys.getsizeof(t) + sys.getsizeof(i) for t, i in vocab.items())
 
 
 def import_side(side: str) -> None:
@@ -174,24 +181,26 @@ def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
     base = rss_mb()
     out: dict[str, Any] = {"tokenize_s": tokenize_s, "tokens": sum(map(len, tokens)), "queries": len(q_tokens)}
     if side == "ours":
-        from ragsweep.retrievers.bm25 import build_sparse_bm25, sparse_bm25_scores
+        from ragsweep.retrievers.bm25 import build_sparse_bm25, search_sparse_bm25
+        from ragsweep.retrievers.kernels import NUMBA_MIN_DOCS, accumulator
 
         index, out["build_s"] = timed(lambda: build_sparse_bm25(tokens, 1.5, 0.75, 0.25))
         out["build_peak_mb"] = peak_mb() - base
-        w = index.weights
         out["index_mb"] = bm25_index_bytes(index) / 2**20
         del tokens
-        search = lambda: [top_k_indices(sparse_bm25_scores(index, q), k).tolist() for q in q_tokens]  # noqa: E731
-        from ragsweep.retrievers.bm25_kernel import NUMBA_MIN_DOCS, accumulator
-
+        search = lambda: [[i for i, _ in ranked] for ranked in search_sparse_bm25(index, q_tokens, k)]  # noqa: E731  the retriever's path
         out["kernel"] = accumulator()[0] if n >= NUMBA_MIN_DOCS else "numpy"
-        sparse_bm25_scores(index, q_tokens[0])  # numba compiles (or loads its cache) on first use: not timed
-        # the floor: every query's postings read once (value + row index per posting)
+        list(search_sparse_bm25(index, q_tokens[:1], k))  # numba compiles (or loads its cache) on first use: not timed
+        # the floor: every query's postings read once (each posting's document and weight code; a dense row's weights)
+        posting = index.indices.itemsize + index.codes.itemsize
+        df = np.diff(index.indptr)
+        for col, row in index.dense_rows.items():
+            df[col] = np.count_nonzero(index.dense[row])
         cols = [[index.vocab[t] for t in set(q) if t in index.vocab] for q in q_tokens]
-        out["postings_bytes"] = sum(int(w.indptr[c + 1] - w.indptr[c]) * (w.data.itemsize + w.indices.itemsize) for cs in cols for c in cs)
+        out["postings_bytes"] = sum(int(df[c]) * posting for cs in cols for c in cs)
         # a frequent term is read as a dense row (8 bytes a document) instead of its postings
-        out["read_bytes"] = sum(w.shape[0] * 8 if c in index.dense_rows else int(w.indptr[c + 1] - w.indptr[c]) * 12 for cs in cols for c in cs)
-        out["score_array_bytes"] = int(len(q_tokens) * w.shape[0] * 8 * 2)  # zero it, then partition it
+        out["read_bytes"] = sum(n * 8 if c in index.dense_rows else int(df[c]) * posting for cs in cols for c in cs)
+        out["score_array_bytes"] = int(len(q_tokens) * n * 8 * 2)  # zero it, then select from it
     elif side == "rank_bm25":
         from rank_bm25 import BM25Okapi
 
@@ -209,6 +218,7 @@ def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
 
         index, out["build_s"] = timed(build)
         out["build_peak_mb"] = peak_mb() - base
+        out["index_mb"] = bm25s_index_bytes(index) / 2**20
         del tokens
         index.retrieve([q_tokens[0]], k=k, show_progress=False, n_threads=1)  # numba compiles on first use: not timed
 
@@ -406,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("wrote %s: %d documents, %d questions (ragsweep run task=generic task.path=%s)", args.write_suite, docs, n_questions, args.write_suite)
         return 0
     sentences, questions, source = real_text()
-    from ragsweep.retrievers.bm25_kernel import warm_up
+    from ragsweep.retrievers.kernels import warm_up
 
     warm_up()  # numba compiles once per machine (its disk cache): not in any timing
     log.info("questions: %d (%d distinct%s) from %s", len(questions), source["distinct"], ", repeated" if source["repeated"] else "",

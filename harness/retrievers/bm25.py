@@ -1,8 +1,8 @@
 """BM25 (Okapi, as rank-bm25 defines it) with two backends that score identically.
 
 - ``rank_bm25``: the reference library, one Python loop per query term over every document.
-- ``sparse``: the same formula precomputed into a sparse doc x term weight matrix; a query is one
-  sparse matrix-vector product. Same IDF as rank-bm25 (log((N-n+0.5)/(n+0.5)), negative IDFs floored at
+- ``sparse``: the same formula over a term-major posting list whose weights are rebuilt exactly from a small
+  table (SparseBM25Index); a query adds each term's postings into one score array. Same IDF as rank-bm25 (log((N-n+0.5)/(n+0.5)), negative IDFs floored at
   epsilon x mean IDF), same repeated-query-term counting, so scores agree to float rounding and
   rankings are identical (tests/test_bm25.py, results/bench). We do not use bm25s here: its IDF
   variants differ from rank-bm25's, so its rankings do not match the reference.
@@ -15,32 +15,49 @@ from array import array
 from collections import Counter, defaultdict
 from itertools import count
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
-from scipy import sparse
 
 from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS
 from ragsweep.retrievers.base import Retriever, top_k
-from ragsweep.retrievers.bm25_kernel import accumulate
+from ragsweep.retrievers import kernels
 from ragsweep.text import word_tokens
 from ragsweep.types import Chunk
 
 
-# A term in at least this share of the documents also keeps its weights as a dense vector: adding one
-# dense vector is several times faster than scattering that many postings, and such terms (the, of, a...)
-# hold most of a query's postings. A dense row costs 8 bytes a document against 12 a posting: at a quarter
-# of the documents, at most 2.7x the term's sparse size.
+# A term in at least this share of the documents may keep its weights as a dense float64 row: adding one dense row
+# is several times faster than scattering that many postings (2.4x faster than adding coded weights), and such terms
+# (the, of, a...) hold most of a query's postings. Rows cost 8 bytes a document, so they are granted most frequent
+# first only while the whole index stays within 8 bytes a posting (bm25s's float32 weight + int32 document).
 DENSE_TERM_SHARE = 0.25
+INDEX_BYTES_PER_POSTING = 8
 
 
 @dataclass
 class SparseBM25Index:
+    """BM25 as rank-bm25 scores it, without a float per posting: a posting's weight is ``idf[term] *
+    ratios[code]``, where the code names the posting's (term frequency, document length) pair and ``ratios`` holds
+    rank-bm25's ``tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))`` for each pair that occurs, computed as
+    rank-bm25 computes it. Every weight is thus bit for bit the one a float64 matrix would hold, at 6 bytes a
+    posting (int32 document, uint16 code) instead of 12; ``ratios`` has a few thousand entries and stays in cache."""
+
     vocab: dict[str, int]
-    weights: sparse.csc_matrix  # docs x terms
-    dense_rows: dict[int, int] = field(default_factory=dict)  # term column -> row of ``dense``
-    dense: np.ndarray | None = None  # frequent terms x docs
+    n_docs: int
+    idf: np.ndarray  # float64 per term
+    ratios: np.ndarray  # float64 per code
+    indptr: np.ndarray  # per term: its postings' range (empty for a dense-row term)
+    indices: np.ndarray  # int32 document of each posting, term-major
+    codes: np.ndarray  # uint16 (uint32 where a corpus has more than 65,536 distinct pairs) code of each posting
+    dense_rows: dict[int, int] = field(default_factory=dict)  # term -> row of ``dense``
+    dense: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # frequent terms x docs, float64 weights
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return self.idf, self.ratios, self.indptr, self.indices, self.codes, self.dense
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays())
 
 
 BUILD_BATCH = 1 << 20  # most tokens (postings) per pass (8 MiB of int64 keys): the build's token-level memory
@@ -65,12 +82,45 @@ def _term_major_keys(ids: np.ndarray, doc_lens: np.ndarray, first_doc: int, n_do
     return packed
 
 
+def _ratio(tf: np.ndarray, dl: np.ndarray, k1: float, b: float, avgdl: float) -> np.ndarray:
+    """rank-bm25's term-frequency factor, its operations in its order (float64)."""
+    return tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+
+
+def _pair_codes(tf: np.ndarray, indices: np.ndarray, doc_lens: np.ndarray, k1: float, b: float, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each posting's (tf, document length) pair, the ratio of each code). A code is tf x the number of
+    distinct lengths + the length's rank, where that grid fits uint16 (it does unless documents are long and
+    varied); otherwise the pairs that occur are numbered (a sort of the postings). Code 0 is tf 0: absent, 0.0."""
+    lengths, length_code = np.unique(doc_lens, return_inverse=True)
+    avgdl = float(doc_lens.astype(np.float64).mean()) if doc_lens.size else 0.0
+    max_tf = int(tf.max()) if tf.size else 0
+    if avgdl == 0.0:
+        return np.zeros(tf.size, np.uint16), np.zeros(1)
+    if (max_tf + 1) * lengths.size <= 1 << 16:
+        codes = np.empty(tf.size, np.uint16)
+        for s in range(0, tf.size, step):
+            codes[s : s + step] = tf[s : s + step] * lengths.size + length_code[indices[s : s + step]]
+        # only the pairs that occur keep a code: a table of a few thousand ratios, read from L1 at query time
+        occurs = np.bincount(codes, minlength=(max_tf + 1) * lengths.size).astype(bool)
+        occurs[0] = True
+        renumber = (np.cumsum(occurs) - 1).astype(np.uint16)
+        for s in range(0, tf.size, step):
+            codes[s : s + step] = renumber[codes[s : s + step]]
+        grid_tf, grid_dl = np.divmod(np.flatnonzero(occurs), lengths.size)
+        return codes, _ratio(grid_tf, lengths[grid_dl].astype(np.float64), k1, b, avgdl)
+    pairs = tf.astype(np.int64) * lengths.size + length_code[indices]
+    occurring, inverse = np.unique(pairs, return_inverse=True)
+    occurring = np.concatenate([[0], occurring])  # code 0: absent
+    grid_tf, grid_dl = np.divmod(occurring, lengths.size)
+    dtype = np.uint16 if occurring.size <= 1 << 16 else np.uint32
+    return (inverse + 1).astype(dtype), _ratio(grid_tf, lengths[grid_dl].astype(np.float64), k1, b, avgdl)
+
+
 def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsilon: float) -> SparseBM25Index:
-    """The doc x term weight matrix, built in array passes. Tokens become integer ids as they stream in
-    (first-appearance order, rank-bm25's dict order, so its IDF mean is summed in the same order); batches of
-    whole documents become packed (term, doc, count) keys, one in-place sort of which is the CSC order; keys
-    are decoded and weights computed in slices. Peak memory: about 16 bytes a posting against the index's
-    12 (results/bench/scale.json: build_peak_vs_index)."""
+    """The index, built in array passes. Tokens become integer ids as they stream in (first-appearance order,
+    rank-bm25's dict order, so its IDF mean is summed in the same order); batches of whole documents become packed
+    (term, doc, count) keys, one in-place sort of which is the term-major order; keys are decoded in slices.
+    Peak memory: the packed keys, 8 bytes a token (results/bench/scale.json: build_peak_vs_index)."""
     vocab: defaultdict[str, int] = defaultdict(count().__next__)  # a new term gets the next id, in C
     ids = array("i")
     lengths = array("q")
@@ -97,9 +147,9 @@ def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsi
         nnz, first, offset = nnz + part.size, last, offset + n_tokens
     del token_ids, ids
     keys.resize(nnz, refcheck=False)  # the unused end given back (keys owns its memory; no view of it exists)
-    keys.sort()  # by term, then document: the CSC order (numpy's SIMD sort; keys are unique)
+    keys.sort()  # by term, then document: the term-major order (numpy's SIMD sort; keys are unique)
     indices = np.empty(nnz, dtype=np.int32)
-    tf = np.empty(nnz, dtype=np.int32)
+    tf = np.empty(nnz, dtype=np.uint16)
     df = np.zeros(n_terms, dtype=np.int64)
     step = min(BUILD_BATCH, max(1 << 14, nnz // 8))
     for s in range(0, nnz, step):  # decoded a slice at a time: no full-size temporary
@@ -113,41 +163,60 @@ def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsi
     idf_list = [math.log(n_docs - d + 0.5) - math.log(d + 0.5) for d in df.tolist()]
     floor = epsilon * (sum(idf_list) / len(idf_list)) if idf_list else 0.0
     idf = np.array([floor if v < 0 else v for v in idf_list], dtype=np.float64)
-    # int32 offsets where they fit, as scipy would choose: mixed widths would make it copy the indices to int64
-    indptr = np.zeros(n_terms + 1, dtype=np.int32 if nnz < 2**31 else np.int64)
-    np.cumsum(df, out=indptr[1:])
-    # weight = idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))): rank-bm25's operations in its
-    # order, a slice at a time
-    doc_len = doc_lens.astype(np.float64)
-    avgdl = doc_len.mean() if n_docs else 0.0
-    data = np.empty(nnz)
-    for s in range(0, nnz, step):
-        e = min(s + step, nnz)
-        t = tf[s:e]
-        term = np.searchsorted(indptr, np.arange(s, e), side="right") - 1
-        data[s:e] = idf[term] * (t * (k1 + 1) / (t + k1 * (1 - b + b * doc_len[indices[s:e]] / avgdl)))
+    codes, ratios = _pair_codes(tf, indices, doc_lens, k1, b, step)
     del tf
-    weights = sparse.csc_matrix((data, indices, indptr), shape=(n_docs, n_terms))
-    vocab = dict(vocab)
-    frequent = np.flatnonzero(df >= max(DENSE_TERM_SHARE * n_docs, 1))
+    starts = np.concatenate([[0], np.cumsum(df)])
+    frequent = _dense_terms(df, n_docs, codes.itemsize + indices.itemsize, idf.nbytes + ratios.nbytes + starts.nbytes)
     dense = np.zeros((len(frequent), n_docs))
     for row, col in enumerate(frequent):
-        start, end = weights.indptr[col], weights.indptr[col + 1]
-        dense[row, weights.indices[start:end]] = weights.data[start:end]
-    return SparseBM25Index(vocab, weights, {int(c): r for r, c in enumerate(frequent)}, dense)
+        span = slice(starts[col], starts[col + 1])
+        dense[row, indices[span]] = idf[col] * ratios[codes[span]]  # the weight the query loop would compute
+    if frequent.size:  # their postings leave the term-major arrays
+        keep = np.repeat(~np.isin(np.arange(n_terms), frequent), df)
+        indices, codes = indices[keep], codes[keep]
+        df[frequent] = 0
+    indptr = np.zeros(n_terms + 1, dtype=np.int32 if indices.size < 2**31 else np.int64)  # int32 offsets where they fit
+    np.cumsum(df, out=indptr[1:])
+    return SparseBM25Index(dict(vocab), n_docs, idf, ratios, indptr, indices, codes, {int(c): r for r, c in enumerate(frequent)}, dense)
 
 
-def sparse_bm25_scores(index: SparseBM25Index, query: Sequence[str]) -> np.ndarray:
+def _dense_terms(df: np.ndarray, n_docs: int, posting_bytes: int, fixed_bytes: int) -> np.ndarray:
+    """The terms that get a dense row: those in at least DENSE_TERM_SHARE of the documents, most frequent first,
+    while the index (postings, rows, per-term arrays) stays within INDEX_BYTES_PER_POSTING bytes a posting."""
+    budget = INDEX_BYTES_PER_POSTING * int(df.sum()) - posting_bytes * int(df.sum()) - fixed_bytes
+    chosen = []
+    for col in sorted(np.flatnonzero(df >= max(DENSE_TERM_SHARE * n_docs, 1)).tolist(), key=lambda c: (-df[c], c)):
+        cost = 8 * n_docs - posting_bytes * int(df[col])
+        if cost > budget:
+            break
+        budget -= cost
+        chosen.append(col)
+    return np.array(sorted(chosen), dtype=np.int64)
+
+
+def sparse_bm25_scores(index: SparseBM25Index, query: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
     """Every document's score: each query term's weights added in, in query-term order, the same additions
     per document as rank-bm25's loop (a dense row adds 0.0 where the term is absent, which changes nothing).
-    The loop runs compiled where numba is installed (bm25_kernel)."""
+    The loop runs compiled where numba is installed (kernels). ``out``: a score array to reuse (a fresh one costs
+    page faults on every query of a large corpus)."""
     counts = Counter(t for t in query if t in index.vocab)
     cols = np.array([index.vocab[t] for t in counts], dtype=np.int64)
     qtfs = np.array(list(counts.values()), dtype=np.float64)
     dense_rows = np.array([index.dense_rows.get(int(c), -1) for c in cols], dtype=np.int64)
-    scores = np.zeros(index.weights.shape[0])
-    accumulate(scores, cols, qtfs, dense_rows, index)
+    scores = np.zeros(index.n_docs) if out is None else out
+    if out is not None:
+        scores.fill(0.0)
+    kernels.accumulate(scores, cols, qtfs, dense_rows, index)
     return scores
+
+
+def search_sparse_bm25(index: SparseBM25Index, queries: Iterable[Sequence[str]], k: int) -> Iterator[list[tuple[int, float]]]:
+    """Each query's top k ``(position, score)``, best first, ties to the earlier position; one score array serves
+    every query."""
+    scores = np.empty(index.n_docs)
+    for query in queries:
+        sparse_bm25_scores(index, query, out=scores)
+        yield [(int(i), float(scores[i])) for i in kernels.top_k(scores, k)]
 
 
 @RETRIEVERS.register("bm25")
@@ -176,4 +245,6 @@ class BM25Retriever(Retriever):
         return sparse_bm25_scores(artifact, tokens)
 
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
-        return [top_k(self.scores(artifact, q), k) for q in questions]
+        if self.backend == "rank_bm25":
+            return [top_k(self.scores(artifact, q), k) for q in questions]
+        return list(search_sparse_bm25(artifact, (self.tokenize(q) for q in questions), k))
