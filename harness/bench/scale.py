@@ -49,6 +49,7 @@ def shared_data() -> Path:
 
 
 QUESTIONS = 1000
+SHORT_QUERIES = (8, 3)  # BM25 is also timed on each question's first 8 and first 3 tokens
 # The suites whose questions the bench asks, loaded by their own loaders (as a run would load them).
 DATA_SUITES = {
     "hotpotqa_sample": {"name": "hotpotqa", "questions": "questions.json", "corpus": "corpus.json"},
@@ -188,7 +189,7 @@ def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
         out["build_peak_mb"] = peak_mb() - base
         out["index_mb"] = bm25_index_bytes(index) / 2**20
         del tokens
-        search = lambda: [[i for i, _ in ranked] for ranked in search_sparse_bm25(index, q_tokens, k)]  # noqa: E731  the retriever's path
+        search = lambda qs: [[i for i, _ in ranked] for ranked in search_sparse_bm25(index, qs, k)]  # noqa: E731  the retriever's path
         out["kernel"] = accumulator()[0] if n >= NUMBA_MIN_DOCS else "numpy"
         list(search_sparse_bm25(index, q_tokens[:1], k))  # numba compiles (or loads its cache) on first use: not timed
         # the floor: every query's postings read once (each posting's document and weight code; a dense row's weights)
@@ -196,6 +197,7 @@ def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
         df = np.diff(index.indptr)
         for col, row in index.dense_rows.items():
             df[col] = np.count_nonzero(index.dense[row])
+        out["postings"] = int(df.sum())
         cols = [[index.vocab[t] for t in set(q) if t in index.vocab] for q in q_tokens]
         out["postings_bytes"] = sum(int(df[c]) * posting for cs in cols for c in cs)
         # a frequent term is read as a dense row (8 bytes a document) instead of its postings
@@ -207,7 +209,7 @@ def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
         index, out["build_s"] = timed(lambda: BM25Okapi(tokens, k1=1.5, b=0.75, epsilon=0.25))
         out["build_peak_mb"] = peak_mb() - base
         del tokens
-        search = lambda: [top_k_indices(np.asarray(index.get_scores(q)), k).tolist() for q in q_tokens]  # noqa: E731
+        search = lambda qs: [top_k_indices(np.asarray(index.get_scores(q)), k).tolist() for q in qs]  # noqa: E731
     elif side == "bm25s":
         import bm25s
 
@@ -222,12 +224,16 @@ def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
         del tokens
         index.retrieve([q_tokens[0]], k=k, show_progress=False, n_threads=1)  # numba compiles on first use: not timed
 
-        def search() -> list[list[int]]:
-            ids, _ = index.retrieve(q_tokens, k=k, show_progress=False, n_threads=1)
+        def search(qs: list[list[str]]) -> list[list[int]]:
+            ids, _ = index.retrieve(qs, k=k, show_progress=False, n_threads=1)
             return ids.tolist()
     else:
         raise ValueError(side)
-    tops, out["query_s"] = timed(search)
+    tops, out["query_s"] = timed(lambda: search(q_tokens))
+    out["query_tokens"] = sum(map(len, q_tokens)) / len(q_tokens)
+    if side != "rank_bm25":  # the same questions cut short: keyword-length queries, where fixed per-query costs weigh most
+        for cut in SHORT_QUERIES:
+            _, out[f"query_s_first_{cut}"] = timed(lambda: search([q[:cut] for q in q_tokens]))
     out["query_peak_mb"] = peak_mb() - base
     out["top"] = tops
     return out
@@ -357,7 +363,8 @@ def markdown_table(result: dict[str, Any], k: int) -> str:
 
     rows = [
         "| documents | BM25 ours: build s / peak vs index / queries/s | bm25s (numba, 1 thread): build s / queries/s "
-        "| rank-bm25: build s / queries/s | ours vs bm25s (query, build) | ours vs rank-bm25 (query, build; top-10 same) "
+        "| rank-bm25: build s / queries/s | ours vs bm25s: query speed (questions / first 8 / first 3 tokens), build speed, index size "
+        "| ours vs rank-bm25 (query, build; top-10 same) "
         "| BM25 query vs floor (postings / bytes touched) | dense exact ours / faiss flat (1,000 queries, s) "
         "| dense vs faiss flat / vs GEMM floor | faiss HNSW recall@10 vs exact |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -372,7 +379,9 @@ def markdown_table(result: dict[str, Any], k: int) -> str:
         rows.append(
             f"| {int(n):,} | {num(ours.get('build_s'), '.2f')} / {num(bs.get('build_peak_vs_index'), '.2f')}x / {num(bs.get('ours_queries_per_s'), ',.0f')} "
             f"| {num(other.get('build_s'), '.2f')} / {num(other['queries'] / other['query_s'] if 'query_s' in other else None, ',.0f')} "
-            f"| {rank} | {num(bs.get('query_speedup_vs_bm25s'), '.2f')}x, {num(bs.get('build_speedup_vs_bm25s'), '.2f')}x | {vs_rank} "
+            f"| {rank} | {num(bs.get('query_speedup_vs_bm25s'), '.2f')}x / {num(bs.get('query_speedup_vs_bm25s_first_8'), '.2f')}x / "
+            f"{num(bs.get('query_speedup_vs_bm25s_first_3'), '.2f')}x, {num(bs.get('build_speedup_vs_bm25s'), '.2f')}x, "
+            f"{num(bs.get('index_vs_bm25s'), '.2f')}x | {vs_rank} "
             f"| {num(bs.get('query_time_vs_postings_floor'), '.1f')}x / {num(bs.get('query_time_vs_bytes_touched_floor'), '.1f')}x "
             f"| {num(d.get('ours', {}).get('query_s'), '.2f')} / {num(d.get('faiss_flat', {}).get('query_s'), '.2f')} "
             f"| {num(ds.get('time_vs_faiss_flat'), '.2f')}x / {num(ds.get('query_time_vs_gemm_floor'), '.2f')}x "
@@ -445,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                 # what our loop must touch: postings of rare terms, dense rows of frequent ones, the score array
                 "query_time_vs_bytes_touched_floor": per_query / ((ours["read_bytes"] + ours["score_array_bytes"]) / bandwidth / ours["queries"]),
                 "build_peak_vs_index": ours["build_peak_mb"] / ours["index_mb"],
+                "index_bytes_per_posting": ours["index_mb"] * 2**20 / ours["postings"],
+                "build_peak_bytes_per_posting": ours["build_peak_mb"] * 2**20 / ours["postings"],
             }
             for other in ("bm25s", "rank_bm25"):
                 o = bm25.get(other, {})
@@ -452,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
                     entry["bm25_summary"][f"query_speedup_vs_{other}"] = (o["query_s"] / o["queries"]) / per_query
                     entry["bm25_summary"][f"build_speedup_vs_{other}"] = o["build_s"] / ours["build_s"]
                     entry["bm25_summary"][f"top{args.k}_agreement_with_{other}"] = agreement(ours["top"], o["top"])
+            if (o := bm25.get("bm25s", {})) and "error" not in o:
+                for cut in SHORT_QUERIES:
+                    entry["bm25_summary"][f"query_speedup_vs_bm25s_first_{cut}"] = o[f"query_s_first_{cut}"] / ours[f"query_s_first_{cut}"]
+                entry["bm25_summary"]["index_vs_bm25s"] = ours["index_mb"] / o["index_mb"]
         d = dense["ours"]
         if "error" not in d:
             flop_floor = 2 * d["queries"] * n * DIM / gflops

@@ -15,7 +15,7 @@ from array import array
 from collections import Counter, defaultdict
 from itertools import count
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -194,29 +194,37 @@ def _dense_terms(df: np.ndarray, n_docs: int, posting_bytes: int, fixed_bytes: i
     return np.array(sorted(chosen), dtype=np.int64)
 
 
-def sparse_bm25_scores(index: SparseBM25Index, query: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
+def query_terms(index: SparseBM25Index, queries: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(term columns, their counts, their dense rows or -1, each query's start in them): the queries' known terms,
+    each once per query in first-appearance order (rank-bm25 adds a repeated term once per repeat: the count
+    multiplies it)."""
+    cols: list[int] = []
+    qtfs: list[int] = []
+    starts = [0]
+    for query in queries:
+        counts = Counter(t for t in query if t in index.vocab)
+        cols += (index.vocab[t] for t in counts)
+        qtfs += counts.values()
+        starts.append(len(cols))
+    rows = [index.dense_rows.get(c, -1) for c in cols]
+    return np.array(cols, dtype=np.int64), np.array(qtfs, dtype=np.float64), np.array(rows, dtype=np.int64), np.array(starts, dtype=np.int64)
+
+
+def sparse_bm25_scores(index: SparseBM25Index, query: Sequence[str]) -> np.ndarray:
     """Every document's score: each query term's weights added in, in query-term order, the same additions
     per document as rank-bm25's loop (a dense row adds 0.0 where the term is absent, which changes nothing).
-    The loop runs compiled where numba is installed (kernels). ``out``: a score array to reuse (a fresh one costs
-    page faults on every query of a large corpus)."""
-    counts = Counter(t for t in query if t in index.vocab)
-    cols = np.array([index.vocab[t] for t in counts], dtype=np.int64)
-    qtfs = np.array(list(counts.values()), dtype=np.float64)
-    dense_rows = np.array([index.dense_rows.get(int(c), -1) for c in cols], dtype=np.int64)
-    scores = np.zeros(index.n_docs) if out is None else out
-    if out is not None:
-        scores.fill(0.0)
-    kernels.accumulate(scores, cols, qtfs, dense_rows, index)
+    The loop runs compiled where numba is installed (kernels)."""
+    cols, qtfs, rows, _ = query_terms(index, [query])
+    scores = np.zeros(index.n_docs)
+    kernels.accumulate(scores, cols, qtfs, rows, index)
     return scores
 
 
-def search_sparse_bm25(index: SparseBM25Index, queries: Iterable[Sequence[str]], k: int) -> Iterator[list[tuple[int, float]]]:
-    """Each query's top k ``(position, score)``, best first, ties to the earlier position; one score array serves
-    every query."""
-    scores = np.empty(index.n_docs)
-    for query in queries:
-        sparse_bm25_scores(index, query, out=scores)
-        yield [(int(i), float(scores[i])) for i in kernels.top_k(scores, k)]
+def search_sparse_bm25(index: SparseBM25Index, queries: Sequence[Sequence[str]], k: int) -> list[list[tuple[int, float]]]:
+    """Each query's top k ``(position, score)``, best first, ties to the earlier position: the whole batch in one
+    compiled call where numba is installed (kernels.search)."""
+    at, score = kernels.search(index, *query_terms(index, queries), k)
+    return [list(zip(a, s)) for a, s in zip(at.tolist(), score.tolist())]
 
 
 @RETRIEVERS.register("bm25")
@@ -247,4 +255,4 @@ class BM25Retriever(Retriever):
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
         if self.backend == "rank_bm25":
             return [top_k(self.scores(artifact, q), k) for q in questions]
-        return list(search_sparse_bm25(artifact, (self.tokenize(q) for q in questions), k))
+        return search_sparse_bm25(artifact, [self.tokenize(q) for q in questions], k)

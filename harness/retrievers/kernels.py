@@ -1,8 +1,8 @@
 """The loops a query runs over every document, compiled with numba where it is installed (a dependency;
-``RAGSWEEP_NO_NUMBA=1`` or its absence selects numpy): BM25's accumulation of each query term's weights, and
-top-k selection. Compiled and numpy versions give identical results (tests/test_scale.py): the accumulation adds
-in query-term order either way, and top-k keeps the same order (score descending, ties to the earlier position,
-NaN last). Compiled functions are cached under the run's cache folder (``<cache_dir>/numba``), so a process pays
+``RAGSWEEP_NO_NUMBA=1`` or its absence selects numpy): BM25's accumulation of each query term's weights, top-k
+selection in one heap pass, and a batch search that runs both for every query in one call. Compiled and numpy
+versions give identical results (tests/test_scale.py): the accumulation adds in query-term order either way, and
+top-k keeps the same order (score descending, ties to the earlier position, NaN last). Compiled functions are cached under the run's cache folder (``<cache_dir>/numba``), so a process pays
 the compilation once per machine, not per run; below NUMBA_MIN_DOCS documents numpy is used and numba is not
 even imported.
 """
@@ -87,9 +87,44 @@ def _heap_top_k(scores, k):  # type: ignore[no-untyped-def]
     return held_score[:size], held_at[:size]
 
 
+def _best_first(held_score, held_at):  # type: ignore[no-untyped-def]
+    """The heap's entries in place, best first: score descending, ties to the earlier position (an insertion sort:
+    k is small)."""
+    for i in range(1, held_score.size):
+        v, at = held_score[i], held_at[i]
+        j = i - 1
+        while j >= 0 and (held_score[j] < v or (held_score[j] == v and held_at[j] > at)):
+            held_score[j + 1], held_at[j + 1] = held_score[j], held_at[j]
+            j -= 1
+        held_score[j + 1], held_at[j + 1] = v, at
+
+
+# What _search_loops calls: these plain functions, rebound to their compiled forms before it is compiled (numba
+# resolves a global when it compiles the caller), so the same source also runs uncompiled.
+_accumulate = _accumulate_loops
+_top_k = _heap_top_k
+_order = _best_first
+
+
+def _search_loops(n_docs, cols, qtfs, dense_rows, starts, idf, ratios, indptr, indices, codes, dense, out_at, out_score):  # type: ignore[no-untyped-def]
+    """Every query of a batch in one call: query q's terms are ``cols[starts[q]:starts[q + 1]]``; its best
+    ``out_at.shape[1]`` documents go to row q of ``out_at`` / ``out_score``, best first. One score array serves every
+    query."""
+    scores = np.zeros(n_docs)
+    for q in range(starts.size - 1):
+        a, b = starts[q], starts[q + 1]
+        scores[:] = 0.0
+        _accumulate(scores, cols[a:b], qtfs[a:b], dense_rows[a:b], idf, ratios, indptr, indices, codes, dense)
+        held_score, held_at = _top_k(scores, out_at.shape[1])
+        _order(held_score, held_at)
+        out_at[q, :] = held_at
+        out_score[q, :] = held_score
+
+
 @lru_cache(maxsize=None)
 def compiled(name: str) -> Callable[..., Any] | None:
-    """The numba-compiled loop of that name, or None where numba is absent or switched off."""
+    """The numba-compiled loop of that name (accumulate, top_k, order, search), or None where numba is absent or
+    switched off."""
     if os.environ.get("RAGSWEEP_NO_NUMBA", "").lower() in {"1", "true", "yes"}:
         return None
     try:
@@ -99,8 +134,12 @@ def compiled(name: str) -> Callable[..., Any] | None:
         import numba
     except ImportError:
         return None
+    if name == "search":  # its callees, compiled first (see _accumulate)
+        global _accumulate, _top_k, _order
+        _accumulate, _top_k, _order = compiled("accumulate"), compiled("top_k"), compiled("order")
+    loops = {"accumulate": _accumulate_loops, "top_k": _heap_top_k, "order": _best_first, "search": _search_loops}
     # no fastmath: the additions stay in order, bit for bit those of the numpy loop and of rank-bm25
-    return numba.njit(cache=True, nogil=True)({"accumulate": _accumulate_loops, "top_k": _heap_top_k}[name])
+    return numba.njit(cache=True, nogil=True)(loops[name])
 
 
 def accumulator() -> tuple[str, Callable[..., None]]:
@@ -110,24 +149,37 @@ def accumulator() -> tuple[str, Callable[..., None]]:
 
 
 # Below this many documents numpy's loops are as fast, and a run does not pay numba's import, cache load and memory.
-NUMBA_MIN_DOCS = 50_000
+NUMBA_MIN_DOCS = 5_000
+
+
+def _dense(index: Any) -> np.ndarray:
+    return index.dense if index.dense.size else np.zeros((1, index.n_docs))
 
 
 def accumulate(scores: np.ndarray, cols: np.ndarray, qtfs: np.ndarray, dense_rows: np.ndarray, index: Any) -> None:
-    dense = index.dense if index.dense.size else np.zeros((1, scores.size))
     loop = accumulator()[1] if scores.size >= NUMBA_MIN_DOCS else accumulate_numpy
-    loop(scores, cols, qtfs, dense_rows, index.idf, index.ratios, index.indptr, index.indices, index.codes, dense)
+    loop(scores, cols, qtfs, dense_rows, index.idf, index.ratios, index.indptr, index.indices, index.codes, _dense(index))
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k highest scores, best first, ties to the earlier position, NaN last: ``top_k_indices``'s
-    order, in one compiled pass where there are enough documents for it to pay (4x faster on 100k BM25 scores of
-    short queries, whose many tied scores make partitioning slow)."""
-    heap = compiled("top_k") if scores.size >= NUMBA_MIN_DOCS and scores.dtype == np.float64 and k > 0 else None
-    if heap is None:
-        return top_k_indices(scores, k)
-    held_score, held_at = heap(scores, min(k, scores.size))
-    return held_at[np.lexsort((held_at, -held_score))]
+def search(index: Any, cols: np.ndarray, qtfs: np.ndarray, dense_rows: np.ndarray, starts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, scores), queries x min(k, documents), best first, ties to the earlier position: each query's terms
+    ``cols[starts[q]:starts[q + 1]]`` (with their counts and dense rows) scored over the index. Compiled, the whole
+    batch is one call (no per-query interpreter overhead: it decides short queries' speed); else numpy per query."""
+    k = min(k, index.n_docs)
+    out_at, out_score = np.zeros((starts.size - 1, k), np.int64), np.zeros((starts.size - 1, k))
+    loop = compiled("search") if index.n_docs >= NUMBA_MIN_DOCS and k > 0 else None
+    arrays = (index.idf, index.ratios, index.indptr, index.indices, index.codes, _dense(index))
+    if loop is not None:
+        loop(index.n_docs, cols, qtfs, dense_rows, starts, *arrays, out_at, out_score)
+        return out_at, out_score
+    scores = np.zeros(index.n_docs)
+    for q in range(starts.size - 1):
+        a, b = starts[q], starts[q + 1]
+        scores.fill(0.0)
+        accumulate_numpy(scores, cols[a:b], qtfs[a:b], dense_rows[a:b], *arrays)
+        out_at[q] = top_k_indices(scores, k)
+        out_score[q] = scores[out_at[q]]
+    return out_at, out_score
 
 
 def warm_up() -> None:
@@ -136,6 +188,7 @@ def warm_up() -> None:
     _, add = accumulator()
     i32, i64, u16 = np.zeros(2, np.int32), np.zeros(2, np.int64), np.zeros(2, np.uint16)
     add(np.zeros(2), i64, np.ones(2), np.full(2, -1, np.int64), np.zeros(2), np.zeros(2), i32, i32, u16, np.zeros((1, 2)))
-    heap = compiled("top_k")
-    if heap is not None:
-        heap(np.zeros(2), 1)
+    loop = compiled("search")
+    if loop is not None:
+        loop(2, i64, np.ones(2), np.full(2, -1, np.int64), np.array([0, 2]), np.zeros(2), np.zeros(2), i32, i32, u16, np.zeros((1, 2)),
+             np.zeros((1, 1), np.int64), np.zeros((1, 1)))
