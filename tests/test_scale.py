@@ -153,7 +153,14 @@ def test_the_readme_table_is_computed_from_the_bench_result():
         "dense": {"ours": {"query_s": 0.6}, "faiss_flat": {"query_s": 0.4}},
         "dense_summary": {"time_vs_faiss_flat": 1.5, "query_time_vs_gemm_floor": 1.25},
     }
-    row = markdown_table({"sizes": {"100000": size}}, 10).splitlines()[2]
+    size.update(measured_at="2026-12-05T07:00:00+00:00", load_average={"start": 1.04, "end": 2.26}, repeats=3,
+                floors={"memory_gb_per_s": 40.46, "sgemm_gflop_per_s": 212.6})
+    size["bm25"]["ours"]["repeats_query_s"] = [0.3, 0.25, 0.41]
+    size["bm25"]["bm25s"]["repeats_query_s"] = [0.5]
+    table = markdown_table({"sizes": {"100000": size}}, 10).splitlines()
+    assert table[-1] == ("- 100,000 documents: measured 2026-12-05T07:00:00+00:00, load average (1 min) 1.0 before, 2.3 after; 3 repeats, "
+                         "BM25 query time over them: ours 0.25-0.41 s, bm25s 0.5-0.5 s; floors: memory 40.5 GB/s, float32 GEMM 213 GFLOP/s.")
+    row = table[2]
     # rank-bm25: 100 queries in 50 s = 2.0 queries/s; bm25s: 1,000 in 0.5 s = 2,000 queries/s; no HNSW at this size
     assert row == ("| 100,000 | 1.00 / 1.50x / 4,000 | 3.00 / 2,000 | 2.00 / 2.0 | 2.00x / 1.25x / 1.12x, 3.00x, 0.88x | 2,000x, 2.00x; 99.5% "
                    "| 2.5x / 1.8x | 0.60 / 0.40 | 1.50x / 1.25x | not built (over 100k) |")

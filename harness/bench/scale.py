@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -387,7 +388,28 @@ def markdown_table(result: dict[str, Any], k: int) -> str:
             f"| {num(ds.get('time_vs_faiss_flat'), '.2f')}x / {num(ds.get('query_time_vs_gemm_floor'), '.2f')}x "
             f"| {num(100 * hnsw if hnsw is not None else None, '.1f') + '%' if hnsw is not None else 'not built (over 100k)'} |"
         )
-    return "\n".join(rows)
+    return "\n".join(rows + [""] + provenance_lines(result))
+
+
+def spread(side: dict[str, Any]) -> str:
+    times = side.get("repeats_query_s") or []
+    return f"{min(times):.3g}-{max(times):.3g} s" if times else "-"
+
+
+def provenance_lines(result: dict[str, Any]) -> list[str]:
+    """Under the table: when, where and under what load each size was measured, and the spread of the query times
+    over its repeats (every repeat is in the result file)."""
+    host = result.get("machine", {})
+    lines = [f"Machine: {host.get('platform', '?')}, {host.get('cpu_count', '?')} CPUs; questions: {result.get('source', '?')}."] if host else []
+    for n, e in sorted(result["sizes"].items(), key=lambda kv: int(kv[0])):
+        load, floors = e.get("load_average") or {}, e.get("floors") or {}
+        b = e.get("bm25", {})
+        lines.append(
+            f"- {int(n):,} documents: measured {e.get('measured_at', '?')}, load average (1 min) {load.get('start', float('nan')):.1f} before, "
+            f"{load.get('end', float('nan')):.1f} after; {e.get('repeats', '?')} repeats, BM25 query time over them: ours {spread(b.get('ours', {}))}, "
+            f"bm25s {spread(b.get('bm25s', {}))}; floors: memory {floors.get('memory_gb_per_s', float('nan')):.1f} GB/s, "
+            f"float32 GEMM {floors.get('sgemm_gflop_per_s', float('nan')):.0f} GFLOP/s.")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -435,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     bandwidth = result["floors"]["memory_gb_per_s"] * 1e9
     gflops = result["floors"]["sgemm_gflop_per_s"] * 1e9
     for n in (int(s) for s in args.sizes.split(",")):
+        load_before, measured_at = os.getloadavg()[0], datetime.now(timezone.utc).isoformat(timespec="seconds")
         # rank-bm25 answers the first rank_bm25_queries questions (it is slow): per-query figures compare,
         # and its top-k is compared with ours on those questions
         sides = {"ours": 1000, "bm25s": 1000, **({"rank_bm25": args.rank_bm25_queries} if n <= args.rank_bm25_max else {})}
@@ -484,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             for side in group.values():
                 side.pop("top", None)
         entry["floors"], entry["repeats"] = result["floors"], args.repeats  # each size keeps what it was measured with
+        entry["measured_at"], entry["load_average"] = measured_at, {"start": load_before, "end": os.getloadavg()[0]}
         result["sizes"][str(n)] = entry
         log.info("n=%d: %s %s", n, json.dumps(entry.get("bm25_summary")), json.dumps(entry.get("dense_summary")))
     if args.update and args.out.exists():  # re-measured sizes replace theirs; the others are kept as they were
