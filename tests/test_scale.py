@@ -231,3 +231,37 @@ def test_the_compiled_batch_search_equals_numpy_per_query_and_rank_bm25():
         accumulate_numpy(scores, cols[starts[q]:starts[q + 1]], qtfs[starts[q]:starts[q + 1]], rows[starts[q]:starts[q + 1]], *index.arrays())
         assert [i for i, _ in ranked[q]] == top_k_indices(scores, 10).tolist() == full_sort(np.asarray(reference.get_scores(query)), 10).tolist()
         assert [s for _, s in ranked[q]] == scores[top_k_indices(scores, 10)].tolist()
+
+
+def test_exact_search_on_a_torch_device_finds_the_numpy_top_k():
+    """The GPU path, run here on torch's CPU device: tiles merged on the device, NaN last, the same top k and order as
+    the numpy path to float tolerance."""
+    from ragsweep.retrievers.dense import exact_search_torch
+
+    rng = np.random.default_rng(11)
+    corpus = rng.standard_normal((5000, 48)).astype(np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    corpus[17] = np.nan  # a broken vector ranks last, never first
+    queries = corpus[20:60] + 0.2 * rng.standard_normal((40, 48)).astype(np.float32)
+    cpu = exact_search(corpus, queries, 10)
+    for block_mb in (1024, 40 * 4 * 700 / 2**20):  # one tile; tiles of 700 chunks merged
+        device = exact_search_torch(corpus, queries, 10, "cpu", block_mb=block_mb)
+        assert [[i for i, _ in r] for r in device] == [[i for i, _ in r] for r in cpu]
+        np.testing.assert_allclose([[s for _, s in r] for r in device], [[s for _, s in r] for r in cpu], rtol=0, atol=1e-5)
+    assert all(17 not in [i for i, _ in r] for r in cpu)
+
+
+def test_exact_search_runs_on_a_gpu_only_where_torch_can_use_one(monkeypatch, caplog):
+    import torch
+
+    from ragsweep.retrievers import dense
+    from ragsweep.store import provenance
+
+    assert dense.search_device("cuda:1") == "cuda:1" and dense.search_device("cpu") == "cpu"
+    monkeypatch.setattr(provenance, "gpu_name", lambda: None)
+    assert dense.search_device(None) == "cpu"
+    monkeypatch.setattr(provenance, "gpu_name", lambda: "NVIDIA H100")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert dense.search_device(None) == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dense.search_device(None) == "cpu" and "this torch cannot use it" in caplog.text

@@ -2,7 +2,9 @@
 
 ``search`` picks how the top k are found:
 - ``exact`` (default): numpy, the corpus scanned in tiles whose scores for all questions fit ``block_mb``, so
-  memory is the corpus plus one tile (never the whole questions x corpus matrix); ties to the earlier chunk.
+  memory is the corpus plus one tile (never the whole questions x corpus matrix); ties to the earlier chunk. On
+  a CUDA GPU (``device`` cuda, or unset with a GPU present) the same scan runs in torch on the GPU
+  (``exact_search_torch``: the same top k to float tolerance), and run.json ``retrieval`` says so.
 - ``faiss_flat``: faiss IndexFlatIP, also exact (same top k up to float ties; optional, `pip install faiss-cpu`).
 - ``faiss_ivf`` / ``faiss_hnsw``: approximate (IVF with ``nlist`` lists and ``nprobe`` probed; HNSW with
   ``hnsw_m`` links and ``ef_search``). The run records their recall@k against exact search, measured on
@@ -74,6 +76,53 @@ def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: floa
         best_val[rows], best_idx[rows] = all_val[keep].reshape(-1, k), all_idx[keep].reshape(-1, k)
     assert best_idx is not None and best_val is not None
     return [list(zip(i_row.tolist(), v_row.tolist())) for i_row, v_row in zip(best_idx, best_val)]
+
+
+def exact_search_torch(corpus: np.ndarray, queries: np.ndarray, k: int, device: str, block_mb: float = 1024) -> list[list[tuple[int, float]]]:
+    """``exact_search`` on a torch device (a CUDA GPU): the corpus copied there once per call and scanned in tiles
+    whose scores fit ``block_mb`` of device memory, each tile's top k merged into the k held per query. The same top
+    k as the numpy path to float tolerance (a GPU's float32 products round differently in the last bits); a tie at
+    the k-th place may keep either chunk, and the k kept are ordered as the numpy path orders them."""
+    import torch
+
+    n, k = len(corpus), min(k, len(corpus))
+    if k <= 0 or len(queries) == 0:
+        return [[] for _ in queries]
+    with torch.inference_mode():
+        docs = torch.from_numpy(np.ascontiguousarray(corpus, dtype=np.float32)).to(device)
+        asked = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(device)
+        tile = max(k, int(block_mb * 2**20 // (len(queries) * 4)))
+        best_val = best_idx = None
+        for lo in range(0, n, tile):
+            scores = torch.nan_to_num(asked @ docs[lo : lo + tile].T, nan=-torch.inf)  # NaN ranks last, as on the CPU
+            val, idx = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+            idx += lo
+            if best_val is not None:
+                val, pick = torch.topk(torch.cat([best_val, val], dim=1), k, dim=1)
+                idx = torch.gather(torch.cat([best_idx, idx], dim=1), 1, pick)
+            best_val, best_idx = val, idx
+        assert best_val is not None and best_idx is not None
+        vals, idxs = best_val.cpu().numpy(), best_idx.cpu().numpy()
+    order = np.lexsort((idxs, -vals), axis=-1)
+    vals, idxs = np.take_along_axis(vals, order, axis=1), np.take_along_axis(idxs, order, axis=1)
+    return [list(zip(i_row.tolist(), v_row.tolist())) for i_row, v_row in zip(idxs, vals)]
+
+
+def search_device(device: str | None) -> str:
+    """Where exact search runs: the retriever's ``device`` when given (``cuda``, ``cuda:1``, ``cpu``); unset, a CUDA
+    GPU when one is present and torch can use it, else the CPU (numpy)."""
+    if device is not None:
+        return device
+    from ragsweep.store.provenance import gpu_name
+
+    if gpu_name() is None:
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    log.warning("a GPU is present but this torch cannot use it (a CPU build?): exact search runs on the CPU")
+    return "cpu"
 
 
 def load_faiss() -> Any:
@@ -160,7 +209,11 @@ class DenseRetriever(Retriever):
         vectors = self.corpus(artifact)
         queries = np.ascontiguousarray(embed(self.model, [self.query_prefix + q for q in questions], self.batch_size, self.device, role="query"), dtype=np.float32)
         if self.search_kind == "exact":
-            return exact_search(vectors, queries, k, self.block_mb)
+            device = search_device(self.device)
+            if device == "cpu":
+                return exact_search(vectors, queries, k, self.block_mb)
+            self.report = {"search": "exact", "search_device": device}
+            return exact_search_torch(vectors, queries, k, device)
         faiss = load_faiss()
         if self.search_kind == "faiss_flat":  # built here: a flat index is a copy of the vectors, not worth storing twice
             index = faiss_index(np.ascontiguousarray(vectors), self.search_kind, self.nlist, self.hnsw_m, self.seed)
