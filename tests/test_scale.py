@@ -251,17 +251,37 @@ def test_exact_search_on_a_torch_device_finds_the_numpy_top_k():
     assert all(17 not in [i for i, _ in r] for r in cpu)
 
 
-def test_exact_search_runs_on_a_gpu_only_where_torch_can_use_one(monkeypatch, caplog):
+def test_torch_work_runs_on_a_gpu_only_where_torch_can_use_one(monkeypatch, caplog):
     import torch
 
-    from ragsweep.retrievers import dense
+    from ragsweep.models.embedders import resolve_device
     from ragsweep.store import provenance
 
-    assert dense.search_device("cuda:1") == "cuda:1" and dense.search_device("cpu") == "cpu"
+    monkeypatch.setattr("sys.platform", "linux")
+    assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
     monkeypatch.setattr(provenance, "gpu_name", lambda: None)
-    assert dense.search_device(None) == "cpu"
+    assert resolve_device(None) == "cpu"
     monkeypatch.setattr(provenance, "gpu_name", lambda: "NVIDIA H100")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert dense.search_device(None) == "cuda"
+    assert resolve_device(None) == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert dense.search_device(None) == "cpu" and "this torch cannot use it" in caplog.text
+    assert resolve_device(None) == "cpu" and "this torch cannot use it" in caplog.text
+
+
+def test_a_gpu_search_is_cached_apart_from_the_cpu_one(monkeypatch):
+    """Where exact search (and embedding) would run on a GPU, the retrieve stage's key and the embedding cache's id
+    say so: a GPU's rankings and vectors, which round differently, are never served to a CPU run or the reverse."""
+    from ragsweep.models import embedders
+    from ragsweep.registry import RETRIEVERS
+
+    dense = RETRIEVERS.build({"name": "dense"})
+    hybrid = RETRIEVERS.build({"name": "hybrid"})
+    monkeypatch.setattr(embedders, "resolve_device", lambda device: "cpu")
+    assert dense.search_identity() == {} == hybrid.search_identity()  # the CPU keeps the keys it always had
+    assert embedders._encoder("bundled:all-MiniLM-L6-v2", "passage", 64, None)[0] == "bundled:all-MiniLM-L6-v2"
+    monkeypatch.setattr(embedders, "resolve_device", lambda device: "cuda")
+    from ragsweep.retrievers import dense as dense_module
+
+    monkeypatch.setattr(dense_module, "resolve_device", lambda device: "cuda")
+    assert dense.search_identity() == {"device": "cuda"} and hybrid.search_identity() == {"1": {"device": "cuda"}}
+    assert embedders._encoder("bundled:all-MiniLM-L6-v2", "passage", 64, None)[0] == "bundled:all-MiniLM-L6-v2@cuda"

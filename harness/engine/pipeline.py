@@ -249,8 +249,9 @@ class Pipeline:
         cfg = self.cfg
         index_key = stage_key("index", STAGE_VERSIONS["index"] + "/" + self._code(retriever), cfg["retriever"], chunk_key)
         query_set = sha256_json([[q.query_id, q.question] for q in queries])
+        where = retriever.search_identity()  # empty unless the search runs elsewhere than on the CPU
         retrieve_key = stage_key(
-            "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set}, index_key
+            "retrieve", STAGE_VERSIONS["retrieve"], {"top_k": cfg["top_k"], "queries": query_set, **({"search": where} if where else {})}, index_key
         )
         build_index = lambda: self._stage("index", index_key, lambda: retriever.index(chunks), PICKLE, final=retriever.usable)  # noqa: E731
         artifact = None

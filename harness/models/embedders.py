@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import platform
+import sys
 import time
 import zlib
 from typing import Callable, Literal, Sequence
@@ -81,6 +83,28 @@ def hashing_dim(model_id: str) -> int:
     return int(text)
 
 
+def resolve_device(device: str | None) -> str:
+    """Where torch work runs: ``device`` when given (``cuda``, ``cuda:1``, ``mps``, ``cpu``); unset, a CUDA GPU when
+    one is present and torch can use it, Apple's GPU (mps) on Apple silicon, else the CPU. Without a GPU in sight,
+    torch is not imported."""
+    if device is not None:
+        return device
+    from ragsweep.store.provenance import gpu_name
+
+    apple = sys.platform == "darwin" and platform.machine() == "arm64"
+    if gpu_name() is None and not apple:
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if apple and torch.backends.mps.is_available():
+        return "mps"
+    if not apple:
+        log.warning("a GPU is present but this torch cannot use it (a CPU build?): running on the CPU")
+    return "cpu"
+
+
 def _encoder(model_id: str, role: Role, batch_size: int, device: str | None) -> tuple[str, Callable[[list[str]], np.ndarray]]:
     """(the id the cache keys vectors by, a function from texts to unit-normalised vectors)."""
     if model_id.startswith(HASHING_PREFIX):
@@ -94,14 +118,17 @@ def _encoder(model_id: str, role: Role, batch_size: int, device: str | None) -> 
 
         return f"{model_id}#{role}", encode_e5
 
+    resolved = resolve_device(device)
+
     def encode_st(batch: list[str]) -> np.ndarray:
-        model = load_sentence_transformer(model_id, device)
+        model = load_sentence_transformer(model_id, resolved)
         return model.encode(
             batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=runtime.show_progress() and len(batch) > 4 * batch_size,
         )
 
-    return model_id, encode_st
+    # a GPU's vectors differ from the CPU's in the last bits: cached apart
+    return (model_id if resolved == "cpu" else f"{model_id}@{resolved}"), encode_st
 
 
 def embed_rows(model_id: str, texts: Sequence[str], batch_size: int = 64, device: str | None = None, role: Role = "passage") -> EmbeddingRows:

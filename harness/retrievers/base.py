@@ -23,6 +23,11 @@ class Retriever(ABC):
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
         """Top-k ``(chunk position, score)`` per question, best first."""
 
+    def search_identity(self) -> dict[str, Any]:
+        """What decides the rankings beyond the config and the code, resolved where the search runs (a GPU rounds
+        differently from the CPU): part of the retrieve stage's key. Empty for most retrievers."""
+        return {}
+
     def usable(self, artifact: Any) -> bool:
         """Whether a cached artifact can still be searched; one that refers to data kept elsewhere (a dense
         index's embedding rows) is rebuilt when that data is gone."""

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ragsweep.engine import runtime
-from ragsweep.models.embedders import embed, embed_rows
+from ragsweep.models.embedders import embed, embed_rows, resolve_device
 from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS
 from ragsweep.retrievers.base import Retriever, nan_last, top_k_rows
@@ -108,23 +108,6 @@ def exact_search_torch(corpus: np.ndarray, queries: np.ndarray, k: int, device: 
     return [list(zip(i_row.tolist(), v_row.tolist())) for i_row, v_row in zip(idxs, vals)]
 
 
-def search_device(device: str | None) -> str:
-    """Where exact search runs: the retriever's ``device`` when given (``cuda``, ``cuda:1``, ``cpu``); unset, a CUDA
-    GPU when one is present and torch can use it, else the CPU (numpy)."""
-    if device is not None:
-        return device
-    from ragsweep.store.provenance import gpu_name
-
-    if gpu_name() is None:
-        return "cpu"
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    log.warning("a GPU is present but this torch cannot use it (a CPU build?): exact search runs on the CPU")
-    return "cpu"
-
-
 def load_faiss() -> Any:
     try:
         import faiss
@@ -179,6 +162,11 @@ class DenseRetriever(Retriever):
         self.recall_queries, self.seed = recall_queries, seed
         self.report: dict[str, Any] = {}
 
+    def search_identity(self) -> dict[str, Any]:
+        """Exact search on a GPU rounds its products differently: its rankings are kept apart from the CPU's."""
+        device = resolve_device(self.device) if self.search_kind == "exact" else "cpu"
+        return {"device": device} if device != "cpu" else {}
+
     @property
     def approximate(self) -> bool:
         return self.search_kind in ("faiss_ivf", "faiss_hnsw")
@@ -209,7 +197,7 @@ class DenseRetriever(Retriever):
         vectors = self.corpus(artifact)
         queries = np.ascontiguousarray(embed(self.model, [self.query_prefix + q for q in questions], self.batch_size, self.device, role="query"), dtype=np.float32)
         if self.search_kind == "exact":
-            device = search_device(self.device)
+            device = resolve_device(self.device)
             if device == "cpu":
                 return exact_search(vectors, queries, k, self.block_mb)
             self.report = {"search": "exact", "search_device": device}

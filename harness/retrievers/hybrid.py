@@ -28,6 +28,10 @@ class HybridRetriever(Retriever):
     def index(self, chunks: Sequence[Chunk]) -> Any:
         return {"n": len(chunks), "parts": [p.index(chunks) for p in self.parts]}
 
+    def search_identity(self) -> dict[str, Any]:
+        parts = {str(i): p.search_identity() for i, p in enumerate(self.parts)}
+        return {i: ident for i, ident in parts.items() if ident}
+
     def usable(self, artifact: Any) -> bool:
         return all(p.usable(a) for p, a in zip(self.parts, artifact["parts"]))
 
