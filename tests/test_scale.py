@@ -151,7 +151,7 @@ def test_the_readme_table_is_computed_from_the_bench_result():
                          "top10_agreement_with_rank_bm25": 0.995, "query_time_vs_postings_floor": 2.5, "query_time_vs_bytes_touched_floor": 1.75,
                          "query_speedup_vs_bm25s_first_8": 1.25, "query_speedup_vs_bm25s_first_3": 1.125, "index_vs_bm25s": 0.875},
         "dense": {"ours": {"query_s": 0.6}, "faiss_flat": {"query_s": 0.4}},
-        "dense_summary": {"time_vs_faiss_flat": 1.5, "query_time_vs_gemm_floor": 1.25},
+        "dense_summary": {"time_vs_faiss_flat": 1.5, "query_time_vs_gemm_floor": 1.25, "peak_above_corpus_mb": 17.25, "tile_mb": 16.0},
     }
     size.update(measured_at="2026-12-05T07:00:00+00:00", load_average={"start": 1.04, "end": 2.26}, repeats=3,
                 floors={"memory_gb_per_s": 40.46, "sgemm_gflop_per_s": 212.6})
@@ -163,7 +163,7 @@ def test_the_readme_table_is_computed_from_the_bench_result():
     row = table[2]
     # rank-bm25: 100 queries in 50 s = 2.0 queries/s; bm25s: 1,000 in 0.5 s = 2,000 queries/s; no HNSW at this size
     assert row == ("| 100,000 | 1.00 / 1.50x / 4,000 | 3.00 / 2,000 | 2.00 / 2.0 | 2.00x / 1.25x / 1.12x, 3.00x, 0.88x | 2,000x, 2.00x; 99.5% "
-                   "| 2.5x / 1.8x | 0.60 / 0.40 | 1.50x / 1.25x | not built (over 100k) |")
+                   "| 2.5x / 1.8x | 0.60 / 0.40 | 1.50x / 1.25x | 17.2 / 16 | not built (over 100k) |")
 
 
 def test_bench_scale_loads_every_suites_questions_through_its_loader(tmp_path):
