@@ -285,3 +285,19 @@ def test_a_gpu_search_is_cached_apart_from_the_cpu_one(monkeypatch):
     monkeypatch.setattr(dense_module, "resolve_device", lambda device: "cuda")
     assert dense.search_identity() == {"device": "cuda"} and hybrid.search_identity() == {"1": {"device": "cuda"}}
     assert embedders._encoder("bundled:all-MiniLM-L6-v2", "passage", 64, None)[0] == "bundled:all-MiniLM-L6-v2@cuda"
+
+
+def test_exact_search_holds_the_corpus_plus_one_tile_and_a_fraction():
+    """Memory, counted by tracemalloc (deterministic, not timed): one reused tile of scores, its selection done a
+    quarter of the rows at a time; never a copy or a mask of the corpus, never a second tile."""
+    import tracemalloc
+
+    rng = np.random.default_rng(12)
+    corpus = rng.standard_normal((100_000, 64)).astype(np.float32)
+    queries = corpus[:500] + 0.1 * rng.standard_normal((500, 64)).astype(np.float32)
+    exact_search(corpus, queries, 10, block_mb=4)  # imports and first-call allocations: not counted
+    tracemalloc.start()
+    exact_search(corpus, queries, 10, block_mb=4)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * 4 * 2**20 < corpus.nbytes / 2, peak / 2**20

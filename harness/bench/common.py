@@ -5,6 +5,7 @@ import logging
 import os
 import statistics
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,8 +44,10 @@ def alternate(sides: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[s
 
 
 def write_result(path: Path, result: dict[str, Any]) -> None:
-    """A benchmark result with the machine and versions it was measured on."""
-    record = {**result, "machine": machine(), "git": git_revision(SOURCE_ROOT), "packages": package_versions()}
+    """A benchmark result with when, on what machine, under what load (the 1, 5 and 15 minute load averages as it
+    ends) and with which versions it was measured."""
+    record = {**result, "machine": machine(), "git": git_revision(SOURCE_ROOT), "packages": package_versions(),
+              "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average_at_end": list(os.getloadavg())}
     atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     log.info("%s\nwrote %s (every timing, the machine and the versions)", summary_table(result), path)
 

@@ -36,8 +36,9 @@ QUERY_BLOCK = 4096  # questions per pass over the corpus (more questions: more p
 
 def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: float = 16) -> list[list[tuple[int, float]]]:
     """Top-k inner products per query, ties to the earlier chunk. The corpus is scanned in tiles whose
-    scores for a block of queries fit ``block_mb`` (memory: the corpus plus one tile; small tiles stay in
-    cache). Each tile's own top k is merged into the rows whose current k-th best it beats: a tile can only
+    scores for a block of queries fit ``block_mb``, each tile's product written into one reused buffer (memory: the
+    corpus plus one tile and at most a quarter of one; small tiles stay in cache). Each tile's own top k is merged
+    into the rows whose current k-th best it beats: a tile can only
     displace a held chunk by scoring strictly higher (on a tie the earlier chunk, already held, wins), so
     the result is the top k of the whole score row. One tile covering the corpus is one product and one
     selection, as a plain implementation would do it."""
@@ -48,9 +49,11 @@ def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: floa
         return [[] for _ in queries]
     queries = np.asarray(queries, dtype=corpus.dtype)  # a float64 query would turn the product into float64 (twice the work)
     tile = max(k, int(block_mb * 2**20 // (len(queries) * 4)))
+    buffer = np.empty(len(queries) * min(tile, n), dtype=np.result_type(queries, corpus))  # every tile's scores, in turn
     best_idx = best_val = None
     for lo in range(0, n, tile):
-        scores = queries @ corpus[lo : lo + tile].T
+        part = corpus[lo : lo + tile]
+        scores = np.matmul(queries, part.T, out=buffer[: len(queries) * len(part)].reshape(len(queries), len(part)))
         # A non-finite vector gives NaN scores, which rank last. Checked per tile by a max (NaN propagates), never
         # by a whole-corpus isfinite: that would allocate a boolean array a quarter of the corpus's size per search.
         if np.isnan(scores.max()):
@@ -59,15 +62,20 @@ def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: floa
             idx = top_k_rows(scores, k)
             best_val, best_idx = np.take_along_axis(scores, idx, axis=1), idx + lo
             continue
+        # the tile's scores above each affected row's k-th best, merged with the k held: sorted by row, then score
+        # (descending), then chunk position, and the first k of each row kept
         rows = np.flatnonzero(scores.max(axis=1) > best_val[:, -1])
         if rows.size == 0:
             continue
-        # the tile's scores above each affected row's k-th best, merged with the k held: sorted by row, then
-        # score (descending), then chunk position, and the first k of each row kept
-        sub = scores[rows]
-        new_r, new_c = np.nonzero(sub > best_val[rows, -1:])
-        all_row = np.concatenate([np.repeat(rows, k), rows[new_r]])
-        all_val = np.concatenate([best_val[rows].ravel(), sub[new_r, new_c]])
+        found = []
+        step = max(1, len(scores) // 4)  # the affected rows a quarter of the tile at a time: a copy of at most that
+        for s in range(0, rows.size, step):
+            block = rows[s : s + step]
+            sub_r, sub_c = np.nonzero(scores[block] > best_val[block, -1:])
+            found.append((block[sub_r], sub_c))
+        new_r, new_c = np.concatenate([r for r, _ in found]), np.concatenate([c for _, c in found])
+        all_row = np.concatenate([np.repeat(rows, k), new_r])
+        all_val = np.concatenate([best_val[rows].ravel(), scores[new_r, new_c]])
         all_idx = np.concatenate([best_idx[rows].ravel(), new_c + lo])
         order = np.lexsort((all_idx, -all_val, all_row))
         all_row, all_val, all_idx = all_row[order], all_val[order], all_idx[order]
