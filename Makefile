@@ -190,7 +190,7 @@ bench: install
 	$(RS) bench sweep_cache
 
 # BM25 and dense search at 10k / 100k / 1M documents, ours vs rank-bm25, bm25s and faiss, with the
-# hardware floor: results/bench/scale.json (about 13 minutes on 2 CPU cores at 3 repeats; SIZES=10000,100000 for a short one).
+# hardware floor: results/bench/scale.json (about 17 minutes on 2 CPU cores at 3 repeats; SIZES=10000,100000 for a short one).
 bench-scale: install
 	$(RS) bench scale $(if $(SIZES),--sizes $(SIZES)) $(ARGS)
 

@@ -72,7 +72,8 @@ def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
 def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """``top_k_indices`` for every row of a 2-D block at once (rows x min(k, columns)), the same order. Memory beyond
     the block: a boolean mask of a quarter of it and a 1-in-16 column sample, never a copy of it (dense exact search
-    keeps its peak near one tile). Rows whose k-th score is tied with more columns than fit fall back to the row-wise function."""
+    keeps its peak near one tile). Rows whose k-th score is tied with more columns than fit fall back to the row-wise
+    function."""
     rows, n = scores.shape
     k = min(k, n)
     if rows == 0 or k <= 0:

@@ -2,9 +2,9 @@
 
 ``search`` picks how the top k are found:
 - ``exact`` (default): numpy, the corpus scanned in tiles whose scores for all questions fit ``block_mb``, so
-  memory is the corpus plus one tile (never the whole questions x corpus matrix); ties to the earlier chunk. On
-  a CUDA GPU (``device`` cuda, or unset with a GPU present) the same scan runs in torch on the GPU
-  (``exact_search_torch``: the same top k to float tolerance), and run.json ``retrieval`` says so.
+  memory is the corpus plus one tile and a quarter of one (never the questions x corpus matrix); ties to the
+  earlier chunk. On a CUDA GPU (``device`` cuda, or unset with a GPU present) the same scan runs in torch on the
+  GPU (``exact_search_torch``: the same top k to float tolerance), and run.json ``retrieval`` says so.
 - ``faiss_flat``: faiss IndexFlatIP, also exact (same top k up to float ties; optional, `pip install faiss-cpu`).
 - ``faiss_ivf`` / ``faiss_hnsw``: approximate (IVF with ``nlist`` lists and ``nprobe`` probed; HNSW with
   ``hnsw_m`` links and ``ef_search``). The run records their recall@k against exact search, measured on
