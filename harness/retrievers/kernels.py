@@ -2,9 +2,9 @@
 ``RAGSWEEP_NO_NUMBA=1`` or its absence selects numpy): BM25's accumulation of each query term's weights, top-k
 selection in one heap pass, and a batch search that runs both for every query in one call. Compiled and numpy
 versions give identical results (tests/test_scale.py): the accumulation adds in query-term order either way, and
-top-k keeps the same order (score descending, ties to the earlier position, NaN last). Compiled functions are cached under the run's cache folder (``<cache_dir>/numba``), so a process pays
-the compilation once per machine, not per run; below NUMBA_MIN_DOCS documents numpy is used and numba is not
-even imported.
+top-k keeps the same order (score descending, ties to the earlier position, NaN last). Compiled functions are
+cached under the run's cache folder (``<cache_dir>/numba``), so a process pays the compilation once per machine,
+not per run; below NUMBA_MIN_DOCS documents numpy is used and numba is not even imported.
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def _best_first(held_score, held_at):  # type: ignore[no-untyped-def]
         held_score[j + 1], held_at[j + 1] = v, at
 
 
-# What _search_loops calls: these plain functions, rebound to their compiled forms before it is compiled (numba
-# resolves a global when it compiles the caller), so the same source also runs uncompiled.
+# What _search_loops calls: these plain functions, rebound to their compiled forms by compiled("search") before it
+# compiles _search_loops (numba resolves a global when it compiles the caller).
 _accumulate = _accumulate_loops
 _top_k = _heap_top_k
 _order = _best_first
