@@ -257,15 +257,20 @@ def test_torch_work_runs_on_a_gpu_only_where_torch_can_use_one(monkeypatch, capl
     from ragsweep.models.embedders import resolve_device
     from ragsweep.store import provenance
 
+    def resolved() -> str:  # resolve_device answers once per process; each case here is a new process's question
+        resolve_device.cache_clear()
+        return resolve_device(None)
+
     monkeypatch.setattr("sys.platform", "linux")
     assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
     monkeypatch.setattr(provenance, "gpu_name", lambda: None)
-    assert resolve_device(None) == "cpu"
+    assert resolved() == "cpu"
     monkeypatch.setattr(provenance, "gpu_name", lambda: "NVIDIA H100")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert resolve_device(None) == "cuda"
+    assert resolved() == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device(None) == "cpu" and "this torch cannot use it" in caplog.text
+    assert resolved() == "cpu" and "this torch cannot use it" in caplog.text
+    resolve_device.cache_clear()  # the next test asks this machine, not the patched one
 
 
 def test_a_gpu_search_is_cached_apart_from_the_cpu_one(monkeypatch):

@@ -144,22 +144,19 @@ SIDE_MODULES = {
 }
 
 
-def bm25_index_bytes(index: Any) -> int:
-    """What the built index holds: its arrays, and its vocabulary (the dict, its term strings and ids), which
-    outlives the tokens it was built from."""
-    import sys
+def vocab_bytes(vocab: dict[str, int]) -> int:
+    """A vocabulary's memory: the dict, its term strings and ids (it outlives the tokens the index was built from)."""
+    return sys.getsizeof(vocab) + sum(sys.getsizeof(t) + sys.getsizeof(i) for t, i in vocab.items())
 
-    vocab = sys.getsizeof(index.vocab) + sum(sys.getsizeof(t) + sys.getsizeof(i) for t, i in index.vocab.items())
-    return index.nbytes() + vocab + sys.getsizeof(index.dense_rows)
+
+def bm25_index_bytes(index: Any) -> int:
+    """What the built index holds: its arrays and its vocabulary."""
+    return index.nbytes() + vocab_bytes(index.vocab) + sys.getsizeof(index.dense_rows)
 
 
 def bm25s_index_bytes(model: Any) -> int:
     """bm25s's index as ours is counted: its score arrays (weights, document ids, offsets) and its vocabulary."""
-    import sys
-
-    arrays = sum(v.nbytes for v in model.scores.values() if hasattr(v, "nbytes"))
-    vocab = model.vocab_dict or {}
-    return arrays + sys.getsizeof(vocab) + sum(sys.getsizeof(t) + sys.getsizeof(i) for t, i in vocab.items())
+    return sum(v.nbytes for v in model.scores.values() if hasattr(v, "nbytes")) + vocab_bytes(model.vocab_dict or {})
 
 
 def import_side(side: str) -> None:
@@ -192,7 +189,7 @@ def bm25_child(side: str, n: int, k: int, query_limit: int) -> dict[str, Any]:
         del tokens
         search = lambda qs: [[i for i, _ in ranked] for ranked in search_sparse_bm25(index, qs, k)]  # noqa: E731  the retriever's path
         out["kernel"] = accumulator()[0] if n >= NUMBA_MIN_DOCS else "numpy"
-        list(search_sparse_bm25(index, q_tokens[:1], k))  # numba compiles (or loads its cache) on first use: not timed
+        search_sparse_bm25(index, q_tokens[:1], k)  # numba compiles (or loads its cache) on first use: not timed
         # the floor: every query's postings read once (each posting's document and weight code; a dense row's weights)
         posting = index.indices.itemsize + index.codes.itemsize
         df = np.diff(index.indptr)
@@ -253,13 +250,13 @@ def dense_child(side: str, n: int, k: int, n_queries: int) -> dict[str, Any]:
     base = rss_mb()
     out: dict[str, Any] = {"corpus_mb": corpus.nbytes / 2**20, "queries": n_queries}
     if side == "ours":
-        from ragsweep.retrievers.dense import exact_search
+        from ragsweep.retrievers.dense import BLOCK_MB, exact_search
 
         exact_search(corpus, queries[:8], k)  # warm-up (BLAS threads, first pages): not timed
         clear_peak()
         base = rss_mb()
         ranked, out["query_s"] = timed(lambda: exact_search(corpus, queries, k))
-        out["tile_mb"] = 16.0  # exact_search's default block_mb: one tile of scores for all the queries
+        out["tile_mb"] = float(BLOCK_MB)  # one tile of scores for all the queries
         tops = [[i for i, _ in r] for r in ranked]
     else:
         import faiss

@@ -83,10 +83,12 @@ def hashing_dim(model_id: str) -> int:
     return int(text)
 
 
+@functools.lru_cache(maxsize=None)
 def resolve_device(device: str | None) -> str:
     """Where torch work runs: ``device`` when given (``cuda``, ``cuda:1``, ``mps``, ``cpu``); unset, a CUDA GPU when
     one is present and torch can use it, Apple's GPU (mps) on Apple silicon, else the CPU. Without a GPU in sight,
-    torch is not imported."""
+    torch is not imported. Resolved once per process: a run asks for its search key, its search and each embedding
+    call, and the answer (an nvidia-smi call, a warning) does not change."""
     if device is not None:
         return device
     from ragsweep.store.provenance import gpu_name

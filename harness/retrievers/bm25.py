@@ -88,9 +88,11 @@ def _ratio(tf: np.ndarray, dl: np.ndarray, k1: float, b: float, avgdl: float) ->
 
 
 def _pair_codes(tf: np.ndarray, indices: np.ndarray, doc_lens: np.ndarray, k1: float, b: float, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """(code of each posting's (tf, document length) pair, the ratio of each code). A code is tf x the number of
-    distinct lengths + the length's rank, where that grid fits uint16 (it does unless documents are long and
-    varied); otherwise the pairs that occur are numbered (a sort of the postings). Code 0 is tf 0: absent, 0.0."""
+    """(code of each posting's (tf, document length) pair, the ratio of each code). Only the pairs that occur get a
+    code, numbered in (tf, length) order; code 0 is tf 0: absent, 0.0. A pair's place in the (tf x distinct lengths)
+    grid is tf x the number of lengths + the length's rank; where that grid fits uint16 (it does unless documents
+    are long and varied) the pairs that occur are found by counting, a slice at a time, else by a sort of the
+    postings."""
     lengths, length_code = np.unique(doc_lens, return_inverse=True)
     avgdl = float(doc_lens.astype(np.float64).mean()) if doc_lens.size else 0.0
     max_tf = int(tf.max()) if tf.size else 0
@@ -100,20 +102,19 @@ def _pair_codes(tf: np.ndarray, indices: np.ndarray, doc_lens: np.ndarray, k1: f
         codes = np.empty(tf.size, np.uint16)
         for s in range(0, tf.size, step):
             codes[s : s + step] = tf[s : s + step] * lengths.size + length_code[indices[s : s + step]]
-        # only the pairs that occur keep a code: a table of a few thousand ratios, read from L1 at query time
         occurs = np.bincount(codes, minlength=(max_tf + 1) * lengths.size).astype(bool)
         occurs[0] = True
         renumber = (np.cumsum(occurs) - 1).astype(np.uint16)
         for s in range(0, tf.size, step):
             codes[s : s + step] = renumber[codes[s : s + step]]
-        grid_tf, grid_dl = np.divmod(np.flatnonzero(occurs), lengths.size)
-        return codes, _ratio(grid_tf, lengths[grid_dl].astype(np.float64), k1, b, avgdl)
-    pairs = tf.astype(np.int64) * lengths.size + length_code[indices]
-    occurring, inverse = np.unique(pairs, return_inverse=True)
-    occurring = np.concatenate([[0], occurring])  # code 0: absent
+        occurring = np.flatnonzero(occurs)
+    else:
+        pairs = tf.astype(np.int64) * lengths.size + length_code[indices]
+        occurring, inverse = np.unique(pairs, return_inverse=True)
+        occurring = np.concatenate([[0], occurring])  # code 0: absent
+        codes = (inverse + 1).astype(np.uint16 if occurring.size <= 1 << 16 else np.uint32)
     grid_tf, grid_dl = np.divmod(occurring, lengths.size)
-    dtype = np.uint16 if occurring.size <= 1 << 16 else np.uint32
-    return (inverse + 1).astype(dtype), _ratio(grid_tf, lengths[grid_dl].astype(np.float64), k1, b, avgdl)
+    return codes, _ratio(grid_tf, lengths[grid_dl].astype(np.float64), k1, b, avgdl)
 
 
 def build_sparse_bm25(corpus: Iterable[Sequence[str]], k1: float, b: float, epsilon: float) -> SparseBM25Index:

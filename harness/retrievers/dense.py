@@ -32,9 +32,10 @@ SEARCHES = ("exact", "faiss_flat", "faiss_ivf", "faiss_hnsw")
 
 
 QUERY_BLOCK = 4096  # questions per pass over the corpus (more questions: more passes, each efficient)
+BLOCK_MB = 16  # the default size of one tile of scores (configs/retriever/dense.yaml block_mb)
 
 
-def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: float = 16) -> list[list[tuple[int, float]]]:
+def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: float = BLOCK_MB) -> list[list[tuple[int, float]]]:
     """Top-k inner products per query, ties to the earlier chunk. The corpus is scanned in tiles whose
     scores for a block of queries fit ``block_mb``, each tile's product written into one reused buffer (memory: the
     corpus plus one tile and at most a quarter of one; small tiles stay in cache). Each tile's own top k is merged
@@ -49,15 +50,14 @@ def exact_search(corpus: np.ndarray, queries: np.ndarray, k: int, block_mb: floa
         return [[] for _ in queries]
     queries = np.asarray(queries, dtype=corpus.dtype)  # a float64 query would turn the product into float64 (twice the work)
     tile = max(k, int(block_mb * 2**20 // (len(queries) * 4)))
-    buffer = np.empty(len(queries) * min(tile, n), dtype=np.result_type(queries, corpus))  # every tile's scores, in turn
+    buffer = np.empty(len(queries) * min(tile, n), dtype=corpus.dtype)  # every tile's scores, in turn
     best_idx = best_val = None
     for lo in range(0, n, tile):
         part = corpus[lo : lo + tile]
         scores = np.matmul(queries, part.T, out=buffer[: len(queries) * len(part)].reshape(len(queries), len(part)))
-        # A non-finite vector gives NaN scores, which rank last. Checked per tile by a max (NaN propagates), never
-        # by a whole-corpus isfinite: that would allocate a boolean array a quarter of the corpus's size per search.
-        if np.isnan(scores.max()):
-            scores = nan_last(scores)
+        # A non-finite vector gives NaN scores, which rank last: nan_last checks each tile by its max (NaN
+        # propagates), never by a whole-corpus isfinite, which would allocate a mask a quarter of the corpus's size.
+        scores = nan_last(scores)
         if best_idx is None:
             idx = top_k_rows(scores, k)
             best_val, best_idx = np.take_along_axis(scores, idx, axis=1), idx + lo
@@ -153,7 +153,7 @@ class DenseRetriever(Retriever):
         batch_size: int = 64,
         device: str | None = None,
         search: str = "exact",
-        block_mb: float = 16,
+        block_mb: float = BLOCK_MB,
         nlist: int | None = None,
         nprobe: int = 16,
         hnsw_m: int = 32,
