@@ -169,6 +169,11 @@ class Retrieved:
         return cls(d["query_id"], tuple(d["chunk_ids"]), tuple(float(s) for s in d["scores"]))
 
 
+# A Generation's ``error`` when another system's outputs give no answer for the query (outputs.path): scored as an
+# empty answer (0 on every answer metric, the worst on judged columns) unless outputs.missing_answers=exclude.
+MISSING_ANSWER = "the outputs file gives no answer for this query"
+
+
 @dataclass(frozen=True)
 class Generation:
     """One answer; ``error`` is set (and ``answer`` empty) when the backend failed for this query, an empty

@@ -52,26 +52,35 @@ def _credit(assignment: str, partial: bool) -> float:
     return 1.0 if assignment == SUPPORT else (0.5 if partial and assignment == PARTIAL else 0.0)
 
 
-def nugget_scores(importance: Sequence[str], assignments: Sequence[str]) -> dict[str, float | None]:
-    """The track's scores of one answer: all / vital, strict / partial, and weighted. Vital scores are None when
-    the query has no vital nugget; every score is None when it has no nugget."""
+def nugget_scores(importance: Sequence[str], assignments: Sequence[str | None], reference: bool = False) -> dict[str, float | None]:
+    """The track's scores of one answer: all / vital, strict / partial, and weighted. Labels are compared
+    case-insensitively (the reference lowercases them). Defined: vital scores are None when the query has no vital
+    nugget, every score None when it has no nugget, and a nugget whose assignment failed (None) makes every score
+    None (a failed reply is never scored). ``reference``: AutoNuggetizer's scorer instead, which scores such a query
+    0.0 (no vital nugget, no nugget) and counts a failed assignment as not supported."""
     if len(importance) != len(assignments):
         raise ValueError(f"{len(importance)} nuggets but {len(assignments)} assignments")
-    bad = sorted({a for a in assignments if a not in ASSIGNMENTS} | {i for i in importance if i not in IMPORTANCE})
+    importance = [str(i).lower() for i in importance]
+    labels = [None if a is None else str(a).lower() for a in assignments]
+    bad = sorted({a for a in labels if a is not None and a not in ASSIGNMENTS} | {i for i in importance if i not in IMPORTANCE})
     if bad:
         raise ValueError(f"unknown nugget labels {bad}")
+    if None in labels and not reference:
+        return dict.fromkeys(("all_strict", "all_partial", "vital_strict", "vital_partial", "weighted"))
+    credited = [NOT_SUPPORT if a is None else a for a in labels]
+    empty = 0.0 if reference else None
 
     def mean(values: list[float]) -> float | None:
-        return sum(values) / len(values) if values else None
+        return sum(values) / len(values) if values else empty
 
-    vital = [a for i, a in zip(importance, assignments) if i == VITAL]
+    vital = [a for i, a in zip(importance, credited) if i == VITAL]
     weights = [1.0 if i == VITAL else 0.5 for i in importance]
     return {
-        "all_strict": mean([_credit(a, False) for a in assignments]),
-        "all_partial": mean([_credit(a, True) for a in assignments]),
+        "all_strict": mean([_credit(a, False) for a in credited]),
+        "all_partial": mean([_credit(a, True) for a in credited]),
         "vital_strict": mean([_credit(a, False) for a in vital]),
         "vital_partial": mean([_credit(a, True) for a in vital]),
-        "weighted": (sum(w * _credit(a, True) for w, a in zip(weights, assignments)) / sum(weights)) if weights else None,
+        "weighted": (sum(w * _credit(a, True) for w, a in zip(weights, credited)) / sum(weights)) if weights else empty,
     }
 
 

@@ -145,7 +145,7 @@ SUITE_QUERIES = [Query("q1", "What is the capital of France?"), Query("q2", "Whi
     ("o.jsonl", '{"query_id": "q1", "passages": [{"text": "Paris", "score": NaN}]}', r"field 'passages\[0\].score': expected a number, got nan"),
     ("o.jsonl", '{"query_id": "q1", "passages": [', r"o.jsonl, record line 1: not valid JSON"),
     ("o.trec", "q1 Q0 Z 1 2.0 t\n", r"record query q1, field 'item_id': item 'Z' is neither a document id of the suite nor doc_id#start-end"),
-    ("o.trec", "q1 Q0 A 1 2.0\n", r"o.trec, record line 1: expected 6 fields"),
+    ("o.trec", "q1 Q0 A 1 2.0\n", r"o.trec, record line 1: not ragsweep JSONL or ragas records .* not a TREC run \(a TREC run line has 6 fields, this one 5\)"),
     ("o.trec", "q1 Q0 A 1 2.0 t\nq1 Q0 A 2 1.0 t\n", r"record line 2, field 'item_id': query 'q1' retrieves 'A' twice"),
     ("r.json", '[{"question": "Who?", "contexts": []}]', r"r.json, record 0, field 'question': question 'Who\?' is not a question of the suite"),
     ("r.json", '[{"user_input": "Which river?", "retrieved_contexts": "Seine"}]', r"record 0, field 'retrieved_contexts': expected a list of context texts, got str"),
@@ -168,7 +168,7 @@ def test_formats_are_detected_and_an_unknown_one_named(tmp_path):
              "e": "q Q0 A 1 1 t"}
     for file, text in cases.items():
         (tmp_path / file).write_text(text + "\n")
-    assert {f: detect_format(tmp_path / f) for f in cases} == {"a.jsonl": "jsonl", "b.json": "ragas", "c.jsonl": "ragas", "d.trec": "trec", "e": "trec"}
+    assert {f: detect_format(tmp_path / f)[0] for f in cases} == {"a.jsonl": "jsonl", "b.json": "ragas", "c.jsonl": "ragas", "d.trec": "trec", "e": "trec"}
     with pytest.raises(DataError, match="unknown outputs.format 'csv'; one of auto, jsonl, trec, ragas"):
         read_outputs(tmp_path / "a.jsonl", "csv", SUITE_QUERIES, SUITE_DOCS)
     assert Corpus(SUITE_DOCS).locate("flows   through\nParis", None) == ("B", 10, 29, "whitespace-insensitive text")

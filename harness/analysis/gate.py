@@ -1,7 +1,9 @@
 """``ragsweep gate``: the regression gate. Compares the latest runs of a sweep (default ``ci``)
 with a committed baseline (results/baselines/<sweep>.json) and exits 1 when a metric dropped by more
 than its tolerance, printing what dropped, by how much, and whether the drop is significant (paired
-sign-flip test over the same queries). A run or metric the baseline has and the sweep lacks fails too.
+sign-flip test over the same queries). A run or metric the baseline has and the sweep lacks fails too, and so
+does a latest run the baseline lacks (``--allow-new`` lists it instead). "Latest" is the runs the sweep's last
+invocation wrote or found up to date, never older folders of the same configurations.
 ``--write`` (``make baseline``) rewrites the baseline from the current runs, on purpose.
 """
 
@@ -16,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 
-from ragsweep.store.run_folder import RunFolder
+from ragsweep.errors import DataError
+from ragsweep.store.run_folder import RunFolder, latest_of_sweep
 from ragsweep.paths import SOURCE_ROOT, results_root
 from ragsweep.store.provenance import git_revision
 from ragsweep.store.results import headline_names, write_json
@@ -34,12 +37,20 @@ def run_key(run_dir: Path) -> str:
     return run_dir.name.rsplit("__", 1)[0]
 
 
-def latest_runs(runs_dir: Path, sweep: str) -> dict[str, Path]:
-    """Newest run folder per run key (older folders of the same choices are stale configs)."""
+def latest_runs(runs_dir: Path, sweep: str) -> tuple[dict[str, Path], int]:
+    """(run key -> run folder, failed jobs) of the sweep's latest invocation, as it recorded them
+    (store/run_folder.py): runs an older invocation wrote never stand in for the latest one's. Runs written without
+    such a record (``ragsweep run``, older versions): the newest folder per run key, said in the log."""
+    recorded = latest_of_sweep(runs_dir / sweep)
+    if recorded is not None:
+        folders, failed = recorded
+        return {run_key(f): f for f in folders}, failed
     out: dict[str, Path] = {}
     for metrics_path in sorted((runs_dir / sweep).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime):
         out[run_key(metrics_path.parent)] = metrics_path.parent
-    return out
+    if out:
+        log.info("no record of the latest `ragsweep sweep %s` under %s: judging the newest run of each configuration", sweep, runs_dir / sweep)
+    return out, 0
 
 
 def tracked_metrics(metrics: dict[str, Any]) -> list[str]:
@@ -74,6 +85,7 @@ class Check:
     p_value: float | None
     problem: str | None = None  # why this check cannot pass whatever the numbers say
     lower_is_better: bool = False  # a rise is the drop (metrics.json lower_is_better, from the judge's rubrics)
+    note: str | None = None  # a passing check's verdict when no numbers are compared (a run allowed without baseline)
 
     @property
     def drop(self) -> float | None:
@@ -84,12 +96,16 @@ class Check:
 
     @property
     def failed(self) -> bool:
+        if self.note is not None and self.problem is None:
+            return False
         return self.problem is not None or self.drop is None or self.drop > self.tolerance + 1e-12
 
     @property
     def verdict(self) -> str:
         if self.problem is not None:
             return self.problem
+        if self.note is not None:
+            return self.note
         if self.drop is None:
             return "MISSING" if self.current is None else "NaN mean"
         if self.failed:
@@ -120,6 +136,15 @@ def baseline_run_problem(base: Any) -> str | None:
         if not isinstance(values, dict) or not all(_is_number(v) for v in values.values()):
             return f"BAD BASELINE: per_query of {metric} is not a mapping of query id to number"
     return None
+
+
+def unmatched(baseline: dict[str, Any], current: dict[str, Any], allow_new: bool) -> list[Check]:
+    """A latest run the baseline does not hold (a changed setting renames a run) fails: it would otherwise be
+    ignored while the baseline's runs were judged on older folders. ``allow_new`` lists it without failing."""
+    known = baseline.get("runs") if isinstance(baseline.get("runs"), dict) else {}
+    verdict = "NOT IN BASELINE (allowed)" if allow_new else "NOT IN BASELINE: rewrite the baseline on purpose (--write) or pass --allow-new"
+    return [Check(key, "-", None, None, 0.0, None, None if allow_new else verdict, note=verdict if allow_new else None)
+            for key in sorted(set(current) - set(known))]
 
 
 def compare(baseline: dict[str, Any], current: dict[str, dict[str, Any]]) -> list[Check]:
@@ -189,11 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, default=None, help="default results/baselines/<sweep>.json")
     parser.add_argument("--write", action="store_true", help="rewrite the baseline from the current runs")
     parser.add_argument("--all", action="store_true", help="print every check, not only failures")
+    parser.add_argument("--allow-new", action="store_true",
+                        help="a latest run the baseline does not hold is listed, not failed (default: it fails the gate)")
     args = parser.parse_args(argv)
     setup_logging()
     baseline_path = args.baseline or results_root() / "baselines" / f"{args.sweep}.json"
-    runs = latest_runs(args.runs, args.sweep)
-    if not runs:
+    try:
+        runs, failed_jobs = latest_runs(args.runs, args.sweep)
+    except DataError as err:
+        log.error("%s", err)
+        return 2
+    if not runs and not failed_jobs:
         log.error("no runs of sweep %r under %s: run `ragsweep sweep %s` first", args.sweep, args.runs, args.sweep)
         return 2
     current = {}
@@ -217,9 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     baseline = read_baseline(baseline_path)
     if baseline is None:
         return 1
-    checks = compare(baseline, current)
+    checks = compare(baseline, current) + unmatched(baseline, current, args.allow_new)
+    if failed_jobs:
+        checks.append(Check("(sweep)", "-", None, None, 0.0, None, f"{failed_jobs} job(s) of the latest sweep failed"))
     failed = [c for c in checks if c.failed]
-    shown = checks if args.all else failed
+    shown = checks if args.all else [c for c in checks if c.failed or c.note]
     if shown:
         log.info("%s", table(shown))
     log.info("gate %s: %d checks over %d runs, %d failed (tolerance: absolute drop in the mean)",

@@ -171,10 +171,10 @@ class LLMAssessor:
         out = [self._labels(q, of_doc, rankings[q.query_id][: self.depth]) for q in queries]
         relevance = Asked()
         items = [(self._label_key(store, q, c), self._conversation("relevance", query=q.question, passage=c.text))
-                 for q, a in zip(queries, out) for c in (by_id[cid] for cid in a["pool"]) if a["llm_labels"][c.chunk_id] is None]
+                 for q, a in zip(queries, out) for c in (by_id[cid] for cid in a["llm_labels"]) if a["llm_labels"][c.chunk_id] is None]
         self._ask(store, "relevance", items, read_grade, relevance)
         for q, a in zip(queries, out):
-            for cid in a["pool"]:
+            for cid in a["llm_labels"]:  # the chunks asked about (gold-decided ones only with check_against_gold)
                 grade = relevance.answers.get(self._label_key(store, q, by_id[cid]))
                 a["llm_labels"][cid] = grade
                 if cid not in a["labels"] and grade is not None:

@@ -61,8 +61,9 @@ def read_nuggets(reply: str, limit: int) -> list[str] | None:
 
 def _label(reply: str, field: str, allowed: Sequence[str]) -> str | None:
     obj = parse_json_object(reply)
-    value = obj.get(field) if obj is not None else reply.strip().lower()
-    return value if isinstance(value, str) and value in allowed else None
+    value = obj.get(field) if obj is not None else reply.strip()
+    value = value.strip().lower() if isinstance(value, str) else None  # "Vital", "SUPPORT": the reference lowercases too
+    return value if value in allowed else None
 
 
 def read_importance(reply: str) -> str | None:

@@ -22,6 +22,7 @@ import importlib
 import logging
 import os
 import sys
+from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
@@ -113,6 +114,9 @@ def sweep_fingerprint(argv: list[str], rerun: bool) -> tuple[bool, str | None]:
     setup_logging("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     runs = None if rerun else uptodate.up_to_date_runs(path, fp)
     if runs is not None:
+        from ragsweep.store.run_folder import record_latest
+
+        record_latest(Path(runs[0]).parent, [Path(r) for r in runs])  # the gate judges these runs
         logging.getLogger("ragsweep.sweep").info(
             "sweep up to date: its %d runs were written with the same configs, code, packages and data (%s); "
             "nothing to do (--rerun runs it again)", len(runs), path,

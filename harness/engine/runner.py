@@ -83,7 +83,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     with logging_redirect_tqdm():  # log lines print above the progress bars, never onto their line
         result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
     t_score = time.perf_counter()
-    records = build_records(result, families, plain["judge"].get("invalid_policy", "exclude"))
+    records = build_records(result, families, plain["judge"].get("invalid_policy", "exclude"), (plain.get("outputs") or {}).get("missing_answers", "zero"))
     metrics = aggregate(records, result, families, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}))
     metrics["components"] = {g: component_label(plain[g], getattr(BY_GROUP[g].get(plain[g]["name"]), "label_params", ())) for g in GROUPS}
     if (plain.get("outputs") or {}).get("path"):  # another system's outputs stand in for these three

@@ -15,6 +15,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from ragsweep.store.run_folder import record_latest
+
 log = logging.getLogger("ragsweep.sweep")
 MAIN_PID = "RAGSWEEP_MAIN_PID"  # environment: the command's process, the one that answers Ctrl-C in a sweep
 STATUS_FILE = "ragsweep_status.json"
@@ -129,6 +131,8 @@ class SweepSummary(Callback):
         if sweep_dir.is_dir():
             statuses = read_statuses(sweep_dir)
             code = summarize(statuses)
+            record_latest(Path(config.results_dir) / str(config.sweep_name), [Path(d) for _, ok, d in statuses if ok],
+                          sum(1 for _, ok, _ in statuses if not ok))
             table = print_results(config, [Path(detail) for _, ok, detail in statuses if ok])
             self.end_tracking(config, sweep_dir, code == 0, table)
             if code:

@@ -1,11 +1,11 @@
 """Outputs of another RAG system (LangChain, LlamaIndex, a service), read so ragsweep can score them against a suite's
 gold: per query, the ranked passages it retrieved and, optionally, its answer.
 
-Three formats (``outputs.format``, or ``auto`` by the file's name and first line):
+Three formats (``outputs.format``, or ``auto``: decided by the content, never the file's name, and logged):
 
-- ``jsonl``: one object per line, ``{"query_id", "passages": [...], "answer"?}``; a passage is
-  ``{"doc_id", "start", "end"}`` (character offsets) or ``{"text"}`` (with an optional ``doc_id``), located in the
-  corpus; optional ``score`` and ``rank`` (ranks must be distinct; without them, list order is rank order).
+- ``jsonl``: one object per line (or a JSON list of them), ``{"query_id", "passages": [...], "answer"?}``; a passage
+  is ``{"doc_id", "start", "end"}`` (character offsets; a ``text`` beside them must read the same, whitespace aside) or
+  ``{"text"}`` (with an optional ``doc_id``), located in the corpus; optional ``score`` and ``rank`` (ranks must be distinct; without them, list order is rank order).
 - ``trec``: a TREC run file (``query_id Q0 item_id rank score tag``); an item is a document id (the whole document
   is the passage) or ``doc_id#start-end``; trec_eval's order (score descending).
 - ``ragas``: ragas' evaluation records (a JSON list or JSONL of ``question``/``user_input``,
@@ -25,10 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import logging
+
 from ragsweep.errors import DataError
 from ragsweep.tasks.base import read_text
 from ragsweep.types import Document, Query
 
+log = logging.getLogger("ragsweep.external")
 FORMATS = ("auto", "jsonl", "trec", "ragas")
 OFFSETS_ID = re.compile(r"^(?P<doc>.+)#(?P<start>\d+)-(?P<end>\d+)$")
 
@@ -74,20 +77,59 @@ class Corpus:
         return None
 
 
-def detect_format(path: Path) -> str:
-    if path.suffix.lower() in (".trec", ".run", ".txt"):
-        return "trec"
-    with path.open(encoding="utf-8", errors="replace") as f:
-        first = next((line for line in f if line.strip()), "").strip()
-    if first.startswith("["):
-        return "ragas"
-    if first.startswith("{"):
+RAGSWEEP_KEYS = {"query_id", "passages"}
+RAGAS_KEYS = {"question", "user_input"}
+
+
+def _json_kind(record: Any) -> str | None:
+    """jsonl for a ragsweep record, ragas for a ragas record, else None."""
+    if not isinstance(record, dict):
+        return None
+    if RAGSWEEP_KEYS & set(record):
+        return "jsonl"
+    return "ragas" if RAGAS_KEYS & set(record) else None
+
+
+def _trec_line(line: str) -> str | None:
+    """Why ``line`` is not a TREC run line, else None."""
+    fields = line.split()
+    if len(fields) != 6:
+        return f"a TREC run line has 6 fields, this one {len(fields)}"
+    try:
+        int(fields[3]), float(fields[4])
+    except ValueError:
+        return f"a TREC run line's rank and score are numbers, not {fields[3]!r} and {fields[4]!r}"
+    return None
+
+
+def detect_format(path: Path) -> tuple[str, str]:
+    """(format, why) decided by the file's content, never its name: the first record read as JSON (a ragsweep record
+    has ``query_id`` or ``passages``; a ragas record ``question`` or ``user_input``) or as a TREC run line. A file
+    that is none of them is one line saying why each format failed."""
+    text = read_text(path)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not first:
+        return "jsonl", "empty"  # its reader says there is nothing to score
+    if first[0] in "[{":
         try:
-            record = json.loads(first)
-        except ValueError:
-            return "jsonl"  # its reader names the bad line
-        return "ragas" if isinstance(record, dict) and ({"question", "user_input"} & set(record)) and "query_id" not in record else "jsonl"
-    return "trec"
+            value = json.loads(text) if first[0] == "[" else json.loads(first)
+        except ValueError as err:
+            if first[0] == "{":
+                return "jsonl", "its first line opens a JSON object"  # the reader names the bad line
+            raise DataError(path, f"not valid JSON ({err}); a ragsweep or ragas list must be one JSON array") from None
+        record = (value[0] if value else {}) if isinstance(value, list) else value
+        kind = _json_kind(record)
+        if kind is None and value != []:
+            keys = sorted(record)[:6] if isinstance(record, dict) else type(record).__name__
+            raise DataError(path, f"its first record is neither a ragsweep record (query_id, passages) nor a ragas record (question or "
+                                  f"user_input): it holds {keys}")
+        kind = kind or "jsonl"
+        return kind, f"its first record has {'query_id or passages' if kind == 'jsonl' else 'question or user_input'}"
+    problem = _trec_line(first)
+    if problem is None:
+        return "trec", "its first line is a TREC run line (query Q0 item rank score tag)"
+    raise DataError(path, f"not ragsweep JSONL or ragas records (the first line is not JSON) and not a TREC run ({problem}): "
+                          f"first line {first[:60]!r}", record="line 1")
 
 
 def json_records(path: Path) -> Iterator[tuple[str, Any]]:
@@ -155,6 +197,11 @@ def _jsonl_passage(corpus: Corpus, raw: Any, path: Path, record: str, field: str
             raise DataError(path, f"a passage by offsets needs its doc_id, got {doc_id!r}", record=record, field=f"{field}.doc_id")
         start, end = _int(raw.get("start"), path, record, f"{field}.start"), _int(raw.get("end"), path, record, f"{field}.end")
         _span(corpus, doc_id, start, end, path, record, field)
+        text = raw.get("text")
+        if text is not None and (not isinstance(text, str) or text.split() != corpus.by_id[doc_id].text[start:end].split()):
+            shown = " ".join(corpus.by_id[doc_id].text[start:end].split())[:60]
+            raise DataError(path, f"the passage's text {str(text)[:60]!r} is not what its offsets [{start}, {end}) of {doc_id!r} hold "
+                                  f"({shown!r}): give one of them, or both in agreement", record=record, field=f"{field}.text")
         return Passage(doc_id, start, end, score), rank
     return _located(corpus, raw.get("text"), raw.get("doc_id"), path, record, f"{field}.text", score), rank
 
@@ -235,7 +282,9 @@ def read_outputs(path: Path, fmt: str, queries: list[Query], documents: list[Doc
         raise DataError(path, f"unknown outputs.format {fmt!r}; one of {', '.join(FORMATS)}")
     if not path.is_file():
         raise DataError(path, "file not found (outputs.path)")
-    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "auto":
+        fmt, why = detect_format(path)
+        log.info("outputs %s read as %s: %s", path, fmt, why)
     corpus = Corpus(documents)
     records = read_trec(path, corpus) if fmt == "trec" else read_ragas(path, corpus, queries) if fmt == "ragas" else read_jsonl(path, corpus)
     known = {q.query_id for q in queries}

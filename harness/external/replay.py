@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep.external.readers import ExternalOutput, Passage
-from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
+from ragsweep.types import MISSING_ANSWER, Chunk, Document, Generation, Query, Retrieved
 
-NO_ANSWER = "the outputs file gives no answer for this query"
 
 
 def passage_id(p: Passage) -> str:
@@ -43,7 +42,7 @@ def replay(outputs: list[ExternalOutput], queries: list[Query], documents: list[
         generations = []
         for q, r in zip(queries, retrieved):
             answer = by_query[q.query_id].answer if q.query_id in by_query else None
-            generations.append(Generation(q.query_id, answer or "", r.chunk_ids, error=None if answer is not None else NO_ANSWER))
+            generations.append(Generation(q.query_id, answer or "", r.chunk_ids, error=None if answer is not None else MISSING_ANSWER))
     located = Counter(p.located for o in outputs for p in o.passages)
     report = {
         "queries_with_output": len(outputs), "queries_without_output": len(queries) - len(outputs),

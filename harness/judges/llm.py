@@ -27,7 +27,7 @@ from ragsweep.errors import ConfigError
 from ragsweep.hashing import sha256_json
 from ragsweep.judges.readers import reader
 from ragsweep.llm.base import backend_modules, build_backend
-from ragsweep.llm.prompting import render
+from ragsweep.llm.prompting import check_template, render
 from ragsweep.registry import JUDGES
 from ragsweep.types import Chunk, Generation, Query
 from ragsweep.metrics import judge as jm
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 CONTEXTS = ("generator", "cited")
+PROMPT_FIELDS = ("question", "reference", "answer", "context")  # what a rubric's user template may name
 # Model settings that say where and how fast a model is served, not what it replies: left out of a judge's identity.
 SERVING_KEYS = frozenset({"seed", "batch_size", "device", "base_url", "api_key_env", "concurrency", "max_retries", "backoff_s", "timeout_s",
                           "tensor_parallel_size", "gpu_memory_utilization", "cpu_kvcache_space_gib"})
@@ -76,6 +77,10 @@ class Rubric:
         by_language = spec.get("prompts") or {}
         if not isinstance(by_language, dict) or not all(isinstance(p, dict) and isinstance(p.get("user"), str) for p in by_language.values()):
             raise ConfigError(f"{where}: prompts must map a language code to a prompt holding at least a user template")
+        for label, p in [("prompt", prompt), *((f"prompts.{lang}", p) for lang, p in by_language.items())]:
+            if not isinstance(p.get("system", ""), str) or not isinstance(p.get("examples") or [], list):
+                raise ConfigError(f"{where}: {label}.system must be text and {label}.examples a list of {{user, assistant}} turns")
+            check_template(p["user"], PROMPT_FIELDS, f"{where}, {label}.user")
         schema = spec.get("schema")
         if schema is not None and not isinstance(schema, dict):
             raise ConfigError(f"{where}: schema must be a JSON schema object or null")
@@ -118,6 +123,13 @@ class LLMJudge:
         if samples > 1 and any(float(m.get("temperature", 0.0)) <= 0 for m in models):
             raise ConfigError(f"judge.samples={samples} repeats identical greedy replies: give every judge model a temperature > 0")
         self.rubric_defs = {name: Rubric.from_config(name, rubric_defs.get(name)) for name in rubrics}
+        writers: dict[str, str] = {}
+        for name, spec in self.rubric_defs.items():
+            for column in spec.columns:
+                if column in writers:
+                    raise ConfigError(f"judge rubrics {writers[column]!r} and {name!r} both write the record column {column!r}: "
+                                      "one column would mix two rubrics' verdicts; rename one of them in its rubric YAML")
+                writers[column] = name
         self.model_configs = [dict(m) for m in models]
         self.rubrics, self.structured = list(rubrics), structured
         self.invalid_policy, self.context_k = invalid_policy, context_k

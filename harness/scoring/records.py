@@ -4,23 +4,28 @@ A row holds the query, its gold and its ranking; then each "retrieval" family's 
 (text, tokens, latency, error); then each "answer" family's columns. A family computes its columns only
 where the query has the gold it needs, so a query without it is counted as unscored, never as a miss. A
 generation that failed is kept as a row with its error and no answer score; it is counted in
-``generation_errors`` and ``answer_valid`` instead of being scored as right or wrong.
+``generation_errors`` and ``answer_valid`` instead of being scored as right or wrong. A question another system's
+outputs leave unanswered is not a failure of ours: it scores as an empty answer (0 on every answer metric its gold
+allows, the worst value on every judged column), flagged ``answer_missing`` and counted in ``answers_missing``, so
+it never leaves a denominator; ``outputs.missing_answers=exclude`` scores answered questions only (counted too).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from typing import Any, Sequence
 
 import numpy as np
 
-from ragsweep.errors import ConfigError
+from ragsweep.errors import ConfigError, ContractError
 from ragsweep.hashing import canonical_json
 from ragsweep.metrics.aggregate import summarize
 from ragsweep.engine.pipeline import PipelineResult
 from ragsweep.registry import METRICS
 from ragsweep.scoring.base import PHASES, Metric, QueryView
-from ragsweep.types import Chunk
+from ragsweep.types import MISSING_ANSWER, Chunk
 
 # The answer's numbers in a record: facts about the generation, never averaged as metrics.
 GENERATION_NUMBERS = ("prompt_tokens", "completion_tokens", "latency_s", "context_dropped", "ttft_s", "cached_prompt_tokens")
@@ -42,6 +47,8 @@ def build_metrics(scoring: dict[str, Any]) -> list[Metric]:
         if not isinstance(metric, Metric) or metric.phase not in PHASES:
             raise ConfigError(f"scoring.metrics.{key}: {type(metric).__name__} is not a ragsweep.scoring.base.Metric with a phase in {PHASES}")
         built.append(metric)
+    if not built:
+        raise ConfigError("every metric family is switched off (scoring.metrics.* = null): a run would score nothing; keep at least one")
     return built
 
 
@@ -55,8 +62,14 @@ def lower_is_better(families: Sequence[Metric], result: PipelineResult) -> list[
     return sorted({*(n for f in families for n in f.lower_is_better()), *result.lower_is_better})
 
 
-def build_records(result: PipelineResult, families: Sequence[Metric], invalid_policy: str = "exclude") -> list[dict[str, Any]]:
-    """One row per query."""
+MISSING_POLICIES = ("zero", "exclude")
+
+
+def build_records(result: PipelineResult, families: Sequence[Metric], invalid_policy: str = "exclude",
+                  missing_answers: str = "zero") -> list[dict[str, Any]]:
+    """One row per query; ``missing_answers`` says how a question unanswered by another system's outputs scores."""
+    if missing_answers not in MISSING_POLICIES:
+        raise ConfigError(f"outputs.missing_answers must be one of {', '.join(MISSING_POLICIES)}, not {missing_answers!r}")
     by_id = {c.chunk_id: c for c in result.chunks}
     by_doc: dict[str, list[Chunk]] = {}
     for c in result.chunks:
@@ -96,10 +109,14 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
                 for c, s in zip(ranked, final.scores)
             ],
         }
+        owners: dict[str, Metric] = {}  # column -> the family that wrote it in this row
         for family in families:
             if family.phase == "retrieval":
-                row.update(family.columns(view))
+                row.update(checked_columns(family, view, owners))
         gen = view.generation
+        missing = gen is not None and gen.error == MISSING_ANSWER
+        if missing and missing_answers == "zero":  # the answer families score the empty answer it stands for
+            view = dataclasses.replace(view, generation=dataclasses.replace(gen, error=None))
         if gen is not None:
             row.update(
                 answer=gen.answer,
@@ -113,11 +130,52 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
                 ttft_s=gen.ttft_s,
                 cached_prompt_tokens=gen.cached_prompt_tokens,
             )
+            if missing:
+                row["answer_missing"] = True
         for family in families:
             if family.phase == "answer":
-                row.update(family.columns(view))
+                row.update(checked_columns(family, view, owners))
+        if missing and missing_answers == "zero":  # the judge never saw an answer: its columns score their worst
+            for column in result.column_judges:
+                if row.get(column) is None:
+                    row[column] = 1.0 if column in result.lower_is_better else 0.0
         records.append(row)
     return records
+
+
+RESERVED_COLUMNS = ("query_id", "question", "answers", "gold_doc_ids", "gold_spans", "metadata", "retrieved_chunk_ids", "retrieved_scores",
+                    "ranked_chunk_ids", "ranked_scores", "ranked_chunks", "answer", "context_chunk_ids", *GENERATION_NUMBERS,
+                    "generation_error", "answer_truncated", "answer_missing")
+
+
+def _class_name(family: Metric) -> str:
+    return f"{type(family).__module__}.{type(family).__qualname__}"
+
+
+def checked_columns(family: Metric, view: QueryView, owners: dict[str, Metric]) -> dict[str, Any]:
+    """A family's columns for one query, held to the metric contract as a component's outputs are: a mapping of
+    column names to values, no column of the record (RESERVED_COLUMNS) or of another family (``owners``: column ->
+    the family that wrote it in this row; this family's columns are added), no NaN or infinite number (a query a
+    metric cannot score is left out of its columns). A break is one line naming the metric class, the query and the
+    rule."""
+    name, qid = _class_name(family), view.query.query_id
+    where = f"metric {name}: query {qid!r}"
+    try:
+        columns = family.columns(view)
+    except Exception as err:  # noqa: BLE001 - an extension's failure becomes one line naming it
+        raise ContractError(f"{where}: columns() raised {type(err).__name__}: {err}") from None
+    if not isinstance(columns, dict):
+        raise ContractError(f"{where}: columns() returned {type(columns).__name__}, not a mapping of column name to value ({{}} for none)")
+    for column, value in columns.items():
+        if not isinstance(column, str) or not column.strip():
+            raise ContractError(f"{where}: column name {column!r} is not a non-empty string")
+        if column in RESERVED_COLUMNS or owners.get(column, family) is not family:
+            owner = "the record itself (a reserved column)" if column in RESERVED_COLUMNS else f"metric {_class_name(owners[column])}"
+            raise ContractError(f"{where}: column {column!r} is already written by {owner}: give the metric's column another name")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ContractError(f"{where}: column {column!r} is {value}: leave the column out for a query the metric cannot score")
+        owners[column] = family
+    return columns
 
 
 def metric_names(records: Sequence[dict[str, Any]], families: Sequence[Metric]) -> list[str]:
@@ -153,7 +211,8 @@ def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]]
     completion_tokens = int(sum(g.completion_tokens for g in gens))
     busy_s = float(sum(g.latency_s for g in gens))
     return {
-        "generation_errors": sum(1 for g in gens if g.error),
+        "generation_errors": sum(1 for g in gens if g.error and g.error != MISSING_ANSWER),
+        "answers_missing": sum(1 for g in gens if g.error == MISSING_ANSWER),
         "answers_truncated": sum(1 for g in gens if g.truncated),
         "answer_valid": (sum(1 for r in answerable if "answer_em" in r) / len(answerable)) if answerable else None,
         "prompt_tokens": prompt_tokens,

@@ -2,7 +2,10 @@
 mixed into them: ``judged_ndcg@k``, ``judged_precision@k`` and ``judged@k`` over the chunk labels (gold-decided
 where the gold decides, the LLM's elsewhere); the nugget scores of the answer (``nugget_vital_strict`` the
 headline), and the share of nuggets the answer misses because retrieval never showed their evidence
-(``nugget_missed_retrieval``) or although it did (``nugget_missed_generation``). The summary holds the label
+(``nugget_missed_retrieval``) or although it did (``nugget_missed_generation``). A query without a vital nugget has
+no vital score, and one whose nuggets or assignments failed no nugget score: both are counted as unscored beside
+the mean (metrics.json ``n``, run.json ``unscored_queries``, summary ``nugget_queries``). ``nugget_reference_compat``
+scores as AutoNuggetizer's scorer does instead: 0.0 for such queries, a failed assignment as not supported. The summary holds the label
 store's reuse counts and the assessor's agreement with the gold on the chunks the gold decides (Cohen's kappa
 with a 95% interval resampling whole queries)."""
 
@@ -25,8 +28,8 @@ class TrecColumns(Metric):
     needs = "an assessor (assessor=llm)"
     info_columns = ("nuggets_total", "nuggets_vital", "nuggets_missed_retrieval", "nuggets_missed_generation")
 
-    def __init__(self, k: Sequence[int] = (5, 10)):
-        self.k = list(k)
+    def __init__(self, k: Sequence[int] = (5, 10), nugget_reference: bool = False):
+        self.k, self.nugget_reference = list(k), bool(nugget_reference)
 
     def headline(self) -> list[str]:
         return [f"judged_ndcg@{max(self.k)}", f"judged@{max(self.k)}", "nugget_vital_strict", "nugget_missed_retrieval", "nugget_missed_generation"]
@@ -48,11 +51,12 @@ class TrecColumns(Metric):
             out[f"judged_precision@{k}"] = precision_at_k(ranked, labels, k, a["relevant_from"])
             out[f"judged@{k}"] = judged_at_k(ranked, labels, k)
         nuggets = a.get("nuggets")
+        if a.get("nuggets_status") and (self.nugget_reference or (a["nuggets_status"] == "scored" and nuggets)):
+            # Defined scores for a scored query; AutoNuggetizer's for every assessed query under nugget_reference.
+            scores = nugget_scores([n["importance"] for n in nuggets or ()], [n["assignment"] for n in nuggets or ()], reference=self.nugget_reference)
+            out.update({f"nugget_{name}": value for name, value in scores.items() if value is not None})
         if a.get("nuggets_status") == "scored" and nuggets:
             assignments = [n["assignment"] for n in nuggets]
-            for name, value in nugget_scores([n["importance"] for n in nuggets], assignments).items():
-                if value is not None:
-                    out[f"nugget_{name}"] = value
             by_retrieval, by_generation = missed_split(assignments, [n["in_context"] for n in nuggets])
             out.update(
                 nuggets_total=len(nuggets), nuggets_vital=sum(1 for n in nuggets if n["importance"] == "vital"),

@@ -62,3 +62,39 @@ class RunFolder:
 def read_run_info(path: Path) -> dict[str, Any]:
     """run.json alone (what the run read and ran), for a manifest written right after the run."""
     return _json_object(path / "run.json")
+
+
+# Which runs the latest invocation of a sweep wrote (or found up to date): results/runs/<sweep>/.latest.json. The gate
+# judges these, not the newest folder per configuration, so runs of an older invocation never stand in for the new.
+LATEST_FILE = ".latest.json"
+
+
+def record_latest(sweep_dir: Path, run_dirs: list[Path], failed: int = 0) -> None:
+    """Record ``run_dirs`` as the latest invocation of the sweep whose runs folder is ``sweep_dir`` (a run written
+    under another sweep name records there too), with how many of its jobs failed: a sweep whose every job failed
+    leaves a record with no runs, never the previous invocation's."""
+    import time
+
+    from ragsweep.store.cache import atomic_write_bytes
+
+    by_sweep: dict[Path, list[str]] = {Path(sweep_dir): []}
+    for run_dir in run_dirs:
+        by_sweep.setdefault(Path(run_dir).parent, []).append(Path(run_dir).name)
+    for sweep_dir, names in by_sweep.items():
+        record = {"runs": sorted(names), "failed_jobs": failed, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+        atomic_write_bytes(sweep_dir / LATEST_FILE, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def latest_of_sweep(sweep_dir: Path) -> tuple[list[Path], int] | None:
+    """(run folders, failed jobs) of the sweep's latest invocation, or None when none was recorded (runs written by
+    ``ragsweep run``, or before such records). An unreadable record is a DataError."""
+    path = sweep_dir / LATEST_FILE
+    if not path.exists():
+        return None
+    record = _json_object(path)
+    runs, failed = record.get("runs"), record.get("failed_jobs", 0)
+    if not isinstance(runs, list) or not all(isinstance(r, str) and r and "/" not in r and r not in (".", "..") for r in runs):
+        raise DataError(path, "field 'runs' is not a list of run folder names")
+    if not isinstance(failed, int) or isinstance(failed, bool) or failed < 0:
+        raise DataError(path, "field 'failed_jobs' is not a count")
+    return [sweep_dir / r for r in runs], failed
