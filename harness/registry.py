@@ -19,7 +19,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
-from ragsweep.errors import ConfigError, RagsweepError
+from ragsweep.errors import ConfigError, RagsweepError, did_you_mean
 
 T = TypeVar("T")
 REGISTERED = re.compile(r"""@\w+\.register\(\s*["']([^"']+)["']\s*\)""")
@@ -99,6 +99,9 @@ class Registry(Generic[T]):
         except RagsweepError:
             raise
         except TypeError as err:
+            unexpected = re.search(r"unexpected keyword argument '([^']+)'", str(err))
+            if unexpected:  # a **kwargs passed on to a base that does not take it
+                raise unknown_keyword(f"{self.family} {name!r}", cls, unexpected.group(1)) from None
             raise ConfigError(f"{self.family} {name!r}: {err}") from None
         except Exception as err:  # a constructor that fails on its config: one line, not a traceback
             shown = repr(params)
@@ -125,9 +128,44 @@ def _accepts(hint: Any, value: Any) -> bool | None:
     return False
 
 
+def constructor_parameters(cls: type, through_kwargs: bool = False) -> list[str] | None:
+    """The keyword parameters ``cls(...)`` accepts, or None when its ``__init__`` takes ``**kwargs`` (anything may be
+    meant for what it builds). ``through_kwargs``: follow ``**kwargs`` into the bases' ``__init__`` in MRO order
+    instead, up to one without it (the names a TypeError's message lists)."""
+    import inspect
+
+    accepted: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        if klass is object:
+            return accepted
+        try:
+            parameters = inspect.signature(klass.__init__).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        accepted += [p.name for p in parameters if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in accepted]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return accepted
+        if not through_kwargs:
+            return None
+    return None
+
+
+def unknown_keyword(what: str, cls: type, key: str) -> ConfigError:
+    accepted = constructor_parameters(cls, through_kwargs=True) or []
+    return ConfigError(f"{what}: unknown parameter {key!r}: {did_you_mean(key, accepted)}(its parameters: {', '.join(accepted) or 'none'})")
+
+
 def check_parameters(what: str, cls: type, params: dict[str, Any]) -> None:
-    """Each parameter whose constructor annotation is a scalar type must have that type, so that
-    ``chunker.size=abc`` is one line before any work, not a TypeError deep inside a stage."""
+    """Each parameter must be one the constructor takes (``+chunker.sise=300``: the closest name and the list), and
+    each whose annotation is a scalar type must have that type, so that ``chunker.size=abc`` is one line before any
+    work, not a TypeError deep inside a stage."""
+    accepted = constructor_parameters(cls)
+    if accepted is not None:
+        for key in params:
+            if key not in accepted:
+                raise unknown_keyword(what, cls, str(key))
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # annotations that do not resolve here (names imported only for type checkers)

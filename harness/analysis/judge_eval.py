@@ -46,6 +46,7 @@ from ragsweep.store.results import RESULTS_ADVICE, write_json
 from ragsweep.types import Chunk, Generation, Query
 from ragsweep.logs import setup_logging
 from ragsweep.commands.help_text import plain_doc
+from ragsweep.engine.config_names import unknown_choice
 
 log = logging.getLogger("ragsweep.judge_eval")
 EXPERTQA_SCALES = {"support": EXPERTQA_SUPPORT, "correctness": EXPERTQA_CORRECTNESS}  # best first
@@ -234,9 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="default results/judge_eval/<set>__<judge>__<rubric>__<judge id>.json")
     args = parser.parse_args(argv)
     setup_logging()
-    items, positive, scale = load_items(args)
-    items = subset(items, args.limit, args.seed)
+    if problem := unknown_choice([f"judge={args.judge}", *args.override], []):
+        raise ConfigError(f"--judge / --override: {problem}")
     config = {k: v for k, v in judge_config(args.judge, [*args.override, f"judge.rubrics=[{args.rubric}]", f"judge.language={args.language}"]).items() if k != "prompts"}
+    items, positive, scale = load_items(args)  # after the judge's config: a config error is found before the set is read
+    items = subset(items, args.limit, args.seed)
     if config.get("name") != "llm":
         raise ConfigError(f"judge-eval needs a rubric judge (judge=llm, openai or vllm), not {config.get('name')!r}")
     judge = JUDGES.build(config)
@@ -255,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         "usage": usage_report(verdicts, wall_s, args.usd_per_mtok_in, args.usd_per_mtok_out),
     }
     out = args.out or results_root() / "judge_eval" / f"{args.set.stem}__{args.judge}__{args.rubric}__{report['judge']['judge_id']}.json"
-    write_json(out, report)
-    atomic_write_bytes(out.with_suffix(".svg"), figure(report).encode(), RESULTS_ADVICE)
+    advice = "point --out at a writable folder" if args.out else RESULTS_ADVICE
+    write_json(out, report, advice)
+    atomic_write_bytes(out.with_suffix(".svg"), figure(report).encode(), advice)
     kappa = report["cohen_kappa"]
     log.info("%d items, validity %.3f, accuracy %s, kappa %s [%s, %s] -> %s", len(items), report["validity"] or 0.0,
              report["accuracy"]["value"], kappa["value"], kappa["ci_low"], kappa["ci_high"], out)

@@ -58,6 +58,11 @@ def ranking_tau(rows_a: Sequence[Sequence[float]], rows_b: Sequence[Sequence[flo
 
 
 def invariance(pairs: list[tuple[dict[str, Any], dict[str, Any]]], metric: str, seed: int) -> dict[str, Any]:
+    for run in (r for pair in pairs for r in pair):  # a column no judge wrote would "agree" perfectly with itself
+        judged = sorted(run["metrics"].get("judges") or {})
+        if metric not in judged:
+            raise ConfigError(f"--metric {metric!r} is not a judged column of run {run['path'].name} "
+                              f"(its judged columns: {', '.join(judged) or 'none'}): judge-invariance compares two judges' verdicts")
     scores = [(per_query(a, metric), per_query(b, metric)) for a, b in pairs]
     queries = sorted(set.intersection(*(set(sa) & set(sb) for sa, sb in scores))) if scores else []
     if len(pairs) < 2 or len(queries) < 2:
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"--sweeps takes two different sweep names, A,B, not {args.sweeps!r}")
     report = {"sweeps": sweeps, **invariance(paired_runs(load_runs(args.runs or results_root() / "runs"), *sweeps), args.metric, args.seed)}
     out = args.out or results_root() / "judge_invariance" / f"{sweeps[0]}__vs__{sweeps[1]}__{args.metric}.json"
-    write_json(out, report)
+    write_json(out, report, "point --out at a writable folder" if args.out else None)
     tau = report["kendall_tau_b"]
     log.info("%d configurations, %d queries: Kendall tau-b %s [%s, %s]; verdicts agree %.3f -> %s", report["configurations"], report["queries"],
              tau["value"], tau["ci_low"], tau["ci_high"], report["verdict_agreement"]["share"], out)

@@ -159,4 +159,5 @@ def main(argv: list[str] | None = None) -> None:
         csv_path = args.out.with_suffix(".csv") if args.csv is True else args.csv
         atomic_write_bytes(csv_path, render_csv(runs, args.sort).encode("utf-8"), RESULTS_ADVICE)
         written.append(csv_path)
-    log.info("%s\nwrote %s (%d runs)", text, ", ".join(map(str, written)), len(runs))
+    print(text, flush=True)  # the table on stdout, the log line on stderr
+    log.info("wrote %s (%d runs)", ", ".join(map(str, written)), len(runs))

@@ -4,7 +4,9 @@ run's own.
 Writes ``<run>.run`` (the final ranking of every query: ``query_id Q0 doc_id#start-end rank score tag``, each chunk
 named by its character offsets, which any run of the suite can read back with ``outputs.path``; ``--level doc`` gives
 each document at its best chunk's rank instead) and, for a run with an assessor, ``<run>.qrels`` (every label behind
-its judged columns: gold-decided and LLM grades, 0-3, chunks named the same way). Then it reads both files back, scores them as
+its judged columns: gold-decided and LLM grades, 0-3, chunks named the same way; at ``--level doc`` each document
+graded by its best chunk). Both files read back as written: the run through ``outputs.path``, the qrels through
+``+task.qrels`` (document level), and their names hold no character a Hydra override must quote. Then it reads both files back, scores them as
 trec_eval does (ragsweep.store.trec_files.evaluate) and compares per query with the run's ``judged_ndcg@k``,
 ``judged_precision@k`` and ``judged@k`` columns: it reports how many values agree to 1e-9 and exits 1 if any does
 not. Tied scores are written one float step apart in rank order (ragsweep.store.trec_files), so trec_eval ranks
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from ragsweep.commands.help_text import plain_doc
 log = logging.getLogger("ragsweep.analysis.trec_export")
 
 TOLERANCE = 1e-9
+OUT_ADVICE = "point --out at a writable folder"
 COLUMNS = {"ndcg_cut": "judged_ndcg@{k}", "P": "judged_precision@{k}", "judged": "judged@{k}"}
 
 
@@ -46,6 +50,22 @@ def offset_ids(ranked_chunks: Any) -> dict[str, str]:
     return {c["chunk_id"]: f"{c['doc_id']}#{c['start']}-{c['end']}" for c in ranked_chunks}
 
 
+def file_stem(run_name: str) -> str:
+    """The run's name as a file name a Hydra override takes unquoted (``+task.qrels=<file>``, ``outputs.path=<file>``):
+    ``=``, ``,``, brackets and spaces become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_name)
+
+
+def doc_labels(chunk_labels: dict[str, int]) -> dict[str, int]:
+    """Chunk grades -> document grades: a document's grade is its best labelled chunk's (relevant when any of its
+    chunks is), the labels a document-level run is scored against and ``task.qrels`` reads."""
+    out: dict[str, int] = {}
+    for chunk_id, grade in chunk_labels.items():
+        doc = chunk_id.rsplit("#", 1)[0]  # doc#start-end or the chunker's doc#index
+        out[doc] = max(out.get(doc, grade), grade)
+    return out
+
+
 def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[str, Any]:
     folder = RunFolder.read(run_dir)
     records = folder.records()
@@ -58,17 +78,19 @@ def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[st
         else:
             chunk_ids = [offset_ids(r["ranked_chunks"])[c] for c in chunk_ids]
         rankings.append((str(r["query_id"]), chunk_ids, scores))
-    name = run_dir.name
+    name = file_stem(run_dir.name)
     run_path = out_dir / f"{name}.run"
-    atomic_write_bytes(run_path, ("\n".join(run_lines(rankings, tag)) + "\n").encode("utf-8"))
+    atomic_write_bytes(run_path, ("\n".join(run_lines(rankings, tag)) + "\n").encode("utf-8"), OUT_ADVICE)
     report: dict[str, Any] = {"run": str(run_path), "queries": len(rankings), "level": level}
     if "assessment_labels" not in records.columns:
         log.info("%s: no assessor labels in this run (assessor=none): run file only", name)
         return report
     labels = {str(r["query_id"]): {offset_ids(r["ranked_chunks"]).get(cid, cid): grade for cid, (grade, _) in json.loads(r["assessment_labels"]).items()}
               for _, r in records.iterrows() if isinstance(r["assessment_labels"], str)}
+    if level == "doc":
+        labels = {qid: doc_labels(grades) for qid, grades in labels.items()}
     qrels_path = out_dir / f"{name}.qrels"
-    atomic_write_bytes(qrels_path, ("\n".join(qrels_lines(labels)) + "\n").encode("utf-8"))
+    atomic_write_bytes(qrels_path, ("\n".join(qrels_lines(labels)) + "\n").encode("utf-8"), OUT_ADVICE)
     report["qrels"] = str(qrels_path)
     if level == "chunk":
         report["round_trip"] = round_trip(records, run_path, qrels_path)
@@ -106,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", default=None, help="the run tag column (default ragsweep)")
     args = parser.parse_args(argv)
     setup_logging()
+    if args.tag is not None and (not args.tag or re.search(r"[\s%]", args.tag)):
+        raise ConfigError(f"--tag must be one word without spaces or '%' (a TREC run line's last field), not {args.tag!r}")
     if not (args.run_dir / "metrics.json").is_file():
         raise ConfigError(f"{args.run_dir}: not a run folder (no metrics.json)")
     report = export(args.run_dir, args.out or args.run_dir, args.level, args.tag)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -43,12 +44,48 @@ def alternate(sides: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[s
     return {name: {"median_s": statistics.median(ts), "runs_s": ts} for name, ts in times.items()}, values
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a repeat count, a size), refused in one line before any work."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def positive_ints(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers >= 1 (``--sizes 10000,100000``)."""
+    try:
+        return [positive_int(part.strip()) for part in text.split(",")]
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"{err} in {text!r} (comma-separated whole numbers)") from None
+
+
+OUT_ADVICE = "point --out at a writable folder"
+
+
+def out_file(text: str) -> Path:
+    """An argparse type: a result file whose folder can be written, checked before any work is measured."""
+    import tempfile
+
+    path = Path(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write to {path.parent} ({err.strerror or err}): {OUT_ADVICE}") from None
+    return path
+
+
 def write_result(path: Path, result: dict[str, Any]) -> None:
     """A benchmark result with when, on what machine, under what load (the 1, 5 and 15 minute load averages as it
     ends) and with which versions it was measured."""
     record = {**result, "machine": machine(), "git": git_revision(SOURCE_ROOT), "packages": package_versions(),
               "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average_at_end": list(os.getloadavg())}
-    atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"), f"{OUT_ADVICE} (or results_root)")
     log.info("%s\nwrote %s (every timing, the machine and the versions)", summary_table(result), path)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ragsweep.engine import runtime
-from ragsweep.bench.common import alternate, bench_suite, write_result
+from ragsweep.bench.common import alternate, bench_suite, out_file, positive_int, write_result
 from ragsweep.models.embedders import embed, load_sentence_transformer
 from ragsweep.paths import results_root
 from ragsweep.logs import setup_logging
@@ -24,9 +24,9 @@ log = logging.getLogger("ragsweep.bench.dense")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ragsweep bench dense", description=plain_doc(__doc__))
     parser.add_argument("--model", default="bundled:all-MiniLM-L6-v2", help="the embedder's model id or folder")
-    parser.add_argument("--batch-size", type=int, default=64, help="texts per encoding batch")
-    parser.add_argument("--repeats", type=int, default=3, help="timings per side, alternating")
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "dense.json", help="where the result goes (default: <results>/bench/dense.json)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="texts per encoding batch")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timings per side, alternating")
+    parser.add_argument("--out", type=out_file, default=results_root() / "bench" / "dense.json", help="where the result goes (default: <results>/bench/dense.json)")
     args = parser.parse_args(argv)
     setup_logging()
     suite, chunks, _ = bench_suite()

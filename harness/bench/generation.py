@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep.paths import results_root
-from ragsweep.bench.common import write_result
+from ragsweep.bench.common import out_file, positive_int, write_result
 from ragsweep.engine import runtime
 from ragsweep.errors import ConfigError
 from ragsweep.hashing import sha256_json
@@ -109,14 +109,14 @@ def timed(backend: ChatBackend, conversations, single_stream: bool) -> dict[str,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ragsweep bench generation", description=plain_doc(__doc__))
-    parser.add_argument("--prompts", type=int, default=32, help="prompts in the batched measurement")
-    parser.add_argument("--single-prompts", type=int, default=8, help="prompts of the single-stream measurement")
+    parser.add_argument("--prompts", type=positive_int, default=32, help="prompts in the batched measurement")
+    parser.add_argument("--single-prompts", type=positive_int, default=8, help="prompts of the single-stream measurement")
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct", help="the model's id or folder")
-    parser.add_argument("--max-tokens", type=int, default=32, help="tokens generated per prompt")
-    parser.add_argument("--repeats", type=int, default=3, help="timings per side, alternating")
+    parser.add_argument("--max-tokens", type=positive_int, default=32, help="tokens generated per prompt")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timings per side, alternating")
     parser.add_argument("--load-format", choices=("auto", "dummy"), default="auto", help="dummy: the model's shape with random weights")
     parser.add_argument("--arch", default=None, help="with --load-format dummy: config overrides, key=value,... (hidden_size=4096,...)")
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "generation.json", help="where the result goes (default: <results>/bench/generation.json)")
+    parser.add_argument("--out", type=out_file, default=results_root() / "bench" / "generation.json", help="where the result goes (default: <results>/bench/generation.json)")
     args = parser.parse_args(argv)
     setup_logging()
     if args.arch and args.load_format != "dummy":

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ragsweep.paths import results_root
-from ragsweep.bench.common import write_result
+from ragsweep.bench.common import out_file, positive_int, write_result
 from ragsweep.chunkers.perplexity import PerplexityChunker
 from ragsweep.models.causal_lm import load_causal_lm
 from ragsweep.types import Document
@@ -26,9 +26,9 @@ log = logging.getLogger("ragsweep.bench.perplexity_chunker")
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ragsweep bench perplexity_chunker", description=plain_doc(__doc__))
-    parser.add_argument("--chars", type=int, default=1_000_000, help="characters of text to chunk")
+    parser.add_argument("--chars", type=positive_int, default=1_000_000, help="characters of text to chunk")
     parser.add_argument("--model", default="bundled:SmolLM2-135M-Instruct", help="the language model whose perplexity places the cuts")
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "perplexity_chunker.json", help="where the result goes (default: <results>/bench/perplexity_chunker.json)")
+    parser.add_argument("--out", type=out_file, default=results_root() / "bench" / "perplexity_chunker.json", help="where the result goes (default: <results>/bench/perplexity_chunker.json)")
     args = parser.parse_args(argv)
     setup_logging()
     corpora = Path(os.environ.get("RAGSWEEP_DATA", "data")) / "chroma_general" / "corpora"

@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ragsweep.bench.common import write_result
+from ragsweep.bench.common import out_file, positive_int, positive_ints, write_result
 from ragsweep.paths import results_root
 from ragsweep.retrievers.base import top_k_indices
 from ragsweep.text import word_tokens
@@ -415,18 +415,18 @@ def provenance_lines(result: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ragsweep bench scale", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="corpus sizes to measure, comma-separated")
-    parser.add_argument("--repeats", type=int, default=3, help="timings per side, alternating")
-    parser.add_argument("--k", type=int, default=10, help="chunks retrieved per query")
-    parser.add_argument("--rank-bm25-max", type=int, default=100_000, help="largest corpus rank-bm25 is run on")
-    parser.add_argument("--rank-bm25-queries", type=int, default=100, help="rank-bm25 answers this many queries (it is slow)")
-    parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest corpus faiss HNSW is built for")
+    parser.add_argument("--sizes", type=positive_ints, default=list(SIZES), help="corpus sizes to measure, comma-separated")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timings per side, alternating")
+    parser.add_argument("--k", type=positive_int, default=10, help="chunks retrieved per query")
+    parser.add_argument("--rank-bm25-max", type=positive_int, default=100_000, help="largest corpus rank-bm25 is run on")
+    parser.add_argument("--rank-bm25-queries", type=positive_int, default=100, help="rank-bm25 answers this many queries (it is slow)")
+    parser.add_argument("--hnsw-max", type=positive_int, default=100_000, help="largest corpus faiss HNSW is built for")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take")
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "scale.json", help="where the result goes (default: <results>/bench/scale.json)")
+    parser.add_argument("--out", type=out_file, default=results_root() / "bench" / "scale.json", help="where the result goes (default: <results>/bench/scale.json)")
     parser.add_argument("--update", action="store_true", help="keep the sizes of an existing --out this run does not measure")
     parser.add_argument("--table", action="store_true", help="print the docs/benchmarks.md table from --out and exit (measures nothing)")
     parser.add_argument("--write-suite", type=Path, metavar="DIR", help="write a generic-format suite of --docs documents and exit")
-    parser.add_argument("--docs", type=int, default=1_000_000, help="documents in the written suite")
+    parser.add_argument("--docs", type=positive_int, default=1_000_000, help="documents in the written suite")
     parser.add_argument("--child", nargs=5, metavar=("KIND", "SIDE", "N", "K", "LIMIT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
                               "repeats": args.repeats, "floors": floors(), "sizes": {}}
     bandwidth = result["floors"]["memory_gb_per_s"] * 1e9
     gflops = result["floors"]["sgemm_gflop_per_s"] * 1e9
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in args.sizes:
         load_before, measured_at = os.getloadavg()[0], datetime.now(timezone.utc).isoformat(timespec="seconds")
         # rank-bm25 answers the first rank_bm25_queries questions (it is slow): per-query figures compare,
         # and its top-k is compared with ours on those questions

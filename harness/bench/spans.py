@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from ragsweep.paths import results_root
-from ragsweep.bench.common import alternate, bench_suite, write_result
+from ragsweep.bench.common import alternate, bench_suite, out_file, positive_int, write_result
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.metrics.spans import precision_omega, span_scores
 from ragsweep.logs import setup_logging
@@ -19,8 +19,8 @@ log = logging.getLogger("ragsweep.bench.spans")
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ragsweep bench spans", description=plain_doc(__doc__))
-    parser.add_argument("--repeats", type=int, default=20, help="timings per side, alternating")
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "spans.json", help="where the result goes (default: <results>/bench/spans.json)")
+    parser.add_argument("--repeats", type=positive_int, default=20, help="timings per side, alternating")
+    parser.add_argument("--out", type=out_file, default=results_root() / "bench" / "spans.json", help="where the result goes (default: <results>/bench/spans.json)")
     args = parser.parse_args(argv)
     setup_logging()
     suite, chunks, queries = bench_suite()

@@ -19,7 +19,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from ragsweep.paths import CONFIG_DIR, results_root
-from ragsweep.bench.common import write_result
+from ragsweep.bench.common import out_file, positive_int, write_result
 from ragsweep.store.results import GROUPS
 from ragsweep.engine.runner import execute
 from ragsweep.logs import setup_logging
@@ -67,8 +67,8 @@ def command_sweep(preset: str, repeats: int) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ragsweep bench sweep_cache", description=plain_doc(__doc__))
-    parser.add_argument("--out", type=Path, default=results_root() / "bench" / "sweep_cache.json", help="where the result goes (default: <results>/bench/sweep_cache.json)")
-    parser.add_argument("--repeats", type=int, default=2, help="timings per side, alternating")
+    parser.add_argument("--out", type=out_file, default=results_root() / "bench" / "sweep_cache.json", help="where the result goes (default: <results>/bench/sweep_cache.json)")
+    parser.add_argument("--repeats", type=positive_int, default=2, help="timings per side, alternating")
     parser.add_argument("--command-sweep", default="default", help="preset timed through the command ('none': skip)")
     args = parser.parse_args(argv)
     setup_logging()

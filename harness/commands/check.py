@@ -138,5 +138,5 @@ def main(argv: list[str] | None = None) -> int:
         if any(r.kind not in ("model", "data") for r in missing):
             advice.append("Tokenizers and packages: the line says what failed or what to install.")
         lines.append(f"{len(missing)} missing. " + " ".join(advice))
-    log.info("\n".join(lines))
+    print("\n".join(lines), flush=True)  # a table: stdout (`ragsweep check | grep MISSING`); logs stay on stderr
     return 1 if missing else 0

@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-model": ("ragsweep.models.export", "write a bundled GGUF model as a transformers / vLLM folder"),
 }
 HYDRA_COMMANDS = {"keywords", "synthetic"}  # their main() reads sys.argv through @hydra.main
+CONFIG_COMMANDS = {"check", "list", "judge-eval", "pairwise", "keywords", "synthetic"}  # they read configs/: checked first
+OVERRIDE_COMMANDS = {"check", "keywords", "synthetic"}  # their arguments are Hydra overrides
 
 
 def package_version() -> str:
@@ -142,18 +144,23 @@ def results_root_problem(rest: list[str]) -> str | None:
     return None
 
 
-def run_command_problem(rest: list[str]) -> str | None:
-    """What stops a run or sweep before Hydra starts: an unknown config choice, an unwritable results root."""
+def config_problem(rest: list[str], choices: bool = True) -> str | None:
+    """What stops a command that composes configs before Hydra starts: a config file that does not parse, and (with
+    ``choices``) an override choosing a config no folder has."""
     from ragsweep.engine import uptodate
-    from ragsweep.engine.config_names import unknown_choice
+    from ragsweep.engine.config_names import unknown_choice, unknown_parameter, unreadable_yaml
 
     parsed = uptodate.parse_command_line(rest)
-    if parsed is not None:
-        overrides, folders, _ = parsed
-        problem = unknown_choice(overrides, folders)
-        if problem:
-            return problem
-    return results_root_problem(rest)
+    overrides, folders = (parsed[0], parsed[1]) if parsed is not None else ([], [])
+    if problem := unreadable_yaml(folders):
+        return problem
+    return (unknown_choice(overrides, folders) or unknown_parameter(overrides, folders)) if choices else None
+
+
+def run_command_problem(rest: list[str]) -> str | None:
+    """What stops a run or sweep before Hydra starts: a config file that does not parse, an unknown config choice,
+    an unwritable results root."""
+    return config_problem(rest) or results_root_problem(rest)
 
 
 def interrupted_message(rest: list[str]) -> str:
@@ -233,15 +240,24 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         module = importlib.import_module(f"ragsweep.bench.{rest[0]}")
         return int(module.main(rest[1:]) or 0)
+    if args.command in CONFIG_COMMANDS and (problem := config_problem(rest, choices=args.command in OVERRIDE_COMMANDS)):
+        print(f"ragsweep {args.command}: {problem}", file=sys.stderr)
+        return 2
     module = importlib.import_module(COMMANDS[args.command][0])
     if args.command in HYDRA_COMMANDS:
         call_hydra(module.main, f"ragsweep {args.command}", [*rest, *hydra_overrides()])
         return 0
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
     from ragsweep.errors import RagsweepError
 
     try:
         return int(module.main(rest) or 0)
     except RagsweepError as err:  # bad input or an unwritable folder: one line, no traceback
         print(f"ragsweep {args.command}: {err}", file=sys.stderr)
+        return 2
+    except (HydraException, OmegaConfBaseException) as err:  # a judge or override Hydra cannot compose: its first line
+        print(f"ragsweep {args.command}: {str(err).strip().splitlines()[0]}", file=sys.stderr)
         return 2
 

@@ -64,7 +64,7 @@ def check_engine_kwargs(engine_kwargs: dict[str, Any]) -> None:
     """Every ``engine_kwargs`` key must be a field of vLLM's ``EngineArgs``: an unknown one is one line naming the
     valid ones, before any work (checked where vLLM is installed; elsewhere loading the engine fails anyway)."""
     if not isinstance(engine_kwargs, dict):
-        raise ConfigError(f"engine_kwargs must be a mapping of vLLM engine options, not {engine_kwargs!r}")
+        raise ConfigError(f"engine_kwargs must be a mapping of vLLM engine options ({{max_num_seqs: 64, ...}}), not {engine_kwargs!r}")
     if "model" in engine_kwargs:
         raise ConfigError("engine_kwargs cannot set 'model': give the model as the backend's model (a bundled: id, a folder or a hub id)")
     if importlib.util.find_spec("vllm") is None:
@@ -149,7 +149,7 @@ class VLLMBackend(ChatBackend):
         tokens from the cache, the first 4%)."""
         super().__init__(model, **sampling)
         self.cold_prefix_cache = cold_prefix_cache
-        check_engine_kwargs(dict(engine_kwargs or {}))
+        check_engine_kwargs(engine_kwargs if engine_kwargs is not None else {})
         self.engine_args = {
             "tensor_parallel_size": tensor_parallel_size,
             "gpu_memory_utilization": gpu_memory_utilization,

@@ -113,8 +113,9 @@ def config_hash(cfg: dict[str, Any]) -> str:
     return sha256_json({k: cfg.get(k) for k in keys})
 
 
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"), RESULTS_ADVICE)
+def write_json(path: Path, obj: Any, advice: str | None = None) -> None:
+    """``advice``: what the one-line error says to do when the folder cannot be written (default: results_root's)."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"), advice or RESULTS_ADVICE)
 
 
 def parquet_writable(t: "pa.DataType") -> bool:

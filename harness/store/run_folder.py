@@ -94,7 +94,7 @@ def latest_of_sweep(sweep_dir: Path) -> tuple[list[Path], int] | None:
     record = _json_object(path)
     runs, failed = record.get("runs"), record.get("failed_jobs", 0)
     if not isinstance(runs, list) or not all(isinstance(r, str) and r and "/" not in r and r not in (".", "..") for r in runs):
-        raise DataError(path, "field 'runs' is not a list of run folder names")
+        raise DataError(path, "not a list of run folder names", field="runs")
     if not isinstance(failed, int) or isinstance(failed, bool) or failed < 0:
-        raise DataError(path, "field 'failed_jobs' is not a count")
+        raise DataError(path, "not a count", field="failed_jobs")
     return [sweep_dir / r for r in runs], failed

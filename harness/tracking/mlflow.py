@@ -13,9 +13,11 @@ sweep folder, where every job, in whatever process or node, finds it. The MLflow
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,10 @@ def run_tags(metrics: dict[str, Any], info: dict[str, Any]) -> dict[str, str]:
     return tags
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+PROBE_TIMEOUT_S = 5.0
+
+
 @TRACKERS.register("mlflow")
 class MlflowTracker:
     def __init__(self, tracking_uri: str | None = None, experiment: str = "ragsweep", log_records: bool = True, results_root: str = "results"):
@@ -96,8 +102,30 @@ class MlflowTracker:
         except ImportError:
             raise ConfigError("tracking=mlflow needs the MLflow client: pip install 'ragsweep[mlflow]' (or mlflow)") from None
         self.client_class = MlflowClient
+        scheme = self.uri.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme in DATABASE_SCHEMES and importlib.util.find_spec("alembic") is None:
+            raise ConfigError(f"tracking.tracking_uri={self.uri!r}: a database store needs the full mlflow package (its server side), which the "
+                              "mlflow extra does not install (it pins pyarrow < 26); give a tracking server's URI (mlflow server --backend-store-uri "
+                              f"{self.uri}) or leave tracking_uri null for the local store")
+        self.reachable = False
+
+    def probe(self) -> None:
+        """A tracking server that does not answer is one line within seconds: MLflow's client would retry for minutes."""
+        if self.reachable or not self.uri.startswith(("http://", "https://")):
+            return
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.uri)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "localhost", port), timeout=PROBE_TIMEOUT_S).close()
+        except OSError as err:
+            raise TrackingError(f"mlflow tracking at {self.uri}: the server does not answer ({err.strerror or err}); start it, or point "
+                                "tracking.tracking_uri (or MLFLOW_TRACKING_URI) at one that runs, or use tracking=none") from None
+        self.reachable = True
 
     def client(self) -> Any:
+        self.probe()
         if self.uri.startswith("file:"):
             # MLflow 3 keeps its file store in maintenance mode behind this switch; it is what works offline with the
             # client alone (a database store needs the full mlflow package). `mlflow migrate-filestore` moves it.
