@@ -55,9 +55,9 @@ def test_the_gate_judges_the_latest_sweep_not_older_runs_of_matching_names(tmp_p
     assert code == 1 and "2 job(s) of the latest sweep failed" in text
     record_latest(runs / "ci", [old])
     assert _gate(runs, baseline, caplog)[0] == 0
-    (runs / "ci" / ".latest.json").write_text('{"runs": ["../../etc"]}')
+    (runs / ".latest" / "ci.json").write_text('{"runs": ["../../etc"]}')
     code, text = _gate(runs, baseline, caplog)
-    assert code == 2 and ".latest.json, field 'runs': not a list of run folder names" in text
+    assert code == 2 and "ci.json, field 'runs': not a list of run folder names" in text
 
 
 def test_a_sweep_and_its_up_to_date_rerun_record_their_runs(tmp_path):
@@ -70,7 +70,7 @@ def test_a_sweep_and_its_up_to_date_rerun_record_their_runs(tmp_path):
     for _ in range(2):
         out = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr[-2000:]
-        record = json.loads((tmp_path / "results" / "runs" / "ci" / ".latest.json").read_text())
+        record = json.loads((tmp_path / "results" / "runs" / ".latest" / "ci.json").read_text())
         assert len(record["runs"]) == 1 and record["runs"][0].startswith("span_mini__fixed_tokens__bm25") and record["failed_jobs"] == 0
 
 
@@ -455,3 +455,26 @@ def test_a_gold_id_without_the_folder_corpus_extension_says_which_id_it_means(tm
     (suite / "questions.jsonl").write_text(json.dumps({"id": "q1", "question": "How fast?", "gold_doc_ids": ["kettle"]}) + "\n")
     with pytest.raises(DataError, match=r"gold document 'kettle' is not in the corpus \(it could never be retrieved\): did you mean 'kettle.txt'\?"):
         run(tmp_path, "task=generic", f"task.path={suite}", "task.corpus=docs")
+
+
+def test_a_headline_metric_no_family_writes_stops_the_run_before_any_work(tmp_path, caplog):
+    import logging
+
+    suite = hand_suite(tmp_path)
+    caplog.set_level(logging.INFO)
+    with pytest.raises(ConfigError, match=r"task.headline_metric='doc_recal@5' is not a metric this run can compute: did you mean 'doc_recall@5'\?"):
+        run(tmp_path, "task=generic", f"task.path={suite}", "+task.headline_metric=doc_recal@5")
+    assert "stage load" not in caplog.text and not (tmp_path / "cache").exists()
+    run_dir, _ = run(tmp_path, "task=generic", f"task.path={suite}", "+task.headline_metric=doc_mrr@10")
+    assert json.loads((run_dir / "metrics.json").read_text())["headline"] == "doc_mrr@10"
+
+
+def test_out_into_an_unwritable_place_names_out(tmp_path):
+    from ragsweep.analysis.trec_export import main as trec_export
+    from ragsweep.errors import WriteError
+
+    run_dir, _ = run(tmp_path, "task=generic", f"task.path={hand_suite(tmp_path)}")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(WriteError, match=r"cannot write to .*: point --out at a writable folder$"):
+        trec_export([str(run_dir), "--out", str(blocker / "trec")])

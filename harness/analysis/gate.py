@@ -39,7 +39,7 @@ def run_key(run_dir: Path) -> str:
 
 def latest_runs(runs_dir: Path, sweep: str) -> tuple[dict[str, Path], int]:
     """(run key -> run folder, failed jobs) of the sweep's latest invocation, as it recorded them
-    (store/run_folder.py): runs an older invocation wrote never stand in for the latest one's. Runs written without
+    (store/run_folder.py: <runs>/.latest/<sweep>.json): runs an older invocation wrote never stand in for the latest one's. Runs written without
     such a record (``ragsweep run``, older versions): the newest folder per run key, said in the log."""
     recorded = latest_of_sweep(runs_dir / sweep)
     if recorded is not None:

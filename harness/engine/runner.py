@@ -69,6 +69,32 @@ def assessor_judges(result: PipelineResult, metrics: dict[str, Any]) -> dict[str
     return out
 
 
+def judge_columns_declared(judge: dict[str, Any]) -> list[str] | None:
+    """The columns a judge config writes, known before it runs: its rubrics' record columns (llm, openai, vllm) or
+    its ragas metrics; [] without a judge; None for a judge this cannot tell (one named by import path)."""
+    name = judge.get("name") or judge.get("_target_")
+    if name == "none":
+        return []
+    if "rubric_defs" in judge:
+        return [c for r in judge.get("rubrics") or () for c in ((judge["rubric_defs"] or {}).get(r) or {}).get("columns", {})]
+    if name == "ragas":
+        return [f"ragas_{m}" for m in judge.get("metrics") or ()]
+    return None
+
+
+def check_headline_first(plain: dict[str, Any], families: Sequence[Any]) -> None:
+    """``task.headline_metric`` naming a metric no family or judge of this run can write stops the run before any
+    work (not after it); where a family does not declare its columns, the check after scoring stands alone."""
+    named = plain["task"].get("headline_metric")
+    declared = [f.declared_columns() for f in families] + [judge_columns_declared(plain["judge"])]
+    if not named or any(d is None for d in declared):
+        return
+    names = sorted({n for d in declared for n in d or ()})
+    if named not in names:
+        raise ConfigError(f"task.headline_metric={named!r} is not a metric this run can compute: {did_you_mean(str(named), names)}"
+                          f"(its metric families and judge write: {', '.join(names)})")
+
+
 def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = (), sweep_dir: Path | None = None) -> Path:
     """Run the pipeline for one resolved config, write its results folder, and report it to the configured tracker
     (under the sweep's parent run when ``sweep_dir`` holds one)."""
@@ -76,6 +102,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     plain = plain_config(cfg)
     notes = validate_run_config(plain)
     families = build_metrics(plain["scoring"])  # a bad metric config stops the run before any work
+    check_headline_first(plain, families)
     tracker = TRACKERS.build(plain["tracking"])
     runtime.configure(plain["cache_dir"], bool(plain.get("progress", True)))
     from tqdm.contrib.logging import logging_redirect_tqdm

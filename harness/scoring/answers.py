@@ -18,6 +18,9 @@ class AnswerMetrics(Metric):
     def headline(self) -> list[str]:
         return ["answer_f1", "answer_em"]
 
+    def declared_columns(self) -> list[str]:
+        return ["answer_em", "answer_f1"]
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         gen, q = view.generation, view.query
         if gen is None or not q.answers or gen.error is not None:

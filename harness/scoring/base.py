@@ -60,6 +60,11 @@ class Metric(ABC):
         """Columns where a lower value is the better one."""
         return []
 
+    def declared_columns(self) -> list[str] | None:
+        """Every metric column this family can write, where it is known before a run (``task.headline_metric`` is
+        checked against them before any work); None when it is not (then the check waits for the run's columns)."""
+        return None
+
     def summary(self, records: Sequence[dict[str, Any]], result: PipelineResult) -> dict[str, Any]:
         """Run-level numbers for metrics.json ``summary`` (counts, micro averages)."""
         return {}

@@ -68,6 +68,9 @@ class CitationMetrics(Metric):
     def headline(self) -> list[str]:
         return ["citation_f1", "citation_doc_f1"]
 
+    def declared_columns(self) -> list[str]:
+        return [f"citation_{d}{m}" for d in ("", "doc_") for m in ("precision", "recall", "f1")] + ["cited_chunks_on_gold"]
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         gen, q = view.generation, view.query
         if gen is None or (gen.citations is None and gen.citation_error is None):

@@ -20,6 +20,9 @@ class DocRetrieval(Metric):
     def headline(self) -> list[str]:
         return ["doc_recall@5", "doc_mrr@10", "doc_ndcg@10"]
 
+    def declared_columns(self) -> list[str]:
+        return [f"doc_{m}@{k}" for k in self.k for m in ("recall", "hit", "mrr", "ndcg")]
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         q = view.query
         if not q.gold_doc_ids:

@@ -38,6 +38,9 @@ class JudgedColumns(Metric):
     phase = "answer"
     needs = "a judge (judge=llm, openai, vllm or ragas)"
 
+    def declared_columns(self) -> list[str]:
+        return []  # the judge's rubrics declare its columns (engine/runner.py: judge_columns_declared)
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         return judge_columns(view.judgement, view.invalid_policy) if view.judgement is not None else {}
 

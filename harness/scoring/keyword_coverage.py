@@ -34,6 +34,9 @@ class KeywordCoverage(Metric):
     def __init__(self, k: int = 4, reference_compat: bool = False):
         self.k, self.reference_compat = k, reference_compat
 
+    def declared_columns(self) -> list[str]:
+        return [f"keyword_{m}{suffix}@{k}" for suffix in ("", "_retrieved") for m, k in (("recall", self.k), ("accuracy", self.k), ("accuracy", "all"))]
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         q = view.query
         flat = bool(q.metadata.get("keywords_flat"))

@@ -48,6 +48,10 @@ class SectionMetrics(Metric):
     def headline(self) -> list[str]:
         return ["section_hit@10", "section_multi_hit@10", "section_recall@10", "section_mrr@10", "section_multi_mrr@10"]
 
+    def declared_columns(self) -> list[str]:
+        names = ("hit", "multi_hit", "recall", "mrr", "multi_mrr")
+        return [f"section_{m}{suffix}@{k}" for suffix in ("", f"_{self.other}") for k in self.k for m in names]
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         gold = view.query.metadata.get("gold_sections")
         if not gold or not view.doc_sections:

@@ -40,6 +40,9 @@ class SpanMetrics(Metric):
     def headline(self) -> list[str]:
         return [f"span_iou@{self.k}", f"span_recall@{self.k}", f"span_precision@{self.k}", "precision_omega"]
 
+    def declared_columns(self) -> list[str]:
+        return self.headline()
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         gold = view.query.gold_spans
         if view.query.metadata.get("empty_references"):

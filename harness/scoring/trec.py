@@ -37,6 +37,10 @@ class TrecColumns(Metric):
     def lower_is_better(self) -> list[str]:
         return ["nugget_missed_retrieval", "nugget_missed_generation"]
 
+    def declared_columns(self) -> list[str]:
+        per_k = [f"{m}@{k}" for k in self.k for m in ("judged_ndcg", "judged_precision", "judged")]
+        return per_k + [f"nugget_{n}" for n in (*NUGGET_SCORES, "missed_retrieval", "missed_generation")]
+
     def columns(self, view: QueryView) -> dict[str, Any]:
         a = view.assessment
         if a is None:

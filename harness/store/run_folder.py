@@ -64,9 +64,14 @@ def read_run_info(path: Path) -> dict[str, Any]:
     return _json_object(path / "run.json")
 
 
-# Which runs the latest invocation of a sweep wrote (or found up to date): results/runs/<sweep>/.latest.json. The gate
-# judges these, not the newest folder per configuration, so runs of an older invocation never stand in for the new.
-LATEST_FILE = ".latest.json"
+# Which runs the latest invocation of a sweep wrote (or found up to date): <runs>/.latest/<sweep>.json, beside the sweep
+# folders rather than in one (a sweep folder holds run folders only). The gate judges these, not the newest folder per
+# configuration, so runs of an older invocation never stand in for the new.
+LATEST_FOLDER = ".latest"
+
+
+def latest_record(sweep_dir: Path) -> Path:
+    return sweep_dir.parent / LATEST_FOLDER / f"{sweep_dir.name}.json"
 
 
 def record_latest(sweep_dir: Path, run_dirs: list[Path], failed: int = 0) -> None:
@@ -80,15 +85,15 @@ def record_latest(sweep_dir: Path, run_dirs: list[Path], failed: int = 0) -> Non
     by_sweep: dict[Path, list[str]] = {Path(sweep_dir): []}
     for run_dir in run_dirs:
         by_sweep.setdefault(Path(run_dir).parent, []).append(Path(run_dir).name)
-    for sweep_dir, names in by_sweep.items():
+    for folder, names in by_sweep.items():
         record = {"runs": sorted(names), "failed_jobs": failed, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
-        atomic_write_bytes(sweep_dir / LATEST_FILE, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
+        atomic_write_bytes(latest_record(folder), json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
 
 
 def latest_of_sweep(sweep_dir: Path) -> tuple[list[Path], int] | None:
     """(run folders, failed jobs) of the sweep's latest invocation, or None when none was recorded (runs written by
     ``ragsweep run``, or before such records). An unreadable record is a DataError."""
-    path = sweep_dir / LATEST_FILE
+    path = latest_record(sweep_dir)
     if not path.exists():
         return None
     record = _json_object(path)
