@@ -41,8 +41,22 @@ def load_run_folders(folders: list[Path], runs_dir: Path) -> list[dict[str, Any]
             continue
         judges = {c: {**j, "calibration": find_calibration(j["judge_id"], reports) or j.get("run_calibration")}
                   for c, j in (folder.metrics.get("judges") or {}).items()}
-        runs.append({"path": folder.path, "metrics": folder.metrics, "info": folder.info, "judges": judges})
+        runs.append({"path": folder.path, "metrics": folder.metrics, "info": folder.info, "judges": judges,
+                     "labels_root": runs_dir.parent / "labels"})  # human labels (ragsweep label) for PPI estimates
     return runs
+
+
+def ppi_rows(runs: list[dict[str, Any]], metrics: list[str]) -> list[list[str]]:
+    """The runs' judged columns corrected by human labels (analysis/ppi_columns.py), as text rows: those among
+    ``metrics`` (the columns shown) first, then any other judged column with labels."""
+    from ragsweep.analysis.ppi_columns import HumanLabels, labels_root, ppi_text_rows
+
+    root = labels_root(runs)
+    every = sorted({c for r in runs for c in r.get("judges", {})})
+    judged = [m for m in metrics if m in every] + [m for m in every if m not in metrics]
+    if root is None or not judged or not root.is_dir():
+        return []
+    return ppi_text_rows(runs, judged, HumanLabels(root))
 
 
 def is_judged(runs: list[dict[str, Any]], metric: str) -> bool:

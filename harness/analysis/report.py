@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep.analysis.leaderboard import (
-    ALPHA, SERVING_COLUMNS, column_label, data_notes, judge_notes, load_runs, n_queries, ranked_runs, select_sweeps, suite_groups,
+    ALPHA, SERVING_COLUMNS, column_label, data_notes, judge_notes, load_runs, n_queries, ppi_rows, ranked_runs, select_sweeps, suite_groups,
     suite_metrics,
 )
+from ragsweep.analysis.ppi_columns import PPI_HEADER, PPI_NOTE
 from ragsweep.analysis.report_html import render_html
 from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
@@ -87,6 +88,9 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
     )
     if notes := judge_notes(runs, ordered):
         lines += ["", "Judges (agreement with human labels, measured by `ragsweep judge-eval`):", ""] + [f"- {md_text(n)}" for n in notes]
+    if corrected := ppi_rows(runs, ordered):
+        lines += ["", PPI_NOTE, "", "| " + " | ".join(PPI_HEADER) + " |", "|" + "---|" * len(PPI_HEADER)]
+        lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in corrected]
     return lines
 
 

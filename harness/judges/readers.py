@@ -27,6 +27,32 @@ READER_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+# The labels a person chooses between when labelling a built-in reader's column (ragsweep label), each with the
+# score the reader gives that verdict, so human labels and the judge's scores share one scale. A rubric column sets
+# its own with ``labels: {name: score}``.
+READER_LABELS: dict[str, dict[str, float]] = {
+    "yes_no": {"YES": 1.0, "NO": 0.0},
+    "coverage": dict(jm.COVERAGE_POINTS),
+    "contradiction": dict(jm.CONTRADICTION_POINTS),
+    "correctness_1_to_5": {str(k): float(k) for k in range(1, 6)},
+    "attribution_rate": {"all claims supported": 1.0, "some supported": 0.5, "none supported": 0.0},
+}
+
+
+def label_scale(column: dict, where: str) -> dict[str, float]:
+    """A rubric column's human labels and their scores: its own ``labels``, else its built-in reader's."""
+    given = column.get("labels")
+    if given is not None:
+        if not (isinstance(given, dict) and given and all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                          for k, v in given.items())):
+            raise ConfigError(f"{where}: labels must map each label a person may choose to its score, not {given!r}")
+        return {k: float(v) for k, v in given.items()}
+    scale = READER_LABELS.get(column.get("reader", ""))
+    if scale is None:
+        raise ConfigError(f"{where}: its reader {column.get('reader')!r} has no human labels: give the column labels: {{name: score, ...}}")
+    return dict(scale)
+
+
 def score_range(column: dict) -> tuple[float, float]:
     """A rubric column's score range: its own ``range``, else its built-in reader's, else [0, 1]."""
     given = column.get("range")

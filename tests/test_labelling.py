@@ -1,0 +1,282 @@
+"""Human labels: the store (keys that follow an answer, atomic files, skips, undo, damaged files), the sampling
+design, imports, annotator agreement, and the labelling page driven in a real browser (Playwright with Debian's
+Chromium), restart and undo included."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ragsweep.errors import ConfigError, DataError
+from ragsweep.labelling.items import judged_runs, labelling_items, sampled_queries
+from ragsweep.labelling.server import LabellingSession
+from ragsweep.store.labels import ADJUDICATED, Label, LabelStore, annotator_agreement, answer_sha, consensus, import_labels
+from tests.helpers import run
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+JUDGE = '''
+from ragsweep.llm.base import ChatBackend, Completion
+
+
+class SaysYesToLongAnswers(ChatBackend):
+    """YES when the answer under judgement is longer than 80 characters: a verdict that varies with the answer."""
+
+    def complete(self, conversations, json_schema=None, desc="llm", max_tokens=None):
+        long = lambda c: len(c[-1]["content"].split("Information:", 1)[-1].split("Context:")[0].strip()) > 80
+        return [Completion('{"verdict": "YES"}' if long(c) else '{"verdict": "NO"}', 5, 3) for c in conversations]
+'''
+
+
+@pytest.fixture(scope="module")
+def judged_sweep(tmp_path_factory):
+    """Two configurations of span_mini, answered extractively and judged for faithfulness by a scripted judge."""
+    tmp = tmp_path_factory.mktemp("labels")
+    (tmp / "label_judge.py").write_text(JUDGE)
+    sys.path.insert(0, str(tmp))
+    try:
+        for chunker in ("fixed_tokens", "recursive"):
+            run(tmp, "task=span_mini", f"chunker={chunker}", "retriever=bm25", "generator=extractive", "judge=llm", "judge.rubrics=[faithfulness]",
+                "judge.models=[{backend: label_judge.SaysYesToLongAnswers, model: s}]", "sweep_name=lab")
+    finally:
+        sys.path.remove(str(tmp))
+    return tmp
+
+
+def test_the_store_keys_labels_by_answer_and_survives_damage(tmp_path):
+    store = LabelStore(tmp_path / "labels")
+    sha = answer_sha("Paris is the capital.")
+    assert sha == answer_sha("Paris is the capital.") != answer_sha("Paris is the capital")
+    store.put(Label("q/../1", sha, "faithfulness", "ann", "YES", 1.0))
+    store.put(Label("q/../1", sha, "faithfulness", "bob", None, None))  # a skip
+    labels = store.labels("faithfulness")
+    assert [(l.query_id, l.annotator, l.score) for l in labels] == [("q/../1", "ann", 1.0), ("q/../1", "bob", None)]
+    assert all(p.parent.parent == tmp_path / "labels" / "faithfulness" for p in (tmp_path / "labels").rglob("*.json"))  # no path from the id
+    assert not list((tmp_path / "labels").rglob("*.tmp"))
+    with pytest.raises(ConfigError, match="annotator must be a plain name"):
+        store.put(Label("q", sha, "faithfulness", "../evil", "YES", 1.0))
+    next((tmp_path / "labels" / "faithfulness" / "ann").glob("*.json")).write_text('{"query_id": "q"')
+    with pytest.raises(DataError, match="not a label file .* remove it to label the item again"):
+        store.labels("faithfulness")
+
+
+def test_consensus_adjudication_and_agreement():
+    a, b = answer_sha("a"), answer_sha("b")
+    labels = [Label("q1", a, "r", "ann", "YES", 1.0), Label("q1", a, "r", "bob", "YES", 1.0),
+              Label("q2", b, "r", "ann", "YES", 1.0), Label("q2", b, "r", "bob", "NO", 0.0),
+              Label("q3", a, "r", "ann", "NO", 0.0), Label("q3", a, "r", "bob", "NO", 0.0),
+              Label("q4", a, "r", "ann", None, None)]
+    scores, counts = consensus(labels)
+    assert scores == {("q1", a): 1.0, ("q3", a): 0.0} and counts == {"items": 3, "skipped": 1, "ties_left_out": 1}
+    scores, _ = consensus([*labels, Label("q2", b, "r", ADJUDICATED, "NO", 0.0)])
+    assert scores[("q2", b)] == 0.0
+    agreement = annotator_agreement(labels)
+    # 3 shared items, 2 agree: kappa by hand: p_o = 2/3; ann says YES 2/3, bob YES 1/3: p_e = 2/3*1/3 + 1/3*2/3 = 4/9
+    assert agreement["cohen_kappa"] == pytest.approx((2 / 3 - 4 / 9) / (1 - 4 / 9))
+    assert agreement["disagreements"] == [["q2", b]] and agreement["annotators"] == ["ann", "bob"]
+
+
+def test_the_sample_is_the_same_questions_for_every_configuration_and_blind(judged_sweep):
+    runs = judged_runs(sorted((judged_sweep / "runs" / "lab").glob("*")), "faithfulness")
+    assert len(runs) == 2 and runs[0]["scale"] == {"YES": 1.0, "NO": 0.0}
+    items, design = labelling_items(runs, budget=5, seed=0)
+    samples = [d["sampled"] for d in design.values()]
+    assert len(samples[0]) == 5 and samples[0] == samples[1]  # one sample of questions for both configurations
+    assert {i.query_id for i in items} <= set(samples[0]) and 5 <= len(items) <= 10  # an answer both gave is one item
+    shown_keys = {"query_id", "answer_sha", "question", "reference", "context", "answer"}
+    assert all(set(i.shown()) == shown_keys and i.runs and not any(r in json.dumps(i.shown()) for r in i.runs) for i in items)  # blind
+    ids = ["q1", "q2", "q3", "q4"]
+    assert sampled_queries(ids, "d", 0, 4)[:2] == sampled_queries(ids, "d", 0, 2)  # a larger budget extends the sample
+    with pytest.raises(ConfigError, match="--budget must be a whole number >= 1"):
+        labelling_items(runs, budget=0, seed=0)
+
+
+def test_a_session_labels_skips_undoes_and_resumes(judged_sweep, tmp_path):
+    runs = judged_runs(sorted((judged_sweep / "runs" / "lab").glob("*")), "faithfulness")
+    items, _ = labelling_items(runs, budget=3, seed=0)
+    store = LabelStore(tmp_path / "labels")
+    session = LabellingSession(items, store, "faithfulness", "ann", runs[0]["scale"])
+    first = session.state()["item"]
+    assert first["query_id"] == items[0].query_id and session.state()["total"] == len(items)
+    state = session.label({"query_id": first["query_id"], "answer_sha": first["answer_sha"], "label": "YES", "note": "clear"})
+    assert state["labelled"] == 1 and state["item"]["query_id"] == items[1].query_id
+    state = session.label({"query_id": items[1].query_id, "answer_sha": items[1].answer_sha, "label": None})
+    assert state["skipped"] == 1 and state["labelled"] == 1
+    state = session.undo()  # the skip is undone: the item is offered again
+    assert state["skipped"] == 0 and state["item"]["query_id"] == items[1].query_id
+    again = LabellingSession(items, store, "faithfulness", "ann", runs[0]["scale"])  # a restart reads the store
+    assert again.state()["labelled"] == 1 and again.state()["item"]["query_id"] == items[1].query_id
+    with pytest.raises(DataError, match="label 'MAYBE' is not one of YES, NO"):
+        session.label({"query_id": items[1].query_id, "answer_sha": items[1].answer_sha, "label": "MAYBE"})
+    with pytest.raises(DataError, match="no item"):
+        session.label({"query_id": "nope", "answer_sha": "0" * 16, "label": "YES"})
+
+
+def test_labels_made_elsewhere_import_through_the_same_keys(tmp_path):
+    store = LabelStore(tmp_path / "labels")
+    scales = {"faithfulness": {"YES": 1.0, "NO": 0.0}}
+    path = tmp_path / "argilla.jsonl"
+    path.write_text(json.dumps({"query_id": "q1", "answer": "Paris.", "rubric": "faithfulness", "annotator": "ann", "label": "YES"}) + "\n")
+    assert import_labels(path, store, scales) == 1
+    assert store.labels("faithfulness")[0].key == ("q1", answer_sha("Paris."))
+    csv_path = tmp_path / "studio.csv"
+    csv_path.write_text("query_id,answer_sha,rubric,annotator,label\nq2," + answer_sha("x") + ",faithfulness,bob,NO\n")
+    assert import_labels(csv_path, store, scales) == 1
+    for text, needle in [
+        ('{"query_id": "q1", "answer": "a", "rubric": "faithfulness", "annotator": "ann", "label": "MAYBE"}', r"line 1, field 'label': label 'MAYBE'"),
+        ('{"query_id": "q1", "rubric": "faithfulness", "annotator": "ann", "label": "YES"}', r"line 1, field 'answer'"),
+        ('{"query_id": "q1", "answer": "a", "rubric": "nosuch", "annotator": "ann", "label": "YES"}', r"rubric 'nosuch' has no label scale"),
+        ('{"query_id": "q1", "answer": "a", "rubric": "faithfulness", "annotator": "../x", "label": "YES"}', r"annotator must be a plain name"),
+        ('{"query_id": 1, "answer": "a", "rubric": "faithfulness", "annotator": "a", "label": "YES"}', r"field 'query_id': expected text, got 1"),
+        ("", r"no labels in the file"),
+        ('{"query_id": "q1"', r"line 1: not valid JSON"),
+    ]:
+        path.write_text(text + "\n")
+        with pytest.raises(DataError, match=needle):
+            import_labels(path, store, scales)
+    two = json.dumps({"query_id": "q9", "answer": "a", "rubric": "faithfulness", "annotator": "ann", "label": "YES"})
+    path.write_text(two + "\n" + two + "\n")
+    with pytest.raises(DataError, match="labelled twice"):
+        import_labels(path, store, scales)
+    assert not any(l.query_id == "q9" for l in store.labels("faithfulness"))  # nothing written from a bad file
+
+
+def _start(judged_sweep: Path, labels: Path) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "RAGSWEEP_RESULTS": str(judged_sweep)}
+    proc = subprocess.Popen([sys.executable, "-m", "ragsweep", "label", "--sweep", "lab", "--rubric", "faithfulness", "--annotator", "ann",
+                             "--budget", "4", "--labels", str(labels)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    line = proc.stdout.readline()
+    found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    assert found, line + proc.stderr.read()[-2000:]
+    return proc, found.group(0)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=20)
+
+
+@pytest.mark.process
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it with apt-get where it can)")
+def test_labelling_in_a_browser_with_keys_undo_and_a_restart(judged_sweep, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    labels = tmp_path / "labels"
+    proc, url = _start(judged_sweep, labels)
+    store = LabelStore(labels)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='1']")
+            total = int(re.search(r"of (\d+) labelled", page.text_content("#progress")).group(1))
+            assert total >= 4 and page.is_visible("#answer")
+            first = page.get_attribute("body", "data-item")
+            page.keyboard.press("1")  # YES
+            page.wait_for_function(f"document.body.dataset.item !== {json.dumps(first)}")
+            assert [(l.label, l.score) for l in store.labels("faithfulness")] == [("YES", 1.0)]
+            second = page.get_attribute("body", "data-item")
+            page.keyboard.press("n")
+            page.keyboard.type("hard one")
+            page.keyboard.press("Enter")
+            page.keyboard.press("2")  # NO, with the note
+            page.wait_for_function(f"document.body.dataset.item !== {json.dumps(second)}")
+            assert sorted((l.label, l.note) for l in store.labels("faithfulness")) == [("NO", "hard one"), ("YES", "")]
+            page.keyboard.press("u")  # undo the NO: the second item comes back
+            page.wait_for_function(f"document.body.dataset.item === {json.dumps(second)}")
+            assert [l.label for l in store.labels("faithfulness")] == ["YES"]
+            assert "1 of" in page.text_content("#progress") and "undone: NO" in page.text_content("#status")
+            page.keyboard.press("s")  # skip it
+            page.wait_for_function(f"document.body.dataset.item !== {json.dumps(second)}")
+            assert "1 skipped" in page.text_content("#progress")
+            third = page.get_attribute("body", "data-item")
+            _stop(proc)  # the server goes away mid-session ...
+            page.keyboard.press("1")
+            page.wait_for_function("document.getElementById('status').textContent.includes('not saved')")
+            proc, url = _start(judged_sweep, labels)  # ... and comes back: the page resumes where it stopped
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='1']")
+            assert page.get_attribute("body", "data-item") == third and "1 of" in page.text_content("#progress")
+            t0 = time.perf_counter()
+            done = 1
+            while page.is_visible("#answer"):
+                before = page.get_attribute("body", "data-item")
+                page.click("#labels button:nth-child(1)")  # by mouse too
+                page.wait_for_function(f"document.body.dataset.item !== {json.dumps(before)} || !document.getElementById('done').hidden")
+                done += 1
+            per_item = (time.perf_counter() - t0) / max(done - 1, 1)
+            assert page.is_visible("#done") and f"{total - 1} of {total} labelled" in page.text_content("#progress")
+            assert per_item < 5 and errors == []
+            browser.close()
+    finally:
+        _stop(proc)
+    scored = [l for l in store.labels("faithfulness") if l.score is not None]
+    assert len(scored) == total - 1
+
+
+def test_label_command_faults_are_one_line(judged_sweep, tmp_path, capsys):
+    from ragsweep.commands.cli import main
+
+    env_results = str(judged_sweep)
+    os.environ["RAGSWEEP_RESULTS"] = env_results
+    try:
+        assert main(["label", "--sweep", "nosuch", "--rubric", "faithfulness"]) == 2
+        assert "no runs of sweep 'nosuch'" in capsys.readouterr().err
+        assert main(["label", "--sweep", "lab", "--rubric", "coverage"]) == 2
+        assert "no run of sweep 'lab' was judged with rubric 'coverage'" in capsys.readouterr().err
+        assert main(["label", "--sweep", "lab", "--rubric", "../x"]) == 2
+        assert "--rubric must be a plain name" in capsys.readouterr().err
+    finally:
+        del os.environ["RAGSWEEP_RESULTS"]
+
+
+def test_the_leaderboard_shows_ppi_estimates_computed_as_by_hand(judged_sweep, tmp_path):
+    """Labels on every sampled answer (a person who says YES to answers over 60 characters, where the judge needs
+    80): the report's PPI row equals ppi_mean on the same arrays; too few labels says so."""
+    from ragsweep.analysis.leaderboard import load_runs
+    from ragsweep.analysis.report import render
+    from ragsweep.analysis.report_html import render_html
+    from ragsweep.metrics.ppi import ppi_mean
+
+    results = tmp_path / "results"
+    shutil.copytree(judged_sweep / "runs", results / "runs")
+    runs = judged_runs(sorted((results / "runs" / "lab").glob("*")), "faithfulness")
+    store = LabelStore(results / "labels")
+    items, design = labelling_items(runs, budget=12, seed=0)
+    store.write_design("faithfulness", 0, 12)
+    session = LabellingSession(items, store, "faithfulness", "ann", runs[0]["scale"])
+    for item in items[:3]:
+        session.label({"query_id": item.query_id, "answer_sha": item.answer_sha, "label": "YES" if len(item.answer) > 60 else "NO"})
+    text = render(load_runs(results / "runs"))
+    assert "too few labels (" in text and "of 12 sampled" in text
+    for item in items[3:]:
+        session.label({"query_id": item.query_id, "answer_sha": item.answer_sha, "label": "YES" if len(item.answer) > 60 else "NO"})
+    loaded = load_runs(results / "runs")
+    text = render(loaded)
+    assert "Judged columns corrected by human labels" in text
+    run = runs[0]
+    records = run["records"].set_index("query_id")
+    sampled = set(design[run["path"].name]["sampled"])
+    human = {q: 1.0 if len(records.loc[q, "answer"]) > 60 else 0.0 for q in sampled}
+    labelled = sorted(sampled)
+    unlabelled = sorted(q for q in records.index if q not in sampled)
+    est = ppi_mean([human[q] for q in labelled], [records.loc[q, "judge_faithfulness"] for q in labelled],
+                   [records.loc[q, "judge_faithfulness"] for q in unlabelled])
+    row = next(line for line in text.splitlines() if line.startswith(f"| {run['path'].name} | judge_faithfulness"))
+    assert f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" in row and "12 of 12 sampled" in row
+    assert f"{est.human_mean:.3f} [" in row and f"| {est.judge_mean:.3f} |" in row
+    page = render_html(loaded)
+    assert '"ppi": {"note"' in page and f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" in page
