@@ -47,3 +47,28 @@ def _f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
 def token_f1(prediction: str, answers: Sequence[str], language: str = "en") -> float:
     pred = answer_tokens(prediction, language)
     return max((_f1(pred, answer_tokens(a, language)) for a in answers), default=0.0)
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def answer_contains(prediction: str, answers: Sequence[str], language: str = "en") -> float:
+    """1.0 when some gold alias, normalised, appears as a run of whole tokens in the normalised prediction: the
+    lenient short-answer match of the answer-equivalence literature (PEDANTS, Li et al. 2024), which EM misses when a
+    correct answer is said in a sentence ("It is Paris." for "Paris")."""
+    pred = answer_tokens(prediction, language)
+    return max((1.0 if _contains(pred, answer_tokens(a, language)) else 0.0 for a in answers), default=0.0)
+
+
+def token_recall(prediction: str, answers: Sequence[str], language: str = "en") -> float:
+    """The share of a gold alias's tokens the prediction holds (counted with multiplicity), max over aliases: how
+    much of the gold the answer says, whatever else it says (F1 would charge it for the rest)."""
+    pred = Counter(answer_tokens(prediction, language))
+    best = 0.0
+    for a in answers:
+        gold = answer_tokens(a, language)
+        if gold:
+            best = max(best, sum((Counter(gold) & pred).values()) / len(gold))
+    return best

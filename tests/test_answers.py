@@ -28,3 +28,16 @@ def test_thai_is_compared_on_words_not_whitespace():
     thai = token_f1(pred, gold, "th")
     assert 0.5 < thai < 1.0
     assert exact_match("ไม่เกิน ห้าหมื่นบาท", gold, "th") == 1.0
+
+
+def test_answer_match_scorers_by_hand():
+    from ragsweep.metrics.answers import answer_contains, token_recall
+
+    # a correct answer said in a sentence: EM misses it, containment and recall credit it
+    assert exact_match("It is Paris, of course.", ["Paris"]) == 0.0 and answer_contains("It is Paris, of course.", ["Paris"]) == 1.0
+    assert answer_contains("The Parisian way", ["Paris"]) == 0.0  # whole tokens only
+    assert answer_contains("in new york city", ["York New", "New York"]) == 1.0  # any alias, in order
+    assert answer_contains("anything", ["the"]) == 0.0  # an alias that normalises to nothing never matches
+    # recall: gold tokens held, with multiplicity: "the red red house" holds red, house of "red red red house" -> 3/4
+    assert token_recall("the red red house", ["red red red house"]) == pytest.approx(3 / 4)
+    assert token_recall("blue", ["red house", "blue"]) == 1.0 and token_recall("x", []) == 0.0

@@ -141,3 +141,25 @@ def test_a_label_off_the_scale_is_one_line_not_dropped(tmp_path):
     with pytest.raises(DataError) as err:
         main(["--set", str(path), "--format", "generic", "--positive", "good", "--scale", "good,bad"])
     assert str(err.value) == f"{path}, record id 'a', field 'labels': label '<b>meh</b>' is not on --scale (good, bad)"
+
+
+def test_ppi_simulation_on_a_set_with_a_scripted_judge(tmp_path, isolated_cache, capsys):
+    """60 claims, a judge right on 4 of 5: the simulation's rows for the judge, the weight-free scorer and the
+    synthetic judges, with PPI++ coverage near 95% and the table on stdout."""
+    rows = [claim(f"c{i:02d}", "Complete" if i % 3 else "Incomplete", question=f"q{i // 2}") for i in range(60)]
+
+    def mostly_right(body) -> str:
+        number = int(body["messages"][-1]["content"].split("claim c", 1)[1][:2])
+        right = (number % 3 != 0) if number % 5 else (number % 3 == 0)
+        return '{"verdict": "YES"}' if right else '{"verdict": "NO"}'
+
+    report = judged(tmp_path, rows, "--ppi-simulation", "--draws", "200", reply=mostly_right)
+    sim = report["ppi_simulation"]
+    assert sim["items"] == 60 and sim["human_mean"] == pytest.approx(40 / 60)
+    scorers = {r["scorer"] for r in sim["rows"]}
+    assert scorers == {"judge (judge_faithfulness)", "weight-free: claim tokens in its passages", "synthetic: label flipped at 0.1",
+                       "synthetic: label flipped at 0.3", "synthetic: label flipped at 0.5"}
+    assert {r["n"] for r in sim["rows"]} == {25, 50}  # 100 and 200 exceed the set
+    judge_rows = [r for r in sim["rows"] if r["scorer"].startswith("judge")]
+    assert all(r["coverage_ppi"] >= 0.85 and r["width_ratio"] < 1.0 for r in judge_rows)
+    assert "| judge (judge_faithfulness) | 25 |" in capsys.readouterr().out

@@ -66,3 +66,23 @@ def test_an_uninformative_judge_costs_nothing_and_a_perfect_one_gains():
 def test_bad_inputs_are_refused(args, message):
     with pytest.raises(ValueError, match=message):
         ppi_mean(*args)
+
+
+def test_the_simulation_measures_coverage_and_width_by_scorer():
+    from ragsweep.analysis.ppi_simulation import flipped, simulate
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.6).astype(float)
+    rows = simulate(y, {"perfect": y, "noise": rng.random(400), "flip 0.3": flipped(y, 0.3, 1)}, sizes=(50, 100), draws=300, seed=0)
+    by = {(r["scorer"], r["n"]): r for r in rows}
+    assert len(rows) == 6 and all(r["draws"] == 300 for r in rows)
+    assert all(0.9 <= r["coverage_ppi"] <= 1.0 for r in rows)  # valid whatever the scorer
+    # a perfect scorer: PPI++'s weight is N / (N + n) = 0.75 (n = 100, N = 300), and the width ratio
+    # sqrt(n * (lam^2 / N + (1 - lam)^2 / n)) = sqrt(100 * (0.5625 / 300 + 0.0625 / 100)) = 0.5
+    assert by[("perfect", 100)]["mean_lambda"] == pytest.approx(0.75, abs=0.03)
+    assert by[("perfect", 100)]["width_ratio"] == pytest.approx(0.5, rel=0.02)
+    assert by[("noise", 100)]["width_ratio"] > 0.95  # an uninformative one costs (almost) nothing
+    assert by[("flip 0.3", 50)]["width_ratio"] < 1.0 and by[("perfect", 50)]["mean_lambda"] == pytest.approx(350 / 400, abs=0.03)
+    assert simulate(y, {"x": y}, sizes=(1, 399, 400), draws=5) == []  # sizes with no room for both parts are left out
+    with pytest.raises(ValueError, match="scored 3 items, the labels are 400"):
+        simulate(y, {"x": [1.0, 0.0, 1.0]})

@@ -33,7 +33,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
+import numpy as np
+
 from ragsweep.analysis.confusion_figure import confusion_svg
+from ragsweep.analysis.ppi_simulation import FLIP_RATES, flipped, simulate, table as simulation_table
+from ragsweep.metrics.answers import token_recall
 from ragsweep.analysis.pairwise import judge_config
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.judges.calibration_sets import EXPERTQA_CORRECTNESS, EXPERTQA_SUPPORT, CalibrationItem, read_expertqa_claims, read_labelled_jsonl
@@ -217,6 +221,24 @@ def load_items(args: argparse.Namespace) -> tuple[list[CalibrationItem], tuple[s
     return items, tuple(args.positive.split(",")), scale
 
 
+def ppi_validity(items: Sequence[CalibrationItem], verdicts: Sequence[dict[str, Any]], column: str, score_bounds: tuple[float, float],
+                 positive: Sequence[str], draws: int, seed: int) -> tuple[list[dict[str, Any]], float, int]:
+    """(rows, human mean, items) of the PPI validity simulation (analysis/ppi_simulation.py) on the items the judge
+    read: the judge's scores (scaled to [0, 1]), the weight-free scorer (the share of the claim's tokens its passages
+    hold) and synthetic judges flipping the human label at known rates."""
+    low, high = score_bounds
+    readable = [(i, v["scores"][column]["score"]) for i, v in zip(items, verdicts) if (v["scores"].get(column) or {}).get("score") is not None]
+    if len(readable) < 30:
+        raise ConfigError(f"--ppi-simulation needs at least 30 items the judge could read, got {len(readable)}")
+    y = np.array([1.0 if str(human_label(i)) in positive else 0.0 for i, _ in readable])
+    scorers = {
+        f"judge ({column})": np.array([(s - low) / (high - low) for _, s in readable]),
+        "weight-free: claim tokens in its passages": np.array([token_recall(" ".join(i.context), [i.claim]) for i, _ in readable]),
+        **{f"synthetic: label flipped at {rate:.1f}": flipped(y, rate, seed) for rate in FLIP_RATES},
+    }
+    return simulate(y, scorers, draws=draws, seed=seed), float(y.mean()), len(y)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ragsweep judge-eval", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, required=True, help="the calibration set file")
@@ -233,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--usd-per-mtok-in", type=float, default=0.0, help="price of a million prompt tokens (0: a local model)")
     parser.add_argument("--usd-per-mtok-out", type=float, default=0.0, help="price of a million completion tokens")
     parser.add_argument("--out", type=Path, default=None, help="default results/judge_eval/<set>__<judge>__<rubric>__<judge id>.json")
+    parser.add_argument("--ppi-simulation", action="store_true",
+                        help="also measure PPI++ interval coverage and width on the set (n = 25, 50, 100, 200 labelled) for this judge, "
+                             "a weight-free scorer and synthetic judges")
+    parser.add_argument("--draws", type=int, default=1000, help="--ppi-simulation: random draws per row (default 1000)")
     args = parser.parse_args(argv)
     setup_logging()
     if problem := unknown_choice([f"judge={args.judge}", *args.override], []):
@@ -257,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
         "context": context_report(items, verdicts, judge.context_k),
         "usage": usage_report(verdicts, wall_s, args.usd_per_mtok_in, args.usd_per_mtok_out),
     }
+    if args.ppi_simulation:
+        rows, truth, n_items = ppi_validity(items, verdicts, column, score_range(config["rubric_defs"][args.rubric]["columns"][column]), positive,
+                                            args.draws, args.seed)
+        report["ppi_simulation"] = {"human_mean": truth, "items": n_items, "rows": rows}
+        print(simulation_table(rows, truth, n_items), flush=True)
     out = args.out or results_root() / "judge_eval" / f"{args.set.stem}__{args.judge}__{args.rubric}__{report['judge']['judge_id']}.json"
     advice = "point --out at a writable folder" if args.out else RESULTS_ADVICE
     write_json(out, report, advice)
