@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-from ragsweep.analysis.leaderboard import load_runs, per_query
+from ragsweep.analysis.leaderboard import JUDGED_PREFIXES, load_runs, per_query
 from ragsweep.errors import ConfigError
 from ragsweep.metrics.agreement import bootstrap_interval, cohen_kappa, kendall_tau_b
 from ragsweep.paths import results_root
@@ -60,7 +60,7 @@ def ranking_tau(rows_a: Sequence[Sequence[float]], rows_b: Sequence[Sequence[flo
 def invariance(pairs: list[tuple[dict[str, Any], dict[str, Any]]], metric: str, seed: int) -> dict[str, Any]:
     for run in (r for pair in pairs for r in pair):  # a column no judge wrote would "agree" perfectly with itself
         judged = sorted(run["metrics"].get("judges") or {})
-        if metric not in judged:
+        if not (metric in judged or metric.startswith(JUDGED_PREFIXES)):
             raise ConfigError(f"--metric {metric!r} is not a judged column of run {run['path'].name} "
                               f"(its judged columns: {', '.join(judged) or 'none'}): judge-invariance compares two judges' verdicts")
     scores = [(per_query(a, metric), per_query(b, metric)) for a, b in pairs]

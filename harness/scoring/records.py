@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ragsweep.errors import ConfigError, ContractError
+from ragsweep.errors import ConfigError, ContractError, RagsweepError
 from ragsweep.hashing import canonical_json
 from ragsweep.metrics.aggregate import summarize
 from ragsweep.engine.pipeline import PipelineResult
@@ -162,6 +162,8 @@ def checked_columns(family: Metric, view: QueryView, owners: dict[str, Metric]) 
     where = f"metric {name}: query {qid!r}"
     try:
         columns = family.columns(view)
+    except RagsweepError:  # the family's own one-line refusal (a switch its data cannot serve)
+        raise
     except Exception as err:  # noqa: BLE001 - an extension's failure becomes one line naming it
         raise ContractError(f"{where}: columns() raised {type(err).__name__}: {err}") from None
     if not isinstance(columns, dict):
