@@ -70,7 +70,9 @@ def test_generic_labelled_jsonl_with_several_annotators(tmp_path):
 @pytest.mark.parametrize("row, message", [
     ({"id": "1", "context": "p", "claim": "c"}, "field 'label': give exactly one of label (one annotator) or labels"),
     ({"id": "1", "context": "p", "claim": "c", "label": "x", "labels": ["y"]}, "field 'label': give exactly one of label"),
-    ({"id": "1", "context": "p", "claim": "c", "labels": []}, "field 'labels': expected a string or number label"),
+    ({"id": "1", "context": "p", "claim": "c", "labels": []}, "field 'labels': expected a text, number or boolean label"),
+    ({"id": "1", "context": "p", "claim": "c", "label": {"x": 1}}, "field 'label': expected a text, number or boolean label"),
+    ({"id": "1", "context": "p", "claim": "c", "label": 1, "reference": [""]}, "field 'reference': expected a reference answer or a list of its aliases"),
     ({"id": "1", "context": [], "claim": "c", "label": 1}, "field 'context': expected a passage or a non-empty list of passages"),
     ({"id": "1", "context": "p", "label": 1}, "field 'answer': missing"),
 ])

@@ -4,6 +4,7 @@ its report computed by hand from the replies."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -163,3 +164,44 @@ def test_ppi_simulation_on_a_set_with_a_scripted_judge(tmp_path, isolated_cache,
     judge_rows = [r for r in sim["rows"] if r["scorer"].startswith("judge")]
     assert all(r["coverage_ppi"] >= 0.85 and r["width_ratio"] < 1.0 for r in judge_rows)
     assert "| judge (judge_faithfulness) | 25 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--positive", "Good"), r"--positive 'Good' matches no label of the set \(its labels: bad, good\)"),
+    (("--positive", "good", "--scale", "good,bad,good"), r"--scale names a level twice"),
+    (("--positive", "good", "--limit", "0"), r"--limit must be a whole number >= 1, not 0"),
+    (("--positive", "good", "--limit", "-3"), r"--limit must be a whole number >= 1"),
+    (("--positive", "good", "--usd-per-mtok-in", "-1"), r"are prices: 0 or more"),
+    (("--positive", "good", "--rubric", "correctness"), r"rubric 'correctness' compares answers with a reference answer, and no item"),
+])
+def test_generic_set_faults_are_one_line_before_any_verdict(tmp_path, args, message):
+    from ragsweep.errors import ConfigError
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "context": "p", "claim": "c", "label": lab}) + "\n" for i, lab in (("a", "good"), ("b", "bad"))))
+    with pytest.raises(ConfigError, match=message):
+        main(["--set", str(path), "--format", "generic", *args])
+
+
+def test_reference_answers_let_correctness_be_calibrated_and_booleans_are_labels(tmp_path, isolated_cache, capsys):
+    """A generic set with reference answers and boolean labels: the correctness rubric judges every item (it
+    skipped all of them without references), and the result table is on stdout."""
+    path, out = tmp_path / "mine.jsonl", tmp_path / "report.json"
+    rows = [{"id": "a", "question": "Capital?", "context": "p", "answer": "claim alpha", "reference": ["Paris", "paris"], "label": True},
+            {"id": "b", "question": "River?", "context": "p", "answer": "claim beta", "reference": "the Seine", "label": False}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen = []
+
+    def grader(body) -> str:
+        prompt = body["messages"][-1]["content"]
+        seen.append(prompt)
+        return '{"score": 5}' if "claim alpha" in prompt else '{"score": 1}'
+
+    with LoopbackServer(grader) as server:
+        assert main(["--set", str(path), "--format", "generic", "--positive", "true", "--rubric", "correctness", "--judge", "openai",
+                     "--override", f"judge.models.0.base_url={server.url}", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["readable"] == 2 and report["accuracy"]["value"] == 1.0
+    assert any("Paris | paris" in p for p in seen) and any("the Seine" in p for p in seen)  # the references reach the prompt
+    table = capsys.readouterr().out
+    assert re.search(r"items +2 \(2 readable, validity 1.000\)", table) and re.search(r"accuracy +1.000 \[1.000, 1.000\]", table)

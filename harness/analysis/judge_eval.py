@@ -49,7 +49,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.results import RESULTS_ADVICE, write_json
 from ragsweep.types import Chunk, Generation, Query
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.commands.help_text import aligned, plain_doc
 from ragsweep.engine.config_names import unknown_choice
 
 log = logging.getLogger("ragsweep.judge_eval")
@@ -82,7 +82,7 @@ def judge_items(judge: Any, items: Sequence[CalibrationItem]) -> list[dict[str, 
             chunk_id = f"{item.item_id}#ctx{j}"
             chunks[chunk_id] = Chunk(chunk_id, item.item_id, 0, len(passage), passage)
             ids.append(chunk_id)
-        queries.append(Query(query_id=item.item_id, question=item.question or "(no question)"))
+        queries.append(Query(query_id=item.item_id, question=item.question or "(no question)", answers=item.reference))
         generations.append(Generation(query_id=item.item_id, answer=item.claim, context_chunk_ids=tuple(ids)))
     return judge.judge(queries, generations, chunks)
 
@@ -215,10 +215,24 @@ def load_items(args: argparse.Namespace) -> tuple[list[CalibrationItem], tuple[s
     if not args.positive:
         raise ConfigError("judge-eval --format generic needs --positive: the label(s) that count as a positive verdict, comma-separated")
     items, scale = read_labelled_jsonl(args.set), tuple(args.scale.split(",")) if args.scale else None
+    if scale and len(set(scale)) != len(scale):
+        raise ConfigError(f"--scale names a level twice: {args.scale!r} (each level once, best first)")
     for item in items if scale else ():  # a label off the scale would leave the graded figures unseen, not count
         if off := [label for label in item.labels if str(label) not in scale]:
             raise DataError(args.set, f"label {off[0]!r} is not on --scale ({', '.join(scale)})", record=f"id {item.item_id!r}", field="labels")
     return items, tuple(args.positive.split(",")), scale
+
+
+def check_set(items: Sequence[CalibrationItem], positive: Sequence[str], spec: dict[str, Any], rubric: str) -> None:
+    """What would make every figure meaningless, refused before any verdict: a --positive that no item's label is,
+    and a rubric that needs a reference answer on a set that gives none (it would judge nothing)."""
+    labels = sorted({str(label) for item in items for label in item.labels})
+    if not set(positive) & set(labels):
+        raise ConfigError(f"--positive {','.join(positive)!r} matches no label of the set (its labels: {', '.join(labels[:20])}): "
+                          "every item would count as negative")
+    if spec.get("needs_reference") and not any(item.reference for item in items):
+        raise ConfigError(f"rubric {rubric!r} compares answers with a reference answer, and no item of the set has one: give each item "
+                          "a reference (generic format: \"reference\": text or a list of aliases)")
 
 
 def ppi_validity(items: Sequence[CalibrationItem], verdicts: Sequence[dict[str, Any]], column: str, score_bounds: tuple[float, float],
@@ -263,8 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     if problem := unknown_choice([f"judge={args.judge}", *args.override], []):
         raise ConfigError(f"--judge / --override: {problem}")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be a whole number >= 1, not {args.limit}")
+    if args.usd_per_mtok_in < 0 or args.usd_per_mtok_out < 0:
+        raise ConfigError("--usd-per-mtok-in and --usd-per-mtok-out are prices: 0 or more")
     config = {k: v for k, v in judge_config(args.judge, [*args.override, f"judge.rubrics=[{args.rubric}]", f"judge.language={args.language}"]).items() if k != "prompts"}
     items, positive, scale = load_items(args)  # after the judge's config: a config error is found before the set is read
+    check_set(items, positive, (config.get("rubric_defs") or {}).get(args.rubric) or {}, args.rubric)
     items = subset(items, args.limit, args.seed)
     if config.get("name") != "llm":
         raise ConfigError(f"judge-eval needs a rubric judge (judge=llm, openai or vllm), not {config.get('name')!r}")
@@ -292,7 +311,20 @@ def main(argv: list[str] | None = None) -> int:
     advice = "point --out at a writable folder" if args.out else RESULTS_ADVICE
     write_json(out, report, advice)
     atomic_write_bytes(out.with_suffix(".svg"), figure(report).encode(), advice)
-    kappa = report["cohen_kappa"]
-    log.info("%d items, validity %.3f, accuracy %s, kappa %s [%s, %s] -> %s", len(items), report["validity"] or 0.0,
-             report["accuracy"]["value"], kappa["value"], kappa["ci_low"], kappa["ci_high"], out)
+    print(result_table(report), flush=True)  # the result on stdout; where it was written on stderr
+    log.info("wrote %s", out)
     return 0
+
+
+def result_table(report: dict[str, Any]) -> str:
+    """The report's headline figures as aligned lines, each with its 95% interval where it has one."""
+    def figure(stat: dict[str, Any] | None) -> str:
+        if not stat or stat.get("value") is None:
+            return "undefined"
+        return f"{stat['value']:.3f} [{stat['ci_low']:.3f}, {stat['ci_high']:.3f}]" if stat.get("ci_low") is not None else f"{stat['value']:.3f}"
+
+    rows = [("judge", f"{report['judge']['config']} / {report['judge']['rubric']} ({report['judge']['judge_id']})"),
+            ("items", f"{report['n']} ({report['readable']} readable, validity {report['validity'] or 0:.3f})"),
+            ("accuracy", figure(report["accuracy"])), ("balanced accuracy", figure(report["balanced_accuracy"])),
+            ("Cohen's kappa", figure(report["cohen_kappa"]))]
+    return "\n".join(aligned(rows))

@@ -5,7 +5,9 @@ against (judge calibration, issue 22).
   ``claim_string``, ``evidence`` (entries "[n] URL\\n\\npassage") and the expert's ``support`` label (Complete /
   Partial / Incomplete) or ``correctness`` (five levels). ``binary`` maps support to supported (Complete) or not.
 - A generic JSON Lines format for users' own sets: ``{"id", "question"?, "context": str | [str], "claim" |
-  "answer", "label" | "labels": [one per annotator], "group"?}``.
+  "answer", "reference"?: str | [aliases], "label" | "labels": [one per annotator], "group"?}``. Labels are text,
+  numbers or booleans (``true`` reads as the label "true"); ``reference`` carries the reference answer that the
+  correctness and coverage rubrics compare against.
 
 Items of one group (the claims of one answer share their question and evidence) must stay together when a set
 is split or resampled: ``group`` carries that, and ``split_by_group`` keeps it.
@@ -33,6 +35,7 @@ class CalibrationItem:
     context: tuple[str, ...]
     claim: str
     labels: tuple[Hashable, ...]  # one per annotator
+    reference: tuple[str, ...] = ()  # reference answers (aliases), for rubrics that need one
 
 
 def calibration_file(path: Path) -> Path:
@@ -102,9 +105,13 @@ def read_labelled_jsonl(path: Path) -> list[CalibrationItem]:
         if not isinstance(context, (list, tuple)) or not context or not all(isinstance(c, str) and c.strip() for c in context):
             raise DataError(path, "expected a passage or a non-empty list of passages", record=where, field="context")
         labels = _labels(rec, path, where)
+        reference = rec.get("reference", ())
+        reference = (reference,) if isinstance(reference, str) else reference
+        if not isinstance(reference, (list, tuple)) or not all(isinstance(r, str) and r.strip() for r in reference):
+            raise DataError(path, "expected a reference answer or a list of its aliases, each non-empty text", record=where, field="reference")
         return CalibrationItem(
             item_id=item_id, group=str(rec.get("group", item_id)), question=str(rec.get("question", "")), context=tuple(context),
-            claim=text_field(rec, "claim" if "claim" in rec else "answer", path, where), labels=labels,
+            claim=text_field(rec, "claim" if "claim" in rec else "answer", path, where), labels=labels, reference=tuple(reference),
         )
 
     return _read(path, "id", build)
@@ -114,9 +121,10 @@ def _labels(rec: dict[str, Any], path: Path, where: str) -> tuple[Hashable, ...]
     if ("label" in rec) == ("labels" in rec):
         raise DataError(path, "give exactly one of label (one annotator) or labels (a list, one per annotator)", record=where, field="label")
     values = [rec["label"]] if "label" in rec else rec["labels"]
-    if not isinstance(values, list) or not values or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
-        raise DataError(path, "expected a string or number label (labels: a non-empty list of them)", record=where, field="labels" if "labels" in rec else "label")
-    return tuple(values)
+    if not isinstance(values, list) or not values or not all(isinstance(v, (str, int, float)) for v in values):
+        raise DataError(path, "expected a text, number or boolean label (labels: a non-empty list of them)", record=where,
+                        field="labels" if "labels" in rec else "label")
+    return tuple(("true" if v else "false") if isinstance(v, bool) else v for v in values)
 
 
 def split_by_group(items: Sequence[CalibrationItem], held_out: float, seed: int) -> tuple[list[CalibrationItem], list[CalibrationItem]]:
