@@ -280,3 +280,65 @@ def test_the_leaderboard_shows_ppi_estimates_computed_as_by_hand(judged_sweep, t
     assert f"{est.human_mean:.3f} [" in row and f"| {est.judge_mean:.3f} |" in row
     page = render_html(loaded)
     assert '"ppi": {"note"' in page and f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" in page
+
+
+def test_the_gate_fails_closed_on_a_judged_column_unless_calibrated_or_ppi_corrected(judged_sweep, tmp_path, caplog):
+    import logging
+
+    from ragsweep.analysis.gate import main as gate
+
+    results = tmp_path / "results"
+    source = sorted((judged_sweep / "runs" / "lab").glob("*"))[0]
+    run_dir = results / "runs" / "g" / source.name
+    shutil.copytree(source, run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["headline_metrics"] = [*metrics["headline_metrics"], "judge_faithfulness"]  # a judged column the gate tracks
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    baseline = tmp_path / "baseline.json"
+    argv = ["--runs", str(results / "runs"), "--sweep", "g", "--baseline", str(baseline)]
+    assert gate([*argv, "--write"]) == 0
+
+    def gated(*extra: str) -> tuple[int, str]:
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+        return gate([*argv, *extra]), caplog.text
+
+    code, text = gated()
+    assert code == 1 and "judge_faithfulness" in text and "JUDGE UNCALIBRATED" in text
+    judge_id = metrics["judges"]["judge_faithfulness"]["judge_id"]
+    (results / "judge_eval").mkdir()
+    (results / "judge_eval" / "claims.json").write_text(json.dumps({
+        "set": "claims.jsonl", "items": 300, "validity": 1.0, "judge": {"judge_id": judge_id},
+        "cohen_kappa": {"value": 0.21, "ci_low": 0.1, "ci_high": 0.3}}))
+    code, text = gated()
+    assert code == 1 and "JUDGE BELOW AGREEMENT: cohen_kappa 0.21 < 0.4 on claims.jsonl" in text
+    assert gated("--min-judge-agreement", "0.2")[0] == 0
+    # labels on this run's own answers: the column is PPI-corrected, and the gate takes it whatever the judge
+    runs = judged_runs([run_dir], "faithfulness")
+    store = LabelStore(results / "labels")
+    items, _ = labelling_items(runs, budget=12, seed=0)
+    store.write_design("faithfulness", 0, 12)
+    session = LabellingSession(items, store, "faithfulness", "ann", runs[0]["scale"])
+    for item in items:
+        session.label({"query_id": item.query_id, "answer_sha": item.answer_sha, "label": "YES"})
+    assert gated()[0] == 0
+
+
+def test_a_judge_that_generated_the_answers_is_flagged(tmp_path):
+    from ragsweep.analysis.leaderboard import judge_notes, load_runs
+    from ragsweep.engine.runner import self_judging_model
+
+    assert self_judging_model({"generator": {"model": "m1"}, "judge": {"models": [{"model": "m2"}, {"model": "m1"}]}}) == "m1"
+    assert self_judging_model({"generator": {"model": "m1"}, "judge": {"models": [{"model": "m2"}]}}) is None
+    assert self_judging_model({"generator": {"name": "extractive"}, "judge": {"name": "none"}}) is None
+    from tests.test_report import _write_run
+
+    _write_run(tmp_path / "r", "s", "a", "fixed", 0.5)
+    run_dir = next((tmp_path / "r").glob("*/*"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["self_judged"] = "s"
+    metrics["judges"] = {"judge_faithfulness": {"judge_id": "j1", "rubric": "faithfulness", "models": ["s"], "samples": 1}}
+    metrics["metrics"]["judge_faithfulness"] = {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 14, "std": 0.1}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    notes = judge_notes(load_runs(tmp_path / "r"), ["judge_faithfulness"])
+    assert len(notes) == 1 and "WARNING: s judges answers it generated itself (self-preference)" in notes[0]

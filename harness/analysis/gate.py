@@ -3,7 +3,9 @@ with a committed baseline (results/baselines/<sweep>.json) and exits 1 when a me
 than its tolerance, printing what dropped, by how much, and whether the drop is significant (paired
 sign-flip test over the same queries). A run or metric the baseline has and the sweep lacks fails too, and so
 does a latest run the baseline lacks (``--allow-new`` lists it instead). "Latest" is the runs the sweep's last
-invocation wrote or found up to date, never older folders of the same configurations.
+invocation wrote or found up to date, never older folders of the same configurations. A tracked judged column
+fails closed: its judge must be calibrated with an agreement of at least ``--min-judge-agreement``, or the column
+PPI-corrected by human labels on the run's own answers.
 ``--write`` (``make baseline``) rewrites the baseline from the current runs, on purpose.
 """
 
@@ -29,6 +31,7 @@ from ragsweep.commands.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.gate")
 DEFAULT_TOLERANCE = 0.01
+MIN_JUDGE_AGREEMENT = 0.4  # kappa or alpha: "moderate" agreement (Landis and Koch); below it a judged mean is not gated on
 ALPHA = 0.05
 
 
@@ -69,6 +72,41 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
     }
     lower = [n for n in metrics.get("lower_is_better", ()) if n in names]
     return {**out, "lower_is_better": lower} if lower else out
+
+
+def judged_column_checks(key: str, run_dir: Path, runs_dir: Path, min_agreement: float) -> list[Check]:
+    """The gate fails closed on a tracked judged column: its judge must be calibrated (ragsweep judge-eval) with an
+    agreement with human labels of at least ``min_agreement``, unless the column is corrected by human labels on this
+    run's answers (PPI++, ragsweep label), whose interval is valid whatever the judge."""
+    from ragsweep.analysis.leaderboard import JUDGED_PREFIXES
+    from ragsweep.analysis.ppi_columns import HumanLabels, run_estimate
+    from ragsweep.judges.calibration import calibration_reports, find_calibration
+
+    folder = RunFolder.read(run_dir)
+    judges = folder.metrics.get("judges") or {}
+    tracked = [n for n in tracked_metrics(folder.metrics) if n in judges or n.startswith(JUDGED_PREFIXES)]
+    if not tracked:
+        return []
+    reports, labels = calibration_reports(runs_dir), HumanLabels(runs_dir.parent / "labels")
+    checks = []
+    for name in tracked:
+        judge = judges.get(name)
+        if judge is None:
+            checks.append(Check(key, name, None, None, 0.0, None, "JUDGE NOT RECORDED: the run names no judge for this judged column"))
+            continue
+        corrected = run_estimate({"path": run_dir, "metrics": folder.metrics, "judges": judges}, name, labels)
+        if corrected and corrected.get("estimate"):
+            continue
+        calibration = find_calibration(str(judge.get("judge_id")), reports) or judge.get("calibration")
+        value = (calibration or {}).get("value")
+        if value is None:
+            checks.append(Check(key, name, None, None, 0.0, None, "JUDGE UNCALIBRATED: measure it (ragsweep judge-eval) or label answers "
+                                                                    "(ragsweep label) so the column is PPI-corrected"))
+        elif value < min_agreement:
+            checks.append(Check(key, name, None, None, 0.0, None, f"JUDGE BELOW AGREEMENT: {calibration['statistic']} {value:.2f} < "
+                                                                    f"{min_agreement} on {calibration.get('set')}; label answers (ragsweep label) "
+                                                                    "to gate on a PPI-corrected column"))
+    return checks
 
 
 def _is_number(value: Any) -> bool:
@@ -214,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, default=None, help="default results/baselines/<sweep>.json")
     parser.add_argument("--write", action="store_true", help="rewrite the baseline from the current runs")
     parser.add_argument("--all", action="store_true", help="print every check, not only failures")
+    parser.add_argument("--min-judge-agreement", type=float, default=None,
+                        help="the least agreement with human labels (kappa or alpha) a tracked judged column's judge needs, unless "
+                             f"the column is PPI-corrected (default: the baseline's min_judge_agreement, else {MIN_JUDGE_AGREEMENT})")
     parser.add_argument("--allow-new", action="store_true",
                         help="a latest run the baseline does not hold is listed, not failed (default: it fails the gate)")
     args = parser.parse_args(argv)
@@ -249,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     if baseline is None:
         return 1
     checks = compare(baseline, current) + unmatched(baseline, current, args.allow_new)
+    threshold = args.min_judge_agreement if args.min_judge_agreement is not None else baseline.get("min_judge_agreement", MIN_JUDGE_AGREEMENT)
+    for key, path in sorted(runs.items()):
+        if key in current:
+            checks += judged_column_checks(key, path, args.runs, float(threshold))
     if failed_jobs:
         checks.append(Check("(sweep)", "-", None, None, 0.0, None, f"{failed_jobs} job(s) of the latest sweep failed"))
     failed = [c for c in checks if c.failed]

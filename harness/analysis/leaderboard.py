@@ -94,8 +94,10 @@ def judge_notes(runs: list[dict[str, Any]], metrics: list[str]) -> list[str]:
                 lines.append(f"{metric}: judge not recorded by its runs ({UNCALIBRATED})")
                 continue
             samples = f", majority of {judge['samples']} samples" if judge.get("samples", 1) > 1 else ""
+            own = sorted({str(r["metrics"]["self_judged"]) for r in runs if r["metrics"].get("self_judged") in judge["models"]})
+            self_note = f"; WARNING: {', '.join(own)} judges answers it generated itself (self-preference)" if own else ""
             lines.append(f"{metric}: rubric {judge['rubric']} by {', '.join(judge['models'])}{samples} (judge {judge_id}): "
-                         f"{calibration_text(judge['calibration'])}")
+                         f"{calibration_text(judge['calibration'])}{self_note}")
     return lines
 
 

@@ -69,6 +69,14 @@ def assessor_judges(result: PipelineResult, metrics: dict[str, Any]) -> dict[str
     return out
 
 
+def self_judging_model(plain: dict[str, Any]) -> str | None:
+    """The model that both wrote the answers and judges them, if any: judges prefer their own outputs
+    (self-preference), so such a judged number is flagged wherever it is shown."""
+    generated = (plain.get("generator") or {}).get("model")
+    judging = {str(m.get("model")) for m in (plain.get("judge") or {}).get("models") or () if isinstance(m, dict)}
+    return str(generated) if generated and str(generated) in judging else None
+
+
 def judge_columns_declared(judge: dict[str, Any]) -> list[str] | None:
     """The columns a judge config writes, known before it runs: its rubrics' record columns (llm, openai, vllm) or
     its ragas metrics; [] without a judge; None for a judge this cannot tell (one named by import path)."""
@@ -131,6 +139,10 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     metrics["headline_metrics"] = headline_metrics(families, result)
     if lower := [name for name in lower_is_better(families, result) if name in metrics["metrics"]]:  # only columns this run has
         metrics["lower_is_better"] = lower
+    if (own := self_judging_model(plain)) and result.column_judges:
+        log.warning("the judge's model %s also generated the answers it judges: judges prefer their own outputs (self-preference); "
+                    "judge with another model, or read these judged columns with that in mind", own)
+        metrics["self_judged"] = own
     if judged := {**{c: j for c, j in result.column_judges.items() if c in metrics["metrics"]}, **assessor_judges(result, metrics)}:
         # Each judged column names its judge and the calibration judge-eval measured for it when this run was
         # scored (the leaderboard looks it up again when it renders: a calibration run later is shown then).
