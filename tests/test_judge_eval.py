@@ -205,3 +205,25 @@ def test_reference_answers_let_correctness_be_calibrated_and_booleans_are_labels
     assert any("Paris | paris" in p for p in seen) and any("the Seine" in p for p in seen)  # the references reach the prompt
     table = capsys.readouterr().out
     assert re.search(r"items +2 \(2 readable, validity 1.000\)", table) and re.search(r"accuracy +1.000 \[1.000, 1.000\]", table)
+
+
+def test_the_judge_card_gathers_every_report_of_a_judge(tmp_path, isolated_cache, capsys):
+    from ragsweep.analysis.judge_card import main as judge_card
+
+    results = tmp_path / "results"
+    (results / "judge_eval").mkdir(parents=True)
+    report = judged(tmp_path, FOUR, "--override", "judge.models.0.model=j")
+    (results / "judge_eval" / "four.json").write_text(json.dumps(report))
+    (results / "pairwise").mkdir()
+    (results / "pairwise" / "a__vs__b.json").write_text(json.dumps({"judge_model": {"model": "j"}, "queries": 12, "position_consistency": 0.75}))
+    assert judge_card(["--results", str(results)]) == 0
+    card = capsys.readouterr().out
+    judge_id = report["judge"]["judge_id"]
+    assert f"judge {judge_id}: rubric faithfulness by j" in card
+    # readable (1,1), (0,0), (0,1): people said yes 2 of 4 items, the judge yes on 2 of 3 it could read
+    assert "| claims.jsonl | 4 | 0.75 | 0.500 | 0.667 | 0.667 [" in card
+    assert "position consistency (pairwise, the same verdict with the answers swapped): 0.750 over 12 queries" in card
+    from ragsweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no judge-eval report for judge 'nope'"):
+        judge_card(["--results", str(results), "--judge", "nope"])

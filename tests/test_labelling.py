@@ -342,3 +342,33 @@ def test_a_judge_that_generated_the_answers_is_flagged(tmp_path):
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     notes = judge_notes(load_runs(tmp_path / "r"), ["judge_faithfulness"])
     assert len(notes) == 1 and "WARNING: s judges answers it generated itself (self-preference)" in notes[0]
+
+
+def test_every_scorer_is_ranked_against_the_labels(judged_sweep, tmp_path, monkeypatch, capsys):
+    from ragsweep.analysis.judge_eval import main as judge_eval
+    from ragsweep.metrics.agreement import spearman
+
+    results = tmp_path / "results"
+    shutil.copytree(judged_sweep / "runs", results / "runs")
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(results))
+    with pytest.raises(ConfigError, match="no human labels of rubric 'faithfulness'"):
+        judge_eval(["--sweep", "lab", "--rubric", "faithfulness"])
+    runs = judged_runs(sorted((results / "runs" / "lab").glob("*")), "faithfulness")
+    items, _ = labelling_items(runs, budget=14, seed=0)
+    session = LabellingSession(items, LabelStore(results / "labels"), "faithfulness", "ann", runs[0]["scale"])
+    human = {}
+    for item in items:
+        label = "YES" if len(item.answer) > 60 else "NO"
+        session.label({"query_id": item.query_id, "answer_sha": item.answer_sha, "label": label})
+        human[(item.query_id, item.answer_sha)] = 1.0 if label == "YES" else 0.0
+    assert judge_eval(["--sweep", "lab", "--rubric", "faithfulness"]) == 0
+    table = capsys.readouterr().out
+    report = json.loads((results / "judge_eval" / "scorers" / "lab__faithfulness.json").read_text())
+    row = next(r for r in report["rows"] if r["column"] == "judge_faithfulness")
+    pairs = [(human[(q, answer_sha(a))], float(v)) for r in runs for q, a, v in zip(r["records"].query_id, r["records"].answer, r["records"].judge_faithfulness)]
+    assert row["n"] == len(pairs) and row["spearman"] == pytest.approx(spearman([p[0] for p in pairs], [p[1] for p in pairs]))
+    assert "| judge_faithfulness |" in table and "answer_f1" not in table  # span_mini has no reference answers: no answer_f1
+    ranked = [r["spearman"] for r in report["rows"] if r["spearman"] is not None]
+    assert ranked == sorted(ranked, reverse=True)
+    with pytest.raises(ConfigError, match="give --set FILE .* or --sweep NAME"):
+        judge_eval(["--rubric", "faithfulness"])

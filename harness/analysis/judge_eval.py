@@ -253,9 +253,30 @@ def ppi_validity(items: Sequence[CalibrationItem], verdicts: Sequence[dict[str, 
     return simulate(y, scorers, draws=draws, seed=seed), float(y.mean()), len(y)
 
 
+def rank_sweep_scorers(args: argparse.Namespace) -> int:
+    """``--sweep``: every per-query column of the sweep's runs against the consensus human labels of ``--rubric``."""
+    from ragsweep.analysis.scorer_ranking import labelled_pairs, rank_scorers, table
+    from ragsweep.labelling.server import sweep_runs
+    from ragsweep.store.labels import LabelStore, consensus
+
+    human, counts = consensus(LabelStore(results_root() / "labels").labels(args.rubric))
+    if not human:
+        raise ConfigError(f"no human labels of rubric {args.rubric!r} under {results_root() / 'labels'}: label answers with ragsweep label first")
+    rows = rank_scorers(labelled_pairs(sweep_runs(results_root() / "runs", args.sweep), human), args.seed)
+    out = args.out or results_root() / "judge_eval" / "scorers" / f"{args.sweep}__{args.rubric}.json"
+    write_json(out, {"sweep": args.sweep, "rubric": args.rubric, "labels": counts, "rows": rows},
+               "point --out at a writable folder" if args.out else None)
+    print(table(rows, args.rubric), flush=True)
+    log.info("wrote %s", out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ragsweep judge-eval", description=plain_doc(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", type=Path, required=True, help="the calibration set file")
+    parser.add_argument("--set", type=Path, default=None, help="the calibration set file")
+    parser.add_argument("--sweep", default=None,
+                        help="instead of --set: rank every per-query column of this sweep's runs by its agreement with the human labels "
+                             "of --rubric (ragsweep label)")
     parser.add_argument("--format", choices=("expertqa", "generic"), default="expertqa", help="expertqa (claims.jsonl) or generic (labelled JSONL)")
     parser.add_argument("--label", choices=sorted(EXPERTQA_SCALES), default="support", help="expertqa: which expert label to measure against")
     parser.add_argument("--positive", default=None, help="human label(s) counted positive, comma-separated (expertqa default: Complete)")
@@ -275,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=1000, help="--ppi-simulation: random draws per row (default 1000)")
     args = parser.parse_args(argv)
     setup_logging()
+    if (args.set is None) == (args.sweep is None):
+        raise ConfigError("give --set FILE (a judge against a labelled set) or --sweep NAME (every scorer against your labels), one of them")
+    if args.sweep is not None:
+        return rank_sweep_scorers(args)
     if problem := unknown_choice([f"judge={args.judge}", *args.override], []):
         raise ConfigError(f"--judge / --override: {problem}")
     if args.limit is not None and args.limit < 1:

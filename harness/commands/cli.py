@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("ragsweep.commands.listing", "suites (with whether their data is here), components, metrics and sweep presets, described"),
     "pairwise": ("ragsweep.analysis.pairwise", "LLM judge: which of two runs answers better, per query"),
     "judge-eval": ("ragsweep.analysis.judge_eval", "how well a judge agrees with human labels on a calibration set"),
+    "judge-card": ("ragsweep.analysis.judge_card", "one place per judge: agreement with base rates, validity, consistency, position bias, cost"),
     "label": ("ragsweep.labelling.server", "a labelling page (127.0.0.1) for a sweep's judged answers; labels feed PPI estimates"),
     "judge-invariance": ("ragsweep.analysis.judge_invariance", "do two judges rank a sweep's configurations alike (Kendall's tau)"),
     "trec-export": ("ragsweep.analysis.trec_export", "a run as TREC run and qrels files, checked against the run's own scores"),
