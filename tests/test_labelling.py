@@ -372,3 +372,19 @@ def test_every_scorer_is_ranked_against_the_labels(judged_sweep, tmp_path, monke
     assert ranked == sorted(ranked, reverse=True)
     with pytest.raises(ConfigError, match="give --set FILE .* or --sweep NAME"):
         judge_eval(["--rubric", "faithfulness"])
+
+
+@pytest.mark.process
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it with apt-get where it can)")
+def test_the_labelling_bench_labels_through_the_page(judged_sweep, tmp_path, monkeypatch):
+    pytest.importorskip("playwright.sync_api")
+    from ragsweep.bench.labelling import main as bench
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(judged_sweep))
+    out = tmp_path / "labelling.json"
+    assert bench(["--sweep", "lab", "--items", "4", "--budget", "4", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["labels_saved"] == 4 and len(result["per_item_s"]) == 4 and result["restart_s"] > 0
+    assert not (judged_sweep / "labels").exists()  # the bench's labels never reach the results folder
+    with pytest.raises(ConfigError, match="fewer than --items 500"):
+        bench(["--sweep", "lab", "--items", "500", "--budget", "4", "--out", str(out)])
