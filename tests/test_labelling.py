@@ -280,6 +280,13 @@ def test_the_leaderboard_shows_ppi_estimates_computed_as_by_hand(judged_sweep, t
     assert f"{est.human_mean:.3f} [" in row and f"| {est.judge_mean:.3f} |" in row
     page = render_html(loaded)
     assert '"ppi": {"note"' in page and f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" in page
+    if CHROMIUM is not None:  # the page draws the table in the browser, as text
+        path = tmp_path / "leaderboard.html"
+        path.write_text(page, encoding="utf-8")
+        out = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", f"file://{path}"],
+                             capture_output=True, text=True, timeout=120)
+        table = re.search(r'<table id="ppi">.*?</table>', out.stdout, re.S)
+        assert table and f"<td>{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]</td>" in table.group(0)
 
 
 def test_the_gate_fails_closed_on_a_judged_column_unless_calibrated_or_ppi_corrected(judged_sweep, tmp_path, caplog):
