@@ -101,9 +101,9 @@ def paired_estimate(run_a: dict[str, Any], run_b: dict[str, Any], column: str, l
 
 
 def ppi_table(runs: list[dict[str, Any]], columns: list[str], labels: HumanLabels) -> list[dict[str, Any]]:
-    """One row per (judged column, run) with labels: the run, the column, the judge's mean, the labels' mean, the
-    PPI++ mean and interval, the labels used and their worth, and the paired PPI verdict against the column's best
-    run (the highest PPI mean; the lowest where lower is better)."""
+    """One row per (judged column, run) with labels, best first: the run, the column, the judge's mean, the labels'
+    mean, the PPI++ mean and interval, the labels used and their worth, and the paired PPI verdict against the
+    column's best run (the highest PPI mean; the lowest where lower is better)."""
     rows = []
     for column in columns:
         estimates = [(r, run_estimate(r, column, labels)) for r in runs]
@@ -111,8 +111,10 @@ def ppi_table(runs: list[dict[str, Any]], columns: list[str], labels: HumanLabel
         if not estimates:
             continue
         lower = any(column in r["metrics"].get("lower_is_better", ()) for r, _ in estimates)
+        sign = 1.0 if lower else -1.0  # best first, runs without an estimate last
+        estimates.sort(key=lambda pair: (pair[1]["estimate"] is None, sign * pair[1]["estimate"]["mean"] if pair[1]["estimate"] else 0.0))
         scored = [(r, e) for r, e in estimates if e["estimate"]]
-        best = (min if lower else max)(scored, key=lambda pair: pair[1]["estimate"]["mean"])[0] if scored else None
+        best = scored[0][0] if scored else None
         for r, e in estimates:
             versus = None
             if best is not None and e["estimate"] and r is not best:
