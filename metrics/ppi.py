@@ -4,7 +4,7 @@ human mean whose interval is valid whatever the judge's quality, and narrower th
 judge is informative. Arrays in, numbers out, no I/O.
 
 The definitions are PPI++'s for the mean, as ppi_py (``ppi_mean_pointestimate``, ``ppi_mean_ci``) computes them, so
-the numbers equal the reference implementation's (tests/test_ppi.py):
+the numbers equal the reference implementation's with ``quantile="normal"`` (tests/test_ppi.py):
 
 - labelled items: human labels ``y`` (n) and the judge's scores ``yhat`` on the same items; unlabelled items: the
   judge's scores ``yhat_unlabeled`` (N). The labelled items are a uniform random sample of the items.
@@ -13,8 +13,12 @@ the numbers equal the reference implementation's (tests/test_ppi.py):
 - power tuning (PPI++): lam = cov(y, yhat) / ((1 + n / N) * var(yhat over all n + N)), with the covariance
   over n (the reference's 1/n) and the variance with n - 1 in the denominator, computed at the lam = 1 estimate
   and clipped to [0, 1].
-- interval: estimate -/+ z * sqrt(sd(lam * yhat_unlabeled)^2 / N + sd(y - lam * yhat)^2 / n) with population
-  standard deviations (numpy's default), z the normal quantile for 1 - alpha / 2.
+- interval: estimate -/+ q * sqrt(sd(lam * yhat_unlabeled)^2 / N + sd(y - lam * yhat)^2 / n) with population
+  standard deviations (numpy's default). ppi_py takes q from the normal distribution (``quantile="normal"``, the
+  reference's). By default ragsweep takes Student's t on n - 1 degrees of freedom instead: with 25 binary labels
+  the normal quantile covered the human mean 91-92% of the time where 95% was asked (docs/judges.md, measured on
+  ExpertQA claims), the t quantile's slightly wider interval makes up most of that, and it tends to the normal one
+  as n grows (1.05x the width at n = 25, 1.01x at n = 100). The labels-only interval uses the same quantile.
 
 ``effective_labels`` says what the judge was worth: the number of human labels alone that would give an interval as
 narrow (n times the ratio of the variances).
@@ -75,21 +79,32 @@ def tuned_lambda(y: Sequence[float], yhat: Sequence[float], yhat_unlabeled: Sequ
     return float(np.clip(cov / (2.0 * (1.0 + n / big_n) * var), 0.0, 1.0))
 
 
-def _z(alpha: float) -> float:
+QUANTILES = ("t", "normal")
+
+
+def interval_quantile(alpha: float, n: int, quantile: str = "t") -> float:
+    """The two-sided 1 - alpha quantile: Student's t on n - 1 degrees of freedom, or the normal one (ppi_py's)."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
+    if quantile == "normal":
+        return NormalDist().inv_cdf(1.0 - alpha / 2.0)
+    if quantile == "t":
+        from scipy.stats import t
+
+        return float(t.ppf(1.0 - alpha / 2.0, n - 1))
+    raise ValueError(f"quantile must be one of {', '.join(QUANTILES)}, not {quantile!r}")
 
 
 def ppi_mean(y: Sequence[float], yhat: Sequence[float], yhat_unlabeled: Sequence[float], alpha: float = 0.05,
-             lam: float | None = None) -> PPIEstimate:
-    """The PPI++ estimate of the human mean with its 1 - alpha interval (``lam=None``: power-tuned)."""
+             lam: float | None = None, quantile: str = "t") -> PPIEstimate:
+    """The PPI++ estimate of the human mean with its 1 - alpha interval (``lam=None``: power-tuned; ``quantile``:
+    "t" by default, "normal" as ppi_py)."""
     y_, yh, yu = _arrays(y, yhat, yhat_unlabeled)
     n, big_n = len(y_), len(yu)
     lam = tuned_lambda(y_, yh, yu) if lam is None else float(lam)
     mean = point_estimate(y_, yh, yu, lam)
     var = float(np.std(lam * yu) ** 2 / big_n + np.std(y_ - lam * yh) ** 2 / n)
-    z = _z(alpha)
+    z = interval_quantile(alpha, n, quantile)
     human_var = float(np.std(y_) ** 2 / n)
     half, human_half = z * var ** 0.5, z * human_var ** 0.5
     return PPIEstimate(

@@ -227,3 +227,20 @@ def test_the_judge_card_gathers_every_report_of_a_judge(tmp_path, isolated_cache
 
     with pytest.raises(ConfigError, match="no judge-eval report for judge 'nope'"):
         judge_card(["--results", str(results), "--judge", "nope"])
+
+
+def test_verdicts_are_kept_and_reused_without_judging_again(tmp_path, isolated_cache):
+    from ragsweep.errors import DataError
+
+    first = judged(tmp_path, FOUR, "--override", "judge.models.0.model=j")
+    assert len(first["verdicts"]) == 4 and first["verdicts"][0]["raw"]  # every raw reply kept
+    again = tmp_path / "again.json"
+    args = ["--set", str(tmp_path / "claims.jsonl"), "--judge", "openai", "--override", "judge.models.0.model=j",
+            "--override", "judge.models.0.base_url=http://127.0.0.1:9/v1", "--out", str(again)]  # nothing listens there
+    assert main([*args, "--reuse-verdicts", str(tmp_path / "report.json")]) == 0
+    reused = json.loads(again.read_text())
+    assert reused["cohen_kappa"] == first["cohen_kappa"] and reused["reused_verdicts_from"] == str(tmp_path / "report.json")
+    other = dict(first, judge={**first["judge"], "judge_id": "someone-else"})
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(DataError, match="is a report of judge 'someone-else'"):
+        main([*args, "--reuse-verdicts", str(tmp_path / "other.json")])

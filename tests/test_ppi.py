@@ -25,14 +25,27 @@ def _data(seed: int, n: int, big_n: int, flip: float, binary: bool = True) -> tu
 ])
 def test_estimates_and_intervals_equal_ppi_py(seed, n, big_n, flip, binary):
     y, yhat, yhat_u = _data(seed, n, big_n, flip, binary)
-    ours = ppi_mean(y, yhat, yhat_u, alpha=0.05)
+    ours = ppi_mean(y, yhat, yhat_u, alpha=0.05, quantile="normal")
     low, high = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05)
     assert ours.mean == pytest.approx(float(np.squeeze(ppi_py.ppi_mean_pointestimate(y, yhat, yhat_u))), abs=1e-12)
     assert (ours.ci_low, ours.ci_high) == pytest.approx((float(np.squeeze(low)), float(np.squeeze(high))), abs=1e-12)
     for lam in (0.0, 0.5, 1.0):  # fixed weights: plain PPI and the classical interval too
-        fixed = ppi_mean(y, yhat, yhat_u, alpha=0.1, lam=lam)
+        fixed = ppi_mean(y, yhat, yhat_u, alpha=0.1, lam=lam, quantile="normal")
         low, high = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.1, lam=lam)
         assert (fixed.ci_low, fixed.ci_high) == pytest.approx((float(np.squeeze(low)), float(np.squeeze(high))), abs=1e-12)
+
+
+def test_the_default_interval_takes_students_t_on_n_minus_1_degrees_of_freedom():
+    from scipy.stats import t
+
+    y, yhat, yhat_u = _data(5, 25, 300, 0.2)
+    normal, student = ppi_mean(y, yhat, yhat_u, quantile="normal"), ppi_mean(y, yhat, yhat_u)
+    assert student.mean == normal.mean
+    ratio = (student.ci_high - student.ci_low) / (normal.ci_high - normal.ci_low)
+    assert ratio == pytest.approx(t.ppf(0.975, 24) / 1.959963984540054, rel=1e-9)
+    assert (student.human_ci_high - student.human_ci_low) / (normal.human_ci_high - normal.human_ci_low) == pytest.approx(ratio, rel=1e-9)
+    with pytest.raises(ValueError, match="quantile must be one of t, normal"):
+        ppi_mean(y, yhat, yhat_u, quantile="z")
 
 
 def test_by_hand():

@@ -253,6 +253,23 @@ def ppi_validity(items: Sequence[CalibrationItem], verdicts: Sequence[dict[str, 
     return simulate(y, scorers, draws=draws, seed=seed), float(y.mean()), len(y)
 
 
+def reused_verdicts(path: Path, judge_id: str, items: Sequence[CalibrationItem]) -> list[dict[str, Any]]:
+    """The verdicts an earlier report holds, when it is the same judge (identity) on exactly these items."""
+    from ragsweep.tasks.base import parse_json, read_text
+
+    report = parse_json(path, read_text(path))
+    if not isinstance(report, dict) or not isinstance(report.get("verdicts"), list):
+        raise DataError(path, "holds no verdicts (a judge-eval report written before they were kept?)", field="verdicts")
+    if (report.get("judge") or {}).get("judge_id") != judge_id:
+        raise DataError(path, f"is a report of judge {(report.get('judge') or {}).get('judge_id')!r}, not {judge_id!r}", field="judge.judge_id")
+    by_id = {v.get("query_id"): v for v in report["verdicts"] if isinstance(v, dict)}
+    missing = [i.item_id for i in items if i.item_id not in by_id]
+    if missing:
+        raise DataError(path, f"has no verdict on {len(missing)} of the {len(items)} items (first: {missing[0]!r}): same --set, --limit and --seed?",
+                        field="verdicts")
+    return [by_id[i.item_id] for i in items]
+
+
 def rank_sweep_scorers(args: argparse.Namespace) -> int:
     """``--sweep``: every per-query column of the sweep's runs against the consensus human labels of ``--rubric``."""
     from ragsweep.analysis.scorer_ranking import labelled_pairs, rank_scorers, table
@@ -293,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ppi-simulation", action="store_true",
                         help="also measure PPI++ interval coverage and width on the set (n = 25, 50, 100, 200 labelled) for this judge, "
                              "a weight-free scorer and synthetic judges")
+    parser.add_argument("--reuse-verdicts", type=Path, default=None,
+                        help="take the verdicts from an earlier report of the same judge on the same items instead of judging again")
     parser.add_argument("--draws", type=int, default=1000, help="--ppi-simulation: random draws per row (default 1000)")
     args = parser.parse_args(argv)
     setup_logging()
@@ -315,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     judge = JUDGES.build(config)
     column = next(iter(judge.rubric_defs[args.rubric].columns))
     t0 = time.perf_counter()
-    verdicts = judge_items(judge, items)
+    verdicts = reused_verdicts(args.reuse_verdicts, judge.judge_id(args.rubric), items) if args.reuse_verdicts else judge_items(judge, items)
     wall_s = time.perf_counter() - t0
     report = {
         "set": str(args.set), "format": args.format, "label": args.label if args.format == "expertqa" else None,
@@ -326,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         **evaluate(items, verdicts, column, score_range(config["rubric_defs"][args.rubric]["columns"][column]), positive, scale, args.seed),
         "context": context_report(items, verdicts, judge.context_k),
         "usage": usage_report(verdicts, wall_s, args.usd_per_mtok_in, args.usd_per_mtok_out),
+        "reused_verdicts_from": str(args.reuse_verdicts) if args.reuse_verdicts else None,
+        "verdicts": verdicts,  # every reply, raw, per item: the figures can be recomputed without judging again
     }
     if args.ppi_simulation:
         rows, truth, n_items = ppi_validity(items, verdicts, column, score_range(config["rubric_defs"][args.rubric]["columns"][column]), positive,
