@@ -388,6 +388,12 @@ def test_bench_arguments_are_checked_before_any_work(capsys, argv, needle):
     assert exit_.value.code == 2 and needle in err and "Traceback" not in err
 
 
+def test_a_bench_that_refuses_its_input_says_so_in_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    code, err = _cli(capsys, "bench", "labelling", "--sweep", "nosuch", "--out", str(tmp_path / "l.json"))
+    assert code == 2 and err.startswith("ragsweep bench labelling: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
 def test_bench_out_into_an_unwritable_place_names_out(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

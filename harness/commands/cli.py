@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"usage: ragsweep bench NAME [options]; benchmarks: {', '.join(names)}", file=sys.stderr)
             return 2
         module = importlib.import_module(f"ragsweep.bench.{rest[0]}")
-        return int(module.main(rest[1:]) or 0)
+        return run_command_main(f"bench {rest[0]}", module.main, rest[1:])
     if args.command in CONFIG_COMMANDS and (problem := config_problem(rest, choices=args.command in OVERRIDE_COMMANDS)):
         print(f"ragsweep {args.command}: {problem}", file=sys.stderr)
         return 2
@@ -249,17 +249,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in HYDRA_COMMANDS:
         call_hydra(module.main, f"ragsweep {args.command}", [*rest, *hydra_overrides()])
         return 0
+    return run_command_main(args.command, module.main, rest)
+
+
+def run_command_main(name: str, entry: Callable[[list[str]], object], argv: list[str]) -> int:
+    """A subcommand's (or bench's) ``main(argv)``: bad input, an unwritable folder or a config Hydra cannot compose is
+    one line and exit 2, never a traceback."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     from ragsweep.errors import RagsweepError
 
     try:
-        return int(module.main(rest) or 0)
-    except RagsweepError as err:  # bad input or an unwritable folder: one line, no traceback
-        print(f"ragsweep {args.command}: {err}", file=sys.stderr)
+        return int(entry(argv) or 0)  # type: ignore[call-overload]
+    except RagsweepError as err:
+        print(f"ragsweep {name}: {err}", file=sys.stderr)
         return 2
-    except (HydraException, OmegaConfBaseException) as err:  # a judge or override Hydra cannot compose: its first line
-        print(f"ragsweep {args.command}: {str(err).strip().splitlines()[0]}", file=sys.stderr)
+    except (HydraException, OmegaConfBaseException) as err:  # its first line
+        print(f"ragsweep {name}: {str(err).strip().splitlines()[0]}", file=sys.stderr)
         return 2
 
