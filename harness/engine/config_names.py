@@ -81,7 +81,7 @@ def unknown_parameter(overrides: Sequence[str], folders: Sequence[Path]) -> str 
         for root in [CONFIG_DIR, *folders]:
             for path in sorted((Path(root) / group).rglob("*.yaml")):
                 loaded = yaml.safe_load(path.read_text("utf-8"))
-                known |= set(loaded) if isinstance(loaded, dict) else set()
+                known |= {k for k in loaded if k != "defaults"} if isinstance(loaded, dict) else set()  # Hydra's list, not a parameter
         first = param.split(".", 1)[0]
         if known and first not in known:
             return (f"unknown {group} parameter {first!r} in {override!r}: {did_you_mean(first, sorted(known))}"
