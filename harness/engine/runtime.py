@@ -7,6 +7,7 @@ having it threaded through every constructor.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,7 +43,9 @@ def set_progress_label(label: str, log_every_s: float = 30.0) -> None:
 class LoggedProgress:
     """Progress as log lines, for where bars cannot be drawn (a sweep's parallel jobs): a line at most every
     ``log_every_s`` seconds with items done, elapsed and an estimate of what is left, and a closing line when
-    any was logged. Same interface as a tqdm bar: ``update(n)``, ``close()``, a context manager."""
+    any was logged. Never silent longer than ``log_every_s``: when no item finishes in that time (a batch of 8 slow
+    generations, a model loading), a heartbeat thread logs the same line marked "working". Same interface as a tqdm
+    bar: ``update(n)``, ``close()``, a context manager."""
 
     def __init__(self, desc: str, total: int | None) -> None:
         self.desc, self.total, self.done = desc, total, 0
@@ -50,29 +53,57 @@ class LoggedProgress:
         self.logged = False
         label = str(_state["label"])
         self.prefix = f"{label}: " if label else ""
+        self.every = float(_state["log_every_s"])  # type: ignore[arg-type]
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        if self.every > 0:  # (0: a line at every update, nothing to fill in)
+            threading.Thread(target=self._heartbeat, name=f"progress {desc}", daemon=True).start()
+
+    def _line(self, now: float, working: bool) -> None:
+        self.last, self.logged = now, True
+        elapsed, state = now - self.start, " (working)" if working else ""
+        if self.total:
+            left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+            estimate = f"about {left:.0f} s left" if self.done else "no estimate yet"
+            rate = f", {self.done / elapsed:.2f}/s" if self.done and elapsed > 0 else ""
+            log.info("%s%s: %d of %d (%.0f%%), %.0f s%s, %s%s", self.prefix, self.desc, self.done, self.total,
+                     100 * self.done / self.total, elapsed, rate, estimate, state)
+        else:
+            log.info("%s%s: %d done, %.0f s%s", self.prefix, self.desc, self.done, elapsed, state)
+
+    def _heartbeat(self) -> None:
+        while not self.stopped.wait(min(self.every, max(self.every - (time.monotonic() - self.last), 0.01))):
+            with self.lock:
+                now = time.monotonic()
+                if now - self.last >= self.every and not self.stopped.is_set():
+                    self._line(now, True)
 
     def update(self, n: int = 1) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self.last >= float(_state["log_every_s"]):  # type: ignore[arg-type]
-            self.last, self.logged = now, True
-            elapsed = now - self.start
-            if self.total:
-                left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-                log.info("%s%s: %d of %d (%.0f%%), %.0f s, about %.0f s left", self.prefix, self.desc, self.done, self.total,
-                         100 * self.done / self.total, elapsed, left)
-            else:
-                log.info("%s%s: %d done, %.0f s", self.prefix, self.desc, self.done, elapsed)
+        with self.lock:
+            self.done += n
+            now = time.monotonic()
+            if now - self.last >= self.every:
+                self._line(now, False)
 
     def close(self) -> None:
-        if self.logged:
-            log.info("%s%s: %d done in %.0f s", self.prefix, self.desc, self.done, time.monotonic() - self.start)
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        with self.lock:
+            if self.logged:
+                log.info("%s%s: %d done in %.0f s", self.prefix, self.desc, self.done, time.monotonic() - self.start)
 
     def __enter__(self) -> "LoggedProgress":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def working(desc: str) -> LoggedProgress:
+    """A step with no items to count (loading a model): heartbeat lines every ``log_every_s`` while it lasts, so a
+    long load is never silent; use as a context manager."""
+    return LoggedProgress(desc, None)
 
 
 def progress_bar(desc: str, total: int | None = None) -> Any:

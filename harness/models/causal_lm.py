@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ragsweep.engine import runtime
 from ragsweep.models.weights import resolve
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,13 @@ def load_causal_lm(model_id: str, device: str, random_weights: bool = False):
     resolved = resolve(model_id)
     log.info("loading causal LM %s from %s (%s%s)", model_id, resolved.path, resolved.source, ", random weights" if random_weights else "")
     kwargs = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
-    if random_weights:
-        torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolved.path, **kwargs)).to(device).eval()
-    else:
-        model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs).to(device).eval()
+    with runtime.working(f"loading {model_id}"):  # a GGUF conversion takes minutes on 2 cores: never silent
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
+        if random_weights:
+            torch.manual_seed(0)
+            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolved.path, **kwargs)).to(device).eval()
+        else:
+            model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs).to(device).eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
