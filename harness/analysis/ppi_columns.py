@@ -44,6 +44,14 @@ class HumanLabels:
     def __init__(self, root: Path):
         self.store = LabelStore(root)
         self._cache: dict[str, tuple[dict[tuple[str, str], float], dict[str, int] | None]] = {}
+        self._answers: dict[tuple[Path, str], dict[str, tuple[str, float | None]]] = {}
+
+    def answers(self, run_dir: Path, column: str) -> dict[str, tuple[str, float | None]]:
+        """A run's answers and judge scores on ``column``, read once per report (each run is paired with the best)."""
+        key = (Path(run_dir), column)
+        if key not in self._answers:
+            self._answers[key] = _per_query(Path(run_dir), column)
+        return self._answers[key]
 
     def of(self, rubric: str) -> tuple[dict[tuple[str, str], float], dict[str, int] | None]:
         if rubric not in self._cache:
@@ -69,7 +77,7 @@ def run_estimate(run: dict[str, Any], column: str, labels: HumanLabels) -> dict[
     human, design = labels.of(str(judge["rubric"]))
     if not human:
         return None
-    per_query = _per_query(run["path"], column)
+    per_query = labels.answers(run["path"], column)
     sample = _sample(per_query, str(run["metrics"].get("data_identity") or ""), design)
     labelled = [q for q in sorted(sample) if (q, per_query[q][0]) in human and per_query[q][1] is not None]
     unlabelled = [q for q in sorted(per_query) if q not in labelled and per_query[q][1] is not None]
@@ -88,7 +96,7 @@ def paired_estimate(run_a: dict[str, Any], run_b: dict[str, Any], column: str, l
     if not judge:
         return None
     human, design = labels.of(str(judge["rubric"]))
-    a, b = _per_query(run_a["path"], column), _per_query(run_b["path"], column)
+    a, b = labels.answers(run_a["path"], column), labels.answers(run_b["path"], column)
     shared = {q for q in a if q in b and a[q][1] is not None and b[q][1] is not None}
     sample = _sample(a, str(run_a["metrics"].get("data_identity") or ""), design)
     labelled = [q for q in sorted(shared & sample) if (q, a[q][0]) in human and (q, b[q][0]) in human]
