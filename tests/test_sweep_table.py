@@ -25,3 +25,32 @@ def test_sweep_table_ranks_runs_and_shows_only_the_components_that_differ(tmp_pa
 
 def test_no_readable_run_gives_no_table(tmp_path):
     assert sweep_table([tmp_path / "gone"], tmp_path, "s") == ""
+
+
+def test_a_sweep_ranks_by_what_it_was_for(tmp_path, caplog):
+    """rank_by: every column with its interval, ranked by the first, the paired test on it; a suite holding none of
+    them is ranked by its headline, and the log says so."""
+    import json
+
+    for name, chunker, iou, f1 in (("a", "fixed", 0.30, 0.20), ("b", "semantic", 0.10, 0.60)):
+        _write_run(tmp_path, "s", name, chunker, iou)
+        metrics_path = tmp_path / "s" / name / "metrics.json"
+        metrics = json.loads(metrics_path.read_text())
+        metrics["metrics"]["answer_f1"] = {"mean": f1, "std": 0.1, "ci_low": f1 - 0.05, "ci_high": f1 + 0.05, "n": 14}
+        metrics_path.write_text(json.dumps(metrics))
+        records = tmp_path / "s" / name / "records.parquet"
+        import pandas as pd
+
+        frame = pd.read_parquet(records)
+        frame["answer_f1"] = f1
+        frame.to_parquet(records)
+    folders = sorted((tmp_path / "s").iterdir())
+    lines = sweep_table(folders, tmp_path, "s", ["answer_f1", "span_iou@5"]).splitlines()
+    assert lines[3:6] == [
+        "  answer_f1     vs best        span_iou@5    chunker",
+        "  0.600 ±0.050  best           0.100 ±0.030  semantic",
+        "  0.200 ±0.050  worse p<0.001  0.300 ±0.030  fixed",
+    ]
+    lines = sweep_table(folders, tmp_path, "s", ["judged_ndcg@10"]).splitlines()
+    assert lines[3].split()[0] == "span_iou@5" and lines[4].split()[-1] == "fixed"
+    assert "no run holds any of rank_by judged_ndcg@10" in caplog.text

@@ -69,12 +69,13 @@ def test_evaluate_equals_trec_eval_on_random_runs():
         qrels[f"q{q}"] = {d: rng.choice([0, 0, 1, 2, 3]) for d in rng.sample(items, 15)}
     ranked = {q: sorted(s, key=s.get, reverse=True) for q, s in run_scores.items()}
     ours = evaluate(ranked, qrels, [5, 10, 20])
-    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.5,10,20", "P.5,10,20"}, relevance_level=2)
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.5,10,20", "P.5,10,20", "recall.5,10,20"}, relevance_level=2)
     theirs = evaluator.evaluate(run_scores)
     compared = 0
     for q, row in ours.items():
         for k in (5, 10, 20):
             assert row[f"P.{k}"] == pytest.approx(theirs[q][f"P_{k}"], abs=1e-12)
+            assert row[f"recall.{k}"] == pytest.approx(theirs[q][f"recall_{k}"], abs=1e-12)
             if f"ndcg_cut.{k}" in row:
                 assert row[f"ndcg_cut.{k}"] == pytest.approx(theirs[q][f"ndcg_cut_{k}"], abs=1e-12)
                 compared += 1
@@ -437,3 +438,30 @@ def test_assessor_on_an_openai_compatible_server(tmp_path):
     assert again["assessment"]["relevance"]["new"] == 1 and again["assessment"]["relevance"]["from_store"] == 3
     labels = {k: v[0] for k, v in json.loads(_records(run_dir).iloc[0]["assessment_labels"]).items()}
     assert labels == {"d_a#0": 3, "d_b#0": 2, "d_c#0": 1, "d_d#0": 0}
+
+
+def test_doc_level_export_reads_back_and_its_recall_is_trec_evals(tmp_path):
+    """--level doc: both files re-import as written (the run through outputs.path, the qrels as the suite's gold),
+    and recall over the re-imported document ranking is trec_eval's recall.k on the files."""
+    from ragsweep.analysis.trec_export import main as trec_export
+
+    folder = _suite(tmp_path)
+    run_dir, _ = run(tmp_path, "task=generic", f"task.path={folder}", "assessor=llm", SCRIPTED, "eval_k=[1,4]")
+    assert trec_export([str(run_dir), "--out", str(tmp_path / "doc"), "--level", "doc"]) == 0
+    run_file, qrels_file = tmp_path / "doc" / f"{run_dir.name}.run", tmp_path / "doc" / f"{run_dir.name}.qrels"
+    assert read_run(run_file) == {"q1": [c["doc_id"] for c in _records(run_dir).iloc[0]["ranked_chunks"]]}
+    assert read_qrels(qrels_file) == {"q1": {"d_a": 3, "d_b": 2, "d_c": 1, "d_d": 0}}
+    replay_dir, _ = run(tmp_path, "task=generic", f"task.path={folder}", f"outputs.path={run_file}", f"+task.qrels={qrels_file}", "eval_k=[1,4]")
+    again = _records(replay_dir).iloc[0]
+    assert [c["doc_id"] for c in again["ranked_chunks"]] == read_run(run_file)["q1"]
+    scored = evaluate(read_run(run_file), read_qrels(qrels_file), [1, 4], relevant_from=1)  # the qrels' grade > 0 is the suite's gold
+    assert again["doc_recall@1"] == scored["q1"]["recall.1"] and again["doc_recall@4"] == scored["q1"]["recall.4"] == 1.0
+
+
+def test_doc_recall_is_the_chunk_cut_not_trec_evals_document_cut():
+    """doc_recall@k counts the documents of the top k chunks; trec_eval's recall.k on a document run counts the top k
+    documents. Two chunks of one document in the top 2: 0 against 0.5."""
+    from ragsweep.metrics.retrieval import recall_at_k
+
+    assert recall_at_k(["a", "a", "b"], ("b", "c"), 2) == 0.0
+    assert evaluate({"q": ["a", "b"]}, {"q": {"b": 1, "c": 1}}, [2], relevant_from=1)["q"]["recall.2"] == 0.5

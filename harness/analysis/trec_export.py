@@ -5,8 +5,10 @@ Writes ``<run>.run`` (the final ranking of every query: ``query_id Q0 doc_id#sta
 named by its character offsets, which any run of the suite can read back with ``outputs.path``; ``--level doc`` gives
 each document at its best chunk's rank instead) and, for a run with an assessor, ``<run>.qrels`` (every label behind
 its judged columns: gold-decided and LLM grades, 0-3, chunks named the same way; at ``--level doc`` each document
-graded by its best chunk). Both files read back as written: the run through ``outputs.path``, the qrels through
-``+task.qrels`` (document level), and their names hold no character a Hydra override must quote. Then it reads both files back, scores them as
+graded by its best chunk). Both files read back as written, at either level (checked: exit 1 otherwise): the run
+through ``outputs.path``, the qrels through ``+task.qrels`` (document level), and their names hold no character a
+Hydra override must quote. At ``--level doc`` it logs trec_eval's ndcg_cut, P and recall over the documents (top k
+documents, where the run's ``doc_recall@k`` counts the documents of its top k chunks). Then it reads both files back, scores them as
 trec_eval does (ragsweep.store.trec_files.evaluate) and compares per query with the run's ``judged_ndcg@k``,
 ``judged_precision@k`` and ``judged@k`` columns: it reports how many values agree to 1e-9 and exits 1 if any does
 not. Tied scores are written one float step apart in rank order (ragsweep.store.trec_files), so trec_eval ranks
@@ -82,6 +84,7 @@ def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[st
     run_path = out_dir / f"{name}.run"
     atomic_write_bytes(run_path, ("\n".join(run_lines(rankings, tag)) + "\n").encode("utf-8"), OUT_ADVICE)
     report: dict[str, Any] = {"run": str(run_path), "queries": len(rankings), "level": level}
+    report["read_back"] = read_back(run_path, {qid: ids for qid, ids, _ in rankings if ids}, None, None)
     if "assessment_labels" not in records.columns:
         log.info("%s: no assessor labels in this run (assessor=none): run file only", name)
         return report
@@ -92,9 +95,29 @@ def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[st
     qrels_path = out_dir / f"{name}.qrels"
     atomic_write_bytes(qrels_path, ("\n".join(qrels_lines(labels)) + "\n").encode("utf-8"), OUT_ADVICE)
     report["qrels"] = str(qrels_path)
+    report["read_back"] += read_back(None, None, qrels_path, labels)
+    relevant_from = int(records["relevant_from"].dropna().iloc[0])
     if level == "chunk":
         report["round_trip"] = round_trip(records, run_path, qrels_path)
+    else:  # trec_eval's measures over the document ranking, means over the queries the qrels label
+        ks = sorted({int(c.split("@")[1]) for c in records.columns if c.startswith("judged@")})
+        scored = evaluate(read_run(run_path), read_qrels(qrels_path), ks, relevant_from=relevant_from)
+        measures = sorted({m for row in scored.values() for m in row if not m.startswith("judged")})
+        report["doc_measures"] = {m: sum(row[m] for row in scored.values() if m in row) / sum(1 for row in scored.values() if m in row) for m in measures}
     return report
+
+
+def read_back(run_path: Path | None, rankings: dict[str, list[str]] | None, qrels_path: Path | None, labels: dict[str, dict[str, int]] | None) -> list[str]:
+    """What differs between a written file read back (as ``outputs.path`` and ``+task.qrels`` read it) and what was
+    written: each query's ranking in order, each label. Empty when the file re-imports as written."""
+    differs = []
+    if run_path is not None and rankings is not None:
+        again = read_run(run_path)
+        differs += [f"{run_path.name}: query {qid}" for qid in sorted(set(rankings) | set(again)) if again.get(qid) != rankings.get(qid)]
+    if qrels_path is not None and labels is not None:
+        again_labels = read_qrels(qrels_path)
+        differs += [f"{qrels_path.name}: query {qid}" for qid in sorted(set(labels) | set(again_labels)) if again_labels.get(qid) != labels.get(qid)]
+    return differs
 
 
 def round_trip(records: Any, run_path: Path, qrels_path: Path) -> dict[str, Any]:
@@ -135,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     report = export(args.run_dir, args.out or args.run_dir, args.level, args.tag)
     check = report.get("round_trip")
     log.info("wrote %s%s", report["run"], f" and {report['qrels']}" if "qrels" in report else "")
+    for line in report["read_back"][:10]:
+        log.error("does not read back as written: %s", line)
+    if report.get("doc_measures"):
+        log.info("trec_eval over the documents (top k documents; the run's doc_recall@k counts the documents of its top k chunks): %s",
+                 ", ".join(f"{m} {v:.4f}" for m, v in report["doc_measures"].items()))
+    if report["read_back"]:
+        return 1
     if check:
         log.info("trec_eval-style scores from the files agree with the run's on %d of %d values", check["agree"], check["compared"])
         for line in check["mismatches"][:10]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ragsweep.assessors.nuggets import Evidence, chunk_evidence, gold_evidence, read_assignment, read_importance, read_nuggets, shown
+from ragsweep.assessors.reference import NUGGETIZER_MAX_TOKENS, UMBRELA_MAX_TOKENS, Channel, Nuggetizer, Umbrela, references
 from ragsweep.assessors.relevance import gold_label, gold_positive_chunks, read_grade
 from ragsweep.assessors.store import AssessmentStore
 from ragsweep.errors import ConfigError
@@ -31,6 +32,7 @@ from ragsweep.hashing import sha256_json, sha256_text
 from ragsweep.judges.llm import SERVING_KEYS
 from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.llm.prompting import render
+from ragsweep.metrics.trec import ASSIGNMENTS, IMPORTANCE
 from ragsweep.registry import ASSESSORS
 from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
 
@@ -50,6 +52,7 @@ class Asked:
     invalid: int = 0
     failed: int = 0
     answers: dict[str, Any] = field(default_factory=dict)  # store key -> the read answer (valid ones only)
+    unreadable: set[str] = field(default_factory=set)  # store keys whose reply could not be read
 
     def counts(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in ("asked", "distinct", "from_store", "new", "invalid", "failed")}
@@ -63,7 +66,7 @@ class LLMAssessor:
     def __init__(
         self, models: Sequence[dict[str, Any]], prompts: dict[str, Any], structured: bool = True, depth: int = 10, check_against_gold: bool = True,
         fully_judged: bool = False, gold_grade: int = 3, relevant_from: int = 2, nuggets: bool = True, max_nuggets: int = 30,
-        nuggets_per_evidence: int = 5, max_evidence: int = 10,
+        nuggets_per_evidence: int = 5, max_evidence: int = 10, reference: Any = None, nugget_assign_grades: int = 3,
     ):
         if len(models) != 1 or not isinstance(models[0], dict) or "backend" not in models[0] or "model" not in models[0]:
             raise ConfigError("assessor.models must hold one backend config with at least backend and model (a panel is not supported)")
@@ -83,6 +86,10 @@ class LLMAssessor:
         self.gold_grade, self.relevant_from, self.nuggets = gold_grade, relevant_from, nuggets
         self.max_nuggets, self.nuggets_per_evidence, self.max_evidence = max_nuggets, nuggets_per_evidence, max_evidence
         self._backend: Any = None
+        # assessor.reference: the released UMBRELA / Nuggetizer code in place of ragsweep's prompts (docs/trec.md).
+        self.references = references(reference)
+        self.umbrela = Umbrela.load() if "umbrela" in self.references else None
+        self.nuggetizer = Nuggetizer.load(nugget_assign_grades) if "nuggetizer" in self.references else None
 
     @property
     def code_modules(self) -> tuple[str, ...]:
@@ -91,8 +98,11 @@ class LLMAssessor:
     def identity(self, part: str) -> dict[str, Any]:
         """What decides this assessor's answers of one kind (``relevance`` or ``nuggets``, whose prompts are the
         nugget, importance and assignment prompts): prompts with versions, model without serving settings, decoding."""
-        names = ("relevance",) if part == "relevance" else ("nuggets", "importance", "assignment")
         model = {k: v for k, v in self.model.items() if k not in SERVING_KEYS}
+        reference = self.umbrela if part == "relevance" else self.nuggetizer
+        if reference is not None:  # the package's prompts and parsers, by version and content
+            return {"part": part, "reference": reference.identity(), "model": model}
+        names = ("relevance",) if part == "relevance" else ("nuggets", "importance", "assignment")
         return {"part": part, "prompts": {n: self.prompts[n] for n in names}, "model": model, "structured": self.structured}
 
     def judge_id(self, part: str) -> str:
@@ -102,17 +112,21 @@ class LLMAssessor:
     def judges(self) -> dict[str, dict[str, Any]]:
         """Each judged column prefix's judge, as metrics.json ``judges`` names it."""
         model = [str(self.model["model"])]
-        relevance = {"judge_id": self.judge_id("relevance"), "rubric": f"umbrela ({self.prompts['relevance']['version']})", "models": model, "samples": 1}
-        nuggets = {"judge_id": self.judge_id("nuggets"), "rubric": f"autonuggetizer ({self.prompts['nuggets']['version']})", "models": model, "samples": 1}
+        relevance_rubric = f"umbrela {self.umbrela.version} (reference)" if self.umbrela else f"umbrela ({self.prompts['relevance']['version']})"
+        nugget_rubric = f"nuggetizer {self.nuggetizer.version} (reference)" if self.nuggetizer else f"autonuggetizer ({self.prompts['nuggets']['version']})"
+        relevance = {"judge_id": self.judge_id("relevance"), "rubric": relevance_rubric, "models": model, "samples": 1}
+        nuggets = {"judge_id": self.judge_id("nuggets"), "rubric": nugget_rubric, "models": model, "samples": 1}
         return {"judged_ndcg@": relevance, "judged_precision@": relevance, "nugget_": nuggets}
 
     # --- asking ---------------------------------------------------------------------------------------------
 
     def _ask(
         self, store: AssessmentStore, kind: str, items: Sequence[tuple[str, list[dict[str, str]]]], read: Callable[[str], Any], asked: Asked,
+        decoding: tuple[dict[str, Any] | None, int | None] | None = None,
     ) -> None:
         """Answer every (store key, conversation) not answered yet: from the store, else from the model in one batch.
-        Readable answers are stored and kept in ``asked.answers``."""
+        Readable answers are stored and kept in ``asked.answers``, the keys of unreadable ones in ``asked.unreadable``.
+        ``decoding``: (JSON schema, max tokens), by default the prompt's."""
         asked.asked += len(items)
         todo: dict[str, list[dict[str, str]]] = {}
         for key, conversation in items:
@@ -128,8 +142,8 @@ class LLMAssessor:
         if not todo:
             return
         prompt = self.prompts[kind]
-        schema = prompt.get("schema") if self.structured else None
-        completions = self.backend().complete(list(todo.values()), json_schema=schema, desc=f"assess:{kind}", max_tokens=prompt.get("max_tokens"))
+        schema, max_tokens = decoding or (prompt.get("schema") if self.structured else None, prompt.get("max_tokens"))
+        completions = self.backend().complete(list(todo.values()), json_schema=schema, desc=f"assess:{kind}", max_tokens=max_tokens)
         for key, completion in zip(todo, completions):
             self.tokens[0] += completion.prompt_tokens
             self.tokens[1] += completion.completion_tokens
@@ -139,6 +153,7 @@ class LLMAssessor:
             answer = read(completion.text)
             if answer is None:
                 asked.invalid += 1
+                asked.unreadable.add(key)
                 continue
             asked.new += 1
             asked.answers[key] = answer
@@ -151,6 +166,17 @@ class LLMAssessor:
 
     def _conversation(self, kind: str, **fields: str) -> list[dict[str, str]]:
         return render(self.prompts[kind], **fields)
+
+    def _relevance_conversation(self, query: str, passage: str) -> list[dict[str, str]]:
+        return self.umbrela.conversation(query, passage) if self.umbrela is not None else self._conversation("relevance", query=query, passage=passage)
+
+    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+        """The reference Nuggetizer's conversations of one batch: each reply, None where the call failed."""
+        completions = self.backend().complete(conversations, desc="assess:nuggetizer", max_tokens=NUGGETIZER_MAX_TOKENS)
+        for completion in completions:
+            self.tokens[0] += completion.prompt_tokens
+            self.tokens[1] += completion.completion_tokens
+        return [None if c.error else c.text for c in completions]
 
     # --- the run --------------------------------------------------------------------------------------------
 
@@ -170,19 +196,28 @@ class LLMAssessor:
         rankings = {r.query_id: [by_id[cid] for cid in r.chunk_ids] for r in ranked}
         out = [self._labels(q, of_doc, rankings[q.query_id][: self.depth]) for q in queries]
         relevance = Asked()
-        items = [(self._label_key(store, q, c), self._conversation("relevance", query=q.question, passage=c.text))
+        items = [(self._label_key(store, q, c), self._relevance_conversation(q.question, c.text))
                  for q, a in zip(queries, out) for c in (by_id[cid] for cid in a["llm_labels"]) if a["llm_labels"][c.chunk_id] is None]
-        self._ask(store, "relevance", items, read_grade, relevance)
+        if self.umbrela is not None:
+            self._ask(store, "relevance", items, self.umbrela.grade, relevance, (None, UMBRELA_MAX_TOKENS))
+        else:
+            self._ask(store, "relevance", items, read_grade, relevance)
         for q, a in zip(queries, out):
             for cid in a["llm_labels"]:  # the chunks asked about (gold-decided ones only with check_against_gold)
-                grade = relevance.answers.get(self._label_key(store, q, by_id[cid]))
+                key = self._label_key(store, q, by_id[cid])
+                grade = relevance.answers.get(key)
+                if grade is None and self.umbrela is not None and key in relevance.unreadable:
+                    grade = 0  # UMBRELA writes 0 for a reply its parser cannot read (counted invalid, never stored)
                 a["llm_labels"][cid] = grade
                 if cid not in a["labels"] and grade is not None:
                     a["labels"][cid] = [grade, "llm"]
         stats: dict[str, Any] = {"relevance": relevance.counts()}
         if self.nuggets and generations:
-            stats.update(self._nuggets(store, queries, {d.doc_id: d for d in documents}, by_id, out, generations))
+            nuggets = self._reference_nuggets if self.nuggetizer is not None else self._nuggets
+            stats.update(nuggets(store, queries, {d.doc_id: d for d in documents}, by_id, out, generations))
         stats["prompt_tokens"], stats["completion_tokens"] = self.tokens
+        if self.references:
+            stats["reference"] = {r.identity()["reference"]: r.version for r in (self.umbrela, self.nuggetizer) if r is not None}
         return out, stats
 
     def _labels(self, q: Query, of_doc: dict[str, list[Chunk]], pool: Sequence[Chunk]) -> dict[str, Any]:
@@ -201,11 +236,14 @@ class LLMAssessor:
         return store.key(kind="relevance", judge=self.judge_id("relevance"), query=q.question, chunk=sha256_text(c.text))
 
     def _evidence(self, q: Query, documents: dict[str, Document], by_id: dict[str, Chunk], a: dict[str, Any]) -> tuple[list[Evidence], str | None]:
+        """A query's evidence, at most ``max_evidence`` items; all of it in reference mode (Nuggetizer reads every
+        document given, in windows of 10)."""
+        limit = None if self.nuggetizer is not None else self.max_evidence
         gold = gold_evidence(q, documents)
         if gold:
-            return gold[: self.max_evidence], "gold"
+            return gold[:limit], "gold"
         relevant = [by_id[cid] for cid in a["pool"] if (a["labels"].get(cid) or [0])[0] >= self.relevant_from]
-        return (chunk_evidence(relevant[: self.max_evidence]), "chunks") if relevant else ([], None)
+        return (chunk_evidence(relevant[:limit]), "chunks") if relevant else ([], None)
 
     def _nuggets(
         self, store: AssessmentStore, queries: Sequence[Query], documents: dict[str, Document], by_id: dict[str, Chunk],
@@ -274,3 +312,89 @@ class LLMAssessor:
 
     def _assignment_key(self, store: AssessmentStore, q: Query, g: Generation, nugget: dict[str, Any]) -> str:
         return store.key(kind="assignment", judge=self.judge_id("nuggets"), query=q.question, answer=g.answer, nugget=nugget["text"])
+
+    # --- nuggets by the released Nuggetizer (assessor.reference=nuggetizer) -----------------------------------
+
+    def _reference_nuggets(
+        self, store: AssessmentStore, queries: Sequence[Query], documents: dict[str, Document], by_id: dict[str, Chunk],
+        out: list[dict[str, Any]], generations: Sequence[Generation],
+    ) -> dict[str, Any]:
+        """Nuggetizer's own create and assign per query, its calls sent to the backend in batches across queries.
+        Its nugget set of a query's evidence (in order, one document per evidence item) and its assignment of each
+        answer are stored only when every reply of theirs was read; its failure labels (``failed``) and labels
+        outside the track's are kept as it writes them, so ``nugget_reference_compat`` scores exactly as the
+        reference, while the defined scores leave such a query unscored (its status says why). A nugget it drops
+        because the model labelled fewer nuggets than it asked about is counted (``dropped``)."""
+        assert self.nuggetizer is not None
+        ref, judge = self.nuggetizer, self.judge_id("nuggets")
+        made, assigned = Asked(), Asked()
+        counts = {"no_evidence": 0, "nuggets_invalid": 0, "not_answered": 0, "assignment_invalid": 0, "scored": 0}
+        gens = {g.query_id: g for g in generations}
+        evidence = [self._evidence(q, documents, by_id, a) for q, a in zip(queries, out)]
+        # 1. The nugget set of each query with evidence.
+        with_evidence = [(q, [e.text for e in ev]) for q, (ev, _) in zip(queries, evidence) if ev]
+        created = self._reference_steps(store, "nugget_set", made, [
+            (store.key(kind="nugget_set", judge=judge, query=q.question, documents=texts),
+             lambda channel, q=q, texts=texts: ref.create(q.query_id, q.question, texts, channel)) for q, texts in with_evidence])
+        sets = {q.query_id: result for (q, _), result in zip(with_evidence, created)}
+        # 2. Each answer against its query's nuggets.
+        to_assign = [(q, gens[q.query_id], sets[q.query_id][0]["nuggets"]) for q in queries
+                     if q.query_id in sets and sets[q.query_id][0]["nuggets"] and q.query_id in gens and not gens[q.query_id].error]
+        results = self._reference_steps(store, "assignment_list", assigned, [
+            (store.key(kind="assignment_list", judge=judge, query=q.question, answer=g.answer, nuggets=[[n["text"], n["importance"]] for n in nuggets]),
+             lambda channel, q=q, g=g, nuggets=nuggets: ref.assign(q.question, g.answer, nuggets, channel)) for q, g, nuggets in to_assign])
+        assignments = {q.query_id: result for (q, _, _), result in zip(to_assign, results)}
+        dropped_made = sum(result["dropped"] for result, _ in sets.values())
+        dropped = 0
+        for q, a, (_, source) in zip(queries, out, evidence):
+            a["nugget_source"], a["nuggets"] = source, None
+            if q.query_id not in sets:
+                status = "no_evidence"
+            else:
+                (result, clean), g = sets[q.query_id], gens.get(q.query_id)
+                nuggets = result["nuggets"]
+                valid = nuggets and clean and not result["dropped"] and all(n["importance"] in IMPORTANCE for n in nuggets)
+                status = None if valid else "nuggets_invalid"
+                if g is None or g.error:
+                    status = status or "not_answered"
+                elif q.query_id in assignments:
+                    labelled, clean = assignments[q.query_id]
+                    dropped += len(nuggets) - len(labelled)
+                    if not clean or len(labelled) != len(nuggets) or any(n["assignment"] not in ASSIGNMENTS for n in labelled):
+                        status = status or "assignment_invalid"
+                    a["nuggets"] = [{**n, "evidence": [], "in_context": None} for n in labelled]
+            a["nuggets_status"] = status or "scored"
+            counts[a["nuggets_status"]] += 1
+        if made.invalid or made.failed or assigned.invalid or assigned.failed or dropped_made or dropped:
+            log.warning("Nuggetizer: %d nugget sets and %d assignments with unreadable replies, %d failed calls, %d nuggets dropped unlabelled",
+                        made.invalid, assigned.invalid, made.failed + assigned.failed, dropped_made + dropped)
+        return {"nuggets": {**made.counts(), "dropped": dropped_made}, "assignment": {**assigned.counts(), "dropped": dropped}, "nugget_queries": counts}
+
+    def _reference_steps(self, store: AssessmentStore, kind: str, asked: Asked, steps: Sequence[tuple[str, Callable[[Channel], Any]]]) -> list[tuple[Any, bool]]:
+        """(result, whether every reply was read) of each (store key, call of the reference's): from the store, else
+        run side by side with the others (their model calls batched). A clean result is stored; an unclean one is
+        used for this run only, and the next run asks again."""
+        found: dict[str, tuple[Any, bool]] = {}
+        todo: dict[str, Callable[[Channel], Any]] = {}
+        for key, call in steps:
+            asked.asked += 1
+            if key in asked.answers or key in found or key in todo:
+                continue
+            asked.distinct += 1
+            cached = store.get(kind, key)
+            if cached is not None:
+                asked.from_store += 1
+                found[key] = (cached["answer"], True)
+            else:
+                todo[key] = call
+        for key, (result, channel) in zip(todo, self.nuggetizer.run(list(todo.values()), self._complete) if todo else ()):
+            asked.failed += channel.failed
+            clean = not channel.repeated and not channel.failed
+            found[key] = (result, clean)
+            if clean:
+                asked.new += 1
+                asked.answers[key] = result
+                store.put(kind, key, {"answer": result})
+            else:
+                asked.invalid += 1
+        return [found[key] if key in found else (asked.answers[key], True) for key, _ in steps]

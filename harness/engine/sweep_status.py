@@ -74,7 +74,7 @@ def print_results(config: DictConfig, run_folders: list[Path]) -> Path | None:
     from ragsweep.analysis.sweep_table import sweep_table
 
     try:
-        text = sweep_table(run_folders, Path(config.results_dir), str(config.sweep_name))
+        text = sweep_table(run_folders, Path(config.results_dir), str(config.sweep_name), [str(c) for c in config.get("rank_by") or ()])
     except Exception as err:  # noqa: BLE001 - reporting must not turn a finished sweep into a failure
         log.warning("the sweep's results table could not be made (%s: %s); ragsweep report shows the runs", type(err).__name__, err)
         return None

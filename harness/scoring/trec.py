@@ -60,13 +60,11 @@ class TrecColumns(Metric):
             scores = nugget_scores([n["importance"] for n in nuggets or ()], [n["assignment"] for n in nuggets or ()], reference=self.nugget_reference)
             out.update({f"nugget_{name}": value for name, value in scores.items() if value is not None})
         if a.get("nuggets_status") == "scored" and nuggets:
-            assignments = [n["assignment"] for n in nuggets]
-            by_retrieval, by_generation = missed_split(assignments, [n["in_context"] for n in nuggets])
-            out.update(
-                nuggets_total=len(nuggets), nuggets_vital=sum(1 for n in nuggets if n["importance"] == "vital"),
-                nuggets_missed_retrieval=by_retrieval, nuggets_missed_generation=by_generation,
-                nugget_missed_retrieval=by_retrieval / len(nuggets), nugget_missed_generation=by_generation / len(nuggets),
-            )
+            out.update(nuggets_total=len(nuggets), nuggets_vital=sum(1 for n in nuggets if n["importance"] == "vital"))
+            if all(isinstance(n["in_context"], bool) for n in nuggets):  # the reference's nuggets keep no evidence span
+                by_retrieval, by_generation = missed_split([n["assignment"] for n in nuggets], [n["in_context"] for n in nuggets])
+                out.update(nuggets_missed_retrieval=by_retrieval, nuggets_missed_generation=by_generation,
+                           nugget_missed_retrieval=by_retrieval / len(nuggets), nugget_missed_generation=by_generation / len(nuggets))
         # The labels behind these numbers, in the record itself: what `ragsweep trec-export` writes as qrels.
         out["assessment_labels"] = json.dumps(a["labels"], sort_keys=True, ensure_ascii=False)
         out["relevant_from"] = a["relevant_from"]

@@ -47,7 +47,7 @@ def component_label(component: dict[str, Any], label_params: tuple[str, ...]) ->
 
 
 # Overrides that say where or how a run executes, not what it computes: never part of its name.
-NOT_NAMED = ("results_root", "results_dir", "cache_dir", "progress", "progress_every_s", "sweep_name", "hydra", "sweep", "tracking")
+NOT_NAMED = ("results_root", "results_dir", "cache_dir", "progress", "progress_every_s", "sweep_name", "rank_by", "hydra", "sweep", "tracking")
 
 
 # Where a suite's files are: never part of a run's name (the hash and the data identity tell such runs apart).

@@ -103,8 +103,11 @@ def read_scored_run(path: Path) -> dict[str, list[tuple[str, float]]]:
 
 
 def evaluate(run: Run, qrels: Qrels, k: Sequence[int], relevant_from: int = RELEVANT_FROM) -> dict[str, dict[str, float]]:
-    """trec_eval's ndcg_cut.k and P.k (``-l relevant_from``) and judged@k per query of the run that the qrels
-    label; nDCG is left out for a query with no positive label (trec_eval skips it)."""
+    """trec_eval's ndcg_cut.k, P.k and recall.k (both ``-l relevant_from``) and judged@k per query of the run that
+    the qrels label; nDCG is left out for a query with no positive label (trec_eval skips it), recall is 0 for a
+    query with nothing relevant (as trec_eval writes it). Recall here counts the top k items of the file: over a
+    document-level run, the top k documents (a chunk-level metric such as ``doc_recall@k`` counts the documents of
+    the top k chunks instead)."""
     out: dict[str, dict[str, float]] = {}
     for qid, ranked in run.items():
         labels = qrels.get(qid)
@@ -116,6 +119,8 @@ def evaluate(run: Run, qrels: Qrels, k: Sequence[int], relevant_from: int = RELE
             if ndcg is not None:
                 row[f"ndcg_cut.{cut}"] = ndcg
             row[f"P.{cut}"] = precision_at_k(ranked, labels, cut, relevant_from)
+            relevant = sum(1 for grade in labels.values() if grade >= relevant_from)
+            row[f"recall.{cut}"] = precision_at_k(ranked, labels, cut, relevant_from) * cut / relevant if relevant else 0.0
             row[f"judged.{cut}"] = judged_at_k(ranked, labels, cut)
         out[qid] = row
     return out
