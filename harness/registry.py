@@ -6,7 +6,9 @@ asked for, so adding a component is one module plus one YAML file, and a broken 
 
 A component outside the repository needs no registration: a config names its class by import path,
 Hydra style (``_target_: my_pkg.chunkers.MyChunker``, or ``name: my_pkg.chunkers.MyChunker``). The class
-is imported wherever the run executes, so it works in every launcher's worker processes too.
+is imported wherever the run executes, so it works in every launcher's worker processes too. A package installed
+with an entry point in the ``ragsweep.plugins`` group registers its components by name (ragsweep.plugins): a name
+not found among the built-in ones is looked for there.
 """
 
 from __future__ import annotations
@@ -57,9 +59,24 @@ class Registry(Generic[T]):
         return self._modules
 
     def names(self) -> list[str]:
+        """Every registered name, the installed plugins' included."""
+        from ragsweep.plugins import load_all
+
+        load_all()
         return sorted(set(self._index()) | set(self._entries))
 
+    def origins(self) -> dict[str, str]:
+        """Each registered name -> where its class comes from (built-in, or the plugin package and version)."""
+        from ragsweep.plugins import origin
+
+        return {n: origin(self._entries[n].__module__) if n in self._entries else "built-in" for n in self.names()}
+
     def get(self, name: str) -> type[T]:
+        broken: tuple[str, ...] = ()
+        if name not in self._entries and name not in self._index() and "." not in name:
+            from ragsweep.plugins import load_all  # an installed plugin may register it
+
+            broken = load_all()
         if name not in self._entries and name in self._index():
             try:
                 importlib.import_module(self._index()[name])
@@ -71,6 +88,7 @@ class Registry(Generic[T]):
             return self._import(name)
         raise ConfigError(
             f"unknown {self.family} {name!r}; known: {', '.join(self.names()) or 'none'}, or a class by import path (pkg.module.Class)"
+            + "".join(f"; {line}" for line in broken)
         )
 
     def _import(self, target: str) -> type[T]:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ragsweep.errors import DataError, did_you_mean
+from ragsweep.errors import ConfigError, DataError, did_you_mean
 from ragsweep.types import Document, Query
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data"
@@ -302,12 +302,40 @@ class Task(ABC):
         corpus = getattr(self, "corpus_path", None)
         return str(corpus) if corpus is not None else self.source()
 
+    # ``task.limit`` for a loader that does not take ``limit`` itself (set by build_task): checked_load keeps the
+    # first ``base_limit`` questions, and ``limit_note`` says so in run.json's task description.
+    base_limit: int | None = None
+    limit_note: dict[str, Any] = {}
+
     def checked_load(self) -> tuple[list[Document], list[Query]]:
-        """``load`` followed by the checks every suite must pass (check_suite)."""
+        """``load``, ``task.limit`` where the base applies it, then the checks every suite must pass (check_suite)."""
         documents, queries = self.load()
+        if self.base_limit:
+            self.limit_note = {}
+            queries = first_questions(queries, self.base_limit, self.limit_note)
         check_suite(self.source(), documents, queries, self.corpus_source())
         return documents, queries
 
     def describe(self) -> dict[str, Any]:
         """Facts about how the suite was built that a reader of run.json must know (empty by default)."""
         return {}
+
+
+def build_task(config: dict[str, Any]) -> Task:
+    """The task a config names (its own keys: ragsweep.tasks.keyword_file.split_task_config), with ``task.limit``
+    applied once for every loader: a loader that takes ``limit`` itself (one whose corpus depends on the questions it
+    keeps, such as HotpotQA's per-question paragraphs) cuts its file as it reads it; any other, a task format of the
+    user's own included, keeps the first ``limit`` questions in file order through ``checked_load``."""
+    from ragsweep.registry import TASKS, constructor_parameters, with_target_name
+
+    params = with_target_name(config)
+    accepted = constructor_parameters(TASKS.get(str(params.get("name"))))
+    limit = params.get("limit")
+    if "limit" not in params or (accepted is None or "limit" in accepted):
+        return TASKS.build(params)
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise ConfigError(f"task.limit must be a whole number of questions (or null for all), not {limit!r}")
+    params.pop("limit")
+    task = TASKS.build(params)
+    task.base_limit = limit or None
+    return task

@@ -97,3 +97,69 @@ def test_target_and_name_resolve_to_one_class():
         CHUNKERS.get("os.path.join")
     with pytest.raises(ConfigError, match="unknown chunker 'nope'.*or a class by import path"):
         CHUNKERS.get("nope")
+
+
+# --- plugins installed as packages (entry points, ragsweep.plugins) -------------------------------------------------
+
+PACKAGE_PLUGIN = '''
+from ragsweep.chunkers.base import Chunker
+from ragsweep.registry import CHUNKERS
+
+
+@CHUNKERS.register("every_n")
+class EveryNChars(Chunker):
+    """Cuts each document every `size` characters."""
+
+    label_params = ("size",)
+
+    def __init__(self, size: int = 300):
+        self.size = size
+
+    def spans(self, doc):
+        return [(s, min(s + self.size, len(doc.text))) for s in range(0, len(doc.text), self.size)]
+'''
+
+
+def installed_plugins(root: Path) -> dict[str, str]:
+    """Two packages built and installed by pip into a folder of their own: my-chunkers (a chunker and its YAML, found
+    through the ragsweep.plugins entry point) and broken-plugin (whose module cannot be imported)."""
+    site = root / "site"
+    for dist, module, code, configs in (("my-chunkers", "my_chunkers", PACKAGE_PLUGIN, True),
+                                        ("broken-plugin", "broken_plugin", "import not_a_module_anywhere\n", False)):
+        src = root / dist
+        (src / module).mkdir(parents=True)
+        (src / module / "__init__.py").write_text(code)
+        data = ""
+        if configs:
+            (src / module / "configs" / "chunker").mkdir(parents=True)
+            (src / module / "configs" / "chunker" / "every_n.yaml").write_text("# Every N characters (a plugin's chunker).\nname: every_n\nsize: 300\n")
+            data = f'\n[tool.setuptools.package-data]\n{module} = ["configs/*/*.yaml"]\n'
+        (src / "pyproject.toml").write_text(
+            f'[build-system]\nrequires = ["setuptools>=70"]\nbuild-backend = "setuptools.build_meta"\n\n'
+            f'[project]\nname = "{dist}"\nversion = "0.1"\n\n[project.entry-points."ragsweep.plugins"]\n{module} = "{module}"\n\n'
+            f'[tool.setuptools]\npackages = ["{module}"]\n{data}')
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(src)],
+                       check=True, capture_output=True, timeout=300)
+    return {**os.environ, "PYTHONPATH": str(site), "RAGSWEEP_RESULTS": str(root / "results")}
+
+
+def test_a_plugin_installed_as_a_package_is_found_by_its_entry_point(tmp_path):
+    env = installed_plugins(tmp_path)
+    listing = subprocess.run([sys.executable, "-m", "ragsweep", "list", "chunker"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    assert "every_n (plugin my-chunkers 0.1)" in listing.stdout  # the class, and where it came from
+    assert any(line.split()[:4] == ["every_n", "(plugin", "my-chunkers", "0.1)"] for line in listing.stdout.splitlines())  # its YAML
+    assert "(broken-plugin 0.1) cannot be imported: ModuleNotFoundError" in listing.stderr  # one line; the rest lists
+    cmd = [sys.executable, "-m", "ragsweep", "run", "task=span_mini", "chunker=every_n", "chunker.size=200", "retriever=bm25", "generator=none",
+           "progress=false", "sweep_name=entry"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run,) = sorted((tmp_path / "results" / "runs" / "entry").iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["components"]["chunker"] == "every_n size=200" and run.name.startswith("span_mini__every_n__bm25")
+    lengths = [len(c["text"]) for chunks in pd.read_parquet(run / "records.parquet")["ranked_chunks"] for c in chunks]
+    assert max(lengths) == 200  # the plugin's cuts
+    unknown = subprocess.run([sys.executable, "-m", "ragsweep", "run", "task=span_mini", "chunker.name=every_m", "generator=none", "progress=false"],
+                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert unknown.returncode == 2
+    assert "unknown chunker 'every_m'" in unknown.stderr and "every_n" in unknown.stderr and "(broken-plugin 0.1) cannot be imported" in unknown.stderr

@@ -10,9 +10,11 @@ import pytest
 
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.registry import CHUNKERS, TASKS
+from ragsweep.tasks.base import Task
 from ragsweep.tasks.chroma import ChromaTask
 from ragsweep.tasks.hotpotqa import HotpotQATask
 from ragsweep.tasks.nitibench import NitiBenchTask
+from ragsweep.types import Document, Query
 
 
 def test_bundled_multihop_suite():
@@ -210,9 +212,32 @@ def test_every_suite_takes_a_limit_and_keeps_its_documents(tmp_path, task):
     assert info["task"]["limit"] == 3 and info["task"]["questions_in_file"] == full["n_queries"]
 
 
-def test_every_task_loader_takes_a_limit():
-    import inspect
+class ListedTask(Task):
+    """A task format as docs/extending.md writes one: no ``limit`` parameter of its own."""
 
-    from ragsweep.registry import TASKS
+    def __init__(self, n: int = 5):
+        self.n = n
 
-    assert [n for n in TASKS.names() if "limit" not in inspect.signature(TASKS.get(n).__init__).parameters] == []
+    def data_files(self):
+        return []
+
+    def load(self):
+        return [Document("d", "text")], [Query(f"q{i}", f"question {i}?", gold_doc_ids=("d",)) for i in range(self.n)]
+
+
+def test_task_limit_is_applied_in_the_base_for_a_loader_without_one():
+    """task.limit for every loader: a task format of the user's own (no limit parameter) keeps the first questions,
+    noted for run.json; a loader that cuts its file itself (its corpus depends on the questions) gets the limit."""
+    from ragsweep.errors import ConfigError
+    from ragsweep.tasks.base import build_task
+
+    task = build_task({"_target_": "tests.test_tasks.ListedTask", "n": 5, "limit": 2})
+    _, queries = task.checked_load()
+    assert [q.query_id for q in queries] == ["q0", "q1"] and task.limit_note == {"limit": 2, "questions_in_file": 5}
+    everything = build_task({"_target_": "tests.test_tasks.ListedTask", "n": 5, "limit": None})
+    assert len(everything.checked_load()[1]) == 5 and everything.limit_note == {}
+    for bad in ("3", -1, True, 2.5):
+        with pytest.raises(ConfigError, match="task.limit must be a whole number"):
+            build_task({"_target_": "tests.test_tasks.ListedTask", "limit": bad})
+    own = build_task({"name": "hotpotqa", "path": "bundled:multihop_mini", "limit": 3})
+    assert own.base_limit is None and own.limit == 3  # HotpotQA-style loaders cut their own file

@@ -24,7 +24,7 @@ from ragsweep.hashing import sha256_json
 from ragsweep.llm.base import build_backend
 from ragsweep.llm.prompting import render
 from ragsweep.engine.pipeline import plain_config
-from ragsweep.registry import TASKS
+from ragsweep.tasks.base import build_task
 from ragsweep.store.results import write_json
 from ragsweep.types import Document, Query
 from ragsweep.metrics.judge import parse_json_object
@@ -62,7 +62,7 @@ def grounded_keywords(reply: dict[str, Any] | None, evidence: str) -> tuple[list
 
 
 def annotate(cfg: dict[str, Any]) -> dict[str, Any]:
-    documents, queries = TASKS.build(split_task_config(cfg["task"]).own).checked_load()
+    documents, queries = build_task(split_task_config(cfg["task"]).own).checked_load()
     by_id = {d.doc_id: d for d in documents}
     prompt = cfg["keywords"]["prompt"]
     todo = [(q, ev) for q in queries if (ev := evidence_text(q, by_id, cfg["keywords"]["max_evidence_chars"]))]

@@ -29,7 +29,7 @@ from ragsweep.assessors.relevance import gold_label, gold_positive_chunks, read_
 from ragsweep.assessors.store import AssessmentStore
 from ragsweep.errors import ConfigError
 from ragsweep.hashing import sha256_json, sha256_text
-from ragsweep.judges.llm import SERVING_KEYS
+from ragsweep.config_keys import NOT_IDENTITY, without_keys
 from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.llm.prompting import render
 from ragsweep.metrics.trec import ASSIGNMENTS, IMPORTANCE
@@ -98,7 +98,7 @@ class LLMAssessor:
     def identity(self, part: str) -> dict[str, Any]:
         """What decides this assessor's answers of one kind (``relevance`` or ``nuggets``, whose prompts are the
         nugget, importance and assignment prompts): prompts with versions, model without serving settings, decoding."""
-        model = {k: v for k, v in self.model.items() if k not in SERVING_KEYS}
+        model = without_keys(self.model, NOT_IDENTITY)
         reference = self.umbrela if part == "relevance" else self.nuggetizer
         if reference is not None:  # the package's prompts and parsers, by version and content
             return {"part": part, "reference": reference.identity(), "model": model}

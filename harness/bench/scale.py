@@ -66,14 +66,14 @@ def load_questions(root: Path | None) -> tuple[list[str], dict[str, Any]]:
     is never reported over a question set other than the one described. Where the suites hold fewer distinct
     questions than asked for, they are repeated and the description says so."""
     from ragsweep.errors import DataError
-    from ragsweep.registry import TASKS
+    from ragsweep.tasks.base import build_task
 
     suites = {name: {**cfg, "path": str(root / name)} for name, cfg in DATA_SUITES.items()} if root else \
         {name: {**cfg, "path": f"bundled:{name}"} for name, cfg in BUNDLED_SUITES.items()}
     questions: list[str] = []
     counts: dict[str, int] = {}
     for name, cfg in suites.items():
-        loaded = [q.question for q in TASKS.build(cfg).checked_load()[1]]
+        loaded = [q.question for q in build_task(cfg).checked_load()[1]]
         if not loaded:
             raise DataError(cfg["path"], "bench scale: the suite loaded no question")
         counts[name] = len(loaded)

@@ -21,9 +21,8 @@ from omegaconf import OmegaConf
 from ragsweep.paths import CONFIG_DIR
 from ragsweep.errors import RagsweepError
 from ragsweep.models.weights import availability
-from ragsweep.tasks.base import resolve_path
+from ragsweep.tasks.base import build_task, resolve_path
 from ragsweep.tasks.keyword_file import split_task_config
-from ragsweep.registry import TASKS
 from ragsweep.commands.help_text import plain_doc
 from ragsweep.logs import setup_logging
 
@@ -43,8 +42,11 @@ def compose_runs(overrides: list[str]) -> list[dict[str, Any]]:
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from ragsweep.plugins import with_search_path
+
+    search = with_search_path([])  # the installed plugins' config folders: kept apart, its commas are no sweep
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        base = compose("config", overrides=overrides, return_hydra_config=True)
+        base = compose("config", overrides=[*overrides, *search], return_hydra_config=True)
         params = OmegaConf.to_container(base.hydra.sweeper.params) if base.hydra.sweeper.params else {}
         sweeps = [o for o in overrides if "," in o.split("=", 1)[-1]]
         parser = OverridesParser.create()
@@ -55,7 +57,7 @@ def compose_runs(overrides: list[str]) -> list[dict[str, Any]]:
         fixed = [o for o in overrides if o not in sweeps]
         runs = []
         for combo in itertools.product(*axes):
-            cfg = compose("config", overrides=fixed + list(combo))
+            cfg = compose("config", overrides=fixed + list(combo) + search)
             runs.append(OmegaConf.to_container(cfg, resolve=True))
     return runs
 
@@ -95,7 +97,7 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
                     found[("tokenizer", encoding)] = Requirement("tokenizer", encoding, False, f"{type(err).__name__}")
         try:
             task_parts = split_task_config(run["task"])
-            files = TASKS.build(task_parts.own).data_files() + task_parts.annotation_files()
+            files = build_task(task_parts.own).data_files() + task_parts.annotation_files()
         except RagsweepError as err:
             found[("data", str(run["task"]))] = Requirement("data", run["task"].get("path", "?"), False, str(err))
             continue

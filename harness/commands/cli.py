@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         # loky's resource tracker warns of "leaked semaphores" when Ctrl-C stops the workers: expected, not shown
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), "ignore:resource_tracker:UserWarning")))
         try:
-            call_hydra(run_main, "ragsweep run", [*rest, *hydra_overrides(), *([f"hydra.callbacks.sweep_summary.fingerprint={fp}"] if fp else [])])
+            from ragsweep.plugins import with_search_path
+
+            call_hydra(run_main, "ragsweep run", [*with_search_path(rest), *hydra_overrides(), *([f"hydra.callbacks.sweep_summary.fingerprint={fp}"] if fp else [])])
         except KeyboardInterrupt:
             print(interrupted_message(rest), file=sys.stderr)
             return 130

@@ -52,10 +52,18 @@ def task_data(path: Path) -> tuple[str, str]:
     return ("here" if folder.is_dir() else "not here"), str(folder)
 
 
+def plugin_files(group: str) -> list[tuple[Path, str]]:
+    """The YAML files of ``group`` that installed plugins ship, each with its plugin (``plugin <package> <version>``)."""
+    from ragsweep.plugins import installed
+
+    return [(f, f"plugin {p.distribution}") for p in installed() if p.configs is not None for f in sorted((p.configs / group).glob("*.yaml"))]
+
+
 def group_section(group: str) -> list[str]:
     from ragsweep.registry import BY_GROUP, TRACKERS
 
     files = sorted((CONFIG_DIR / group).glob("*.yaml"))
+    from_plugins = plugin_files(group)
     lines = [f"{group} configs ({group}=NAME):"]
     if group == "task":
         data = {p.stem: task_data(p) for p in files}
@@ -64,10 +72,12 @@ def group_section(group: str) -> list[str]:
         if missing:
             lines.append("  not here: looked for " + ", ".join(missing) + "; set RAGSWEEP_DATA=<folder holding them> or task.path=<folder>")
         lines.append("  hub: downloaded from the Hugging Face hub with RAGSWEEP_ALLOW_DOWNLOADS=1; yours: a reader for your data, task.path=<folder>")
+        lines += aligned([(p.stem, where, description(p)) for p, where in from_plugins])
     else:
-        lines += aligned([(p.stem, description(p)) for p in files])
+        lines += aligned([(p.stem, description(p)) for p in files] + [(p.stem, f"({where}) {description(p)}") for p, where in from_plugins])
     registry = TRACKERS if group == "tracking" else BY_GROUP[group]
-    lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(registry.names())}")
+    names = [n if where == "built-in" else f"{n} ({where})" for n, where in registry.origins().items()]
+    lines.append(f"{group} classes ({group}.name=NAME, or {group}._target_=pkg.module.Class): {', '.join(names)}")
     return lines
 
 

@@ -23,11 +23,12 @@ from ragsweep.engine.contracts import check_chunks, check_ranking, check_ranking
 from ragsweep.errors import ContractError
 from ragsweep.store.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
 from ragsweep.errors import ConfigError, DataError
+from ragsweep.config_keys import without_keys
 from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
 from ragsweep.assessors.store import AssessmentStore
-from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, TASKS, with_target_name
+from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, with_target_name
 from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
-from ragsweep.tasks.base import missing_file_hint, resolve_path
+from ragsweep.tasks.base import build_task, missing_file_hint, resolve_path
 from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
 from ragsweep.tasks.qrels_file import apply_qrels
 
@@ -94,7 +95,7 @@ class Components:
         generator = None if cfg["generator"]["name"] == "none" else GENERATORS.build(cfg["generator"])
         JUDGES.get(cfg["judge"]["name"])  # an unknown judge name fails even where no answer will be judged
         return cls(
-            task=TASKS.build(task_parts.own),
+            task=build_task(task_parts.own),
             keywords_file=task_parts.keywords,
             qrels_file=task_parts.qrels,
             headline_metric=task_parts.headline_metric,
@@ -174,7 +175,7 @@ class Pipeline:
             return {
                 "documents": documents_table(docs),
                 "queries": [q.to_dict() for q in queries],
-                "description": task.describe(),
+                "description": {**task.describe(), **task.limit_note},
             }
 
         loaded = self._stage("load", load_key, load, COLUMNS)
@@ -311,7 +312,7 @@ class Pipeline:
         if generator.examples:  # few-shot turns are part of the prompt (absent: the key stays as it was)
             prompt["examples"] = generator.examples
         key = stage_key(
-            "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": cfg["generator"], "prompt": prompt}, upstream
+            "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": without_keys(cfg["generator"]), "prompt": prompt}, upstream
         )
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
 
@@ -329,7 +330,7 @@ class Pipeline:
         if judge is None or upstream is None:
             self.stages["judge"] = StageStat("skipped")
             return []
-        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + self._code(judge), cfg["judge"], upstream)
+        key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + self._code(judge), without_keys(cfg["judge"]), upstream)
 
         return self._llm_stage(
             "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),

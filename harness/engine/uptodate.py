@@ -50,7 +50,8 @@ YAML_COMMENT = re.compile(r"(^|\s)#.*$", re.MULTILINE)  # an example in a commen
 
 
 def parse_command_line(argv: Sequence[str]) -> tuple[list[str], list[Path], bool] | None:
-    """(overrides, user config folders, multirun flag) of a ``run``/``sweep`` command line; None when it holds
+    """(overrides, config folders: the user's then the installed plugins', multirun flag) of a ``run``/``sweep``
+    command line; None when it holds
     a Hydra option this module does not model (``--cfg``, ``--config-name``, ...) or redirects the config
     search path: such a sweep is always run."""
     overrides: list[str] = []
@@ -69,7 +70,9 @@ def parse_command_line(argv: Sequence[str]) -> tuple[list[str], list[Path], bool
             return None
         else:
             overrides.append(arg)
-    return overrides, folders, multirun
+    from ragsweep.plugins import config_folders
+
+    return overrides, [*folders, *(f for f in config_folders() if f not in folders)], multirun
 
 
 def _hash_tree(h: Any, label: str, root: Path, pattern: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 from ragsweep.errors import ConfigError
 from ragsweep.hashing import sha256_json
 from ragsweep.judges.readers import reader
+from ragsweep.config_keys import NOT_IDENTITY, without_keys
 from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.llm.prompting import check_template, render
 from ragsweep.registry import JUDGES
@@ -37,9 +38,6 @@ log = logging.getLogger(__name__)
 
 CONTEXTS = ("generator", "cited")
 PROMPT_FIELDS = ("question", "reference", "answer", "context")  # what a rubric's user template may name
-# Model settings that say where and how fast a model is served, not what it replies: left out of a judge's identity.
-SERVING_KEYS = frozenset({"seed", "batch_size", "device", "base_url", "api_key_env", "concurrency", "max_retries", "backoff_s", "timeout_s",
-                          "tensor_parallel_size", "gpu_memory_utilization", "cpu_kvcache_space_gib"})
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,7 @@ class LLMJudge:
         the other; the seed is left out (a calibration characterises a judge, not one of its draws)."""
         spec = self.rubric_defs[rubric]
         definition = {k: v for k, v in spec.definition.items() if k != "prompts"} | {"prompt": self._prompt(rubric)}
-        models = [{k: v for k, v in m.items() if k not in SERVING_KEYS} for m in self.model_configs]
+        models = [without_keys(m, NOT_IDENTITY) for m in self.model_configs]
         return {"rubric": rubric, "definition": definition, "models": models, "structured": self.structured,
                 "context_k": self.context_k, "samples": self.samples}
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 
 from ragsweep.store.cache import atomic_write_bytes
+from ragsweep.config_keys import SERVING_KEYS, without_keys
 from ragsweep.hashing import sha256_json
 from ragsweep.paths import CONFIG_DIR
 
@@ -64,7 +65,7 @@ def named_overrides(overrides: Sequence[str]) -> list[str]:
     for item in overrides:
         key, _, value = item.partition("=")
         key = key.lstrip("+~")
-        if not _ or key in GROUPS or key.split(".", 1)[0] in NOT_NAMED:
+        if not _ or key in GROUPS or key.split(".", 1)[0] in NOT_NAMED or key.rsplit(".", 1)[-1] in SERVING_KEYS:
             continue
         if (key.startswith(("task.", "outputs.")) and key.rsplit(".", 1)[-1] in DATA_LOCATION_KEYS) or value.strip("'\"").startswith(PATH_PREFIXES):
             continue
@@ -110,7 +111,7 @@ def config_hash(cfg: dict[str, Any]) -> str:
     """What tells two runs of the same components apart in their folder names: everything that decides their
     rankings, answers or scores (the scoring config holds every metric's k and switches)."""
     keys = (*GROUPS, "top_k", "rerank_candidates", "seed", "scoring", *(("outputs",) if (cfg.get("outputs") or {}).get("path") else ()))
-    return sha256_json({k: cfg.get(k) for k in keys})
+    return sha256_json({k: without_keys(cfg.get(k)) if k in GROUPS else cfg.get(k) for k in keys})  # serving details: ragsweep.config_keys
 
 
 def write_json(path: Path, obj: Any, advice: str | None = None) -> None:
