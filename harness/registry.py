@@ -106,6 +106,7 @@ class Registry(Generic[T]):
     def build(self, config: dict[str, Any]) -> T:
         """Build from a config dict whose ``name`` picks the entry and whose other keys are kwargs."""
         params = with_target_name(config)
+        params.pop(DISPLAY_NAME, None)
         try:
             name = params.pop("name")
         except KeyError:
@@ -194,14 +195,22 @@ def check_parameters(what: str, cls: type, params: dict[str, Any]) -> None:
             raise ConfigError(f"{what}: parameter {key!r} must be {expected}, got {value!r} ({type(value).__name__})")
 
 
+DISPLAY_NAME = "display_name"  # a component's short name for run names and the leaderboard, never a constructor argument
+
+
 def with_target_name(config: dict[str, Any]) -> dict[str, Any]:
-    """A component config with Hydra's ``_target_`` moved into ``name``: one key names the component for
-    the registries, the stage keys, the labels and the leaderboard."""
+    """A component config with Hydra's ``_target_`` moved into ``name``: one key names the component's class for
+    the registries and the stage keys. A ``name`` beside ``_target_`` is its short display name (``_target_:
+    my_pkg.chunkers.EveryNChars`` with ``name: every_n``), kept as ``display_name`` for run names and the
+    leaderboard."""
     params = dict(config)
     target = params.pop("_target_", None)
     if target is not None:
-        if params.get("name") not in (None, target):
-            raise ConfigError(f"component config has both name {params['name']!r} and _target_ {target!r}: keep one")
+        name = params.get("name")
+        if name not in (None, target):
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+                raise ConfigError(f"a component's name beside _target_ {target!r} is its display name: one word of letters, digits, '_', '.', '-', not {name!r}")
+            params[DISPLAY_NAME] = name
         params["name"] = target
     return params
 

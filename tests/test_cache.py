@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ragsweep.store.cache import JSON, StageCache, stage_key
 from ragsweep.store.embedding_cache import EmbeddingCache
@@ -42,6 +43,7 @@ def _writer(root: str, marker_dir: str, worker: int, barrier) -> None:
     StageCache(root).get_or_compute("s", "f" * 64, compute)
 
 
+@pytest.mark.process
 def test_parallel_jobs_on_one_key_compute_once_and_never_corrupt(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()

@@ -19,6 +19,7 @@ def ragsweep(*args: str, cwd, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ragsweep", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
+@pytest.mark.process
 def test_help_lists_every_command(tmp_path):
     out = ragsweep("--help", cwd=tmp_path)
     assert out.returncode == 0
@@ -26,6 +27,7 @@ def test_help_lists_every_command(tmp_path):
         assert f"    {command}" in out.stdout, command
 
 
+@pytest.mark.process
 def test_usage_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert main(["sweep"]) == 2
     assert "usage: ragsweep sweep NAME [overrides]; presets: chroma_general, chunking_study, ci, default" in capsys.readouterr().err

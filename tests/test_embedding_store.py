@@ -129,6 +129,7 @@ def test_text_keys_are_sha256_of_model_and_text():
     assert text_keys("m", ["abc"])[0].tobytes() == hashlib.sha256(b"m\x00abc").digest()
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("loss", ["deleted", "damaged"])
 def test_a_dense_index_refers_to_the_cache_and_is_rebuilt_when_the_embeddings_are_gone(tmp_path, caplog, loss):
     overrides = ("task=span_mini", "retriever=dense", "generator=none")

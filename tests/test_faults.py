@@ -553,6 +553,7 @@ def _encode_in_process(path: str, marker_dir: str, worker: int, barrier) -> None
     EmbeddingCache(path).encode("model", [f"text {i}" for i in range(50)], encode)
 
 
+@pytest.mark.process
 def test_concurrent_jobs_encode_each_text_once(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -750,6 +751,7 @@ def test_leaderboard_keeps_data_sets_apart_under_one_task_name(tmp_path):
     assert "| best |" in mine and "p=" not in mine  # alone in its group: never paired with the 472-question runs
 
 
+@pytest.mark.process
 def test_report_cli_sorts_html_by_the_suite_headline(tmp_path):
     for name, iou, chunker in (("a", 0.1, "fixed"), ("b", 0.3, "semantic"), ("c", 0.2, "cluster")):
         _fake_run(tmp_path / "runs", "s", name, chunker=chunker, values=[iou] * 14)
@@ -766,6 +768,7 @@ def test_report_cli_sorts_html_by_the_suite_headline(tmp_path):
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'">|</script><script>document.title="pwned2"</script>'
 
 
+@pytest.mark.process
 def test_hostile_values_are_text_in_html_and_markdown(tmp_path):
     from ragsweep.analysis.leaderboard import load_runs
     from ragsweep.analysis.report import render

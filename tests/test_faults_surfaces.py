@@ -60,6 +60,7 @@ def test_the_gate_judges_the_latest_sweep_not_older_runs_of_matching_names(tmp_p
     assert code == 2 and "ci.json, field 'runs': not a list of run folder names" in text
 
 
+@pytest.mark.process
 def test_a_sweep_and_its_up_to_date_rerun_record_their_runs(tmp_path):
     """Through the command: the sweep records what it wrote; an up-to-date rerun records the same runs again."""
     import os

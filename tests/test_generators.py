@@ -32,12 +32,14 @@ def test_context_budget_keeps_the_rank_order_prefix_that_fits():
     assert fit_budget(chunks, None, words) == chunks and fit_budget(chunks, 2, words) == []
 
 
+@pytest.mark.model
 def test_context_budget_drops_are_counted_per_query():
     gen = LLMGenerator(backend="hf", max_tokens=4, device="cpu", context_budget_tokens=25)
     [out] = gen.generate([QUERY], [CONTEXT])
     assert out.context_chunk_ids == ("a#0",) and out.context_dropped == 1
 
 
+@pytest.mark.model
 def test_hf_generator_runs_the_bundled_model():
     # SmolLM2-135M is small: the test checks that a real model read the context, not that it reasons.
     gen = LLMGenerator(backend="hf", max_tokens=12, device="cpu")

@@ -59,6 +59,7 @@ def test_sweeps_must_be_two_different_names():
         main(["--sweeps", "A,A", "--metric", "judge_faithfulness"])
 
 
+@pytest.mark.model
 def test_end_to_end_on_real_runs_judged_twice(tmp_path, isolated_cache):
     """Two chunkers x two retrievers judged by two scripted judges; the report equals tau-b of the records' means."""
     judges = {"A": lambda body: '{"verdict": "%s"}' % ("YES" if len(body["messages"][-1]["content"]) % 2 else "NO"),

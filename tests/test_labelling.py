@@ -243,6 +243,7 @@ def test_label_command_faults_are_one_line(judged_sweep, tmp_path, capsys):
         del os.environ["RAGSWEEP_RESULTS"]
 
 
+@pytest.mark.process
 def test_the_leaderboard_shows_ppi_estimates_computed_as_by_hand(judged_sweep, tmp_path):
     """Labels on every sampled answer (a person who says YES to answers over 60 characters, where the judge needs
     80): the report's PPI row equals ppi_mean on the same arrays; too few labels says so."""

@@ -77,6 +77,7 @@ def test_page_loads_sorts_and_screenshots_in_chromium(page, tmp_path):
 NODE = shutil.which("node")
 
 
+@pytest.mark.process
 @pytest.mark.skipif(NODE is None, reason="node not installed (the page's tick functions are checked with it)")
 def test_plot_ticks_are_round_values_computed_by_hand():
     from ragsweep.analysis.report_html import PAGE

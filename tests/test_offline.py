@@ -22,6 +22,7 @@ IMPORT_ALL = (
 )
 
 
+@pytest.mark.process
 def test_importing_metrics_and_tasks_has_no_side_effects():
     """A library user's process keeps its environment, logging and warning filters: importing every module
     of ragsweep.metrics and ragsweep.tasks changes none of them."""
@@ -37,6 +38,7 @@ def test_importing_metrics_and_tasks_has_no_side_effects():
     assert json.loads(out.stdout) == {"env": [], "handlers": 0, "filters": True, "torch": False}
 
 
+@pytest.mark.process
 def test_the_command_turns_hub_downloads_and_telemetry_off():
     code = "import os; from ragsweep.commands.cli import main; main(['list']); print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['RAGAS_DO_NOT_TRACK'])"
     env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "RAGSWEEP_ALLOW_DOWNLOADS"}}
@@ -60,6 +62,7 @@ def test_unreachable_hub_id_fails_with_what_to_do():
         resolve("bundled:nope")
 
 
+@pytest.mark.model
 def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
     from ragsweep.models.embedders import embed
 
@@ -69,6 +72,7 @@ def test_dense_embeddings_come_from_the_real_bundled_model(isolated_cache):
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
 
 
+@pytest.mark.process
 def test_cli_unknown_component_is_one_line_error(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "ragsweep.commands.run", "chunker=nope"], capture_output=True, text=True, cwd=REPO

@@ -43,6 +43,7 @@ def test_changing_a_chunker_parameter_invalidates_exactly_its_downstream(tmp_pat
     }
 
 
+@pytest.mark.model
 def test_records_carry_gold_rankings_and_metrics(tmp_path):
     run_dir, _ = run(tmp_path, "task=multihop_mini", "retriever=dense", "chunker=sentences", "chunker.sentences_per_chunk=1")
     records = pd.read_parquet(run_dir / "records.parquet")

@@ -89,8 +89,10 @@ def test_a_missing_plugin_module_is_one_line(tmp_path):
 
 def test_target_and_name_resolve_to_one_class():
     assert with_target_name({"_target_": "ragsweep.chunkers.fixed.FixedTokens", "size": 3}) == {"name": "ragsweep.chunkers.fixed.FixedTokens", "size": 3}
-    with pytest.raises(ConfigError, match="both name 'recursive' and _target_"):
-        with_target_name({"_target_": "a.B", "name": "recursive"})
+    # a name beside _target_ is the component's display name (run names, the leaderboard), never a constructor argument
+    assert with_target_name({"_target_": "a.B", "name": "mine"}) == {"name": "a.B", "display_name": "mine"}
+    with pytest.raises(ConfigError, match="display name: one word"):
+        with_target_name({"_target_": "a.B", "name": "two words"})
     with pytest.raises(ConfigError, match="module 'ragsweep.chunkers.base' has no 'Nope'"):
         CHUNKERS.get("ragsweep.chunkers.base.Nope")
     with pytest.raises(ConfigError, match="'os.path.join' is not a class"):
@@ -163,3 +165,13 @@ def test_a_plugin_installed_as_a_package_is_found_by_its_entry_point(tmp_path):
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert unknown.returncode == 2
     assert "unknown chunker 'every_m'" in unknown.stderr and "every_n" in unknown.stderr and "(broken-plugin 0.1) cannot be imported" in unknown.stderr
+
+
+def test_a_display_name_beside_target_names_the_run_and_its_label(tmp_path):
+    from tests.helpers import run
+
+    run_dir, _ = run(tmp_path, "task=span_mini", "chunker=fixed_tokens", "+chunker._target_=ragsweep.chunkers.fixed_tokens.FixedTokenChunker",
+                     "chunker.name=my_fixed", "retriever=bm25", "generator=none")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert run_dir.name.startswith("span_mini__my_fixed__bm25__")
+    assert metrics["components"]["chunker"].split()[0] == "my_fixed"

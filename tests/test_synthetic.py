@@ -60,6 +60,7 @@ def _first_sentence_model(body):
     return '{"question": "What does this say: %s?", "references": ["%s"]}' % (sentence[:40].replace('"', ""), sentence.replace('"', '\\"'))
 
 
+@pytest.mark.model
 def test_generated_suite_runs_as_a_task(tmp_path):
     with LoopbackServer(_first_sentence_model) as server:
         with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):

@@ -162,6 +162,17 @@ def test_the_reference_calls_of_all_queries_go_to_the_backend_in_batches(tmp_pat
     assert scripted_reference.BATCHES == [len({(q.query_id, c) for q, r in zip(queries, ranked) for c in r.chunk_ids}), 5, 4, 1, 1, 3, 1]
 
 
+def test_the_references_retry_warnings_stay_out_of_the_log(tmp_path, caplog):
+    """Nuggetizer warns once per retry (500 for an unreadable window); ragsweep logs one line with the counts."""
+    queries, documents, chunks, ranked, generations = _run_inputs()
+    store = AssessmentStore(StageCache(tmp_path / "cache"), {"test": 1})
+    with caplog.at_level("DEBUG"):
+        LLMAssessor([BACKEND], _prompts(), reference="nuggetizer").assess(store, queries[3:], documents, chunks, ranked[3:], generations[3:])
+    assert not [r for r in caplog.records if r.name.startswith("nuggetizer")]
+    assert [r.getMessage() for r in caplog.records if "Nuggetizer:" in r.getMessage()] == [
+        "Nuggetizer: 1 nugget sets and 1 assignments with unreadable replies, 0 failed calls, 0 nuggets dropped unlabelled"]
+
+
 def test_run_batched_is_deterministic_and_raises_what_failed():
     calls: list[list[str]] = []
 

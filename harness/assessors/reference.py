@@ -205,16 +205,21 @@ def _run_group(tasks: Sequence[Callable[[Channel], Any]], complete: Callable[[li
     return list(zip(results, channels))
 
 
+class _Drop(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
 @contextlib.contextmanager
 def _quiet(logger_name: str) -> Iterator[None]:
-    """Nuggetizer logs a warning per retry (500 a failed window): ragsweep counts them and logs one line instead."""
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    """Nuggetizer logs a warning per retry (500 for a failed window) and sets its logger's level itself whenever one
+    is built: a filter drops them for the duration instead; ragsweep counts them and logs one line."""
+    logger, drop = logging.getLogger(logger_name), _Drop()
+    logger.addFilter(drop)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(drop)
 
 
 @dataclass

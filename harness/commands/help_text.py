@@ -14,5 +14,7 @@ def plain_doc(doc: str | None) -> str:
 
 def aligned(rows: list[list[str]] | list[tuple[str, ...]]) -> list[str]:
     """Rows as lines indented two spaces, each column padded to its widest cell, two spaces between columns."""
+    if not rows:
+        return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]

@@ -22,6 +22,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.config_keys import SERVING_KEYS, without_keys
 from ragsweep.hashing import sha256_json
 from ragsweep.paths import CONFIG_DIR
+from ragsweep.registry import DISPLAY_NAME
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,9 +43,10 @@ def _label_value(value: Any) -> Any:
 
 
 def component_label(component: dict[str, Any], label_params: tuple[str, ...]) -> str:
-    """``name key=value ...`` over the parameters the component declares as identifying it."""
+    """``name key=value ...`` over the parameters the component declares as identifying it; a component from outside
+    shows its display name (``name:`` beside ``_target_``) rather than its import path."""
     shown = [f"{k}={_label_value(component[k])}" for k in label_params if component.get(k) not in (None, "")]
-    return " ".join([component["name"], *shown])
+    return " ".join([component.get(DISPLAY_NAME) or component["name"], *shown])
 
 
 # Overrides that say where or how a run executes, not what it computes: never part of its name.
@@ -74,9 +76,9 @@ def named_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[str] = ()) -> str:
-    """Readable and unique: the config file chosen per group and the parameters overridden on the command
-    line (so chunk sizes 64 / 128 / 256 read apart), then a hash of the resolved run config."""
-    chosen = [choices.get(g, "?") for g in GROUPS if g not in OPTIONAL_GROUPS or choices.get(g) not in (None, "none")]
+    """Readable and unique: per group the component's display name, else the config file chosen, and the parameters
+    overridden on the command line (so chunk sizes 64 / 128 / 256 read apart), then a hash of the resolved run config."""
+    chosen = [(cfg.get(g) or {}).get(DISPLAY_NAME) or choices.get(g, "?") for g in GROUPS if g not in OPTIONAL_GROUPS or choices.get(g) not in (None, "none")]
     parts = [*chosen, *named_overrides(overrides)]
     readable = "__".join(re.sub(r"[^A-Za-z0-9._=-]+", "_", p).strip("_") for p in parts)[:150]
     return f"{readable}__{config_hash(cfg)[:8]}"

@@ -21,6 +21,8 @@ import pytest
 
 from tests.helpers import run
 
+pytestmark = [pytest.mark.model, pytest.mark.process]  # real engines: weights, an engine-core process, a server
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "bundled:SmolLM2-135M-Instruct"
 RUBRICS = "judge.rubrics=[correctness,faithfulness,relevance]"
