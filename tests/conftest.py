@@ -67,7 +67,6 @@ def _install_guards() -> None:
         popen_init(self, args, *rest, **kwargs)
 
     subprocess.Popen.__init__ = popen
-    subprocess.Popen._ragsweep_guard = True
     multiprocessing.process.BaseProcess.start = _guarded("process", "starts a process (multiprocessing)", multiprocessing.process.BaseProcess.start)
 
 

@@ -84,7 +84,8 @@ def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[st
     run_path = out_dir / f"{name}.run"
     atomic_write_bytes(run_path, ("\n".join(run_lines(rankings, tag)) + "\n").encode("utf-8"), OUT_ADVICE)
     report: dict[str, Any] = {"run": str(run_path), "queries": len(rankings), "level": level}
-    report["read_back"] = read_back(run_path, {qid: ids for qid, ids, _ in rankings if ids}, None, None)
+    run_again = read_run(run_path)  # as outputs.path reads it
+    report["read_back"] = read_back(run_path.name, {qid: ids for qid, ids, _ in rankings if ids}, run_again)
     if "assessment_labels" not in records.columns:
         log.info("%s: no assessor labels in this run (assessor=none): run file only", name)
         return report
@@ -95,35 +96,26 @@ def export(run_dir: Path, out_dir: Path, level: str, tag: str | None) -> dict[st
     qrels_path = out_dir / f"{name}.qrels"
     atomic_write_bytes(qrels_path, ("\n".join(qrels_lines(labels)) + "\n").encode("utf-8"), OUT_ADVICE)
     report["qrels"] = str(qrels_path)
-    report["read_back"] += read_back(None, None, qrels_path, labels)
-    relevant_from = int(records["relevant_from"].dropna().iloc[0])
+    qrels_again = read_qrels(qrels_path)  # as +task.qrels reads it
+    report["read_back"] += read_back(qrels_path.name, labels, qrels_again)
+    ks = sorted({int(c.split("@")[1]) for c in records.columns if c.startswith("judged@")})
+    scored = evaluate(run_again, qrels_again, ks, relevant_from=int(records["relevant_from"].dropna().iloc[0]))
     if level == "chunk":
-        report["round_trip"] = round_trip(records, run_path, qrels_path)
+        report["round_trip"] = round_trip(records, scored, ks)
     else:  # trec_eval's measures over the document ranking, means over the queries the qrels label
-        ks = sorted({int(c.split("@")[1]) for c in records.columns if c.startswith("judged@")})
-        scored = evaluate(read_run(run_path), read_qrels(qrels_path), ks, relevant_from=relevant_from)
         measures = sorted({m for row in scored.values() for m in row if not m.startswith("judged")})
         report["doc_measures"] = {m: sum(row[m] for row in scored.values() if m in row) / sum(1 for row in scored.values() if m in row) for m in measures}
     return report
 
 
-def read_back(run_path: Path | None, rankings: dict[str, list[str]] | None, qrels_path: Path | None, labels: dict[str, dict[str, int]] | None) -> list[str]:
-    """What differs between a written file read back (as ``outputs.path`` and ``+task.qrels`` read it) and what was
-    written: each query's ranking in order, each label. Empty when the file re-imports as written."""
-    differs = []
-    if run_path is not None and rankings is not None:
-        again = read_run(run_path)
-        differs += [f"{run_path.name}: query {qid}" for qid in sorted(set(rankings) | set(again)) if again.get(qid) != rankings.get(qid)]
-    if qrels_path is not None and labels is not None:
-        again_labels = read_qrels(qrels_path)
-        differs += [f"{qrels_path.name}: query {qid}" for qid in sorted(set(labels) | set(again_labels)) if again_labels.get(qid) != labels.get(qid)]
-    return differs
+def read_back(file_name: str, written: dict[str, Any], again: dict[str, Any]) -> list[str]:
+    """The queries whose ranking (in order) or labels differ between what was written and the file read back;
+    empty when the file re-imports as written."""
+    return [f"{file_name}: query {qid}" for qid in sorted(set(written) | set(again)) if again.get(qid) != written.get(qid)]
 
 
-def round_trip(records: Any, run_path: Path, qrels_path: Path) -> dict[str, Any]:
-    """The files read back and scored as trec_eval does, against the run's own columns."""
-    ks = sorted({int(c.split("@")[1]) for c in records.columns if c.startswith("judged@")})
-    scored = evaluate(read_run(run_path), read_qrels(qrels_path), ks, relevant_from=int(records["relevant_from"].dropna().iloc[0]))
+def round_trip(records: Any, scored: dict[str, dict[str, float]], ks: list[int]) -> dict[str, Any]:
+    """The files' trec_eval-style scores (``scored``, at each k of ``ks``) against the run's own columns."""
     compared = agree = 0
     mismatches: list[str] = []
     for _, r in records.iterrows():

@@ -90,6 +90,7 @@ class LLMAssessor:
         self.references = references(reference)
         self.umbrela = Umbrela.load() if "umbrela" in self.references else None
         self.nuggetizer = Nuggetizer.load(nugget_assign_grades) if "nuggetizer" in self.references else None
+        self._judge_ids = {part: sha256_json(self.identity(part))[:16] for part in ("relevance", "nuggets")}  # in every store key
 
     @property
     def code_modules(self) -> tuple[str, ...]:
@@ -107,7 +108,7 @@ class LLMAssessor:
 
     def judge_id(self, part: str) -> str:
         """Part of every store key of that part's answers (beside the assessor's code, in the store's identity)."""
-        return sha256_json(self.identity(part))[:16]
+        return self._judge_ids[part]
 
     def judges(self) -> dict[str, dict[str, Any]]:
         """Each judged column prefix's judge, as metrics.json ``judges`` names it."""
@@ -143,10 +144,8 @@ class LLMAssessor:
             return
         prompt = self.prompts[kind]
         schema, max_tokens = decoding or (prompt.get("schema") if self.structured else None, prompt.get("max_tokens"))
-        completions = self.backend().complete(list(todo.values()), json_schema=schema, desc=f"assess:{kind}", max_tokens=max_tokens)
+        completions = self._send(list(todo.values()), schema, f"assess:{kind}", max_tokens)
         for key, completion in zip(todo, completions):
-            self.tokens[0] += completion.prompt_tokens
-            self.tokens[1] += completion.completion_tokens
             if completion.error:
                 asked.failed += 1
                 continue
@@ -170,13 +169,17 @@ class LLMAssessor:
     def _relevance_conversation(self, query: str, passage: str) -> list[dict[str, str]]:
         return self.umbrela.conversation(query, passage) if self.umbrela is not None else self._conversation("relevance", query=query, passage=passage)
 
-    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
-        """The reference Nuggetizer's conversations of one batch: each reply, None where the call failed."""
-        completions = self.backend().complete(conversations, desc="assess:nuggetizer", max_tokens=NUGGETIZER_MAX_TOKENS)
+    def _send(self, conversations: list[list[dict[str, str]]], schema: dict[str, Any] | None, desc: str, max_tokens: int | None) -> list[Any]:
+        """One batch to the backend, its tokens counted for the run."""
+        completions = self.backend().complete(conversations, json_schema=schema, desc=desc, max_tokens=max_tokens)
         for completion in completions:
             self.tokens[0] += completion.prompt_tokens
             self.tokens[1] += completion.completion_tokens
-        return [None if c.error else c.text for c in completions]
+        return completions
+
+    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+        """The reference Nuggetizer's conversations of one batch: each reply, None where the call failed."""
+        return [None if c.error else c.text for c in self._send(conversations, None, "assess:nuggetizer", NUGGETIZER_MAX_TOKENS)]
 
     # --- the run --------------------------------------------------------------------------------------------
 
@@ -217,7 +220,7 @@ class LLMAssessor:
             stats.update(nuggets(store, queries, {d.doc_id: d for d in documents}, by_id, out, generations))
         stats["prompt_tokens"], stats["completion_tokens"] = self.tokens
         if self.references:
-            stats["reference"] = {r.identity()["reference"]: r.version for r in (self.umbrela, self.nuggetizer) if r is not None}
+            stats["reference"] = {r.name: r.version for r in (self.umbrela, self.nuggetizer) if r is not None}
         return out, stats
 
     def _labels(self, q: Query, of_doc: dict[str, list[Chunk]], pool: Sequence[Chunk]) -> dict[str, Any]:

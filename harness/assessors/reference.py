@@ -75,6 +75,7 @@ class Umbrela:
 
     version: str
     template: str
+    name = "umbrela"
 
     @classmethod
     def load(cls) -> Umbrela:
@@ -83,7 +84,7 @@ class Umbrela:
         return cls(version, "".join(text.splitlines(keepends=True)).strip())  # LLMJudge reads it this way
 
     def identity(self) -> dict[str, Any]:
-        return {"reference": "umbrela", "version": self.version, "template": sha256_text(self.template), "few_shot": 0,
+        return {"reference": self.name, "version": self.version, "template": sha256_text(self.template), "few_shot": 0,
                 "system": UMBRELA_SYSTEM, "max_tokens": UMBRELA_MAX_TOKENS}
 
     def conversation(self, query: str, passage: str) -> Messages:
@@ -228,19 +229,20 @@ class Nuggetizer:
     of 10/10/10 and 30), ``assign_grades`` 3 (support / partial_support / not_support) or 2."""
 
     version: str
+    source: str  # sha256 of the module that holds its prompts (nuggetizer/models/nuggetizer.py)
     assign_grades: int = 3
+    name = "nuggetizer"
 
     @classmethod
     def load(cls, assign_grades: int = 3) -> Nuggetizer:
         if assign_grades not in (2, 3):
             raise ConfigError(f"assessor.nugget_assign_grades must be 2 or 3, not {assign_grades!r}")
-        return cls(installed("nuggetizer"), assign_grades)
+        version = installed("nuggetizer")
+        source = resources.files("nuggetizer").joinpath("models", "nuggetizer.py").read_text(encoding="utf-8")
+        return cls(version, sha256_text(source), assign_grades)
 
     def identity(self) -> dict[str, Any]:
-        from nuggetizer.models import nuggetizer as module
-
-        source = resources.files("nuggetizer").joinpath("models", "nuggetizer.py").read_text(encoding="utf-8")
-        return {"reference": "nuggetizer", "version": self.version, "source": sha256_text(source), "module": module.__name__,
+        return {"reference": self.name, "version": self.version, "source": self.source, "module": "nuggetizer.models.nuggetizer",
                 "assign_grades": self.assign_grades, "max_tokens": NUGGETIZER_MAX_TOKENS}
 
     def _model(self, channel: Channel) -> Any:
