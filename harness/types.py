@@ -204,3 +204,40 @@ class Generation:
     def from_dict(cls, d: dict[str, Any]) -> Generation:
         citations = d.get("citations")
         return cls(**{**d, "context_chunk_ids": tuple(d["context_chunk_ids"]), "citations": None if citations is None else tuple(citations)})
+
+
+@dataclass
+class StageStat:
+    status: str  # "hit", "computed", "skipped" (component is none) or "not needed" (downstream cached)
+    wall_s: float = 0.0
+    key: str | None = None
+
+
+@dataclass
+class PipelineResult:
+    """Everything one run computed, stage by stage: what scoring turns into records and the run folder records."""
+
+    documents: list[Document]
+    queries: list[Query]
+    chunks: list[Chunk]
+    retrieved: list[Retrieved]
+    reranked: list[Retrieved]
+    generations: list[Generation]
+    judgements: list[dict[str, Any]] = field(default_factory=list)
+    stages: dict[str, StageStat] = field(default_factory=dict)
+    data_hashes: dict[str, str] = field(default_factory=dict)
+    language: str = "en"
+    task_description: dict[str, Any] = field(default_factory=dict)
+    breakdown_keys: tuple[str, ...] = ()
+    headline_metric: str | None = None
+    chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
+    retrieval_report: dict[str, Any] = field(default_factory=dict)  # e.g. an approximate search's recall vs exact
+    data_files: list[str] = field(default_factory=list)  # absolute paths (as given, links unresolved) of every file and folder read
+    failed_llm_results: int = 0  # generations and verdicts that failed: the next run retries them
+    code: dict[str, str | None] = field(default_factory=dict)  # module -> code identity of every component used
+    lower_is_better: list[str] = field(default_factory=list)  # judged columns where lower is better (from the rubrics)
+    headline_extra: list[str] = field(default_factory=list)  # judged columns the rubrics mark as headline
+    column_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column -> its judge (id, rubric, models)
+    assessments: list[dict[str, Any]] = field(default_factory=list)  # one per query with assessor=llm (labels, nuggets)
+    assessment_stats: dict[str, Any] = field(default_factory=dict)  # what the assessor asked, reused from the store, could not read
+    assessor_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column prefix -> the assessor's judge

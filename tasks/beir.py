@@ -17,7 +17,8 @@ from typing import Any
 
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.registry import TASKS
-from ragsweep.tasks.base import RecordErrors, Task, inside, numbered_records, read_text, require_file, resolve_path, text_field
+from ragsweep.data_files import RecordErrors, inside, numbered_records, read_text, require_file, text_field
+from ragsweep.tasks.base import Task, resolve_path
 from ragsweep.tasks.generic import read_corpus_jsonl, record_id
 from ragsweep.types import Document, Query
 

@@ -29,7 +29,8 @@ from typing import Any
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, first_questions, inside, read_csv, read_text, require_file, resolve_path
+from ragsweep.data_files import RecordErrors, inside, read_csv, read_text, require_file
+from ragsweep.tasks.base import Task, first_questions, resolve_path
 
 REQUIRED_COLUMNS = ("question", "references", "corpus_id")
 INVALID_REFERENCE_POLICIES = ("error", "clip", "skip", "reference")

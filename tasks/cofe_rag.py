@@ -20,7 +20,8 @@ import logging
 
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
-from ragsweep.tasks.base import RecordErrors, Task, first_questions, read_json, require_file, resolve_path, text_field
+from ragsweep.data_files import RecordErrors, read_json, require_file, text_field
+from ragsweep.tasks.base import Task, first_questions, resolve_path
 from ragsweep.tasks.generic import read_corpus_folder
 from ragsweep.tasks.keyword_file import cofe_rag_examples, repeated_texts
 from ragsweep.types import Document, Query

@@ -25,8 +25,9 @@ from typing import Any
 
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
-from ragsweep.tasks.base import RecordErrors, Task, numbered_records, read_text, record_label, require_file, resolve_path, text_field
-from ragsweep.engine import runtime
+from ragsweep.data_files import RecordErrors, numbered_records, read_text, record_label, require_file, text_field
+from ragsweep.tasks.base import Task, resolve_path
+from ragsweep import runtime
 from ragsweep.tasks.documents import DOCUMENT_SUFFIXES, document_text
 from ragsweep.types import Document, Query, Span
 

@@ -25,7 +25,8 @@ from typing import Any
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, read_json, read_records, resolve_path, text_field
+from ragsweep.data_files import RecordErrors, read_json, read_records, text_field
+from ragsweep.tasks.base import Task, resolve_path
 from ragsweep.tasks.hub import load_hub_rows
 
 

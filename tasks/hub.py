@@ -1,6 +1,6 @@
 """Loading a suite from the Hugging Face hub by id, for users with internet.
 
-Offline (the default, ragsweep.engine.offline), a hub id fails at once with a message that says how to point
+Offline (the default, ragsweep.offline), a hub id fails at once with a message that says how to point
 the task at local files instead; nothing is attempted over the network.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragsweep.errors import DataError, OfflineError
-from ragsweep.engine.offline import hub_offline
+from ragsweep.offline import hub_offline
 
 
 def load_hub_rows(repo_id: str | None, config: str | None, split: str, local_hint: str) -> list[dict[str, Any]]:

@@ -20,7 +20,8 @@ from typing import Any, NamedTuple
 
 from ragsweep.errors import DataError
 from ragsweep.types import Query
-from ragsweep.tasks.base import read_json, resolve_path
+from ragsweep.data_files import read_json
+from ragsweep.tasks.base import resolve_path
 
 FORMAT = "ragsweep-keywords"
 VERSION = 1

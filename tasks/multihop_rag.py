@@ -24,7 +24,8 @@ from typing import Any
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, read_json, resolve_path, text_field
+from ragsweep.data_files import RecordErrors, read_json, text_field
+from ragsweep.tasks.base import Task, resolve_path
 from ragsweep.tasks.hub import load_hub_rows
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ from ragsweep.errors import DataError
 from ragsweep.hashing import sha256_text
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, read_json, read_records, require_file, resolve_path, text_field
+from ragsweep.data_files import RecordErrors, read_json, read_records, require_file, text_field
+from ragsweep.tasks.base import Task, resolve_path
 
 _HOPS = re.compile(r"^(\d)hop")
 

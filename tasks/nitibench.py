@@ -16,7 +16,8 @@ from typing import Any
 from ragsweep.errors import DataError
 from ragsweep.registry import TASKS
 from ragsweep.types import Document, Query, Span
-from ragsweep.tasks.base import RecordErrors, Task, first_questions, read_csv, read_json, require_file, resolve_path
+from ragsweep.data_files import RecordErrors, read_csv, read_json, require_file
+from ragsweep.tasks.base import Task, first_questions, resolve_path
 from ragsweep.tasks.hub import load_hub_rows
 
 SECTION_SEPARATOR = "\n\n"

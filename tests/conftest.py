@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture()
 def isolated_cache(tmp_path, monkeypatch):
     """Point the runtime at a fresh cache folder for one test."""
-    from ragsweep.engine import runtime
+    from ragsweep import runtime
 
     runtime.configure(tmp_path / "cache")
     yield tmp_path / "cache"

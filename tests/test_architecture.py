@@ -1,9 +1,11 @@
-"""The package's structure holds: no import circle among its modules (module-level imports; a function may
-import lazily), and a registry imports only the module that defines the name asked for."""
+"""The package's structure holds: every import points down the floors docs/architecture.md lays out (lazy imports
+inside functions included), no import circle among its modules (module-level imports; a function may import
+lazily), and a registry imports only the module that defines the name asked for."""
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -39,6 +41,74 @@ def module_level_imports(path: Path, modules: set[str]) -> set[str]:
                 names = [sub.module] + [f"{sub.module}.{a.name}" for a in sub.names]
             found |= {n for n in names if n in modules}
     return found
+
+
+FLOOR_ROW = re.compile(r"^\| (\d+) \| ((?:`[\w]+`(?:, )?)+) \|")
+
+
+def floors_of_rooms(doc: Path = REPO / "docs" / "architecture.md") -> dict[str, int]:
+    """Room (a subpackage, or a module at the package root) -> its floor, from the floors table of the doc."""
+    floors: dict[str, int] = {}
+    for line in doc.read_text("utf-8").splitlines():
+        if row := FLOOR_ROW.match(line):
+            for room in re.findall(r"`(\w+)`", row.group(2)):
+                assert room not in floors, f"{room} is on two floors"
+                floors[room] = int(row.group(1))
+    return floors
+
+
+def room_of(module: str) -> str:
+    """``ragsweep.engine.pipeline`` -> ``engine``; ``ragsweep.hashing`` -> ``hashing``; ``ragsweep.tasks.x`` -> ``tasks``."""
+    return module.split(".")[1]
+
+
+def every_import(path: Path, modules: set[str]) -> set[str]:
+    """ragsweep modules imported anywhere in the file: at module level, inside functions, under TYPE_CHECKING.
+    ``from a import b`` imports ``a.b`` where that is a module, else ``a``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name in modules}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module for a in node.names}
+    return found & modules
+
+
+def climbs(files: dict[str, Path], floors: dict[str, int]) -> list[str]:
+    """Every import from a room to a room on a higher floor, as ``importer (floor) -> imported (floor)``."""
+    out = []
+    for module, path in sorted(files.items()):
+        if module == "ragsweep":
+            continue
+        for target in sorted(every_import(path, set(files)) - {"ragsweep"}):
+            low, high = floors[room_of(module)], floors[room_of(target)]
+            if high > low:
+                out.append(f"{module} ({low}) -> {target} ({high})")
+    return out
+
+
+def test_every_folder_and_root_module_has_a_floor():
+    files = module_files()
+    assert sorted({room_of(m) for m in files if m != "ragsweep"}) == sorted(floors_of_rooms())
+
+
+def test_no_import_climbs_a_floor():
+    assert climbs(module_files(), floors_of_rooms()) == []
+
+
+def test_the_package_root_imports_nothing_of_its_own():
+    """``import ragsweep`` changes nothing in the process and pulls in no floor."""
+    assert every_import(ROOTS["ragsweep"] / "__init__.py", set(module_files())) == set()
+
+
+def test_the_floor_check_sees_a_lazy_import_that_climbs(tmp_path):
+    """The check can fail: a store module importing the engine inside a function is reported."""
+    climber = tmp_path / "climber.py"
+    climber.write_text("def f():\n    from ragsweep.engine.pipeline import Pipeline\n    return Pipeline\n")
+    files = {"ragsweep.store.climber": climber, "ragsweep.engine.pipeline": tmp_path / "empty.py"}
+    (tmp_path / "empty.py").write_text("")
+    assert climbs(files, {"store": 3, "engine": 8}) == ["ragsweep.store.climber (3) -> ragsweep.engine.pipeline (8)"]
+    assert climbs(files, {"store": 8, "engine": 8}) == []
 
 
 def test_no_import_circle():

@@ -27,7 +27,7 @@ def test_arch_without_dummy_is_refused(tmp_path):
 
 @pytest.mark.model
 def test_a_shape_folder_holds_config_and_tokenizer_but_no_weights(tmp_path, isolated_cache):
-    from ragsweep.engine import runtime
+    from ragsweep import runtime
 
     runtime.configure(str(isolated_cache))
     folder = shape_folder("bundled:SmolLM2-135M-Instruct", parse_arch(TINY), tmp_path)

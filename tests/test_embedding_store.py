@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.store.embedding_cache import EmbeddingCache, EmbeddingRows, ModelSegments, encode_segment, text_keys
 from ragsweep.errors import CacheError
 from tests.helpers import run, statuses

@@ -54,7 +54,8 @@ TASK = '''
 from pathlib import Path
 
 from ragsweep.errors import DataError
-from ragsweep.tasks.base import Task, read_text, require_file
+from ragsweep.data_files import read_text, require_file
+from ragsweep.tasks.base import Task
 from ragsweep.types import Document, Query
 
 

@@ -701,7 +701,7 @@ def test_one_failed_job_does_not_abort_the_sweep(tmp_path):
 
 @pytest.mark.process
 def test_a_job_that_died_without_a_word_counts_as_failed(tmp_path):
-    from ragsweep.engine.sweep_status import read_statuses, summarize, write_status
+    from ragsweep.commands.sweep_status import read_statuses, summarize, write_status
 
     for n in range(3):
         (tmp_path / str(n)).mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.generators.extractive import ExtractiveGenerator
 from ragsweep.generators.llm import LLMGenerator, fit_budget
 from ragsweep.types import Chunk, Query

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 
 
 def test_a_sweep_job_logs_progress_lines_naming_itself(tmp_path, caplog):

@@ -71,7 +71,7 @@ def test_generated_suite_runs_as_a_task(tmp_path):
                 "synthetic.window_chars=300", "annotator.batch_size=3",
             ])
         plain = OmegaConf.to_container(cfg, resolve=True)
-        from ragsweep.engine import runtime
+        from ragsweep import runtime
 
         runtime.configure(f"{tmp_path}/cache")
         built = build_suite(plain)

@@ -24,10 +24,11 @@ from ragsweep.errors import DataError
 from ragsweep.store.run_folder import RunFolder, latest_of_sweep
 from ragsweep.paths import SOURCE_ROOT, results_root
 from ragsweep.store.provenance import git_revision
-from ragsweep.store.results import headline_names, write_json
+from ragsweep.scoring.records import headline_names
+from ragsweep.store.results import write_json
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.gate")
 DEFAULT_TOLERANCE = 0.01

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 from ragsweep.errors import ConfigError
 from ragsweep.logs import setup_logging
 from ragsweep.paths import results_root

@@ -49,7 +49,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.results import RESULTS_ADVICE, write_json
 from ragsweep.types import Chunk, Generation, Query
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import aligned, plain_doc
+from ragsweep.help_text import aligned, plain_doc
 from ragsweep.engine.config_names import unknown_choice
 
 log = logging.getLogger("ragsweep.judge_eval")
@@ -255,7 +255,7 @@ def ppi_validity(items: Sequence[CalibrationItem], verdicts: Sequence[dict[str, 
 
 def reused_verdicts(path: Path, judge_id: str, items: Sequence[CalibrationItem]) -> list[dict[str, Any]]:
     """The verdicts an earlier report holds, when it is the same judge (identity) on exactly these items."""
-    from ragsweep.tasks.base import parse_json, read_text
+    from ragsweep.data_files import parse_json, read_text
 
     report = parse_json(path, read_text(path))
     if not isinstance(report, dict) or not isinstance(report.get("verdicts"), list):

@@ -23,7 +23,7 @@ from ragsweep.metrics.agreement import bootstrap_interval, cohen_kappa, kendall_
 from ragsweep.paths import results_root
 from ragsweep.store.results import GROUPS, write_json
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.judge_invariance")
 

@@ -13,7 +13,8 @@ from ragsweep.errors import ConfigError, DataError, did_you_mean
 from ragsweep.judges.calibration import UNCALIBRATED, calibration_reports, calibration_text, find_calibration, statistic_text
 from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
 from ragsweep.metrics.significance import paired_permutation_p
-from ragsweep.store.results import headline_names, lower_is_better
+from ragsweep.scoring.records import headline_names
+from ragsweep.store.results import lower_is_better
 
 log = logging.getLogger("ragsweep.report")
 JUDGED_PREFIXES = ("judge_", "ragas_")  # columns an LLM judged: never shown without their judge's calibration

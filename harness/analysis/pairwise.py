@@ -24,7 +24,7 @@ from ragsweep.engine.pipeline import plain_config
 from ragsweep.store.results import write_json
 from ragsweep.metrics.judge import pairwise_verdict, pairwise_winner
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.pairwise")
 

@@ -28,7 +28,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.store.results import RESULTS_ADVICE
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.report")
 

@@ -12,7 +12,7 @@ from ragsweep.paths import results_root
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.analysis.leaderboard import load_runs
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.study")
 COLUMNS = (("span_iou@5", "IoU"), ("span_recall@5", "recall"), ("span_precision@5", "precision"), ("precision_omega", "Precision-Omega"))

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from ragsweep.analysis.leaderboard import column_label, load_run_folders, n_queries, ranked_runs, suite_groups, suite_metrics
 from ragsweep.analysis.report import metric_cell, versus_text
-from ragsweep.commands.help_text import aligned
+from ragsweep.help_text import aligned
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.run_folder import RunFolder
 from ragsweep.store.trec_files import evaluate, qrels_lines, read_qrels, read_run, run_lines
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.analysis.trec_export")
 

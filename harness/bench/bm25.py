@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from ragsweep.bench.common import alternate, bench_suite, out_file, positive_int, write_result
 from ragsweep.paths import results_root
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.bm25")
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from ragsweep.commands.help_text import aligned
+from ragsweep.help_text import aligned
 from ragsweep.paths import SOURCE_ROOT
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.store.provenance import git_revision, machine, package_versions

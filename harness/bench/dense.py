@@ -7,16 +7,15 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.bench.common import alternate, bench_suite, out_file, positive_int, write_result
 from ragsweep.models.embedders import embed, load_sentence_transformer
 from ragsweep.paths import results_root
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.dense")
 

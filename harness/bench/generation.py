@@ -27,7 +27,7 @@ from typing import Any
 
 from ragsweep.paths import results_root
 from ragsweep.bench.common import out_file, positive_int, write_result
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.errors import ConfigError
 from ragsweep.hashing import sha256_json
 from ragsweep.models.weights import resolve
@@ -38,7 +38,7 @@ from ragsweep.models.causal_lm import pick_device
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.tasks.hotpotqa import HotpotQATask
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.generation")
 

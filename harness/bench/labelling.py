@@ -18,7 +18,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from ragsweep.bench.common import out_file, positive_int, write_result
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 from ragsweep.errors import ConfigError
 from ragsweep.labelling.items import judged_runs, labelling_items
 from ragsweep.labelling.page import render_page

@@ -19,7 +19,7 @@ from ragsweep.chunkers.perplexity import PerplexityChunker
 from ragsweep.models.causal_lm import load_causal_lm
 from ragsweep.types import Document
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.perplexity_chunker")
 

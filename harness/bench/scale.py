@@ -38,7 +38,7 @@ from ragsweep.paths import results_root
 from ragsweep.retrievers.base import top_k_indices
 from ragsweep.text import word_tokens
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.scale")
 SIZES = (10_000, 100_000, 1_000_000)

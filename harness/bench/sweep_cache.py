@@ -23,7 +23,7 @@ from ragsweep.bench.common import out_file, positive_int, write_result
 from ragsweep.store.results import GROUPS
 from ragsweep.engine.runner import execute
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.sweep_cache")
 

@@ -23,7 +23,7 @@ from ragsweep.errors import RagsweepError
 from ragsweep.models.weights import availability
 from ragsweep.tasks.base import build_task, resolve_path
 from ragsweep.tasks.keyword_file import split_task_config
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 from ragsweep.logs import setup_logging
 
 log = logging.getLogger("ragsweep.commands.check")

@@ -26,10 +26,10 @@ from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
-from ragsweep.engine.offline import configure_environment
+from ragsweep.offline import configure_environment
 from ragsweep.logs import LEVEL_ENV, LEVELS, hydra_overrides, setup_logging
 from ragsweep.paths import CONFIG_DIR
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 # Subcommand -> (module whose ``main(argv)`` serves it, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         up_to_date, fp = sweep_fingerprint(rest, args.rerun)
         if up_to_date:
             return 0
-        from ragsweep.engine.sweep_status import MAIN_PID
+        from ragsweep.commands.sweep_status import MAIN_PID
 
         os.environ[MAIN_PID] = str(os.getpid())  # sweep workers leave Ctrl-C to this process (commands/run.py)
         if any(a in ("-m", "--multirun") or a.startswith("+sweep=") for a in rest):

@@ -11,7 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ragsweep.commands.help_text import aligned
+from ragsweep.help_text import aligned
 from ragsweep.paths import CONFIG_DIR
 
 DESCRIPTION_CHARS = 110

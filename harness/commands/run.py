@@ -2,7 +2,7 @@
 
 A single run that fails prints one line and exits 2. In a sweep, a failed job writes its reason beside
 its Hydra job folder and the other jobs go on; the sweep then prints "N of M runs failed" and exits 1
-(ragsweep.engine.sweep_status).
+(ragsweep.commands.sweep_status).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from ragsweep.engine.offline import configure_environment
+from ragsweep.offline import configure_environment
 from ragsweep.paths import CONFIG_DIR
 from ragsweep.errors import RagsweepError
 from ragsweep.store.results import GROUPS
@@ -40,11 +40,11 @@ def main(cfg: DictConfig) -> None:
             log.error("%s", err)
             sys.exit(2)
         return
-    from ragsweep.engine.sweep_status import write_status
+    from ragsweep.commands.sweep_status import write_status
 
     with open_dict(cfg):
         cfg.progress = False  # parallel jobs' bars would draw over each other; the sweep logs its progress
-    from ragsweep.engine import runtime
+    from ragsweep import runtime
 
     runtime.set_progress_label(f"job {hydra_cfg.job.num}", float(cfg.get("progress_every_s", 30)))
     ok, detail = sweep_job(cfg, choices, overrides, Path(hydra_cfg.runtime.output_dir).parent)
@@ -74,7 +74,7 @@ def ignore_interrupt_in_workers() -> None:
     import os
     import signal
 
-    from ragsweep.engine.sweep_status import MAIN_PID
+    from ragsweep.commands.sweep_status import MAIN_PID
 
     if os.environ.get(MAIN_PID) not in (None, str(os.getpid())):
         signal.signal(signal.SIGINT, signal.SIG_IGN)

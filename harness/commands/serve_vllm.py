@@ -22,7 +22,7 @@ from typing import Any
 from ragsweep.errors import ConfigError
 
 from ragsweep.paths import results_root
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 
 def server_command(model: str, path: str, host: str, port: int, seed: int, extra: list[str]) -> list[str]:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kv-cache-gib", default="2", help="VLLM_CPU_KVCACHE_SPACE on a machine without CUDA")
     parser.add_argument("--engine-kwargs", default=os.environ.get("ENGINE_KWARGS"), help="vLLM engine options as JSON (as a config's engine_kwargs)")
     args, extra = parser.parse_known_args(argv)
-    from ragsweep.engine import runtime
+    from ragsweep import runtime
     from ragsweep.llm.vllm import WHITESPACE_FREE_JSON, check_engine_kwargs, model_path
 
     engine_kwargs = {"structured_outputs_config": WHITESPACE_FREE_JSON, **parse_engine_kwargs(args.engine_kwargs)}

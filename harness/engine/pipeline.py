@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,8 +27,9 @@ from ragsweep.config_keys import without_keys
 from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
 from ragsweep.assessors.store import AssessmentStore
 from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, with_target_name
-from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
-from ragsweep.tasks.base import build_task, missing_file_hint, resolve_path
+from ragsweep.types import Chunk, Document, Generation, PipelineResult, Query, Retrieved, StageStat
+from ragsweep.data_files import missing_file_hint
+from ragsweep.tasks.base import build_task, resolve_path
 from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
 from ragsweep.tasks.qrels_file import apply_qrels
 
@@ -36,41 +37,6 @@ log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
 STAGE_VERSIONS = {"load": "4", "chunk": "3", "index": "1", "retrieve": "2", "rerank": "1", "generate": "3", "judge": "1", "assess": "1"}
-
-
-@dataclass
-class StageStat:
-    status: str  # "hit", "computed", "skipped" (component is none) or "not needed" (downstream cached)
-    wall_s: float = 0.0
-    key: str | None = None
-
-
-@dataclass
-class PipelineResult:
-    documents: list[Document]
-    queries: list[Query]
-    chunks: list[Chunk]
-    retrieved: list[Retrieved]
-    reranked: list[Retrieved]
-    generations: list[Generation]
-    judgements: list[dict[str, Any]] = field(default_factory=list)
-    stages: dict[str, StageStat] = field(default_factory=dict)
-    data_hashes: dict[str, str] = field(default_factory=dict)
-    language: str = "en"
-    task_description: dict[str, Any] = field(default_factory=dict)
-    breakdown_keys: tuple[str, ...] = ()
-    headline_metric: str | None = None
-    chunking_wall_s: float = 0.0  # measured when the chunk stage was computed, kept with its cache entry
-    retrieval_report: dict[str, Any] = field(default_factory=dict)  # e.g. an approximate search's recall vs exact
-    data_files: list[str] = field(default_factory=list)  # absolute paths (as given, links unresolved) of every file and folder read
-    failed_llm_results: int = 0  # generations and verdicts that failed: the next run retries them
-    code: dict[str, str | None] = field(default_factory=dict)  # module -> code identity of every component used
-    lower_is_better: list[str] = field(default_factory=list)  # judged columns where lower is better (from the rubrics)
-    headline_extra: list[str] = field(default_factory=list)  # judged columns the rubrics mark as headline
-    column_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column -> its judge (id, rubric, models)
-    assessments: list[dict[str, Any]] = field(default_factory=list)  # one per query with assessor=llm (labels, nuggets)
-    assessment_stats: dict[str, Any] = field(default_factory=dict)  # what the assessor asked, reused from the store, could not read
-    assessor_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column prefix -> the assessor's judge
 
 
 @dataclass

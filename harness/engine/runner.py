@@ -13,20 +13,21 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.paths import SOURCE_ROOT
 from ragsweep.store.cache import StageCache
 from ragsweep.engine.config_checks import validate_run_config
 from ragsweep.hashing import sha256_json, sha256_text
 from ragsweep.judges.calibration import calibration_reports, find_calibration
-from ragsweep.engine.pipeline import Pipeline, PipelineResult, plain_config
+from ragsweep.engine.pipeline import Pipeline, plain_config
+from ragsweep.types import PipelineResult
 from ragsweep.store.provenance import git_revision, machine, package_versions
 from ragsweep.external.replay import label as replayed_label
 from ragsweep.registry import BY_GROUP, TRACKERS
-from ragsweep.store.results import GROUPS, component_label, config_hash, headline_names, run_name, write_run
+from ragsweep.store.results import GROUPS, component_label, config_hash, run_name, write_run
 from ragsweep.engine.code_identity import code_identity
-from ragsweep.scoring.records import aggregate, build_metrics, build_records, headline_metrics, lower_is_better
+from ragsweep.scoring.records import aggregate, build_metrics, build_records, headline_metrics, headline_names, lower_is_better
 
 log = logging.getLogger("ragsweep.engine.runner")
 

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import logging
 
 from ragsweep.errors import DataError
-from ragsweep.tasks.base import read_text
+from ragsweep.data_files import read_text
 from ragsweep.types import Document, Query
 
 log = logging.getLogger("ragsweep.external")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
 from ragsweep.errors import DataError
-from ragsweep.tasks.base import RecordErrors, numbered_records, record_label, text_field
+from ragsweep.data_files import RecordErrors, numbered_records, record_label, text_field
 
 EXPERTQA_SUPPORT = ("Complete", "Partial", "Incomplete")  # best first
 EXPERTQA_CORRECTNESS = ("Definitely correct", "Probably correct", "Unsure", "Likely incorrect", "Definitely incorrect")

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Sequence
 
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.labelling.items import Item, judged_runs, labelling_items
 from ragsweep.labelling.page import page_state, render_page

@@ -16,7 +16,7 @@ import time
 from typing import Any, Sequence
 
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.errors import ConfigError
 from ragsweep.models.causal_lm import load_causal_lm, pick_device, returned_cache, with_cache
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.store.cache import read_checked, write_checked
 from ragsweep.hashing import canonical_json, sha256_json
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages, redact

@@ -20,7 +20,7 @@ import os
 import time
 from typing import Any, Sequence
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.hashing import canonical_json
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.models.weights import resolve
 
 log = logging.getLogger(__name__)

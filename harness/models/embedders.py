@@ -20,7 +20,7 @@ from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.store.embedding_cache import EmbeddingRows
 from ragsweep.errors import ConfigError
 from ragsweep.models.weights import HASHING_PREFIX, resolve

@@ -17,7 +17,7 @@ from pathlib import Path
 from ragsweep.paths import results_root
 from ragsweep.models.weights import resolve
 from ragsweep.logs import setup_logging
-from ragsweep.commands.help_text import plain_doc
+from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.models.export")
 

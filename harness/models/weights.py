@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragsweep.errors import OfflineError
-from ragsweep.engine.offline import hub_offline
+from ragsweep.offline import hub_offline
 
 
 @dataclass(frozen=True)

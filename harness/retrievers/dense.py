@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.models.embedders import embed, embed_rows, resolve_device
 from ragsweep.errors import ConfigError
 from ragsweep.registry import RETRIEVERS

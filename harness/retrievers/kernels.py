@@ -128,7 +128,7 @@ def compiled(name: str) -> Callable[..., Any] | None:
     if os.environ.get("RAGSWEEP_NO_NUMBA", "").lower() in {"1", "true", "yes"}:
         return None
     try:
-        from ragsweep.engine import runtime
+        from ragsweep import runtime
 
         os.environ.setdefault("NUMBA_CACHE_DIR", str(runtime.cache_dir() / "numba"))
         import numba

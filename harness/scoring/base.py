@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 from ragsweep.types import Chunk, Generation, Query
 
 if TYPE_CHECKING:
-    from ragsweep.engine.pipeline import PipelineResult
+    from ragsweep.types import PipelineResult
 
 PHASES = ("retrieval", "answer")
 

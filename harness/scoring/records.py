@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,10 +23,10 @@ import numpy as np
 from ragsweep.errors import ConfigError, ContractError, RagsweepError
 from ragsweep.hashing import canonical_json
 from ragsweep.metrics.aggregate import summarize
-from ragsweep.engine.pipeline import PipelineResult
+from ragsweep.paths import CONFIG_DIR
 from ragsweep.registry import METRICS
 from ragsweep.scoring.base import PHASES, Metric, QueryView
-from ragsweep.types import MISSING_ANSWER, Chunk
+from ragsweep.types import MISSING_ANSWER, Chunk, PipelineResult
 
 # The answer's numbers in a record: facts about the generation, never averaged as metrics.
 GENERATION_NUMBERS = ("prompt_tokens", "completion_tokens", "latency_s", "context_dropped", "ttft_s", "cached_prompt_tokens")
@@ -56,6 +57,24 @@ def headline_metrics(families: Sequence[Metric], result: PipelineResult) -> list
     """What the leaderboard shows and the gate tracks by default: the families' headline columns, then the
     judged columns the judge's rubrics mark as headline."""
     return list(dict.fromkeys([*(n for f in families for n in f.headline()), *result.headline_extra]))
+
+
+@lru_cache(maxsize=1)
+def default_headline_metrics() -> tuple[str, ...]:
+    """The headline metrics of the default scoring config's families: what a run written before runs recorded
+    their own (metrics.json ``headline_metrics``) is shown and gated by."""
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.merge(OmegaConf.load(CONFIG_DIR / "config.yaml"), {"scoring": OmegaConf.load(CONFIG_DIR / "scoring" / "default.yaml")})
+    families = build_metrics(OmegaConf.to_container(config.scoring, resolve=True))  # type: ignore[arg-type]
+    return tuple(dict.fromkeys(n for f in families for n in f.headline()))
+
+
+def headline_names(metrics: dict[str, Any], own: bool = True) -> list[str]:
+    """A run's headline metrics, in order: the suite's own headline (with ``own``), then the headline columns of
+    its metric families and judge rubrics (metrics.json ``headline_metrics``)."""
+    names = ((metrics.get("headline"),) if own else ()) + tuple(metrics.get("headline_metrics") or default_headline_metrics())
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def lower_is_better(families: Sequence[Metric], result: PipelineResult) -> list[str]:

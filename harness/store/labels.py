@@ -180,7 +180,7 @@ def import_labels(path: Path, store: LabelStore, scales: dict[str, dict[str, flo
     ``label``, optional ``note``), each label's name mapped to its score by the rubric's scale (``scales``: rubric
     -> label name -> score). Every record is checked before any is written; a bad one is one line naming file,
     record and field."""
-    from ragsweep.tasks.base import read_text
+    from ragsweep.data_files import read_text
 
     text = read_text(path)
     if path.suffix.lower() == ".csv":

@@ -14,14 +14,12 @@ import shutil
 import tempfile
 from pathlib import Path
 import logging
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 
 from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.config_keys import SERVING_KEYS, without_keys
 from ragsweep.hashing import sha256_json
-from ragsweep.paths import CONFIG_DIR
 from ragsweep.registry import DISPLAY_NAME
 
 if TYPE_CHECKING:
@@ -82,26 +80,6 @@ def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[s
     parts = [*chosen, *named_overrides(overrides)]
     readable = "__".join(re.sub(r"[^A-Za-z0-9._=-]+", "_", p).strip("_") for p in parts)[:150]
     return f"{readable}__{config_hash(cfg)[:8]}"
-
-
-@lru_cache(maxsize=1)
-def default_headline_metrics() -> tuple[str, ...]:
-    """The headline metrics of the default scoring config's families: what a run written before runs recorded
-    their own (metrics.json ``headline_metrics``) is shown and gated by."""
-    from omegaconf import OmegaConf
-
-    from ragsweep.scoring.records import build_metrics
-
-    config = OmegaConf.merge(OmegaConf.load(CONFIG_DIR / "config.yaml"), {"scoring": OmegaConf.load(CONFIG_DIR / "scoring" / "default.yaml")})
-    families = build_metrics(OmegaConf.to_container(config.scoring, resolve=True))  # type: ignore[arg-type]
-    return tuple(dict.fromkeys(n for f in families for n in f.headline()))
-
-
-def headline_names(metrics: dict[str, Any], own: bool = True) -> list[str]:
-    """A run's headline metrics, in order: the suite's own headline (with ``own``), then the headline columns of
-    its metric families and judge rubrics (metrics.json ``headline_metrics``)."""
-    names = ((metrics.get("headline"),) if own else ()) + tuple(metrics.get("headline_metrics") or default_headline_metrics())
-    return list(dict.fromkeys(n for n in names if n))
 
 
 def lower_is_better(runs_metrics: Sequence[dict[str, Any]], name: str) -> bool:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ragsweep.errors import DataError
 from ragsweep.metrics.trec import RELEVANT_FROM, graded_ndcg_at_k, judged_at_k, precision_at_k
-from ragsweep.tasks.base import read_text
+from ragsweep.data_files import read_text
 
 _NEEDS_QUOTING = re.compile(r"[\s%]")
 

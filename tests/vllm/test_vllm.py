@@ -121,7 +121,7 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
 def test_a_second_pass_over_the_same_prompts_hits_the_prefix_cache_more(cache):
     """What Cache-Craft measures: the same RAG prompts again reuse their cached prefixes. Same engine options as the
     in-process run above, so the engine it left loaded serves this one."""
-    from ragsweep.engine import runtime
+    from ragsweep import runtime
     from ragsweep.llm.vllm import VLLMBackend
 
     runtime.configure(str(cache / "cache"))
@@ -154,7 +154,7 @@ def test_a_judge_shown_spaced_out_json_cannot_stall_in_whitespace(cache):
     an example reply spread over blank lines; with whitespace allowed by the grammar it wrote newlines until its 16
     tokens ran out, 4 of 4 unreadable. With whitespace disabled (the engine default) every verdict is readable and
     short. Same engine options as the runs above, so their engine serves this one."""
-    from ragsweep.engine import runtime
+    from ragsweep import runtime
     from ragsweep.llm.vllm import VLLMBackend
     from ragsweep.metrics.judge import yes_no_score
 
@@ -173,7 +173,7 @@ def test_a_judge_shown_spaced_out_json_cannot_stall_in_whitespace(cache):
 def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):
     """Two models (the bundled id and its exported folder: two engines), two suites each, one job at a time in
     one process: 2 loads for 4 jobs; the first engine's process is gone once the second is loaded."""
-    from ragsweep.engine import runtime
+    from ragsweep import runtime
     from ragsweep.llm import vllm as backend
 
     runtime.configure(cache / "cache")
@@ -183,7 +183,7 @@ import json, logging, os, sys
 sys.path.insert(0, {str(REPO)!r})
 logging.basicConfig(level=logging.INFO)
 import psutil
-from ragsweep.engine import runtime
+from ragsweep import runtime
 from ragsweep.llm import vllm as backend
 from ragsweep.llm.base import build_backend
 
