@@ -37,8 +37,9 @@ ALPHA = 0.05
 
 
 def run_key(run_dir: Path) -> str:
-    """The run's component choices, without the config hash: stable across unrelated config changes."""
-    return run_dir.name.rsplit("__", 1)[0]
+    """The run's stored identity (its component choices and named overrides, without the config hash): stable
+    across unrelated config changes."""
+    return RunFolder.read(run_dir).configuration
 
 
 def latest_runs(runs_dir: Path, sweep: str) -> tuple[dict[str, Path], int]:

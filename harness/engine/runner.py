@@ -25,7 +25,7 @@ from ragsweep.types import PipelineResult
 from ragsweep.store.provenance import git_revision, machine, package_versions
 from ragsweep.external.replay import label as replayed_label
 from ragsweep.registry import BY_GROUP, TRACKERS
-from ragsweep.store.results import GROUPS, component_label, config_hash, run_name, write_run
+from ragsweep.store.results import GROUPS, component_label, config_hash, configuration, run_name, write_run
 from ragsweep.engine.code_identity import code_identity
 from ragsweep.scoring.records import aggregate, build_metrics, build_records, headline_metrics, headline_names, lower_is_better
 
@@ -130,6 +130,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
             metrics["components"]["generator"] = "none"
     metrics["choices"] = {g: choices.get(g) for g in GROUPS}
     metrics["sweep"] = plain["sweep_name"]
+    metrics["configuration"] = configuration(choices, plain, overrides)
     if (named := plain["task"].get("headline_metric")) and named not in metrics["metrics"]:
         raise ConfigError(f"task.headline_metric={named!r} is not a metric of this run: "
                           f"{did_you_mean(str(named), sorted(metrics['metrics']))}(its metrics: {', '.join(sorted(metrics['metrics']))})")
@@ -157,6 +158,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
     stages["score"] = {"status": "computed", "wall_s": round(score_s, 4), "key": None}
     run_info = {
         "run": name,
+        "configuration": metrics["configuration"],
         "sweep": plain["sweep_name"],
         "config_hash": config_hash(plain),
         "seed": plain["seed"],

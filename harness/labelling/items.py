@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Sequence
 from ragsweep.errors import ConfigError
 from ragsweep.judges.readers import label_scale
 from ragsweep.store.labels import answer_sha
+from ragsweep.store.run_folder import RunFolder
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,7 @@ def rubric_column(config: dict[str, Any], rubric: str) -> tuple[str, dict[str, A
 
 
 def judged_runs(run_dirs: Sequence[Path], rubric: str) -> list[dict[str, Any]]:
-    """The runs whose judge used ``rubric``, each with its config, records, judged column and label scale."""
-    import pandas as pd
+    """The runs whose judge used ``rubric``, each with its config, metrics, records, judged column and label scale."""
     from omegaconf import OmegaConf
 
     out = []
@@ -71,11 +70,13 @@ def judged_runs(run_dirs: Sequence[Path], rubric: str) -> list[dict[str, Any]]:
             column, definition, context_k, context = rubric_column(config, rubric)  # type: ignore[arg-type]
         except ConfigError:
             continue
-        records = pd.read_parquet(run_dir / "records.parquet")
+        folder = RunFolder.read(run_dir)
+        records = folder.records()
         if column not in records.columns:
             continue
         scale = label_scale(definition, f"judge rubric {rubric!r}, column {column!r}")
-        out.append({"path": run_dir, "column": column, "scale": scale, "context_k": context_k, "context": context, "records": records})
+        out.append({"path": run_dir, "metrics": folder.metrics, "column": column, "scale": scale, "context_k": context_k,
+                    "context": context, "records": records})
     return out
 
 
@@ -101,7 +102,7 @@ def labelling_items(runs: Sequence[dict[str, Any]], budget: int, seed: int) -> t
     items: dict[tuple[str, str], Item] = {}
     design: dict[str, Any] = {}
     for run in runs:
-        identity = json.loads((run["path"] / "metrics.json").read_text("utf-8")).get("data_identity") or ""
+        identity = run["metrics"].get("data_identity") or ""
         records = run["records"].set_index("query_id", drop=False)
         sample = sampled_queries([str(q) for q in records.index], identity, seed, budget)
         design[run["path"].name] = {"data_identity": identity, "sampled": sample}

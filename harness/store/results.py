@@ -21,6 +21,7 @@ from ragsweep.store.cache import atomic_write_bytes
 from ragsweep.config_keys import SERVING_KEYS, without_keys
 from ragsweep.hashing import sha256_json
 from ragsweep.registry import DISPLAY_NAME
+from ragsweep.run_results import checked_info, checked_metrics
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -73,13 +74,18 @@ def named_overrides(overrides: Sequence[str]) -> list[str]:
     return shown
 
 
-def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[str] = ()) -> str:
-    """Readable and unique: per group the component's display name, else the config file chosen, and the parameters
-    overridden on the command line (so chunk sizes 64 / 128 / 256 read apart), then a hash of the resolved run config."""
+def configuration(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[str] = ()) -> str:
+    """A run's readable identity, stable across unrelated config changes: per group the component's display name,
+    else the config file chosen, and the parameters overridden on the command line (so chunk sizes 64 / 128 / 256
+    read apart). Stored in metrics.json and run.json; the gate pairs runs by it."""
     chosen = [(cfg.get(g) or {}).get(DISPLAY_NAME) or choices.get(g, "?") for g in GROUPS if g not in OPTIONAL_GROUPS or choices.get(g) not in (None, "none")]
     parts = [*chosen, *named_overrides(overrides)]
-    readable = "__".join(re.sub(r"[^A-Za-z0-9._=-]+", "_", p).strip("_") for p in parts)[:150]
-    return f"{readable}__{config_hash(cfg)[:8]}"
+    return "__".join(re.sub(r"[^A-Za-z0-9._=-]+", "_", p).strip("_") for p in parts)[:150]
+
+
+def run_name(choices: dict[str, str], cfg: dict[str, Any], overrides: Sequence[str] = ()) -> str:
+    """Readable and unique: the configuration, then a hash of the resolved run config."""
+    return f"{configuration(choices, cfg, overrides)}__{config_hash(cfg)[:8]}"
 
 
 def lower_is_better(runs_metrics: Sequence[dict[str, Any]], name: str) -> bool:
@@ -156,8 +162,8 @@ def write_run(run_dir: Path, config_yaml: str, records: list[dict[str, Any]], me
     try:
         atomic_write_bytes(staging / "config.yaml", config_yaml.encode("utf-8"), RESULTS_ADVICE)
         write_records(staging / "records.parquet", records)
-        write_json(staging / "metrics.json", metrics)
-        write_json(staging / "run.json", run_info)
+        write_json(staging / "metrics.json", checked_metrics(metrics))
+        write_json(staging / "run.json", checked_info(run_info))
         if not run_dir.exists():
             os.replace(staging, run_dir)
         else:  # a run written before: each file replaced (renames need no space), other files kept

@@ -1,6 +1,7 @@
 """A run folder read back (results/runs/<sweep>/<run>/): the one reader of what a run wrote, used by the
 leaderboard, the gate, pairwise judging, the chunking study and the sweep manifest, as MTEB's results reader
-is. An unreadable folder is one DataError naming the file and what is wrong with it."""
+is. An unreadable folder is one DataError naming the file and what is wrong with it. Both JSON files are read
+through their typed, versioned models (ragsweep.run_results), which upgrade a folder written in an earlier format."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragsweep.errors import DataError
+from ragsweep.run_results import RunInfo, RunMetrics, read_info, read_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,8 +34,13 @@ def _json_object(path: Path) -> dict[str, Any]:
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
-    metrics: dict[str, Any]  # metrics.json: means, summary, components, headline metrics, data identity
-    info: dict[str, Any]  # run.json: provenance, stages, data files, code identities
+    metrics: RunMetrics  # metrics.json: means, summary, components, headline metrics, data identity
+    info: RunInfo  # run.json: provenance, stages, data files, code identities
+
+    @property
+    def configuration(self) -> str:
+        """The run's stored identity: its component choices and named overrides, without the config hash."""
+        return self.metrics["configuration"]
 
     @classmethod
     def read(cls, path: Path, required: tuple[str, ...] = ()) -> RunFolder:
@@ -42,7 +49,9 @@ class RunFolder:
         to show, compare or gate against."""
         import pyarrow.parquet as pq
 
-        metrics = _json_object(path / "metrics.json")
+        raw_info = _json_object(path / "run.json") if (path / "run.json").exists() else {}
+        name = raw_info.get("run") if isinstance(raw_info.get("run"), str) else path.name
+        metrics = read_metrics(path / "metrics.json", _json_object(path / "metrics.json"), name)
         missing = [k for k in required if k not in metrics]
         if missing:
             raise DataError(path / "metrics.json", f"lacks {missing}")
@@ -50,8 +59,7 @@ class RunFolder:
             pq.read_metadata(path / "records.parquet")
         except (OSError, ValueError) as err:  # ArrowInvalid is a ValueError
             raise DataError(path / "records.parquet", f"unreadable ({str(err).splitlines()[0]})") from None
-        info = _json_object(path / "run.json") if (path / "run.json").exists() else {}
-        return cls(path, metrics, info)
+        return cls(path, metrics, read_info(path / "run.json", raw_info, name))
 
     def records(self) -> pd.DataFrame:
         import pandas as pd
@@ -59,9 +67,9 @@ class RunFolder:
         return pd.read_parquet(self.path / "records.parquet")
 
 
-def read_run_info(path: Path) -> dict[str, Any]:
+def read_run_info(path: Path) -> RunInfo:
     """run.json alone (what the run read and ran), for a manifest written right after the run."""
-    return _json_object(path / "run.json")
+    return read_info(path / "run.json", _json_object(path / "run.json"), path.name)
 
 
 # Which runs the latest invocation of a sweep wrote (or found up to date): <runs>/.latest/<sweep>.json, beside the sweep
