@@ -22,14 +22,23 @@ from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
 from ragsweep.errors import ConfigError, RagsweepError, did_you_mean
+from ragsweep.roles import (AssessorRole, ChunkerRole, GeneratorRole, JudgeRole, MetricRole, RerankerRole, RetrieverRole, TaskRole,
+                            TrackerRole, check_role)
 
 T = TypeVar("T")
 REGISTERED = re.compile(r"""@\w+\.register\(\s*["']([^"']+)["']\s*\)""")
 
 
+NONE = "none"  # the absent component of a family: built, never called, so it provides no role
+
+
 class Registry(Generic[T]):
-    def __init__(self, family: str, package: str):
+    """``role``: the Protocol (ragsweep.roles) every class of the family is checked against when it is registered
+    or named by import path."""
+
+    def __init__(self, family: str, package: str, role: type):
         self.family = family
+        self.role = role
         self._package = package
         self._entries: dict[str, type[T]] = {}
         self._modules: dict[str, str] | None = None
@@ -38,6 +47,8 @@ class Registry(Generic[T]):
         def decorator(cls: type[T]) -> type[T]:
             if name in self._entries and self._entries[name] is not cls:
                 raise ConfigError(f"{self.family} {name!r} is registered twice")
+            if name != NONE:
+                check_role(self.family, name, cls, self.role)
             self._entries[name] = cls
             cls.registry_name = name  # type: ignore[attr-defined]
             return cls
@@ -101,6 +112,7 @@ class Registry(Generic[T]):
             raise ConfigError(f"{self.family} {target!r}: module {module_name!r} has no {attr!r}") from None
         if not isinstance(cls, type):
             raise ConfigError(f"{self.family} {target!r} is not a class")
+        check_role(self.family, target, cls, self.role)
         return cls
 
     def build(self, config: dict[str, Any]) -> T:
@@ -215,15 +227,15 @@ def with_target_name(config: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-CHUNKERS: Registry[Any] = Registry("chunker", "ragsweep.chunkers")
-RETRIEVERS: Registry[Any] = Registry("retriever", "ragsweep.retrievers")
-RERANKERS: Registry[Any] = Registry("reranker", "ragsweep.rerankers")
-GENERATORS: Registry[Any] = Registry("generator", "ragsweep.generators")
-JUDGES: Registry[Any] = Registry("judge", "ragsweep.judges")
-ASSESSORS: Registry[Any] = Registry("assessor", "ragsweep.assessors")
-TASKS: Registry[Any] = Registry("task", "ragsweep.tasks")
-METRICS: Registry[Any] = Registry("metric", "ragsweep.scoring")  # chosen by the scoring config group, not one per run
-TRACKERS: Registry[Any] = Registry("tracker", "ragsweep.tracking")  # where a written run is also reported; never part of its name
+CHUNKERS: Registry[Any] = Registry("chunker", "ragsweep.chunkers", ChunkerRole)
+RETRIEVERS: Registry[Any] = Registry("retriever", "ragsweep.retrievers", RetrieverRole)
+RERANKERS: Registry[Any] = Registry("reranker", "ragsweep.rerankers", RerankerRole)
+GENERATORS: Registry[Any] = Registry("generator", "ragsweep.generators", GeneratorRole)
+JUDGES: Registry[Any] = Registry("judge", "ragsweep.judges", JudgeRole)
+ASSESSORS: Registry[Any] = Registry("assessor", "ragsweep.assessors", AssessorRole)
+TASKS: Registry[Any] = Registry("task", "ragsweep.tasks", TaskRole)
+METRICS: Registry[Any] = Registry("metric", "ragsweep.scoring", MetricRole)  # chosen by the scoring config group, not one per run
+TRACKERS: Registry[Any] = Registry("tracker", "ragsweep.tracking", TrackerRole)  # where a written run is also reported; never part of its name
 
 # The Hydra config group each registry serves.
 BY_GROUP: dict[str, Registry[Any]] = {

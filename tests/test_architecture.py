@@ -144,7 +144,7 @@ def test_a_broken_module_breaks_only_its_own_names(tmp_path, monkeypatch):
     (pkg / "__init__.py").write_text("")
     (pkg / "good.py").write_text("from famtest_registry import THINGS\n\n@THINGS.register('good')\nclass Good:\n    pass\n")
     (pkg / "broken.py").write_text("import a_library_that_is_not_installed\nfrom famtest_registry import THINGS\n\n@THINGS.register('broken')\nclass Broken:\n    pass\n")
-    (tmp_path / "famtest_registry.py").write_text("from ragsweep.registry import Registry\nTHINGS = Registry('thing', 'famtest')\n")
+    (tmp_path / "famtest_registry.py").write_text("from ragsweep.registry import Registry\nTHINGS = Registry('thing', 'famtest', type('Thing', (), {}))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import famtest_registry
 
@@ -158,3 +158,57 @@ def test_a_broken_module_breaks_only_its_own_names(tmp_path, monkeypatch):
                               "(ModuleNotFoundError: No module named 'a_library_that_is_not_installed')")
     for name in ("famtest", "famtest.good", "famtest.broken", "famtest_registry"):
         sys.modules.pop(name, None)
+
+
+def test_a_class_that_lacks_its_roles_methods_is_refused_when_registered():
+    import pytest
+
+    from ragsweep.errors import ConfigError
+    from ragsweep.registry import CHUNKERS, JUDGES
+
+    with pytest.raises(ConfigError) as err:
+        @CHUNKERS.register("test_roleless")
+        class Roleless:
+            def chunks(self, docs):  # a typo of chunk
+                return []
+    assert str(err.value) == ("chunker 'test_roleless' (tests.test_architecture.test_a_class_that_lacks_its_roles_methods_is_refused_when_registered"
+                              ".<locals>.Roleless) lacks chunk(): a chunker provides chunk()")
+    assert "test_roleless" not in CHUNKERS.names()
+    with pytest.raises(ConfigError, match=r"judge 'x' \(.*HalfJudge\) lacks headline_columns, column_judges: a judge provides judge\(\), "
+                                          r"lower_is_better, headline_columns, column_judges"):
+        @JUDGES.register("x")
+        class HalfJudge:
+            lower_is_better: list[str] = []
+
+            def judge(self, queries, generations, chunks):
+                return []
+
+
+def test_a_class_named_by_import_path_is_checked_against_its_role(tmp_path, monkeypatch):
+    import pytest
+
+    from ragsweep.errors import ConfigError
+    from ragsweep.registry import RERANKERS
+
+    (tmp_path / "outside_rerankers.py").write_text(
+        "class Sorter:\n    def rerank(self, question, candidates):\n        return [(i, 0.0) for i in range(len(candidates))]\n\n"
+        "class NotOne:\n    def order(self, question, candidates):\n        return []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert RERANKERS.get("outside_rerankers.Sorter").__name__ == "Sorter"
+    with pytest.raises(ConfigError) as err:
+        RERANKERS.build({"_target_": "outside_rerankers.NotOne"})
+    assert str(err.value) == "reranker 'outside_rerankers.NotOne' (outside_rerankers.NotOne) lacks rerank(): a reranker provides rerank()"
+    sys.modules.pop("outside_rerankers", None)
+
+
+def test_every_built_in_component_provides_its_role():
+    """Each registered name of every family resolves (its module registers it, so its role was checked), the absent
+    component "none" aside, which is never called."""
+    from ragsweep.llm.base import BACKENDS
+    from ragsweep.registry import BY_GROUP, METRICS, TRACKERS
+    from ragsweep.roles import check_role
+
+    for registry in (*BY_GROUP.values(), METRICS, TRACKERS, BACKENDS):
+        for name in registry.names():
+            if name != "none":
+                check_role(registry.family, name, registry.get(name), registry.role)

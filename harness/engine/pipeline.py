@@ -167,9 +167,9 @@ class Pipeline:
             task_description=loaded["description"], breakdown_keys=task.breakdown_keys, headline_metric=parts.headline_metric or task.headline_metric,
             chunking_wall_s=chunking_wall_s, retrieval_report=retrieval_report, data_files=[os.path.abspath(p) for p in data_files],
             failed_llm_results=self.failed_llm_results, code=dict(sorted(self.code.items())),
-            lower_is_better=list(getattr(parts.judge, "lower_is_better", [])) if judged else [],
-            headline_extra=list(getattr(parts.judge, "headline_columns", [])) if judged else [],
-            column_judges=dict(getattr(parts.judge, "column_judges", {})) if judged else {},
+            lower_is_better=list(parts.judge.lower_is_better) if judged else [],
+            headline_extra=list(parts.judge.headline_columns) if judged else [],
+            column_judges=dict(parts.judge.column_judges) if judged else {},
             assessments=assessments, assessment_stats=assessment_stats,
             assessor_judges=parts.assessor.judges() if parts.assessor is not None else {},
         )

@@ -31,6 +31,7 @@ class Generator(ABC):
 
     version = "1"
     label_params: tuple[str, ...] = ()  # what the leaderboard shows beside the name
+    context_k: int  # set by the constructor
 
     def __init__(
         self,

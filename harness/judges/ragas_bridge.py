@@ -161,7 +161,9 @@ class RagasJudge:
         self.config = {"metrics": list(metrics), "max_queries": max_queries, "parse_retries": parse_retries, "embedder": embedder}
         self.context_k, self.invalid_policy = context_k, invalid_policy
 
-    lower_is_better: list[str] = []
+    lower_is_better: list[str] = []  # every ragas metric is better higher
+    headline_columns: list[str] = []  # ragas columns are shown, not tracked by the gate by default
+    column_judges: dict[str, dict[str, Any]] = {}  # ragas does not expose a judge identity per column
 
     @property
     def code_modules(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import re
 from typing import Any, Callable, Iterable, Sequence
 
 from ragsweep.registry import Registry
+from ragsweep.roles import BackendRole
 
 Messages = list[dict[str, str]]
 
@@ -112,7 +113,7 @@ class ChatBackend(ABC):
         return enc.decode(tokens[:n]) if len(tokens) > n else None
 
 
-BACKENDS: Registry[Any] = Registry("llm backend", "ragsweep.llm")
+BACKENDS: Registry[Any] = Registry("llm backend", "ragsweep.llm", BackendRole)
 
 
 def backend_modules(model_configs: Sequence[dict[str, Any]]) -> tuple[str, ...]:
