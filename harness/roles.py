@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence
 
 from ragsweep.errors import ConfigError
-from ragsweep.types import Chunk, Document, Generation, PipelineResult, Query, Retrieved
+from ragsweep.types import Chunk, Document, Generation, LLMCalls, PipelineResult, Query, Retrieved
 
 
 class TaskRole(Protocol):
@@ -47,6 +47,7 @@ class GeneratorRole(Protocol):
     context_k: int
 
     def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]: ...
+    def planned_calls(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> LLMCalls | None: ...
 
 
 class JudgeRole(Protocol):
@@ -55,6 +56,7 @@ class JudgeRole(Protocol):
     column_judges: dict[str, dict[str, Any]]  # judged column -> its judge (id, rubric, models)
 
     def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]: ...
+    def planned_calls(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[LLMCalls] | None: ...
 
 
 class AssessorRole(Protocol):

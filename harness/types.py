@@ -241,3 +241,14 @@ class PipelineResult:
     assessments: list[dict[str, Any]] = field(default_factory=list)  # one per query with assessor=llm (labels, nuggets)
     assessment_stats: dict[str, Any] = field(default_factory=dict)  # what the assessor asked, reused from the store, could not read
     assessor_judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judged column prefix -> the assessor's judge
+
+
+@dataclass(frozen=True)
+class LLMCalls:
+    """What an LLM stage will ask of one model before it asks: its calls, their prompt tokens (counted with the
+    model's tokenizer) and completion tokens at their max_tokens bound (an upper bound: replies may stop sooner)."""
+
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int

@@ -174,8 +174,8 @@ def test_a_class_that_lacks_its_roles_methods_is_refused_when_registered():
     assert str(err.value) == ("chunker 'test_roleless' (tests.test_architecture.test_a_class_that_lacks_its_roles_methods_is_refused_when_registered"
                               ".<locals>.Roleless) lacks chunk(): a chunker provides chunk()")
     assert "test_roleless" not in CHUNKERS.names()
-    with pytest.raises(ConfigError, match=r"judge 'x' \(.*HalfJudge\) lacks headline_columns, column_judges: a judge provides judge\(\), "
-                                          r"lower_is_better, headline_columns, column_judges"):
+    with pytest.raises(ConfigError, match=r"judge 'x' \(.*HalfJudge\) lacks planned_calls\(\), headline_columns, column_judges: a judge provides "
+                                          r"judge\(\), planned_calls\(\), lower_is_better, headline_columns, column_judges"):
         @JUDGES.register("x")
         class HalfJudge:
             lower_is_better: list[str] = []

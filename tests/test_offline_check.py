@@ -11,16 +11,16 @@ def _names(reqs, kind):
 
 
 def test_judge_models_embedder_and_keyword_file_are_required():
-    reqs = requirements(compose_runs(["task=multihop_mini", "generator=hf", "judge=llm"]))
+    reqs = requirements([r.config for r in compose_runs(["task=multihop_mini", "generator=hf", "judge=llm"])])
     assert "bundled:SmolLM2-135M-Instruct" in _names(reqs, "model")
-    ragas = requirements(compose_runs(["task=multihop_mini", "generator=hf", "judge=ragas"]))
+    ragas = requirements([r.config for r in compose_runs(["task=multihop_mini", "generator=hf", "judge=ragas"])])
     assert {"bundled:SmolLM2-135M-Instruct", "bundled:all-MiniLM-L6-v2"} <= _names(ragas, "model")  # ragas's embedder
     assert any(name.endswith("multihop_mini/keywords.v1.json") for name in _names(reqs, "data"))
     assert all(r.present for r in reqs)
 
 
 def test_models_behind_an_openai_server_are_not_checked_locally():
-    reqs = requirements(compose_runs(["generator=openai", "generator.model=served-model", "judge=openai", "judge.models.0.model=served-judge"]))
+    reqs = requirements([r.config for r in compose_runs(["generator=openai", "generator.model=served-model", "judge=openai", "judge.models.0.model=served-judge"])])
     assert not {"served-model", "served-judge"} & _names(reqs, "model")
 
 
@@ -45,7 +45,7 @@ def test_an_outputs_file_and_the_mlflow_client_are_required(tmp_path, monkeypatc
     from ragsweep.commands import check
 
     missing = tmp_path / "system.jsonl"
-    reqs = requirements(compose_runs(["task=span_mini", f"outputs.path={missing}", "tracking=mlflow"]))
+    reqs = requirements([r.config for r in compose_runs(["task=span_mini", f"outputs.path={missing}", "tracking=mlflow"])])
     outputs = next(r for r in reqs if r.name == str(missing))
     assert (outputs.kind, outputs.present, outputs.where) == ("data", False, "file (outputs.path)")
     assert next(r for r in reqs if r.kind == "package").present == (importlib.util.find_spec("mlflow") is not None)

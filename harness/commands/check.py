@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from ragsweep.paths import CONFIG_DIR
 from ragsweep.errors import RagsweepError
@@ -37,8 +37,15 @@ class Requirement:
     where: str
 
 
-def compose_runs(overrides: list[str]) -> list[dict[str, Any]]:
-    """The resolved config of every run that ``overrides`` (a sweep preset included) would launch."""
+@dataclass(frozen=True)
+class ComposedRun:
+    config: dict[str, Any]  # resolved
+    choices: dict[str, str]  # config group -> the file chosen
+    overrides: list[str]  # the job's own overrides, as its run name reads them
+
+
+def compose_runs(overrides: list[str]) -> list[ComposedRun]:
+    """Every run that ``overrides`` (a sweep preset included) would launch."""
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -48,17 +55,19 @@ def compose_runs(overrides: list[str]) -> list[dict[str, Any]]:
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         base = compose("config", overrides=[*overrides, *search], return_hydra_config=True)
         params = OmegaConf.to_container(base.hydra.sweeper.params) if base.hydra.sweeper.params else {}
-        sweeps = [o for o in overrides if "," in o.split("=", 1)[-1]]
-        parser = OverridesParser.create()
-        axes = [
-            [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override() else [o.input_line]
-            for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + sweeps)
-        ]
-        fixed = [o for o in overrides if o not in sweeps]
+        # As Hydra's basic sweeper does: the preset's params, then the command line; a key given again replaces
+        # its earlier values (``retriever=bm25`` narrows a preset that sweeps three retrievers to one).
+        axes: dict[str, list[str]] = {}
+        for o in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + overrides):
+            key = o.get_key_element()
+            axes[key] = [f"{key}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override() else [o.input_line]
         runs = []
-        for combo in itertools.product(*axes):
-            cfg = compose("config", overrides=fixed + list(combo) + search)
-            runs.append(OmegaConf.to_container(cfg, resolve=True))
+        for combo in itertools.product(*axes.values()):
+            cfg = compose("config", overrides=list(combo) + search, return_hydra_config=True)
+            choices = {str(k): str(v) for k, v in cfg.hydra.runtime.choices.items() if not str(k).startswith("hydra")}
+            with open_dict(cfg):
+                del cfg["hydra"]
+            runs.append(ComposedRun(OmegaConf.to_container(cfg, resolve=True), choices, list(combo)))
     return runs
 
 
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: ragsweep check [HYDRA_OVERRIDES ...]\n\n" + plain_doc(__doc__).strip())
         return 0
     runs = compose_runs(overrides)
-    reqs = requirements(runs)
+    reqs = requirements([r.config for r in runs])
     width = max(len(r.name) for r in reqs) if reqs else 10
     lines = [f"{len(runs)} run(s) need {len(reqs)} item(s):"]
     for r in sorted(reqs, key=lambda r: (r.kind, r.name)):

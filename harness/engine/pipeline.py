@@ -27,7 +27,7 @@ from ragsweep.config_keys import without_keys
 from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
 from ragsweep.assessors.store import AssessmentStore
 from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, with_target_name
-from ragsweep.types import Chunk, Document, Generation, PipelineResult, Query, Retrieved, StageStat
+from ragsweep.types import Chunk, Document, Generation, LLMCalls, PipelineResult, Query, Retrieved, StageStat
 from ragsweep.data_files import missing_file_hint
 from ragsweep.tasks.base import build_task, resolve_path
 from ragsweep.tasks.keyword_file import apply_keywords, split_task_config
@@ -83,10 +83,16 @@ def plain_config(cfg: Any) -> dict[str, Any]:
 
 
 class Pipeline:
-    def __init__(self, cfg: Any, cache: StageCache, progress: bool = True):
+    """``plan_only`` (``ragsweep plan``): the stages that ask no language model run (and are cached for the run that
+    follows); each LLM stage the cache does not hold is counted instead of asked (``planned``: stage -> the calls
+    per model, None where its component cannot count them), its stage status "planned"."""
+
+    def __init__(self, cfg: Any, cache: StageCache, progress: bool = True, plan_only: bool = False):
         self.cfg = plain_config(cfg)
         self.cache = cache
         self.progress = progress
+        self.plan_only = plan_only
+        self.planned: dict[str, list[LLMCalls] | None] = {}
         self.stages: dict[str, StageStat] = {}
         self.failed_llm_results = 0
         self.code: dict[str, str | None] = {}
@@ -281,6 +287,12 @@ class Pipeline:
             "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": without_keys(cfg["generator"]), "prompt": prompt}, upstream
         )
         contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
+        if self.plan_only and not self.cache.contains("generate", key):
+            calls = generator.planned_calls(queries, contexts)
+            if calls is not None:
+                self._planned("generate", key, [calls])
+                bound = " ".join(["answer"] * (calls.completion_tokens // max(calls.calls, 1)))  # each answer at its max_tokens
+                return [Generation(q.query_id, bound, tuple(c.chunk_id for c in ctx)) for q, ctx in zip(queries, contexts)], key
 
         generated = self._llm_stage(
             "generate", key, lambda idx: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [contexts[i] for i in idx])],
@@ -297,6 +309,9 @@ class Pipeline:
             self.stages["judge"] = StageStat("skipped")
             return []
         key = stage_key("judge", STAGE_VERSIONS["judge"] + "/" + self._code(judge), without_keys(cfg["judge"]), upstream)
+        if self.plan_only and not self.cache.contains("judge", key):
+            self._planned("judge", key, judge.planned_calls(queries, generations, by_id))
+            return []
 
         return self._llm_stage(
             "judge", key, lambda idx: judge.judge([queries[i] for i in idx], generations, by_id), len(queries),
@@ -314,6 +329,9 @@ class Pipeline:
             return [], {}
         t0 = time.perf_counter()
         store = AssessmentStore(self.cache, {"version": STAGE_VERSIONS["assess"], "code": self._code(assessor)})
+        if self.plan_only:  # its labels are kept by content across runs: what it would ask is not counted yet
+            self._planned("assess", store.identity, None)
+            return [], {}
         assessments, stats = assessor.assess(store, queries, documents, chunks, ranked, generations)
         asked = [v for v in stats.values() if isinstance(v, dict) and "new" in v]
         self.failed_llm_results += sum(v["failed"] for v in asked)
@@ -321,6 +339,12 @@ class Pipeline:
         self.stages["assess"] = StageStat(status, time.perf_counter() - t0, store.identity)
         log.info("stage %-8s %-8s %.2fs", "assess", status, self.stages["assess"].wall_s)
         return assessments, stats
+
+    def _planned(self, name: str, key: str, calls: list[LLMCalls] | None) -> None:
+        self.planned[name] = calls
+        self.stages[name] = StageStat("planned", 0.0, key)
+        log.info("stage %-8s planned: %s", name, "not counted" if calls is None else
+                 ", ".join(f"{c.calls} calls to {c.model}, {c.prompt_tokens} prompt tokens" for c in calls))
 
     def _llm_stage(self, name: str, key: str, compute: Callable[[list[int]], list[Any]], n: int, failed: Callable[[Any], bool]) -> list[Any]:
         """A stage of one LLM result per query, ``compute(query indices)``. An entry holding failed calls is

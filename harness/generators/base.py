@@ -3,7 +3,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Sequence
 
-from ragsweep.types import Chunk, Generation, Query
+from ragsweep.types import Chunk, Generation, LLMCalls, Query
 
 DEFAULT_SYSTEM_PROMPT = (
     "You answer questions using only the given context. Reply with the shortest answer that is "
@@ -50,3 +50,8 @@ class Generator(ABC):
 
     @abstractmethod
     def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]: ...
+
+    def planned_calls(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> LLMCalls | None:
+        """What ``generate`` would ask of a language model, counted without asking (``ragsweep plan``); None for a
+        generator that asks none, which a plan simply runs."""
+        return None

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from ragsweep.generators.base import Generator
 from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.registry import GENERATORS
-from ragsweep.types import Chunk, Generation, Query
+from ragsweep.types import Chunk, Generation, LLMCalls, Query
 from ragsweep.metrics.citations import read_cited_answer
 
 
@@ -71,13 +71,22 @@ class LLMGenerator(Generator):
         self.backend = build_backend({"backend": backend, **backend_params})
         self.code_modules = backend_modules([{"backend": backend}])  # the backend's code is in the generate stage's key
 
+    def _conversations(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> tuple[list[list[Chunk]], list[list[dict[str, str]]]]:
+        """(each query's context after the token budget, its conversation)."""
+        fitted = [fit_budget(ctx, self.context_budget_tokens, self.backend.count_tokens) for ctx in contexts]
+        return fitted, [self.messages(q.question, ctx) for q, ctx in zip(queries, fitted)]
+
+    def planned_calls(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> LLMCalls:
+        """One call per query: its conversation's tokens as the backend counts them, the reply at max_tokens."""
+        _, conversations = self._conversations(queries, contexts)
+        prompt = sum(self.backend.count_prompt_tokens(c) for c in conversations)
+        return LLMCalls(str(self.backend.model), len(conversations), prompt, len(conversations) * self.backend.max_tokens)
+
     def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]:
         """Answers; with ``citations`` the reply is asked for as JSON (schema-constrained where the backend
         can) and its cited passage numbers become chunk ids."""
-        fitted = [fit_budget(ctx, self.context_budget_tokens, self.backend.count_tokens) for ctx in contexts]
-        completions = self.backend.complete(
-            [self.messages(q.question, ctx) for q, ctx in zip(queries, fitted)], json_schema=CITATION_SCHEMA if self.citations else None, desc="generate"
-        )
+        fitted, conversations = self._conversations(queries, contexts)
+        completions = self.backend.complete(conversations, json_schema=CITATION_SCHEMA if self.citations else None, desc="generate")
         out = []
         for q, full, ctx, c in zip(queries, contexts, fitted, completions):
             fields: dict[str, Any] = {"answer": c.text}

@@ -30,7 +30,7 @@ from ragsweep.config_keys import NOT_IDENTITY, without_keys
 from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.llm.prompting import check_template, render
 from ragsweep.registry import JUDGES
-from ragsweep.types import Chunk, Generation, Query
+from ragsweep.types import Chunk, Generation, LLMCalls, Query
 from ragsweep.metrics import judge as jm
 
 log = logging.getLogger(__name__)
@@ -183,10 +183,9 @@ class LLMJudge:
         """The prompt this judge uses for ``rubric``: the one for its language where the rubric has one."""
         return self.rubric_defs[rubric].prompt_for(self.language)
 
-    def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
-        """One verdict dict per query: ``{query_id, skipped, raw: {rubric: [reply per model and sample]}, errors,
-        stalled, usage: {rubric: {prompt_tokens, completion_tokens}}, scores: {column: {score, members, samples,
-        agreement}}}``; replies are ordered model by model, each model's samples together."""
+    def _jobs(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]
+              ) -> tuple[list[tuple[int, str]], list[list[dict[str, str]]], list[dict[str, Any]]]:
+        """(the (query index, rubric) pairs to ask, their conversations, an empty verdict per query)."""
         by_query = {g.query_id: g for g in generations}
         jobs: list[tuple[int, str]] = []
         conversations = []
@@ -207,6 +206,25 @@ class LLMJudge:
                     continue
                 jobs.append((i, rubric))
                 conversations.append(self._conversation(rubric, q, gen.answer, cited if spec.context == "cited" else context))
+        return jobs, conversations, verdicts
+
+    def planned_calls(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[LLMCalls]:
+        """What ``judge`` would ask, per judge model (its samples included), counted without asking: each
+        conversation's tokens as that model's backend counts them, each reply at its rubric's max_tokens."""
+        jobs, conversations, _ = self._jobs(queries, generations, chunks)
+        out = []
+        for model_cfg in self.model_configs:
+            backend = build_backend(model_cfg)
+            prompt = sum(backend.count_prompt_tokens(c) for c in conversations)
+            completion = sum(self._prompt(rubric).get("max_tokens") or backend.max_tokens for _, rubric in jobs)
+            out.append(LLMCalls(str(backend.model), len(jobs) * self.samples, prompt * self.samples, completion * self.samples))
+        return out
+
+    def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
+        """One verdict dict per query: ``{query_id, skipped, raw: {rubric: [reply per model and sample]}, errors,
+        stalled, usage: {rubric: {prompt_tokens, completion_tokens}}, scores: {column: {score, members, samples,
+        agreement}}}``; replies are ordered model by model, each model's samples together."""
+        jobs, conversations, verdicts = self._jobs(queries, generations, chunks)
         for model_cfg in self.model_configs:
             backend = build_backend(model_cfg)
             for sample in range(self.samples):

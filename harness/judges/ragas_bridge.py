@@ -170,6 +170,10 @@ class RagasJudge:
         """The backend's module (ragas's LLM): part of the judge stage's key beside this module's code."""
         return backend_modules(self.model_configs[:1])
 
+    def planned_calls(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> None:
+        """None: ragas builds its prompts (and how many per sample) inside its metrics, so they are not counted."""
+        return None
+
     def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:
         os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas's usage tracking calls home otherwise
         by_query = {g.query_id: g for g in generations}

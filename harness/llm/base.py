@@ -80,6 +80,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+CHAT_TOKENS_PER_MESSAGE, CHAT_TOKENS_PER_REPLY = 3, 3  # the chat format's own tokens (OpenAI's cookbook counts)
+
+
 class ChatBackend(ABC):
     """Bump ``version`` when a change alters completions: it is part of every cache key that uses them."""
 
@@ -101,6 +104,12 @@ class ChatBackend(ABC):
         from ragsweep.text import tiktoken_encoding
 
         return len(tiktoken_encoding("cl100k_base").encode(text, disallowed_special=()))
+
+    def count_prompt_tokens(self, messages: Messages) -> int:
+        """Prompt tokens of one conversation as the model will see it. Here: its texts as ``count_tokens`` counts
+        them, plus the chat format's few tokens a message and for the reply's start (OpenAI's accounting); a
+        backend that holds the model's chat template counts it exactly."""
+        return sum(self.count_tokens(m["content"]) + CHAT_TOKENS_PER_MESSAGE for m in messages) + CHAT_TOKENS_PER_REPLY
 
     def cut_tokens(self, text: str, n: int) -> str | None:
         """The first ``n`` tokens of ``text`` (counted as ``count_tokens`` counts them), or None when it has no

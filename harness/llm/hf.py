@@ -61,6 +61,12 @@ class HFBackend(ChatBackend):
         tokenizer, _ = self._loaded()
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def count_prompt_tokens(self, messages: Messages) -> int:
+        """Exactly: the conversation through the model's chat template, as ``complete`` sends it."""
+        tokenizer, _ = self._loaded()
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
     def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
         import torch
 

@@ -1,0 +1,79 @@
+"""What a run will ask of language models, before it asks (``ragsweep plan``).
+
+The run's pipeline runs in plan mode: the stages that ask no model (load, chunk, index, retrieve, rerank, and an
+extractive generator) run as in a real run and are cached for it, so each LLM prompt is built from the very
+ranking the run will use and counted with the model's own tokenizer; completions are counted at their max_tokens
+bound. An LLM stage the cache already holds costs nothing and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragsweep import runtime
+from ragsweep.engine.config_checks import validate_run_config
+from ragsweep.engine.pipeline import Pipeline, plain_config
+from ragsweep.store.cache import StageCache
+from ragsweep.store.results import configuration
+from ragsweep.types import LLMCalls
+
+LLM_STAGES = ("generate", "judge", "assess")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    label: str  # the run's components
+    queries: int
+    stages: dict[str, str]  # stage -> hit (cached before), computed (by the plan, cached now), planned, skipped
+    planned: dict[str, list[LLMCalls] | None]  # LLM stage to run -> its calls per model (None: not counted)
+    pricing: dict[str, dict[str, float]]  # model -> {input_per_mtok, output_per_mtok}
+    backend: str | None  # the generator's backend, for the machine's measured rate
+
+    @property
+    def calls(self) -> list[LLMCalls]:
+        return [c for calls in self.planned.values() for c in calls or ()]
+
+    @property
+    def uncounted(self) -> list[str]:
+        """LLM stages that will run but whose calls their component cannot count."""
+        return [stage for stage, calls in self.planned.items() if calls is None]
+
+    def usd(self) -> float | None:
+        """At the configured prices; None when a model with calls has no price."""
+        total = 0.0
+        for c in self.calls:
+            price = self.pricing.get(c.model)
+            if price is None:
+                return None if c.calls else total
+            total += (c.prompt_tokens * price.get("input_per_mtok", 0.0) + c.completion_tokens * price.get("output_per_mtok", 0.0)) / 1e6
+        return total
+
+
+def plan_run(config: dict[str, Any], choices: dict[str, str], overrides: list[str]) -> RunPlan:
+    """Plan one resolved run config, labelled as its run folder will be (its configuration)."""
+    plain = plain_config(config)
+    validate_run_config(plain)
+    runtime.configure(plain["cache_dir"], False)
+    pipeline = Pipeline(plain, StageCache(plain["cache_dir"]), progress=False, plan_only=True)
+    result = pipeline.run()
+    label = configuration(choices, plain, overrides)
+    generator = plain["generator"]
+    return RunPlan(label, len(result.queries), {k: v.status for k, v in pipeline.stages.items()}, dict(pipeline.planned),
+                   dict(plain.get("pricing") or {}), generator.get("backend") if generator["name"] == "llm" else None)
+
+
+def measured_rate(bench_file: Path, backend: str | None, model: str) -> float | None:
+    """Completion tokens a second this machine measured for ``backend`` serving ``model`` in batches
+    (``ragsweep bench generation`` writes it), or None where it was not measured with those weights."""
+    if backend is None or not bench_file.is_file():
+        return None
+    try:
+        result = json.loads(bench_file.read_text("utf-8"))
+        if result.get("model") != model or result.get("load_format") == "dummy":
+            return None
+        return float(result[backend]["batched"]["median_completion_tokens_per_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,97 @@
+"""``ragsweep plan``: what a sweep will ask of language models, counted before it asks, and held against what the
+run then sent. An OpenAI-compatible loopback server receives the run's requests; their prompt tokens, counted as
+the backend counts them, equal the plan's for generation, and the judge's planned prompts (answers at their
+max_tokens bound) are at least what the judge then sent, in as many calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragsweep.commands.plan import Totals, main, over_budget
+from ragsweep.llm.base import CHAT_TOKENS_PER_MESSAGE, CHAT_TOKENS_PER_REPLY
+from ragsweep.text import tiktoken_encoding
+from tests.helpers import run
+from tests.loopback_openai import LoopbackServer
+
+JUDGE_RUBRICS = ["coverage", "correctness", "faithfulness", "relevance"]  # configs/judge/llm.yaml's default rubrics
+
+
+def sent_tokens(body: dict) -> int:
+    """A request's prompt tokens as the openai backend counts them: cl100k text tokens and the chat format's."""
+    enc = tiktoken_encoding("cl100k_base")
+    return sum(len(enc.encode(m["content"], disallowed_special=())) + CHAT_TOKENS_PER_MESSAGE for m in body["messages"]) + CHAT_TOKENS_PER_REPLY
+
+
+def overrides(url: str) -> list[str]:
+    return ["task=multihop_mini", "retriever=bm25", "task.limit=3", "generator=openai", f"generator.base_url={url}", "generator.max_tokens=16",
+            "judge=openai", f"judge.models.0.base_url={url}", "judge.models.0.model=judge-model", "judge.models.0.max_tokens=32"]
+
+
+def test_the_plan_counts_what_the_run_then_sends(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    with LoopbackServer(lambda body: '{"verdict": "YES"}' if body["model"] == "judge-model" else "Calder Bay") as server:
+        assert main(["ci", *overrides(server.url)]) == 0
+        out = capsys.readouterr().out
+        assert server.calls == 0  # nothing was asked while planning
+        assert "cached before: nothing" in out and "3 calls to default" in out and "12 calls to judge-model" in out
+        run_dir, info = run(tmp_path, *overrides(server.url))
+    generation = [b for b in server.bodies if b["model"] == "default"]
+    judging = [b for b in server.bodies if b["model"] == "judge-model"]
+    assert len(generation) == 3 and len(judging) == 3 * len(JUDGE_RUBRICS)
+    sent = sum(sent_tokens(b) for b in generation)
+    assert f"3 calls to default, {sent:,} prompt + at most {3 * 16:,} completion tokens" in out  # exactly what was sent
+    planned_judge = int(out.split("12 calls to judge-model, ")[1].split(" prompt")[0].replace(",", ""))
+    assert planned_judge >= sum(sent_tokens(b) for b in judging)  # answers planned at their bound, sent shorter
+    assert f"at most {sum(b['max_tokens'] for b in judging):,} completion tokens" in out  # each rubric's bound, as sent
+    assert info["stages"]["load"]["status"] == info["stages"]["retrieve"]["status"] == "hit"  # the plan cached them
+
+
+def test_a_second_plan_says_what_the_cache_holds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    with LoopbackServer(lambda body: "Calder Bay") as server:
+        run(tmp_path, *overrides(server.url)[:6], "judge=none")
+        assert main(["ci", *overrides(server.url)[:6], "judge=none"]) == 0
+    out = capsys.readouterr().out
+    assert "cached before: load, chunk, index, retrieve, generate" in out
+    assert "generate: cached" in out and "total: 0 LLM calls, 0 prompt + at most 0 completion tokens" in out
+
+
+def test_a_budget_refuses_a_sweep_that_would_go_over(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    with LoopbackServer(lambda body: "x") as server:
+        args = ["ci", *overrides(server.url)[:6], "judge=none", "+pricing={default: {input_per_mtok: 1000.0, output_per_mtok: 2000.0}}"]
+        assert main([*args, "--max-tokens", "10"]) == 1
+        assert "is over --max-tokens 10" in capsys.readouterr().err
+        assert main([*args, "--max-usd", "100"]) == 0
+        out = capsys.readouterr().out
+        assert main([*args, "--max-usd", "0.01"]) == 1
+        assert "is over --max-usd 0.01" in capsys.readouterr().err
+    prompt = int(out.split("3 calls to default, ")[1].split(" prompt")[0].replace(",", ""))
+    assert f"USD {(prompt * 1000.0 + 3 * 16 * 2000.0) / 1e6:.4f}" in out  # by hand: tokens x price per million
+
+
+@pytest.mark.parametrize("totals, max_usd, max_tokens, why", [
+    (Totals(3, 100, 50, 0.5, None, []), None, None, None),
+    (Totals(3, 100, 50, 0.5, None, []), None, 150, None),
+    (Totals(3, 100, 50, 0.5, None, []), None, 149, "150 tokens (prompt + completion at max_tokens) is over --max-tokens 149"),
+    (Totals(3, 100, 50, None, None, []), 1.0, None, "some model with calls has no price (pricing.<model>), so --max-usd cannot be checked"),
+    (Totals(3, 100, 50, 0.5, None, ["a / b: assess"]), None, 10**9, "cannot bound what is not counted: a / b: assess"),
+    (Totals(3, 100, 50, 0.5, None, []), 0.4, None, "USD 0.5000 is over --max-usd 0.4"),
+])
+def test_over_budget(totals, max_usd, max_tokens, why):
+    assert over_budget(totals, max_usd, max_tokens) == why
+
+
+@pytest.mark.model
+def test_the_plan_of_the_bundled_model_counts_its_chat_template_exactly(tmp_path, monkeypatch, capsys):
+    """SmolLM2 through transformers: the planned prompt tokens are the ones the run then reports, to the token."""
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    args = ["task=multihop_mini", "retriever=bm25", "task.limit=2", "generator=hf", "generator.max_tokens=4"]
+    assert main(["ci", *args]) == 0
+    out = capsys.readouterr().out
+    run_dir, info = run(tmp_path, *args)
+    import json
+
+    summary = json.loads((run_dir / "metrics.json").read_text())["summary"]
+    assert f"2 calls to bundled:SmolLM2-135M-Instruct, {summary['prompt_tokens']:,} prompt + at most 8 completion tokens" in out
+    assert summary["completion_tokens"] <= 8 and info["stages"]["retrieve"]["status"] == "hit"
