@@ -12,6 +12,7 @@ decoding, as vLLM's). Greedy at temperature 0; a seed makes sampling repeatable.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from functools import lru_cache
 from typing import Any, Sequence
@@ -53,15 +54,16 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None, seed: int) -> Any:
 
 @BACKENDS.register("llamacpp")
 class LlamaCppBackend(ChatBackend):
-    """``n_ctx``: the context window llama.cpp allocates (prompt + reply); ``n_threads``: None lets llama.cpp use
-    the machine's cores."""
+    """``n_ctx``: the context window llama.cpp allocates (prompt + reply); ``n_threads``: None is every core this
+    process may use (llama-cpp-python's own default is half of them, which left one of this machine's two idle)."""
 
     def __init__(self, model: str = "bundled:SmolLM2-135M-Instruct", n_ctx: int = 4096, n_threads: int | None = None, **sampling: Any):
         super().__init__(model, **sampling)
         self.n_ctx, self.n_threads = n_ctx, n_threads
 
     def _llama(self) -> Any:
-        return load_llama(gguf_path(self.model), self.n_ctx, self.n_threads, self.seed or 0)
+        threads = self.n_threads or len(os.sched_getaffinity(0))
+        return load_llama(gguf_path(self.model), self.n_ctx, threads, self.seed or 0)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama().tokenize(text.encode("utf-8"), add_bos=False, special=False))
