@@ -36,32 +36,34 @@ class MetricStat(TypedDict):
     n: int
 
 
-class RunMetrics(TypedDict, total=False):
-    """metrics.json: what the leaderboard, gate and trackers read of a run."""
+class RunIdentity(TypedDict, total=False):
+    """What both files carry: their format, and which run of which sweep they describe."""
 
     format: int
     configuration: str
     sweep: str
+    data_identity: str
+
+
+class RunMetrics(RunIdentity, total=False):
+    """metrics.json: what the leaderboard, gate and trackers read of a run."""
+
     metrics: dict[str, MetricStat]
     summary: dict[str, Any]
     components: dict[str, str]
     choices: dict[str, str | None]
     headline: str | None
     headline_metrics: list[str]
-    data_identity: str
     lower_is_better: list[str]  # only where a column is better lower (OPTIONAL_FIELDS)
     breakdowns: dict[str, Any]
     judges: dict[str, Any]  # judged column -> its judge and calibration
     self_judged: str  # the model that generated and judged
 
 
-class RunInfo(TypedDict, total=False):
+class RunInfo(RunIdentity, total=False):
     """run.json: what the run read and ran (provenance, stages, data files, code identities)."""
 
-    format: int
-    configuration: str
     run: str
-    sweep: str
     config_hash: str
     seed: int
     git: dict[str, Any]
@@ -73,7 +75,6 @@ class RunInfo(TypedDict, total=False):
     code: dict[str, Any]
     task: dict[str, Any]
     retrieval: dict[str, Any]
-    data_identity: str
     notes: list[str]
     unscored_queries: dict[str, int]
     stages: dict[str, Any]
