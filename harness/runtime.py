@@ -7,6 +7,7 @@ having it threaded through every constructor.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -16,7 +17,7 @@ from typing import Any, Iterable, Iterator, TypeVar
 from ragsweep.store.embedding_cache import EmbeddingCache
 
 log = logging.getLogger("ragsweep.progress")
-_state: dict[str, object] = {"cache_dir": Path("results/cache"), "progress": True, "label": "", "log_every_s": 30.0}
+_state: dict[str, object] = {"cache_dir": Path("results/cache"), "progress": True, "label": "", "log_every_s": 30.0, "jobs": 1}
 _counters: Counter[str] = Counter()
 T = TypeVar("T")
 _embedding_caches: dict[Path, EmbeddingCache] = {}
@@ -38,6 +39,17 @@ def set_progress_label(label: str, log_every_s: float = 30.0) -> None:
     """Name this process's progress lines (a sweep job: "job 3") and how often they are logged; a sweep's jobs
     log their lines in turn on one terminal, so each line says whose it is."""
     _state["label"], _state["log_every_s"] = label, log_every_s
+
+
+def set_parallel_jobs(jobs: int) -> None:
+    """How many jobs of a sweep run side by side on this machine (the launcher's ``n_jobs``)."""
+    _state["jobs"] = max(1, int(jobs))
+
+
+def cores_per_job() -> int:
+    """This process's share of the cores it may use: all of them for a run, 1/n_jobs in a sweep of n parallel jobs,
+    so that engines that size their own thread pools (llama.cpp) do not oversubscribe the machine."""
+    return max(1, len(os.sched_getaffinity(0)) // int(_state["jobs"]))  # type: ignore[call-overload]
 
 
 class LoggedProgress:

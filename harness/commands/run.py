@@ -47,6 +47,7 @@ def main(cfg: DictConfig) -> None:
     from ragsweep import runtime
 
     runtime.set_progress_label(f"job {hydra_cfg.job.num}", float(cfg.get("progress_every_s", 30)))
+    runtime.set_parallel_jobs(int(hydra_cfg.launcher.get("n_jobs") or 1) if "launcher" in hydra_cfg else 1)
     ok, detail = sweep_job(cfg, choices, overrides, Path(hydra_cfg.runtime.output_dir).parent)
     write_status(hydra_cfg.runtime.output_dir, ok, detail)
 

@@ -12,7 +12,6 @@ decoding, as vLLM's). Greedy at temperature 0; a seed makes sampling repeatable.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from functools import lru_cache
 from typing import Any, Sequence
@@ -54,15 +53,17 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None, seed: int) -> Any:
 
 @BACKENDS.register("llamacpp")
 class LlamaCppBackend(ChatBackend):
-    """``n_ctx``: the context window llama.cpp allocates (prompt + reply); ``n_threads``: None is every core this
-    process may use (llama-cpp-python's own default is half of them, which left one of this machine's two idle)."""
+    """``n_ctx``: the context window llama.cpp allocates (prompt + reply); ``n_threads``: None is this process's
+    share of the cores (runtime.cores_per_job: all of them for a run, one of two for each of a sweep's two parallel
+    jobs). llama-cpp-python's own default, half the cores, left one of two idle in a run; two threads in each of two
+    parallel jobs wait on one another, and generation ran 5 to 9 times slower."""
 
     def __init__(self, model: str = "bundled:SmolLM2-135M-Instruct", n_ctx: int = 4096, n_threads: int | None = None, **sampling: Any):
         super().__init__(model, **sampling)
         self.n_ctx, self.n_threads = n_ctx, n_threads
 
     def _llama(self) -> Any:
-        threads = self.n_threads or len(os.sched_getaffinity(0))
+        threads = self.n_threads or runtime.cores_per_job()
         return load_llama(gguf_path(self.model), self.n_ctx, threads, self.seed or 0)
 
     def count_tokens(self, text: str) -> int:
