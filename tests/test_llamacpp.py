@@ -67,3 +67,26 @@ def test_a_model_without_a_gguf_file_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"llamacpp model 'bundled:all-MiniLM-L6-v2' has no GGUF file"):
         gguf_path("bundled:all-MiniLM-L6-v2")
     assert gguf_path("bundled:SmolLM2-135M-Instruct").endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def test_each_parallel_sweep_job_gets_its_share_of_the_cores(monkeypatch):
+    """Two jobs side by side on 4 cores: 2 llama.cpp threads each (not 4 each, which wait on one another)."""
+    import os
+
+    from ragsweep import runtime
+    from ragsweep.llm import llamacpp
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    asked = []
+    monkeypatch.setattr(llamacpp, "load_llama", lambda path, n_ctx, threads, seed: asked.append(threads))
+    backend = build_backend({"backend": "llamacpp"})
+    try:
+        backend._llama()
+        runtime.set_parallel_jobs(2)
+        backend._llama()
+        runtime.set_parallel_jobs(8)
+        backend._llama()
+        build_backend({"backend": "llamacpp", "n_threads": 3})._llama()
+    finally:
+        runtime.set_parallel_jobs(1)
+    assert asked == [4, 2, 1, 3]
