@@ -16,7 +16,9 @@ A folder of a newer format than this ragsweep reads is refused with one line, ne
 
 from __future__ import annotations
 
-import re
+import types
+import typing
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, TypedDict
 
@@ -97,22 +99,22 @@ CHECKS: dict[type, Callable[[Any], bool]] = {int: _whole, float: _number, str: l
 WORDS = {int: "a whole number", float: "a number", str: "a string", dict: "an object", list: "a list"}
 
 
-def _kinds(annotation: Any) -> tuple[tuple[type, ...], bool]:
-    """(accepted types, null allowed) of a TypedDict annotation, which this module's postponed annotations keep as
-    text (``dict[str, str] | None``)."""
-    outer = re.sub(r"\[.*\]", "", str(getattr(annotation, "__forward_arg__", annotation)))  # dict[str, str | None] -> dict
-    parts = [p.strip() for p in outer.split("|")]
-    kinds = tuple(next(t for t in CHECKS if p == t.__name__) for p in parts if p != "None")
-    return kinds, "None" in parts
+@lru_cache(maxsize=None)
+def _field_kinds(model: type) -> dict[str, tuple[tuple[type, ...], bool]]:
+    """Each field of a model -> (the types it accepts, whether null is allowed), from its type hints."""
+    out = {}
+    for name, hint in typing.get_type_hints(model).items():
+        members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        out[name] = (tuple(typing.get_origin(m) or m for m in members if m is not type(None)), type(None) in members)
+    return out
 
 
 def _check_fields(source: Path | str, data: dict[str, Any], model: type, required: bool) -> None:
-    for name, annotation in model.__annotations__.items():
+    for name, (kinds, nullable) in _field_kinds(model).items():
         if name not in data:
             if required and name not in OPTIONAL_FIELDS:
                 raise DataError(source, "missing", field=name)
             continue
-        kinds, nullable = _kinds(annotation)
         value = data[name]
         if not (value is None and nullable) and not any(CHECKS[k](value) for k in kinds):
             raise DataError(source, f"expected {' or '.join(WORDS[k] for k in kinds)}{' or null' if nullable else ''}, "

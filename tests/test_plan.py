@@ -95,3 +95,14 @@ def test_the_plan_of_the_bundled_model_counts_its_chat_template_exactly(tmp_path
     summary = json.loads((run_dir / "metrics.json").read_text())["summary"]
     assert f"2 calls to bundled:SmolLM2-135M-Instruct, {summary['prompt_tokens']:,} prompt + at most 8 completion tokens" in out
     assert summary["completion_tokens"] <= 8 and info["stages"]["retrieve"]["status"] == "hit"
+
+
+def test_a_plans_usd_skips_models_without_calls_and_needs_a_price_for_every_other():
+    from ragsweep.engine.plan import RunPlan
+    from ragsweep.types import LLMCalls
+
+    prices = {"gen": {"input_per_mtok": 2.0, "output_per_mtok": 10.0}}
+    idle, gen = LLMCalls("unpriced", 0, 0, 0), LLMCalls("gen", 4, 1_000, 200)
+    plan = RunPlan("x", 4, {}, {"judge": [idle], "generate": [gen]}, prices, "hf")
+    assert plan.usd() == pytest.approx((1_000 * 2.0 + 200 * 10.0) / 1e6)  # the idle judge model ends nothing early
+    assert RunPlan("x", 4, {}, {"generate": [gen, LLMCalls("unpriced", 1, 5, 5)]}, prices, "hf").usd() is None

@@ -16,6 +16,7 @@ from typing import Any
 from ragsweep import runtime
 from ragsweep.engine.config_checks import validate_run_config
 from ragsweep.engine.pipeline import Pipeline, plain_config
+from ragsweep.scoring.records import cost_usd
 from ragsweep.store.cache import StageCache
 from ragsweep.store.results import configuration
 from ragsweep.types import LLMCalls
@@ -43,13 +44,10 @@ class RunPlan:
 
     def usd(self) -> float | None:
         """At the configured prices; None when a model with calls has no price."""
-        total = 0.0
-        for c in self.calls:
-            price = self.pricing.get(c.model)
-            if price is None:
-                return None if c.calls else total
-            total += (c.prompt_tokens * price.get("input_per_mtok", 0.0) + c.completion_tokens * price.get("output_per_mtok", 0.0)) / 1e6
-        return total
+        called = [c for c in self.calls if c.calls]
+        if any(c.model not in self.pricing for c in called):
+            return None
+        return sum(cost_usd(c.prompt_tokens, c.completion_tokens, self.pricing[c.model]) for c in called)
 
 
 def plan_run(config: dict[str, Any], choices: dict[str, str], overrides: list[str]) -> RunPlan:

@@ -241,9 +241,14 @@ def generation_summary(result: PipelineResult, records: Sequence[dict[str, Any]]
         "mean_latency_s": float(np.mean([g.latency_s for g in gens])),
         "completion_tokens_per_s": completion_tokens / busy_s if busy_s > 0 else None,
         "context_chunks_dropped": int(sum(g.context_dropped for g in gens)),
-        "cost_usd": (prompt_tokens * prices.get("input_per_mtok", 0.0) + completion_tokens * prices.get("output_per_mtok", 0.0)) / 1e6,
+        "cost_usd": cost_usd(prompt_tokens, completion_tokens, prices),
         **serving_summary(gens),
     }
+
+
+def cost_usd(prompt_tokens: int, completion_tokens: int, prices: dict[str, float]) -> float:
+    """USD at ``pricing.<model>`` (``input_per_mtok``, ``output_per_mtok``: per million tokens; a missing price is 0)."""
+    return (prompt_tokens * prices.get("input_per_mtok", 0.0) + completion_tokens * prices.get("output_per_mtok", 0.0)) / 1e6
 
 
 def aggregate(
