@@ -1,7 +1,11 @@
-"""Per-process services that components share: cache locations and counters for run.json.
+"""The run context: what one run's components share (its cache folder, how it shows progress, its counters for
+run.json, its embedding cache), as one object the runner creates for the run and hands down.
 
-The runner calls ``configure`` once per run; components ask for the embedding cache here instead of
-having it threaded through every constructor.
+Components are built by Hydra from YAML, plugins' included, so their constructors cannot all be given the context.
+The runner makes its context the *active* one for the span of the run (``with context.active():``), and a component
+reads it with ``current()``. That is a ``contextvars`` binding, scoped to the run: it ends with the run, two runs in
+two threads each see their own, and nothing set by one run or test is left for the next. Work a component hands to
+threads of its own reads the context first and passes it on (threads do not inherit it).
 """
 
 from __future__ import annotations
@@ -11,45 +15,89 @@ import os
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TypeVar
 
 from ragsweep.store.embedding_cache import EmbeddingCache
 
 log = logging.getLogger("ragsweep.progress")
-_state: dict[str, object] = {"cache_dir": Path("results/cache"), "progress": True, "label": "", "log_every_s": 30.0, "jobs": 1}
-_counters: Counter[str] = Counter()
 T = TypeVar("T")
-_embedding_caches: dict[Path, EmbeddingCache] = {}
 
 
-def configure(cache_dir: str | Path, progress: bool = True) -> None:
-    _state["cache_dir"] = Path(cache_dir)
-    _state["progress"] = progress
-    _counters.clear()
+@dataclass
+class RunContext:
+    """One run's shared services. ``bars``: tqdm bars (a run at a terminal) or logged lines (a sweep's parallel
+    jobs, whose bars would draw over each other); ``label`` names this job's progress lines ("job 3") and
+    ``log_every_s`` spaces them; ``jobs`` is how many jobs of a sweep run side by side on this machine (the
+    launcher's ``n_jobs``), which sizes engines that pick their own thread counts."""
+
+    cache_dir: Path = Path("results/cache")
+    bars: bool = True
+    label: str = ""
+    log_every_s: float = 30.0
+    jobs: int = 1
+    counters: Counter[str] = field(default_factory=Counter)
+    embedding_caches: dict[Path, EmbeddingCache] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cache_dir, self.jobs = Path(self.cache_dir), max(1, int(self.jobs))
+
+    @contextmanager
+    def active(self) -> Iterator["RunContext"]:
+        """This context is the one ``current()`` returns inside the block (and the previous one again after it)."""
+        token = _ACTIVE.set(self)
+        try:
+            yield self
+        finally:
+            _ACTIVE.reset(token)
+
+    def cores_per_job(self) -> int:
+        """This job's share of the cores it may use: all of them for a run, 1/jobs in a sweep of parallel jobs, so
+        that engines that size their own thread pools (llama.cpp) do not oversubscribe the machine."""
+        return max(1, len(os.sched_getaffinity(0)) // self.jobs)
+
+    def embedding_cache(self) -> EmbeddingCache:
+        path = self.cache_dir / "embeddings"
+        if path not in self.embedding_caches:
+            self.embedding_caches[path] = EmbeddingCache(path)
+        return self.embedding_caches[path]
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+    def progress_bar(self, desc: str, total: int | None = None) -> Any:
+        """A counter to ``update(n)`` as work is done: a tqdm bar when bars are on, else logged lines."""
+        if self.bars:
+            from tqdm.auto import tqdm
+
+            return tqdm(desc=desc, total=total, leave=False)
+        return LoggedProgress(desc, total, self.label, self.log_every_s)
+
+    def progress(self, iterable: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
+        """``iterable``, counted one item at a time on a ``progress_bar``."""
+        if total is None and hasattr(iterable, "__len__"):
+            total = len(iterable)  # type: ignore[arg-type]
+        with self.progress_bar(desc, total) as bar:
+            for item in iterable:
+                yield item
+                bar.update(1)
+
+    def working(self, desc: str) -> "LoggedProgress":
+        """A step with no items to count (loading a model): heartbeat lines every ``log_every_s`` while it lasts, so a
+        long load is never silent; use as a context manager."""
+        return LoggedProgress(desc, None, self.label, self.log_every_s)
 
 
-def show_progress() -> bool:
-    """Whether components draw progress bars: the run's ``progress`` (off in sweeps, whose parallel jobs
-    would draw over each other on one terminal; a sweep logs its own progress instead)."""
-    return bool(_state["progress"])
+_ACTIVE: ContextVar[RunContext | None] = ContextVar("ragsweep_run_context", default=None)
 
 
-def set_progress_label(label: str, log_every_s: float = 30.0) -> None:
-    """Name this process's progress lines (a sweep job: "job 3") and how often they are logged; a sweep's jobs
-    log their lines in turn on one terminal, so each line says whose it is."""
-    _state["label"], _state["log_every_s"] = label, log_every_s
-
-
-def set_parallel_jobs(jobs: int) -> None:
-    """How many jobs of a sweep run side by side on this machine (the launcher's ``n_jobs``)."""
-    _state["jobs"] = max(1, int(jobs))
-
-
-def cores_per_job() -> int:
-    """This process's share of the cores it may use: all of them for a run, 1/n_jobs in a sweep of n parallel jobs,
-    so that engines that size their own thread pools (llama.cpp) do not oversubscribe the machine."""
-    return max(1, len(os.sched_getaffinity(0)) // int(_state["jobs"]))  # type: ignore[call-overload]
+def current() -> RunContext:
+    """The active run's context; outside any run (a component used on its own), a fresh default one, whose counts
+    go nowhere."""
+    return _ACTIVE.get() or RunContext()
 
 
 class LoggedProgress:
@@ -59,13 +107,12 @@ class LoggedProgress:
     generations, a model loading), a heartbeat thread logs the same line marked "working". Same interface as a tqdm
     bar: ``update(n)``, ``close()``, a context manager."""
 
-    def __init__(self, desc: str, total: int | None) -> None:
+    def __init__(self, desc: str, total: int | None, label: str = "", every: float = 30.0) -> None:
         self.desc, self.total, self.done = desc, total, 0
         self.start = self.last = time.monotonic()
         self.logged = False
-        label = str(_state["label"])
         self.prefix = f"{label}: " if label else ""
-        self.every = float(_state["log_every_s"])  # type: ignore[arg-type]
+        self.every = float(every)
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         if self.every > 0:  # (0: a line at every update, nothing to fill in)
@@ -111,46 +158,3 @@ class LoggedProgress:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def working(desc: str) -> LoggedProgress:
-    """A step with no items to count (loading a model): heartbeat lines every ``log_every_s`` while it lasts, so a
-    long load is never silent; use as a context manager."""
-    return LoggedProgress(desc, None)
-
-
-def progress_bar(desc: str, total: int | None = None) -> Any:
-    """A counter to ``update(n)`` as work is done: a tqdm bar when bars are on, else logged lines."""
-    if show_progress():
-        from tqdm.auto import tqdm
-
-        return tqdm(desc=desc, total=total, leave=False)
-    return LoggedProgress(desc, total)
-
-
-def progress(iterable: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
-    """``iterable``, counted one item at a time on a ``progress_bar``."""
-    if total is None and hasattr(iterable, "__len__"):
-        total = len(iterable)  # type: ignore[arg-type]
-    with progress_bar(desc, total) as bar:
-        for item in iterable:
-            yield item
-            bar.update(1)
-
-
-def cache_dir() -> Path:
-    return Path(_state["cache_dir"])  # type: ignore[arg-type]
-
-
-def embedding_cache() -> EmbeddingCache:
-    path = cache_dir() / "embeddings"
-    if path not in _embedding_caches:
-        _embedding_caches[path] = EmbeddingCache(path)
-    return _embedding_caches[path]
-
-
-def count(name: str, n: int = 1) -> None:
-    _counters[name] += n
-
-
-def counters() -> dict[str, int]:
-    return dict(_counters)

@@ -97,7 +97,7 @@ def read_corpus_folder(folder: Path, suffixes: tuple[str, ...]) -> list[Document
         raise DataError(folder, f"no corpus files ending {', '.join(suffixes)} (set task.suffixes)")
     docs = []
     for p in files:
-        text = document_text(p, runtime.cache_dir()) if p.suffix.lower() in DOCUMENT_SUFFIXES else read_text(p)
+        text = document_text(p, runtime.current().cache_dir) if p.suffix.lower() in DOCUMENT_SUFFIXES else read_text(p)
         if not text.strip():
             raise DataError(p, "empty or whitespace only: a document with no text could never be retrieved")
         docs.append(Document(p.relative_to(folder).as_posix(), text, {"title": p.stem}))

@@ -14,13 +14,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
-def isolated_cache(tmp_path, monkeypatch):
-    """Point the runtime at a fresh cache folder for one test."""
-    from ragsweep import runtime
+def run_context(tmp_path):
+    """A run context with a fresh cache folder, active for one test (what a run's components see)."""
+    from ragsweep.runtime import RunContext
 
-    runtime.configure(tmp_path / "cache")
-    yield tmp_path / "cache"
-    runtime.configure(Path("results/cache"))
+    with RunContext(tmp_path / "cache").active() as context:
+        yield context
+
+
+@pytest.fixture()
+def isolated_cache(run_context):
+    """The cache folder of a fresh run context, active for one test."""
+    return run_context.cache_dir
 
 
 # --- the markers hold -------------------------------------------------------------------------------------------

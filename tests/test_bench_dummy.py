@@ -27,9 +27,6 @@ def test_arch_without_dummy_is_refused(tmp_path):
 
 @pytest.mark.model
 def test_a_shape_folder_holds_config_and_tokenizer_but_no_weights(tmp_path, isolated_cache):
-    from ragsweep import runtime
-
-    runtime.configure(str(isolated_cache))
     folder = shape_folder("bundled:SmolLM2-135M-Instruct", parse_arch(TINY), tmp_path)
     config = json.loads((folder / "config.json").read_text())
     assert (config["num_hidden_layers"], config["hidden_size"], config["num_key_value_heads"]) == (2, 64, 2)

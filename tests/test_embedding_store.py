@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 
-from ragsweep import runtime
 from ragsweep.store.embedding_cache import EmbeddingCache, EmbeddingRows, ModelSegments, encode_segment, text_keys
 from ragsweep.errors import CacheError
 from tests.helpers import run, statuses
@@ -146,7 +145,6 @@ def test_a_dense_index_refers_to_the_cache_and_is_rebuilt_when_the_embeddings_ar
             raw = segment.read_bytes()
             segment.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
     shutil.rmtree(cache / "retrieve")
-    runtime._embedding_caches.clear()  # a new process: nothing mapped or checked yet
     caplog.set_level(logging.WARNING)
     _, second = run(tmp_path, *overrides)
     assert "the dense index refers to embeddings no longer in the cache (moved aside or deleted): rebuilding it" in caplog.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from ragsweep import runtime
 from ragsweep.generators.extractive import ExtractiveGenerator
 from ragsweep.generators.llm import LLMGenerator, fit_budget
 from ragsweep.types import Chunk, Query
@@ -54,13 +53,13 @@ def _echo(body):
     return "echo: " + body["messages"][-1]["content"].rsplit("Question: ", 1)[1].split("\n")[0]
 
 
-def test_openai_retries_then_caches(isolated_cache):
+def test_openai_retries_then_caches(run_context):
     with LoopbackServer(_echo, failures=2) as server:
         gen = LLMGenerator(backend="openai", model="m", base_url=server.url, backoff_s=0.01, concurrency=2)
         [out] = gen.generate([QUERY], [CONTEXT])
         assert out.error is None and out.answer == "echo: In which city was Tomas Hale born?"
         assert (out.prompt_tokens, out.completion_tokens) == (11, 3)
-        assert server.calls == 3 and runtime.counters()["openai_retries"] == 2
+        assert server.calls == 3 and run_context.counters["openai_retries"] == 2
         [again] = gen.generate([QUERY], [CONTEXT])
         assert again.answer == out.answer and server.calls == 3  # served from the on-disk request cache
 

@@ -73,20 +73,16 @@ def test_each_parallel_sweep_job_gets_its_share_of_the_cores(monkeypatch):
     """Two jobs side by side on 4 cores: 2 llama.cpp threads each (not 4 each, which wait on one another)."""
     import os
 
-    from ragsweep import runtime
     from ragsweep.llm import llamacpp
+    from ragsweep.runtime import RunContext
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     asked = []
     monkeypatch.setattr(llamacpp, "load_llama", lambda path, n_ctx, threads, seed: asked.append(threads))
     backend = build_backend({"backend": "llamacpp"})
-    try:
-        backend._llama()
-        runtime.set_parallel_jobs(2)
-        backend._llama()
-        runtime.set_parallel_jobs(8)
-        backend._llama()
-        build_backend({"backend": "llamacpp", "n_threads": 3})._llama()
-    finally:
-        runtime.set_parallel_jobs(1)
+    backend._llama()  # a run on its own
+    for jobs in (2, 8):
+        with RunContext(jobs=jobs).active():  # one of a sweep's parallel jobs
+            backend._llama()
+    build_backend({"backend": "llamacpp", "n_threads": 3})._llama()
     assert asked == [4, 2, 1, 3]

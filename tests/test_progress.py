@@ -6,17 +6,13 @@ from __future__ import annotations
 import logging
 import re
 
-from ragsweep import runtime
+from ragsweep.runtime import RunContext, current
 
 
 def test_a_sweep_job_logs_progress_lines_naming_itself(tmp_path, caplog):
-    runtime.configure(tmp_path / "cache", progress=False)
-    runtime.set_progress_label("job 3", log_every_s=0)
-    try:
-        with caplog.at_level(logging.INFO, logger="ragsweep.progress"):
-            assert list(runtime.progress(["a", "b", "c", "d"], "generate[hf]")) == ["a", "b", "c", "d"]
-    finally:
-        runtime.set_progress_label("")
+    job = RunContext(tmp_path / "cache", bars=False, label="job 3", log_every_s=0)
+    with caplog.at_level(logging.INFO, logger="ragsweep.progress"):
+        assert list(job.progress(["a", "b", "c", "d"], "generate[hf]")) == ["a", "b", "c", "d"]
     lines = [r.getMessage() for r in caplog.records]
     assert [re.sub(r"\d+ s", "T s", re.sub(r", [\d.]+/s", ", R/s", line)) for line in lines] == [
         "job 3: generate[hf]: 1 of 4 (25%), T s, R/s, about T s left",
@@ -28,19 +24,42 @@ def test_a_sweep_job_logs_progress_lines_naming_itself(tmp_path, caplog):
 
 
 def test_short_work_logs_nothing_and_batches_count_their_items(tmp_path, caplog):
-    runtime.configure(tmp_path / "cache", progress=False)  # default: a line at most every 30 s
-    with caplog.at_level(logging.INFO, logger="ragsweep.progress"):
-        assert list(runtime.progress(range(3), "judge")) == [0, 1, 2]
+    with caplog.at_level(logging.INFO, logger="ragsweep.progress"):  # default: a line at most every 30 s
+        assert list(RunContext(tmp_path / "cache", bars=False).progress(range(3), "judge")) == [0, 1, 2]
     assert caplog.records == []
-    runtime.set_progress_label("", log_every_s=0)
-    try:
-        with caplog.at_level(logging.INFO, logger="ragsweep.progress"), runtime.progress_bar("assess:relevance[hf]", 10) as bar:
-            bar.update(8)  # a batch of 8 prompts counts 8
-            bar.update(2)
-    finally:
-        runtime.set_progress_label("")
+    every_update = RunContext(tmp_path / "cache", bars=False, log_every_s=0)
+    with caplog.at_level(logging.INFO, logger="ragsweep.progress"), every_update.progress_bar("assess:relevance[hf]", 10) as bar:
+        bar.update(8)  # a batch of 8 prompts counts 8
+        bar.update(2)
     assert [r.getMessage().split(",")[0] for r in caplog.records] == ["assess:relevance[hf]: 8 of 10 (80%)", "assess:relevance[hf]: 10 of 10 (100%)",
                                                                       "assess:relevance[hf]: 10 done in 0 s"]
+
+
+def test_the_active_context_is_the_runs_and_ends_with_it(tmp_path):
+    """Inside ``active()`` components see the run's context; after it, what they saw before (nothing is left set
+    for the next run or test); nested runs restore the outer one."""
+    outer, inner = RunContext(tmp_path / "a", label="outer"), RunContext(tmp_path / "b", label="inner")
+    before = current()
+    assert before.label == "" and before is not current()  # outside a run: a fresh default each time
+    with outer.active():
+        current().count("x", 2)
+        with inner.active():
+            assert current() is inner
+            current().count("x")
+        assert current() is outer
+    assert current().label == "" and outer.counters == {"x": 2} and inner.counters == {"x": 1}
+
+
+def test_threads_of_a_component_do_not_inherit_the_context(tmp_path):
+    """Why a component that hands work to its own threads reads the context first (llm/openai_server.py)."""
+    import threading
+
+    seen = []
+    with RunContext(tmp_path / "a", label="run").active():
+        thread = threading.Thread(target=lambda: seen.append(current().label))
+        thread.start()
+        thread.join()
+    assert seen == [""]
 
 
 def test_slow_items_and_a_loading_model_are_never_silent_longer_than_the_interval(tmp_path, caplog):
@@ -49,20 +68,16 @@ def test_slow_items_and_a_loading_model_are_never_silent_longer_than_the_interva
     interval (never silent longer), and no heartbeat comes after the work is done."""
     import time
 
-    runtime.configure(tmp_path / "cache", progress=False)
     every = 0.2
-    runtime.set_progress_label("job 5", log_every_s=every)
-    try:
-        with caplog.at_level(logging.INFO, logger="ragsweep.progress"):
-            with runtime.working("loading bundled:Model"):
-                time.sleep(2.6 * every)
-            with runtime.progress_bar("generate[hf]", 2) as bar:
-                for _ in range(2):
-                    time.sleep(2.5 * every)  # one slow batch
-                    bar.update(1)
-            time.sleep(2 * every)  # after close: nothing more
-    finally:
-        runtime.set_progress_label("")
+    job = RunContext(tmp_path / "cache", bars=False, label="job 5", log_every_s=every)
+    with caplog.at_level(logging.INFO, logger="ragsweep.progress"):
+        with job.working("loading bundled:Model"):
+            time.sleep(2.6 * every)
+        with job.progress_bar("generate[hf]", 2) as bar:
+            for _ in range(2):
+                time.sleep(2.5 * every)  # one slow batch
+                bar.update(1)
+        time.sleep(2 * every)  # after close: nothing more
     records = [r for r in caplog.records if r.name == "ragsweep.progress"]
     lines = [r.getMessage() for r in records]
     loading = [line for line in lines if "loading" in line]

@@ -14,7 +14,8 @@ import pytest
 
 from ragsweep.retrievers.base import top_k_indices, top_k_rows
 from ragsweep.retrievers.bm25 import build_sparse_bm25, sparse_bm25_scores
-from ragsweep.retrievers.kernels import _accumulate_loops, accumulate_numpy
+from ragsweep.retrievers.bm25_loops import accumulate_loops
+from ragsweep.retrievers.kernels import accumulate_numpy
 from ragsweep.retrievers.dense import exact_search
 from tests.helpers import run
 
@@ -67,7 +68,7 @@ def test_bm25_index_and_both_query_loops_match_rank_bm25_bit_for_bit():
         rows = np.array([index.dense_rows.get(int(c), -1) for c in cols], dtype=np.int64)
         a, b = np.zeros(len(corpus)), np.zeros(len(corpus))
         accumulate_numpy(a, cols, qtfs, rows, *index.arrays())
-        _accumulate_loops(b, cols, qtfs, rows, *index.arrays())  # the loop numba compiles
+        accumulate_loops(b, cols, qtfs, rows, *index.arrays())  # the loop numba compiles
         assert np.array_equal(a, b)
 
 

@@ -71,10 +71,10 @@ def test_generated_suite_runs_as_a_task(tmp_path):
                 "synthetic.window_chars=300", "annotator.batch_size=3",
             ])
         plain = OmegaConf.to_container(cfg, resolve=True)
-        from ragsweep import runtime
+        from ragsweep.runtime import RunContext
 
-        runtime.configure(f"{tmp_path}/cache")
-        built = build_suite(plain)
+        with RunContext(tmp_path / "cache").active():
+            built = build_suite(plain)
     assert built["counts"]["attempts"] >= 6 and built["counts"]["ok"] >= 2
     assert built["counts"]["kept"] == len(built["rows"]) >= 1
     write_suite(tmp_path / "suite", built["rows"], built["files"], {"counts": built["counts"]})

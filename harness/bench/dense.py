@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -34,18 +35,20 @@ def main(argv: list[str] | None = None) -> None:
     model.encode(texts[:8])  # warm-up outside the timings
 
     def cold() -> np.ndarray:
-        with tempfile.TemporaryDirectory() as cache:
-            runtime.configure(cache, progress=False)
+        with tempfile.TemporaryDirectory() as cache, runtime.RunContext(Path(cache), bars=False).active():
             return embed(args.model, texts, args.batch_size)
 
     with tempfile.TemporaryDirectory() as warm_cache:
-        runtime.configure(warm_cache, progress=False)
-        embed(args.model, texts, args.batch_size)
-        warm = lambda: embed(args.model, texts, args.batch_size)  # noqa: E731
+        warm_context = runtime.RunContext(Path(warm_cache), bars=False)
+
+        def warm() -> np.ndarray:
+            with warm_context.active():
+                return embed(args.model, texts, args.batch_size)
+
+        warm()
         sides = {"raw": lambda: model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True),
                  "ours_cold": cold}
         times, values = alternate(sides, args.repeats)
-        runtime.configure(warm_cache, progress=False)
         warm_times, _ = alternate({"ours_warm": warm}, args.repeats)
     raw_s, cold_s, warm_s = times["raw"]["median_s"], times["ours_cold"]["median_s"], warm_times["ours_warm"]["median_s"]
     write_result(args.out, {

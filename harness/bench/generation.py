@@ -123,46 +123,47 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     if args.arch and args.load_format != "dummy":
         raise ConfigError("--arch changes the model's shape, which only random weights can fill: add --load-format dummy")
-    runtime.configure(str(results_root() / "cache"))
-    model = str(shape_folder(args.model, parse_arch(args.arch), runtime.cache_dir() / "models")) if args.load_format == "dummy" else args.model
-    conversations = prompts(args.prompts)
-    common = {"model": model, "max_tokens": args.max_tokens, "temperature": 0.0, "seed": 0}
-    dummy = args.load_format == "dummy"
-    backends: dict[str, ChatBackend | str] = {"hf": build_backend({"backend": "hf", "batch_size": len(conversations), "load_format": args.load_format, **common})}
-    if importlib.util.find_spec("llama_cpp") is None:
-        backends["llamacpp"] = "skipped: llama-cpp-python is not installed here (make install compiles it)"
-    elif dummy:
-        backends["llamacpp"] = "skipped: llama.cpp runs a GGUF file, and a random-weight shape has none"
-    else:
-        backends["llamacpp"] = build_backend({"backend": "llamacpp", **common})
-    if importlib.util.find_spec("vllm") is None:
-        backends["vllm"] = "skipped: vllm is not installed here (make vllm-env; make bench-generation runs in .venv-vllm)"
-    else:
-        # ignore_eos is not a backend option: with random weights both sides stop wherever eos happens to come.
-        backends["vllm"] = build_backend({"backend": "vllm", "max_model_len": 4096, **common, **({"engine_kwargs": {"load_format": "dummy"}} if dummy else {})})
-    live = {name: b for name, b in backends.items() if not isinstance(b, str)}
-    for b in live.values():
-        b.complete(conversations[:2], desc="warm-up")  # model load and compilation outside the timing
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"single": [], "batched": []} for name in live}
-    for _ in range(args.repeats):
-        for mode in ("single", "batched"):
-            for name, b in live.items():  # alternated: hf, llamacpp, vllm, hf, llamacpp, vllm ...
-                runs[name][mode].append(timed(b, conversations[: args.single_prompts] if mode == "single" else conversations, mode == "single"))
-    result: dict[str, Any] = {"device": pick_device("auto"), "model": args.model, "prompts": len(conversations), "single_prompts": args.single_prompts,
-                              "max_tokens": args.max_tokens, "repeats": args.repeats, "load_format": args.load_format, "arch": parse_arch(args.arch)}
-    for name, b in backends.items():
-        if isinstance(b, str):
-            result[name] = b
-            continue
-        result[name] = {
-            mode: {"median_completion_tokens_per_s": statistics.median(r["completion_tokens_per_s"] for r in reps),
-                   "repeats": [{k: v for k, v in r.items() if k != "answers"} for r in reps]}
-            for mode, reps in runs[name].items()
-        }
-    for other in (name for name in live if name != "hf"):
-        for mode in ("single", "batched"):
-            result[f"{other}_vs_hf_{mode}"] = result[other][mode]["median_completion_tokens_per_s"] / result["hf"][mode]["median_completion_tokens_per_s"]
-        same = sum(a == b for a, b in zip(runs["hf"]["batched"][0]["answers"], runs[other]["batched"][0]["answers"]))
-        result[f"identical_answers_hf_vs_{other}"] = f"{same}/{len(conversations)}"
-    write_result(args.out, result)
-    log.info("%s", {k: v for k, v in result.items() if not isinstance(v, dict)})
+    context = runtime.RunContext(results_root() / "cache")
+    with context.active():  # a dummy shape's folder and the backends' caches go here
+        model = str(shape_folder(args.model, parse_arch(args.arch), context.cache_dir / "models")) if args.load_format == "dummy" else args.model
+        conversations = prompts(args.prompts)
+        common = {"model": model, "max_tokens": args.max_tokens, "temperature": 0.0, "seed": 0}
+        dummy = args.load_format == "dummy"
+        backends: dict[str, ChatBackend | str] = {"hf": build_backend({"backend": "hf", "batch_size": len(conversations), "load_format": args.load_format, **common})}
+        if importlib.util.find_spec("llama_cpp") is None:
+            backends["llamacpp"] = "skipped: llama-cpp-python is not installed here (make install compiles it)"
+        elif dummy:
+            backends["llamacpp"] = "skipped: llama.cpp runs a GGUF file, and a random-weight shape has none"
+        else:
+            backends["llamacpp"] = build_backend({"backend": "llamacpp", **common})
+        if importlib.util.find_spec("vllm") is None:
+            backends["vllm"] = "skipped: vllm is not installed here (make vllm-env; make bench-generation runs in .venv-vllm)"
+        else:
+            # ignore_eos is not a backend option: with random weights both sides stop wherever eos happens to come.
+            backends["vllm"] = build_backend({"backend": "vllm", "max_model_len": 4096, **common, **({"engine_kwargs": {"load_format": "dummy"}} if dummy else {})})
+        live = {name: b for name, b in backends.items() if not isinstance(b, str)}
+        for b in live.values():
+            b.complete(conversations[:2], desc="warm-up")  # model load and compilation outside the timing
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"single": [], "batched": []} for name in live}
+        for _ in range(args.repeats):
+            for mode in ("single", "batched"):
+                for name, b in live.items():  # alternated: hf, llamacpp, vllm, hf, llamacpp, vllm ...
+                    runs[name][mode].append(timed(b, conversations[: args.single_prompts] if mode == "single" else conversations, mode == "single"))
+        result: dict[str, Any] = {"device": pick_device("auto"), "model": args.model, "prompts": len(conversations), "single_prompts": args.single_prompts,
+                                  "max_tokens": args.max_tokens, "repeats": args.repeats, "load_format": args.load_format, "arch": parse_arch(args.arch)}
+        for name, b in backends.items():
+            if isinstance(b, str):
+                result[name] = b
+                continue
+            result[name] = {
+                mode: {"median_completion_tokens_per_s": statistics.median(r["completion_tokens_per_s"] for r in reps),
+                       "repeats": [{k: v for k, v in r.items() if k != "answers"} for r in reps]}
+                for mode, reps in runs[name].items()
+            }
+        for other in (name for name in live if name != "hf"):
+            for mode in ("single", "batched"):
+                result[f"{other}_vs_hf_{mode}"] = result[other][mode]["median_completion_tokens_per_s"] / result["hf"][mode]["median_completion_tokens_per_s"]
+            same = sum(a == b for a, b in zip(runs["hf"]["batched"][0]["answers"], runs[other]["batched"][0]["answers"]))
+            result[f"identical_answers_hf_vs_{other}"] = f"{same}/{len(conversations)}"
+        write_result(args.out, result)
+        log.info("%s", {k: v for k, v in result.items() if not isinstance(v, dict)})

@@ -44,22 +44,20 @@ def main(cfg: DictConfig) -> None:
 
     with open_dict(cfg):
         cfg.progress = False  # parallel jobs' bars would draw over each other; the sweep logs its progress
-    from ragsweep import runtime
-
-    runtime.set_progress_label(f"job {hydra_cfg.job.num}", float(cfg.get("progress_every_s", 30)))
-    runtime.set_parallel_jobs(int(hydra_cfg.launcher.get("n_jobs") or 1) if "launcher" in hydra_cfg else 1)
-    ok, detail = sweep_job(cfg, choices, overrides, Path(hydra_cfg.runtime.output_dir).parent)
+    parallel_jobs = int(hydra_cfg.launcher.get("n_jobs") or 1) if "launcher" in hydra_cfg else 1
+    ok, detail = sweep_job(cfg, choices, overrides, Path(hydra_cfg.runtime.output_dir).parent, f"job {hydra_cfg.job.num}", parallel_jobs)
     write_status(hydra_cfg.runtime.output_dir, ok, detail)
 
 
-def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = (), sweep_dir: Path | None = None) -> tuple[bool, str]:
+def sweep_job(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = (), sweep_dir: Path | None = None,
+              label: str = "", parallel_jobs: int = 1) -> tuple[bool, str]:
     """One job of a sweep: (True, run folder) or (False, the one-line reason); it never raises, so the
     launcher runs every other job."""
     from ragsweep.engine.runner import execute
 
     ignore_interrupt_in_workers()
     try:
-        return True, str(execute(cfg, choices, overrides, sweep_dir))
+        return True, str(execute(cfg, choices, overrides, sweep_dir, label, parallel_jobs))
     except RagsweepError as err:
         log.error("%s", err)
         return False, str(err).splitlines()[0]

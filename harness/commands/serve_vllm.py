@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ragsweep.errors import ConfigError
@@ -76,9 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     check_engine_kwargs(engine_kwargs)
     from ragsweep.models.causal_lm import pick_device
 
-    runtime.configure(args.cache_dir)
     if pick_device("auto") != "cuda":
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", args.kv_cache_gib)
-    command = server_command(args.model, model_path(args.model), args.host, args.port, args.seed, engine_flags(engine_kwargs) + [e for e in extra if e != "--"])
+    with runtime.RunContext(Path(args.cache_dir)).active():  # a GGUF model's exported folder goes to this cache
+        command = server_command(args.model, model_path(args.model), args.host, args.port, args.seed, engine_flags(engine_kwargs) + [e for e in extra if e != "--"])
     print(" ".join(command), flush=True)
     os.execv(sys.executable, command)

@@ -54,9 +54,9 @@ def plan_run(config: dict[str, Any], choices: dict[str, str], overrides: list[st
     """Plan one resolved run config, labelled as its run folder will be (its configuration)."""
     plain = plain_config(config)
     validate_run_config(plain)
-    runtime.configure(plain["cache_dir"], False)
-    pipeline = Pipeline(plain, StageCache(plain["cache_dir"]), progress=False, plan_only=True)
-    result = pipeline.run()
+    with runtime.RunContext(Path(plain["cache_dir"]), bars=False).active():
+        pipeline = Pipeline(plain, StageCache(plain["cache_dir"]), progress=False, plan_only=True)
+        result = pipeline.run()
     label = configuration(choices, plain, overrides)
     generator = plain["generator"]
     return RunPlan(label, len(result.queries), {k: v.status for k, v in pipeline.stages.items()}, dict(pipeline.planned),

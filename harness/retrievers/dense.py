@@ -190,14 +190,14 @@ class DenseRetriever(Retriever):
         return artifact
 
     def usable(self, artifact: Any) -> bool:
-        if runtime.embedding_cache().has(artifact["rows"]):
+        if runtime.current().embedding_cache().has(artifact["rows"]):
             return True
         log.warning("the dense index refers to embeddings no longer in the cache (moved aside or deleted): rebuilding it")
         return False
 
     @staticmethod
     def corpus(artifact: dict[str, Any]) -> np.ndarray:
-        return np.asarray(runtime.embedding_cache().vectors(artifact["rows"]), dtype=np.float32)
+        return np.asarray(runtime.current().embedding_cache().vectors(artifact["rows"]), dtype=np.float32)
 
     def search(self, artifact: Any, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
         if len(artifact["rows"]) == 0:

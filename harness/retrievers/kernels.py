@@ -29,117 +29,20 @@ def accumulate_numpy(scores: np.ndarray, cols: np.ndarray, qtfs: np.ndarray, den
             scores[indices[start:end]] += weights * qtf if qtf != 1 else weights
 
 
-def _accumulate_loops(scores, cols, qtfs, dense_rows, idf, ratios, indptr, indices, codes, dense):  # type: ignore[no-untyped-def]
-    for j in range(cols.size):
-        col, qtf, row = cols[j], qtfs[j], dense_rows[j]
-        w = idf[col]
-        if row >= 0:
-            weights = dense[row]
-            if qtf == 1.0:
-                for i in range(scores.size):
-                    scores[i] += weights[i]
-            else:
-                for i in range(scores.size):
-                    scores[i] += weights[i] * qtf
-        elif qtf == 1.0:
-            for p in range(indptr[col], indptr[col + 1]):
-                scores[indices[p]] += w * ratios[codes[p]]
-        else:
-            for p in range(indptr[col], indptr[col + 1]):
-                scores[indices[p]] += w * ratios[codes[p]] * qtf
-
-
-def _heap_top_k(scores, k):  # type: ignore[no-untyped-def]
-    """One pass with a k-entry min-heap of the best so far; an entry is worse than another when its score is lower,
-    or equal at a later position, so an equal score arriving later never displaces one held (ties to the earlier
-    position). NaN counts as -inf. Returns the heap (unordered)."""
-    held_score = np.empty(k)
-    held_at = np.empty(k, np.int64)
-    size = 0
-    for i in range(scores.size):
-        v = scores[i]
-        if v != v:
-            v = -np.inf
-        if size < k:  # filling: sift up
-            j = size
-            size += 1
-            while j > 0:
-                parent = (j - 1) >> 1
-                if held_score[parent] < v or (held_score[parent] == v and held_at[parent] > i):
-                    break
-                held_score[j], held_at[j] = held_score[parent], held_at[parent]
-                j = parent
-            held_score[j], held_at[j] = v, i
-        elif v > held_score[0]:  # better than the worst held: replace it and sift down
-            j = 0
-            while True:
-                child = 2 * j + 1
-                if child >= k:
-                    break
-                right = child + 1
-                if right < k and (held_score[right] < held_score[child] or (held_score[right] == held_score[child] and held_at[right] > held_at[child])):
-                    child = right
-                if v < held_score[child] or (v == held_score[child] and i > held_at[child]):
-                    break
-                held_score[j], held_at[j] = held_score[child], held_at[child]
-                j = child
-            held_score[j], held_at[j] = v, i
-    return held_score[:size], held_at[:size]
-
-
-def _best_first(held_score, held_at):  # type: ignore[no-untyped-def]
-    """The heap's entries in place, best first: score descending, ties to the earlier position (an insertion sort:
-    k is small)."""
-    for i in range(1, held_score.size):
-        v, at = held_score[i], held_at[i]
-        j = i - 1
-        while j >= 0 and (held_score[j] < v or (held_score[j] == v and held_at[j] > at)):
-            held_score[j + 1], held_at[j + 1] = held_score[j], held_at[j]
-            j -= 1
-        held_score[j + 1], held_at[j + 1] = v, at
-
-
-# What _search_loops calls: these plain functions, rebound to their compiled forms by compiled("search") before it
-# compiles _search_loops (numba resolves a global when it compiles the caller).
-_accumulate = _accumulate_loops
-_top_k = _heap_top_k
-_order = _best_first
-
-
-def _search_loops(n_docs, cols, qtfs, dense_rows, starts, idf, ratios, indptr, indices, codes, dense, out_at, out_score):  # type: ignore[no-untyped-def]
-    """Every query of a batch in one call: query q's terms are ``cols[starts[q]:starts[q + 1]]``; its best
-    ``out_at.shape[1]`` documents go to row q of ``out_at`` / ``out_score``, best first. One score array serves every
-    query."""
-    scores = np.zeros(n_docs)
-    for q in range(starts.size - 1):
-        a, b = starts[q], starts[q + 1]
-        scores[:] = 0.0
-        _accumulate(scores, cols[a:b], qtfs[a:b], dense_rows[a:b], idf, ratios, indptr, indices, codes, dense)
-        held_score, held_at = _top_k(scores, out_at.shape[1])
-        _order(held_score, held_at)
-        out_at[q, :] = held_at
-        out_score[q, :] = held_score
-
-
 @lru_cache(maxsize=None)
 def compiled(name: str) -> Callable[..., Any] | None:
-    """The numba-compiled loop of that name (accumulate, top_k, order, search), or None where numba is absent or
-    switched off."""
+    """The numba-compiled loop of that name (accumulate, top_k, order, search; retrievers/bm25_compiled.py), or None
+    where numba is absent or switched off."""
     if os.environ.get("RAGSWEEP_NO_NUMBA", "").lower() in {"1", "true", "yes"}:
         return None
     try:
         from ragsweep import runtime
 
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(runtime.cache_dir() / "numba"))
-        import numba
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(runtime.current().cache_dir / "numba"))  # numba reads it on import
+        from ragsweep.retrievers import bm25_compiled
     except ImportError:
         return None
-    if name == "search":  # its callees, compiled first (see _accumulate)
-        global _accumulate, _top_k, _order
-        _accumulate, _top_k, _order = compiled("accumulate"), compiled("top_k"), compiled("order")
-    loops = {"accumulate": _accumulate_loops, "top_k": _heap_top_k, "order": _best_first, "search": _search_loops}
-    # no fastmath: the additions stay in order, bit for bit those of the numpy loop and of rank-bm25
-    return numba.njit(cache=True, nogil=True)(loops[name])
+    return getattr(bm25_compiled, name)
 
 
 def accumulator() -> tuple[str, Callable[..., None]]:

@@ -39,6 +39,15 @@ def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("vllm")
 
 
+@pytest.fixture()
+def in_run(cache):
+    """A run context on the module's cache, active for one test."""
+    from ragsweep.runtime import RunContext
+
+    with RunContext(cache / "cache").active():
+        yield
+
+
 @pytest.fixture(scope="module")
 def served(cache):
     """A vLLM OpenAI-compatible server on 127.0.0.1 (ragsweep.commands.serve_vllm), stopped by its pid afterwards."""
@@ -118,13 +127,11 @@ def test_in_process_and_served_vllm_answer_every_question_from_the_same_prompts(
     (REPO / "results" / "bench" / "vllm_agreement.json").write_text(json.dumps(agreement, indent=2))
 
 
-def test_a_second_pass_over_the_same_prompts_hits_the_prefix_cache_more(cache):
+def test_a_second_pass_over_the_same_prompts_hits_the_prefix_cache_more(in_run):
     """What Cache-Craft measures: the same RAG prompts again reuse their cached prefixes. Same engine options as the
     in-process run above, so the engine it left loaded serves this one."""
-    from ragsweep import runtime
     from ragsweep.llm.vllm import VLLMBackend
 
-    runtime.configure(str(cache / "cache"))
     backend = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=8, engine_kwargs={"enforce_eager": True}, cold_prefix_cache=False)
     cold = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=8, engine_kwargs={"enforce_eager": True})
     context = "Ostra is a town on the Vell river. Its library opened in 1921 and was founded by Mira Dahl. " * 12
@@ -149,16 +156,14 @@ def test_an_unknown_engine_option_is_one_line_naming_the_valid_ones():
     assert "did you mean 'enforce_eager'" in message.lower() and "max_num_seqs" in message
 
 
-def test_a_judge_shown_spaced_out_json_cannot_stall_in_whitespace(cache):
+def test_a_judge_shown_spaced_out_json_cannot_stall_in_whitespace(in_run):
     """The failure seen on a GPU: a weak model wrote "{" and then whitespace until max_tokens. Here SmolLM2 is shown
     an example reply spread over blank lines; with whitespace allowed by the grammar it wrote newlines until its 16
     tokens ran out, 4 of 4 unreadable. With whitespace disabled (the engine default) every verdict is readable and
     short. Same engine options as the runs above, so their engine serves this one."""
-    from ragsweep import runtime
     from ragsweep.llm.vllm import VLLMBackend
     from ragsweep.metrics.judge import yes_no_score
 
-    runtime.configure(str(cache / "cache"))
     backend = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=16, engine_kwargs={"enforce_eager": True})
     spaced = '{\n\n\n\n        \n\n      "verdict"\n\n\n      :\n\n\n      "YES"\n\n\n}'
     shown = [{"role": "system", "content": "Reply with JSON. Put every token on its own line, indented by many spaces and blank lines."},
@@ -170,20 +175,18 @@ def test_a_judge_shown_spaced_out_json_cannot_stall_in_whitespace(cache):
     assert all(c.completion_tokens < 16 for c in replies)
 
 
-def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, tmp_path):
+def test_generator_grouped_sweep_loads_each_engine_once_and_frees_it(cache, in_run, tmp_path):
     """Two models (the bundled id and its exported folder: two engines), two suites each, one job at a time in
     one process: 2 loads for 4 jobs; the first engine's process is gone once the second is loaded."""
-    from ragsweep import runtime
     from ragsweep.llm import vllm as backend
 
-    runtime.configure(cache / "cache")
     folder = backend.model_path(MODEL)
     script = f"""
 import json, logging, os, sys
 sys.path.insert(0, {str(REPO)!r})
 logging.basicConfig(level=logging.INFO)
 import psutil
-from ragsweep import runtime
+from ragsweep.runtime import RunContext
 from ragsweep.llm import vllm as backend
 from ragsweep.llm.base import build_backend
 
@@ -202,18 +205,18 @@ def rss():
     return sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 2**20
 
 if __name__ == "__main__":
-    runtime.configure({str(cache / "cache")!r})
-    out = {{"rss_start": rss()}}
-    convo = [[{{"role": "user", "content": "Say yes."}}]]
-    for i, model in enumerate([{MODEL!r}, {MODEL!r}, {folder!r}, {folder!r}]):
-        b = build_backend({{"backend": "vllm", "model": model, "max_tokens": 4, "max_model_len": 2048}})
-        b.complete(convo)
-        out[f"job{{i}}_children"] = sorted(children())
-        out[f"job{{i}}_rss"] = rss()
-    backend.release_engine()
-    out["rss_end"] = rss()
-    out["children_end"] = sorted(children())
-    print("RESULT" + json.dumps(out))
+    with RunContext({str(cache / "cache")!r}).active():
+        out = {{"rss_start": rss()}}
+        convo = [[{{"role": "user", "content": "Say yes."}}]]
+        for i, model in enumerate([{MODEL!r}, {MODEL!r}, {folder!r}, {folder!r}]):
+            b = build_backend({{"backend": "vllm", "model": model, "max_tokens": 4, "max_model_len": 2048}})
+            b.complete(convo)
+            out[f"job{{i}}_children"] = sorted(children())
+            out[f"job{{i}}_rss"] = rss()
+        backend.release_engine()
+        out["rss_end"] = rss()
+        out["children_end"] = sorted(children())
+        print("RESULT" + json.dumps(out))
 """
     path = tmp_path / "sweep.py"
     path.write_text(script)
