@@ -36,23 +36,20 @@ MIN_JUDGE_AGREEMENT = 0.4  # kappa or alpha: "moderate" agreement (Landis and Ko
 ALPHA = 0.05
 
 
-def run_key(run_dir: Path) -> str:
-    """The run's stored identity (its component choices and named overrides, without the config hash): stable
-    across unrelated config changes."""
-    return RunFolder.read(run_dir).configuration
-
-
-def latest_runs(runs_dir: Path, sweep: str) -> tuple[dict[str, Path], int]:
-    """(run key -> run folder, failed jobs) of the sweep's latest invocation, as it recorded them
-    (store/run_folder.py: <runs>/.latest/<sweep>.json): runs an older invocation wrote never stand in for the latest one's. Runs written without
-    such a record (``ragsweep run``, older versions): the newest folder per run key, said in the log."""
+def latest_runs(runs_dir: Path, sweep: str) -> tuple[dict[str, RunFolder], int]:
+    """(run key -> run folder, read once; failed jobs) of the sweep's latest invocation. The key is the run's stored
+    identity (its component choices and named overrides, without the config hash), stable across unrelated config
+    changes and whatever its folder is named. The runs are those the invocation recorded (store/run_folder.py:
+    <runs>/.latest/<sweep>.json), so runs an older invocation wrote never stand in for the latest one's. Runs written
+    without such a record (``ragsweep run``, older versions): the newest folder per run key, said in the log."""
     recorded = latest_of_sweep(runs_dir / sweep)
     if recorded is not None:
         folders, failed = recorded
-        return {run_key(f): f for f in folders}, failed
-    out: dict[str, Path] = {}
+        return {(run := RunFolder.read(f)).configuration: run for f in folders}, failed
+    out: dict[str, RunFolder] = {}
     for metrics_path in sorted((runs_dir / sweep).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime):
-        out[run_key(metrics_path.parent)] = metrics_path.parent
+        run = RunFolder.read(metrics_path.parent)
+        out[run.configuration] = run
     if out:
         log.info("no record of the latest `ragsweep sweep %s` under %s: judging the newest run of each configuration", sweep, runs_dir / sweep)
     return out, 0
@@ -62,9 +59,8 @@ def tracked_metrics(metrics: dict[str, Any]) -> list[str]:
     return [n for n in headline_names(metrics) if n in metrics["metrics"]]
 
 
-def snapshot(run_dir: Path) -> dict[str, Any]:
+def snapshot(folder: RunFolder) -> dict[str, Any]:
     """What the baseline keeps of one run: tracked metric means, their per-query values, the data identity."""
-    folder = RunFolder.read(run_dir)
     metrics, records = folder.metrics, folder.records().set_index("query_id")
     names = tracked_metrics(metrics)
     out = {
@@ -76,7 +72,7 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
     return {**out, "lower_is_better": lower} if lower else out
 
 
-def judged_column_checks(key: str, run_dir: Path, runs_dir: Path, min_agreement: float) -> list[Check]:
+def judged_column_checks(key: str, folder: RunFolder, runs_dir: Path, min_agreement: float) -> list[Check]:
     """The gate fails closed on a tracked judged column: its judge must be calibrated (ragsweep judge-eval) with an
     agreement with human labels of at least ``min_agreement``, unless the column is corrected by human labels on this
     run's answers (PPI++, ragsweep label), whose interval is valid whatever the judge."""
@@ -84,7 +80,6 @@ def judged_column_checks(key: str, run_dir: Path, runs_dir: Path, min_agreement:
     from ragsweep.analysis.ppi_columns import HumanLabels, run_estimate
     from ragsweep.judges.calibration import calibration_reports, find_calibration
 
-    folder = RunFolder.read(run_dir)
     judges = folder.metrics.get("judges") or {}
     tracked = [n for n in tracked_metrics(folder.metrics) if n in judges or n.startswith(JUDGED_PREFIXES)]
     if not tracked:
@@ -96,7 +91,7 @@ def judged_column_checks(key: str, run_dir: Path, runs_dir: Path, min_agreement:
         if judge is None:
             checks.append(Check(key, name, None, None, 0.0, None, "JUDGE NOT RECORDED: the run names no judge for this judged column"))
             continue
-        corrected = run_estimate({"path": run_dir, "metrics": folder.metrics, "judges": judges}, name, labels)
+        corrected = run_estimate({"path": folder.path, "metrics": folder.metrics, "judges": judges}, name, labels)
         if corrected and corrected.get("estimate"):
             continue
         calibration = find_calibration(str(judge.get("judge_id")), reports) or judge.get("calibration")
@@ -271,11 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         log.error("no runs of sweep %r under %s: run `ragsweep sweep %s` first", args.sweep, args.runs, args.sweep)
         return 2
     current = {}
-    for key, path in runs.items():
+    for key, run in runs.items():
         try:
-            current[key] = snapshot(path)
+            current[key] = snapshot(run)
         except (OSError, ValueError, KeyError) as err:  # unreadable: the run counts as missing
-            log.warning("skipping unreadable run %s: %s", path, err)
+            log.warning("skipping unreadable run %s: %s", run.path, err)
     if args.write:
         old = json.loads(baseline_path.read_text("utf-8")) if baseline_path.exists() else {}
         write_json(baseline_path, {
@@ -293,9 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     checks = compare(baseline, current) + unmatched(baseline, current, args.allow_new)
     threshold = args.min_judge_agreement if args.min_judge_agreement is not None else baseline.get("min_judge_agreement", MIN_JUDGE_AGREEMENT)
-    for key, path in sorted(runs.items()):
+    for key, run in sorted(runs.items()):
         if key in current:
-            checks += judged_column_checks(key, path, args.runs, float(threshold))
+            checks += judged_column_checks(key, run, args.runs, float(threshold))
     if failed_jobs:
         checks.append(Check("(sweep)", "-", None, None, 0.0, None, f"{failed_jobs} job(s) of the latest sweep failed"))
     failed = [c for c in checks if c.failed]
