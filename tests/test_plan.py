@@ -106,3 +106,20 @@ def test_a_plans_usd_skips_models_without_calls_and_needs_a_price_for_every_othe
     plan = RunPlan("x", 4, {}, {"judge": [idle], "generate": [gen]}, prices, "hf")
     assert plan.usd() == pytest.approx((1_000 * 2.0 + 200 * 10.0) / 1e6)  # the idle judge model ends nothing early
     assert RunPlan("x", 4, {}, {"generate": [gen, LLMCalls("unpriced", 1, 5, 5)]}, prices, "hf").usd() is None
+
+
+def test_measured_rates_are_read_once_per_backend_and_never_from_random_weights(tmp_path):
+    import json
+
+    from ragsweep.engine.plan import measured_rates
+
+    bench = tmp_path / "generation.json"
+    assert measured_rates(bench) == {}  # never measured here
+    result = {"model": "bundled:M", "load_format": "auto", "arch": {}, "hf": {"batched": {"median_completion_tokens_per_s": 12.5}},
+              "llamacpp": {"batched": {"median_completion_tokens_per_s": 40.0}}, "vllm": "skipped: vllm is not installed here"}
+    bench.write_text(json.dumps(result))
+    assert measured_rates(bench) == {("hf", "bundled:M"): 12.5, ("llamacpp", "bundled:M"): 40.0}
+    bench.write_text(json.dumps({**result, "load_format": "dummy"}))
+    assert measured_rates(bench) == {}  # a random-weight shape's rate says nothing of the real model's
+    bench.write_text(json.dumps(result)[:-5])
+    assert measured_rates(bench) == {}  # truncated: no rate, not a crash

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 
 from ragsweep.commands.check import compose_runs
-from ragsweep.engine.plan import LLM_STAGES, RunPlan, measured_rate, plan_run
+from ragsweep.engine.plan import LLM_STAGES, RunPlan, measured_rates, plan_run
 from ragsweep.errors import ConfigError
 from ragsweep.help_text import plain_doc
 from ragsweep.logs import setup_logging
@@ -50,10 +50,10 @@ def totals(plans: list[RunPlan]) -> Totals:
     calls = [c for p in plans for c in p.calls]
     usds = [p.usd() for p in plans]
     seconds: float | None = 0.0
-    bench = results_root() / "bench" / "generation.json"
+    rates = measured_rates(results_root() / "bench" / "generation.json")
     for p in plans:
         for c in (p.planned.get("generate") or ()):
-            rate = measured_rate(bench, p.backend, c.model)
+            rate = rates.get((p.backend, c.model)) if p.backend else None
             seconds = None if rate is None or seconds is None else seconds + c.completion_tokens / rate
     return Totals(sum(c.calls for c in calls), sum(c.prompt_tokens for c in calls), sum(c.completion_tokens for c in calls),
                   None if None in usds else sum(u for u in usds if u is not None), seconds,

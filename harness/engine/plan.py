@@ -63,15 +63,15 @@ def plan_run(config: dict[str, Any], choices: dict[str, str], overrides: list[st
                    dict(plain.get("pricing") or {}), generator.get("backend") if generator["name"] == "llm" else None)
 
 
-def measured_rate(bench_file: Path, backend: str | None, model: str) -> float | None:
-    """Completion tokens a second this machine measured for ``backend`` serving ``model`` in batches
-    (``ragsweep bench generation`` writes it), or None where it was not measured with those weights."""
-    if backend is None or not bench_file.is_file():
-        return None
+def measured_rates(bench_file: Path) -> dict[tuple[str, str], float]:
+    """(backend, model) -> completion tokens a second this machine measured for that backend serving that model in
+    batches (``ragsweep bench generation`` writes the file); empty where nothing was measured with real weights."""
     try:
         result = json.loads(bench_file.read_text("utf-8"))
-        if result.get("model") != model or result.get("load_format") == "dummy":
-            return None
-        return float(result[backend]["batched"]["median_completion_tokens_per_s"])
+        if result.get("load_format") == "dummy":
+            return {}
+        model = str(result["model"])
+        return {(backend, model): float(measured["batched"]["median_completion_tokens_per_s"])
+                for backend, measured in result.items() if isinstance(measured, dict) and "batched" in measured}
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return {}
