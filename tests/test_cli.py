@@ -227,3 +227,14 @@ def test_quiet_sweep_prints_its_table_only_and_verbose_adds_debug_lines(tmp_path
     loud = subprocess.run([sys.executable, "-m", "ragsweep", "-v", "run", "task=span_mini", "retriever=bm25", "generator=none"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert loud.returncode == 0 and re.search(r"\[ragsweep.store.cache\]\[DEBUG\] - cached chunk [0-9a-f]{12}", loud.stdout + loud.stderr)
+
+
+def test_a_command_leaves_the_environment_as_it_found_it(tmp_path, monkeypatch, capsys):
+    """-q, --results and the offline switches reach a command's worker processes through their environment; once the
+    command returns, the process's environment is what it was, so the next command (or test) starts the same."""
+    monkeypatch.delenv("RAGSWEEP_RESULTS", raising=False)
+    monkeypatch.delenv("RAGSWEEP_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    before = dict(os.environ)
+    assert main(["-q", "--results", str(tmp_path / "elsewhere"), "report"]) in (0, 2)
+    assert dict(os.environ) == before

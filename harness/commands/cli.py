@@ -22,9 +22,10 @@ import importlib
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
-from typing import Callable
+from typing import Callable, Iterator
 
 from ragsweep.offline import configure_environment
 from ragsweep.logs import LEVEL_ENV, LEVELS, hydra_overrides, setup_logging
@@ -192,8 +193,28 @@ def verbosity_flags(argv: list[str]) -> tuple[list[str], str | None]:
     return out, level
 
 
+@contextmanager
+def command_environment() -> Iterator[None]:
+    """The environment as it was before the command, back when it ends. A command's settings reach the processes
+    Hydra's launchers start for it (loky workers, submitit and Slurm jobs) through their environment, the one channel
+    all of them pass on: the verbosity, the results folder, which process answers Ctrl-C, libraries' switches
+    (offline, no bars). They are set for the command's span only, so a second command in the same process (a test,
+    a notebook) starts from the same environment as the first."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with command_environment():
+        return command(list(sys.argv[1:] if argv is None else argv))
+
+
+def command(argv: list[str]) -> int:
     if "-h" not in argv[:1] and "--help" not in argv[:1]:  # the top-level help lists -q and -v itself
         argv, level = verbosity_flags(argv)
         if level:
