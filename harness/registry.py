@@ -69,6 +69,10 @@ class Registry(Generic[T]):
                     self._modules.setdefault(name, f"{self._package}.{info.name}")
         return self._modules
 
+    def modules(self) -> set[str]:
+        """The family's own modules that register a component (found without importing them)."""
+        return set(self._index().values())
+
     def names(self) -> list[str]:
         """Every registered name, the installed plugins' included."""
         from ragsweep.plugins import load_all

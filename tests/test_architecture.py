@@ -212,3 +212,19 @@ def test_every_built_in_component_provides_its_role():
         for name in registry.names():
             if name != "none":
                 check_role(registry.family, name, registry.get(name), registry.role)
+
+
+def test_the_engine_reaches_components_only_through_the_registries():
+    """No module of the engine imports a module that registers a component (a chunker, a judge, a metric family, ...),
+    lazily or not: it builds them by name or ``_target_`` through the registries, so a component from outside is
+    run exactly like a built-in one. It may import what a family shares (task loading, the assessment store,
+    scoring)."""
+    from ragsweep.llm.base import BACKENDS
+    from ragsweep.registry import BY_GROUP, METRICS, TRACKERS
+
+    components = set().union(*(r.modules() for r in (*BY_GROUP.values(), METRICS, TRACKERS, BACKENDS)))
+    assert "ragsweep.retrievers.bm25" in components and "ragsweep.judges.llm" in components  # the check sees them
+    files = module_files()
+    reached = {f"{module} -> {target}" for module, path in files.items() if module.startswith("ragsweep.engine.")
+               for target in every_import(path, set(files)) & components}
+    assert not reached, sorted(reached)
