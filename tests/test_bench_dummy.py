@@ -37,17 +37,35 @@ def test_a_shape_folder_holds_config_and_tokenizer_but_no_weights(tmp_path, isol
 
 
 @pytest.mark.model
+@pytest.mark.process
 def test_the_bench_measures_a_random_weight_shape_here(tmp_path, isolated_cache, monkeypatch):
+    """Each backend in a process of its own, every workload single stream and batched, the floor beside them."""
     monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
     out = tmp_path / "bench.json"
-    main(["--load-format", "dummy", "--arch", TINY, "--prompts", "4", "--single-prompts", "2", "--max-tokens", "4", "--repeats", "1", "--out", str(out)])
+    main(["--load-format", "dummy", "--arch", TINY, "--prompts", "2", "--single-prompts", "1", "--max-tokens", "4", "--repeats", "1",
+          "--backends", "hf,llamacpp", "--out", str(out)])
     result = json.loads(out.read_text())
     assert result["load_format"] == "dummy" and result["arch"]["num_hidden_layers"] == 2
+    assert result["llamacpp"].startswith("skipped: llama.cpp runs a GGUF file")
     hf = result["hf"]
+    assert sorted(hf["workloads"]) == ["assign", "generate", "nuggets", "verdict"]
     # Random weights: every call generated its tokens; replies that decode to nothing are counted apart, not as errors.
-    batched = hf["batched"]["repeats"][0]
-    assert batched["errors"] == 0 and batched["completion_tokens"] > 0 and hf["batched"]["median_completion_tokens_per_s"] > 0
-    assert isinstance(result["vllm"], str) or result["vllm"]["batched"]["repeats"][0]["errors"] == 0
+    batched = hf["workloads"]["generate"]["batched"]["repeats"][0]
+    assert batched["errors"] == 0 and batched["completion_tokens"] > 0 and batched["conversations"] == 2
+    floor = result["floor"]
+    assert floor["memory_bandwidth_gb_s"] > 0 and floor["gemm_gflop_s"] > 0 and hf["weights_bytes"] == 4 * floor["parameters"]
+    single = hf["workloads"]["generate"]["single"]
+    assert single["floor_s"] > 0 and single["floor_ratio"] == pytest.approx(single["median_wall_s"] / single["floor_s"])
+    assert result["best"]["generate"]["batched"] == {"backend": "hf", "time_vs_best": {"hf": 1.0}}
+
+
+def test_the_floor_of_one_stream_is_its_prefill_flops_and_its_weight_reads():
+    from ragsweep.bench.generation import floor_s
+
+    run = {"prompt_tokens": 400, "completion_tokens": 64}
+    # 400 x 2 x 1e8 FLOPs at 100 GFLOP/s = 0.8 s; 64 x 4e8 bytes at 10 GB/s = 2.56 s
+    assert floor_s(run, weights=4 * 10**8, params=10**8, bandwidth=10.0, gemm=100.0) == pytest.approx(0.8 + 2.56)
+    assert floor_s(run, weights=None, params=10**8, bandwidth=10.0, gemm=100.0) is None
 
 
 def test_a_bench_prints_a_summary_table_not_its_json():

@@ -115,8 +115,12 @@ def test_measured_rates_are_read_once_per_backend_and_never_from_random_weights(
 
     bench = tmp_path / "generation.json"
     assert measured_rates(bench) == {}  # never measured here
-    result = {"model": "bundled:M", "load_format": "auto", "arch": {}, "hf": {"batched": {"median_completion_tokens_per_s": 12.5}},
-              "llamacpp": {"batched": {"median_completion_tokens_per_s": 40.0}}, "vllm": "skipped: vllm is not installed here"}
+    def measured(rate: float) -> dict:
+        return {"weights_bytes": 1, "workloads": {"generate": {"batched": {"median_completion_tokens_per_s": rate}},
+                                                  "verdict": {"batched": {"median_completion_tokens_per_s": 1.0}}}}
+
+    result = {"model": "bundled:M", "load_format": "auto", "arch": {}, "floor": {"gemm_gflop_s": 9.0}, "hf": measured(12.5),
+              "llamacpp": measured(40.0), "vllm": "skipped: vllm is not installed here"}
     bench.write_text(json.dumps(result))
     assert measured_rates(bench) == {("hf", "bundled:M"): 12.5, ("llamacpp", "bundled:M"): 40.0}
     bench.write_text(json.dumps({**result, "load_format": "dummy"}))

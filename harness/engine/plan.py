@@ -64,14 +64,15 @@ def plan_run(config: dict[str, Any], choices: dict[str, str], overrides: list[st
 
 
 def measured_rates(bench_file: Path) -> dict[tuple[str, str], float]:
-    """(backend, model) -> completion tokens a second this machine measured for that backend serving that model in
-    batches (``ragsweep bench generation`` writes the file); empty where nothing was measured with real weights."""
+    """(backend, model) -> completion tokens a second this machine measured for that backend serving that model's
+    generate workload in batches (``ragsweep bench generation`` writes the file); empty where nothing was measured
+    with real weights."""
     try:
         result = json.loads(bench_file.read_text("utf-8"))
         if result.get("load_format") == "dummy":
             return {}
         model = str(result["model"])
-        return {(backend, model): float(measured["batched"]["median_completion_tokens_per_s"])
-                for backend, measured in result.items() if isinstance(measured, dict) and "batched" in measured}
+        return {(backend, model): float(measured["workloads"]["generate"]["batched"]["median_completion_tokens_per_s"])
+                for backend, measured in result.items() if isinstance(measured, dict) and "generate" in measured.get("workloads", {})}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
