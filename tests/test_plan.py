@@ -127,3 +127,15 @@ def test_measured_rates_are_read_once_per_backend_and_never_from_random_weights(
     assert measured_rates(bench) == {}  # a random-weight shape's rate says nothing of the real model's
     bench.write_text(json.dumps(result)[:-5])
     assert measured_rates(bench) == {}  # truncated: no rate, not a crash
+
+
+def test_a_sweep_with_a_budget_plans_first_and_starts_nothing_over_it(tmp_path, monkeypatch, capsys):
+    from ragsweep.commands.cli import main as ragsweep
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    with LoopbackServer(lambda body: "x") as server:
+        code = ragsweep(["sweep", "ci", *overrides(server.url)[:6], "judge=none", "--max-tokens", "10"])
+        assert code == 1 and server.calls == 0
+    captured = capsys.readouterr()
+    assert "ragsweep plan ci: 2 run(s)" in captured.out and "is over --max-tokens 10" in captured.err
+    assert not (tmp_path / "runs" / "ci").exists()  # no job ran

