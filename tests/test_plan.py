@@ -137,5 +137,5 @@ def test_a_sweep_with_a_budget_plans_first_and_starts_nothing_over_it(tmp_path, 
         code = ragsweep(["sweep", "ci", *overrides(server.url)[:6], "judge=none", "--max-tokens", "10"])
         assert code == 1 and server.calls == 0
     captured = capsys.readouterr()
-    assert "ragsweep plan ci: 2 run(s)" in captured.out and "is over --max-tokens 10" in captured.err
+    assert "ragsweep plan ci: 1 run(s)" in captured.out and "is over --max-tokens 10" in captured.err
     assert not (tmp_path / "runs" / "ci").exists()  # no job ran
