@@ -242,7 +242,7 @@ def floor_s(run: dict[str, Any], weights: int | None, params: int | None, bandwi
 
 def worker_main(args: argparse.Namespace) -> None:
     work = workloads(args.prompts, args.max_tokens)
-    with runtime.RunContext(results_root() / "cache", bars=False).active():
+    with runtime.RunContext(results_root() / "cache", bars=False, label=f"bench {args.worker}").active():  # logged progress lines
         model = resolved_model(args)
         result = measure_backend(args.worker, model, args.load_format, work, args.single_prompts)
     Path(args.worker_out).write_text(json.dumps(result))
@@ -261,10 +261,13 @@ def run_worker(name: str, argv: list[str]) -> dict[str, Any]:
         out = Path(tmp) / "worker.json"
         command = [sys.executable, "-m", "ragsweep", "bench", "generation", *argv, "--worker", name, "--worker-out", str(out)]
         log.info("measuring %s in a process of its own", name)
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if done.returncode != 0 or not out.is_file():
-            tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
-            raise ConfigError(f"bench generation: the {name} worker failed (exit {done.returncode}): {tail[0]}")
+        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        last = ["no output"]
+        for line in worker.stderr or ():  # its progress lines, as they come: a model loading for minutes is not silent
+            sys.stderr.write(line)
+            last = [line.strip()] if line.strip() else last
+        if worker.wait() != 0 or not out.is_file():
+            raise ConfigError(f"bench generation: the {name} worker failed (exit {worker.returncode}): {last[0]}")
         return json.loads(out.read_text())
 
 
