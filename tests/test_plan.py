@@ -139,3 +139,36 @@ def test_a_sweep_with_a_budget_plans_first_and_starts_nothing_over_it(tmp_path, 
     captured = capsys.readouterr()
     assert "ragsweep plan ci: 1 run(s)" in captured.out and "is over --max-tokens 10" in captured.err
     assert not (tmp_path / "runs" / "ci").exists()  # no job ran
+
+
+@pytest.mark.process  # the sweep's jobs
+def test_a_sweep_opens_with_its_plan_in_one_line(tmp_path, monkeypatch, capsys):
+    from ragsweep.commands.cli import main as ragsweep
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    with LoopbackServer(lambda body: "Calder Bay") as server:
+        assert ragsweep(["sweep", "ci", *overrides(server.url)[:6], "judge=none"]) == 0
+        assert server.calls == 3  # the plan asked nothing; the sweep asked once a question
+        sent = sum(sent_tokens(b) for b in server.bodies)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("plan: ")]
+    assert lines == [f"plan: 1 run(s), 1 with an LLM stage (0 of 1 LLM stages cached); total: 3 LLM calls, {sent:,} prompt + at most 48 "
+                     "completion tokens; no price for some model (set pricing.<model>); time: no measured rate for this machine "
+                     "(ragsweep bench generation)"]
+
+
+@pytest.mark.process  # the sweep's jobs
+def test_a_sweep_without_an_llm_stage_says_so_and_no_plan_says_nothing(tmp_path, monkeypatch, capsys):
+    from ragsweep.commands.cli import main as ragsweep
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    assert ragsweep(["sweep", "ci", "task=multihop_mini", "task.limit=2", "retriever=bm25,dense"]) == 0
+    out = capsys.readouterr().out
+    assert "plan: 2 run(s), none with an LLM stage: nothing will be asked of a language model\n" in out
+    assert ragsweep(["sweep", "ci", "task=multihop_mini", "task.limit=2", "retriever=bm25", "--no-plan", "--rerun"]) == 0
+    assert "plan: " not in capsys.readouterr().out
+
+
+def test_a_plan_sweeps_the_values_the_command_line_lists(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    assert main(["ci", "task=multihop_mini", "task.limit=2", "retriever=bm25,bm25_reference", "--brief"]) == 0
+    assert capsys.readouterr().out == "plan: 2 run(s), none with an LLM stage: nothing will be asked of a language model\n"

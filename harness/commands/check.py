@@ -52,13 +52,15 @@ def compose_runs(overrides: list[str]) -> list[ComposedRun]:
     from ragsweep.plugins import with_search_path
 
     search = with_search_path([])  # the installed plugins' config folders: kept apart, its commas are no sweep
+    parser = OverridesParser.create()
+    fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        base = compose("config", overrides=[*overrides, *search], return_hydra_config=True)
+        base = compose("config", overrides=[*fixed, *search], return_hydra_config=True)  # the preset's axes; a swept key is no value
         params = OmegaConf.to_container(base.hydra.sweeper.params) if base.hydra.sweeper.params else {}
         # As Hydra's basic sweeper does: the preset's params, then the command line; a key given again replaces
         # its earlier values (``retriever=bm25`` narrows a preset that sweeps three retrievers to one).
         axes: dict[str, list[str]] = {}
-        for o in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + overrides):
+        for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + overrides):
             key = o.get_key_element()
             axes[key] = [f"{key}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override() else [o.input_line]
         runs = []

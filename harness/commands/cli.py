@@ -88,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("preset", nargs="?", help="the preset: configs/sweep/NAME.yaml (ragsweep list sweep)")
     for budget, kind, text in (("--max-usd", float, "USD"), ("--max-tokens", int, "prompt + completion tokens")):
         sweep.add_argument(budget, type=kind, default=None, help=f"plan the sweep first (ragsweep plan) and refuse it when its {text} would be more")
+    sweep.add_argument("--no-plan", action="store_true", help="start without the opening plan line (ragsweep plan --brief)")
     for runner in (run, sweep):
         runner.add_argument("--rerun", action="store_true", help="run every job of a sweep even when it is up to date")
     for name, (_, text) in COMMANDS.items():
@@ -232,18 +233,12 @@ def command(argv: list[str]) -> int:
         from ragsweep.commands.run import main as run_main, quiet_known_warnings
 
         quiet_known_warnings()
+        overrides = rest  # the command line's Hydra overrides, a preset's aside
         if args.command == "sweep":
             if not args.preset or args.preset.startswith("-"):
                 print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)
                 return 2
-            if args.max_usd is not None or args.max_tokens is not None:
-                from ragsweep.commands.plan import main as plan_main
-
-                budget = [*(["--max-usd", str(args.max_usd)] if args.max_usd is not None else []),
-                          *(["--max-tokens", str(args.max_tokens)] if args.max_tokens is not None else [])]
-                if (code := run_command_main("plan", plan_main, [args.preset, *rest, *budget])) != 0:
-                    return code  # over budget, or the plan could not be made: nothing was asked of a model
-            rest = [f"+sweep={args.preset}", *rest]
+            rest = [f"+sweep={args.preset}", *overrides]
         problem = run_command_problem(rest)
         if problem:
             print(problem, file=sys.stderr)
@@ -251,6 +246,8 @@ def command(argv: list[str]) -> int:
         up_to_date, fp = sweep_fingerprint(rest, args.rerun)
         if up_to_date:
             return 0
+        if args.command == "sweep" and not args.no_plan and (code := open_with_plan(args, overrides)) != 0:
+            return code  # over budget, or the plan could not be made: nothing was asked of a model
         from ragsweep.commands.sweep_status import MAIN_PID
 
         os.environ[MAIN_PID] = str(os.getpid())  # sweep workers leave Ctrl-C to this process (commands/run.py)
@@ -283,6 +280,15 @@ def command(argv: list[str]) -> int:
         call_hydra(module.main, f"ragsweep {args.command}", [*rest, *hydra_overrides()])
         return 0
     return run_command_main(args.command, module.main, rest)
+
+
+def open_with_plan(args: argparse.Namespace, overrides: list[str]) -> int:
+    """A sweep opens with its plan (ragsweep plan): one line, or with a budget the whole table and the check."""
+    from ragsweep.commands.plan import main as plan_main
+
+    budget = [*(["--max-usd", str(args.max_usd)] if args.max_usd is not None else []),
+              *(["--max-tokens", str(args.max_tokens)] if args.max_tokens is not None else [])]
+    return run_command_main("plan", plan_main, [args.preset, *overrides, *(budget or ["--brief"])])
 
 
 def run_command_main(name: str, entry: Callable[[list[str]], object], argv: list[str]) -> int:

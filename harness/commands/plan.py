@@ -10,6 +10,10 @@ and completion tokens at their max_tokens bound, the USD at the configured price
 this machine's measured rate gives (``ragsweep bench generation``). The stages that ask no model run now and
 are cached, so the sweep that follows starts where the plan stopped.
 
+``--brief`` prints one line, the one every ``ragsweep sweep`` opens with: the runs, how many have an LLM stage, and
+the totals; only those runs are planned (planning runs a run's other stages one run at a time, where the sweep
+would run them in parallel jobs).
+
 With ``--max-usd`` or ``--max-tokens`` it exits 1 when the sweep would go over (or when a stage's calls cannot
 be counted, or a model has no price), so ``ragsweep plan NAME --max-usd 5 && ragsweep sweep NAME`` never starts
 a sweep over budget.
@@ -23,7 +27,7 @@ import sys
 from dataclasses import dataclass
 
 from ragsweep.commands.check import compose_runs
-from ragsweep.engine.plan import LLM_STAGES, RunPlan, measured_rates, plan_run
+from ragsweep.engine.plan import LLM_STAGES, RunPlan, asks_a_model, measured_rates, plan_run
 from ragsweep.errors import ConfigError
 from ragsweep.help_text import plain_doc
 from ragsweep.logs import setup_logging
@@ -88,6 +92,15 @@ def totals_line(t: Totals) -> str:
     return line + (f"; not counted: {', '.join(t.uncounted)}" if t.uncounted else "")
 
 
+def brief_line(runs: int, plans: list[RunPlan], t: Totals) -> str:
+    """The sweep's opening line: its runs, those with an LLM stage, what the cache already holds of their stages."""
+    if not plans:
+        return f"plan: {runs} run(s), none with an LLM stage: nothing will be asked of a language model"
+    statuses = [status for p in plans for stage, status in p.stages.items() if stage in LLM_STAGES and status in ("hit", "planned")]
+    held = f"{statuses.count('hit')} of {len(statuses)} LLM stages cached"
+    return f"plan: {runs} run(s), {len(plans)} with an LLM stage ({held}); {totals_line(t)}"
+
+
 def over_budget(t: Totals, max_usd: float | None, max_tokens: int | None) -> str | None:
     """Why the sweep may not start, or None."""
     if (max_usd is not None or max_tokens is not None) and t.uncounted:
@@ -106,18 +119,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("preset", help="a sweep preset (configs/sweep/<NAME>.yaml)")
     parser.add_argument("--max-usd", type=float, default=None, help="exit 1 when the sweep would cost more")
     parser.add_argument("--max-tokens", type=int, default=None, help="exit 1 when its prompt + completion tokens would be more")
+    parser.add_argument("--brief", action="store_true", help="one line (a sweep's opening line); plans only the runs with an LLM stage")
     args, overrides = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     setup_logging()
     for name, value in (("--max-usd", args.max_usd), ("--max-tokens", args.max_tokens)):
         if value is not None and not value >= 0:
             raise ConfigError(f"{name} must be >= 0, not {value}")
     runs = compose_runs([f"+sweep={args.preset}", *overrides])
+    chosen = [r for r in runs if asks_a_model(r.config)] if args.brief else runs
     plans = []
-    for i, composed in enumerate(runs, start=1):
-        log.info("planning run %d of %d", i, len(runs))
+    for i, composed in enumerate(chosen, start=1):
+        log.info("planning run %d of %d", i, len(chosen))
         plans.append(plan_run(composed.config, composed.choices, composed.overrides))
     t = totals(plans)
-    print(f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans)}\n{totals_line(t)}", flush=True)
+    print(brief_line(len(runs), plans, t) if args.brief else
+          f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans)}\n{totals_line(t)}", flush=True)
     if why := over_budget(t, args.max_usd, args.max_tokens):
         print(f"over budget: {why}", file=sys.stderr)
         return 1

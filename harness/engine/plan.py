@@ -15,7 +15,7 @@ from typing import Any
 
 from ragsweep import runtime
 from ragsweep.engine.config_checks import validate_run_config
-from ragsweep.engine.pipeline import Pipeline, plain_config
+from ragsweep.engine.pipeline import Components, Pipeline, plain_config
 from ragsweep.scoring.records import cost_usd
 from ragsweep.store.cache import StageCache
 from ragsweep.store.results import configuration
@@ -61,6 +61,17 @@ def plan_run(config: dict[str, Any], choices: dict[str, str], overrides: list[st
     generator = plain["generator"]
     return RunPlan(label, len(result.queries), {k: v.status for k, v in pipeline.stages.items()}, dict(pipeline.planned),
                    dict(plain.get("pricing") or {}), generator.get("backend") if generator["name"] == "llm" else None)
+
+
+def asks_a_model(config: dict[str, Any]) -> bool:
+    """Whether a run has an LLM stage, read from its components before any stage runs: a judge, an assessor, or a
+    generator that counts calls (what it would ask for no question is None only for one that asks no model). The
+    plan a sweep opens with plans only these runs, since planning runs the other stages one run at a time."""
+    plain = plain_config(config)
+    validate_run_config(plain)
+    parts = Components.build(plain)
+    generator = parts.generator
+    return parts.judge is not None or parts.assessor is not None or (generator is not None and generator.planned_calls([], []) is not None)
 
 
 def measured_rates(bench_file: Path) -> dict[tuple[str, str], float]:

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from ragsweep import runtime
 from ragsweep.errors import ConfigError
-from ragsweep.models.causal_lm import load_causal_lm, pick_device, returned_cache, with_cache
+from ragsweep.models.causal_lm import load_causal_lm, load_tokenizer, pick_device, returned_cache, with_cache
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 from ragsweep.llm.choices import enumerated_replies
 
@@ -58,12 +58,12 @@ class HFBackend(ChatBackend):
         return load_causal_lm(self.model, device, True) if self.load_format == "dummy" else load_causal_lm(self.model, device)
 
     def count_tokens(self, text: str) -> int:
-        tokenizer, _ = self._loaded()
+        tokenizer = load_tokenizer(self.model)
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def count_prompt_tokens(self, messages: Messages) -> int:
         """Exactly: the conversation through the model's chat template, as ``complete`` sends it."""
-        tokenizer, _ = self._loaded()
+        tokenizer = load_tokenizer(self.model)
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
 

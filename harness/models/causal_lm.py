@@ -28,25 +28,36 @@ def pick_device(device: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
+def load_tokenizer(model_id: str):
+    """The model's tokenizer alone, left-padded for batches: counting a plan's tokens needs no weights."""
+    from transformers import AutoTokenizer
+
+    resolved = resolve(model_id)
+    with runtime.current().working(f"loading {model_id}'s tokenizer"):
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path, **({"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=2)
 def load_causal_lm(model_id: str, device: str, random_weights: bool = False):
     """Tokenizer and model. ``random_weights``: the architecture its config describes, seeded random weights and
     nothing loaded (vLLM's ``load_format="dummy"``): to measure serving speed for a model shape without weights."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
 
+    tokenizer = load_tokenizer(model_id)
     resolved = resolve(model_id)
     log.info("loading causal LM %s from %s (%s%s)", model_id, resolved.path, resolved.source, ", random weights" if random_weights else "")
     kwargs = {"gguf_file": resolved.gguf_file} if resolved.gguf_file else {}
     with runtime.current().working(f"loading {model_id}"):  # a GGUF conversion takes minutes on 2 cores: never silent
-        tokenizer = AutoTokenizer.from_pretrained(resolved.path, **kwargs)
         if random_weights:
             torch.manual_seed(0)
             model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolved.path, **kwargs)).to(device).eval()
         else:
             model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs).to(device).eval()
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model
 
 
