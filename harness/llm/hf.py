@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from ragsweep import runtime
 from ragsweep.errors import ConfigError
-from ragsweep.models.causal_lm import load_causal_lm, load_tokenizer, pick_device, returned_cache, with_cache
+from ragsweep.models.causal_lm import chat_prompt_tokens, load_causal_lm, load_tokenizer, pick_device, returned_cache, with_cache
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 from ragsweep.llm.choices import enumerated_replies
 
@@ -63,9 +63,7 @@ class HFBackend(ChatBackend):
 
     def count_prompt_tokens(self, messages: Messages) -> int:
         """Exactly: the conversation through the model's chat template, as ``complete`` sends it."""
-        tokenizer = load_tokenizer(self.model)
-        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        return chat_prompt_tokens(load_tokenizer(self.model), messages)
 
     def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
         import torch

@@ -24,7 +24,7 @@ from ragsweep import runtime
 from ragsweep.errors import ConfigError, did_you_mean
 from ragsweep.hashing import canonical_json
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
-from ragsweep.models.causal_lm import pick_device
+from ragsweep.models.causal_lm import chat_prompt_tokens, load_tokenizer, pick_device
 from ragsweep.models.weights import resolve
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,13 @@ class VLLMBackend(ChatBackend):
         return load_engine(self.model, **self.engine_args)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._llm().get_tokenizer().encode(text, add_special_tokens=False))
+        """With the model's tokenizer alone (the one vLLM loads from the same files): a plan made in the sweep's own
+        process must not start an engine there, holding the memory (a GPU's) its jobs need."""
+        return len(load_tokenizer(self.model)(text, add_special_tokens=False)["input_ids"])
+
+    def count_prompt_tokens(self, messages: Messages) -> int:
+        """Exactly: through the model's chat template, as ``LLM.chat`` applies it."""
+        return chat_prompt_tokens(load_tokenizer(self.model), messages)
 
     def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
         from vllm import SamplingParams

@@ -41,6 +41,13 @@ def load_tokenizer(model_id: str):
     return tokenizer
 
 
+def chat_prompt_tokens(tokenizer, messages) -> int:
+    """A conversation's prompt tokens through the tokenizer's chat template with the reply's opening, as a chat
+    completion sends it (transformers' generate here, vLLM's chat)."""
+    prompt = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+    return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+
 @functools.lru_cache(maxsize=2)
 def load_causal_lm(model_id: str, device: str, random_weights: bool = False):
     """Tokenizer and model. ``random_weights``: the architecture its config describes, seeded random weights and

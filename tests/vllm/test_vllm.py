@@ -145,6 +145,19 @@ def test_a_second_pass_over_the_same_prompts_hits_the_prefix_cache_more(in_run):
     logging.getLogger(__name__).warning("prefix-cache hit rate: first pass %.3f, second pass %.3f (warm)", rate(first), rate(second))
 
 
+def test_a_plan_counts_each_prompt_as_vllm_reports_it_without_starting_an_engine(in_run):
+    """``ragsweep plan`` runs in the sweep's own process: counting must not load an engine there."""
+    from ragsweep.llm import vllm as engine
+    from ragsweep.llm.vllm import VLLMBackend
+
+    backend = VLLMBackend(model=MODEL, max_model_len=4096, seed=0, max_tokens=4, engine_kwargs={"enforce_eager": True})
+    conversations = [[{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": f"What is {i} plus {i}? Say it in words."}] for i in range(3)]
+    loaded = engine._ENGINE["key"]
+    counted = [backend.count_prompt_tokens(c) for c in conversations]
+    assert engine._ENGINE["key"] == loaded  # counting started (or swapped) no engine
+    assert [c.prompt_tokens for c in backend.complete(conversations)] == counted
+
+
 def test_an_unknown_engine_option_is_one_line_naming_the_valid_ones():
     from ragsweep.errors import ConfigError
     from ragsweep.llm.vllm import VLLMBackend
