@@ -40,14 +40,17 @@ def test_importing_metrics_and_tasks_has_no_side_effects():
 
 @pytest.mark.process
 def test_the_command_turns_hub_downloads_and_telemetry_off():
-    code = "import os; from ragsweep.commands.cli import main; main(['list']); print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_HUB_DISABLE_TELEMETRY'], os.environ['RAGAS_DO_NOT_TRACK'])"
-    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "RAGSWEEP_ALLOW_DOWNLOADS"}}
+    """Inside the command (its listing replaced by a print of the settings), and left as found once it returns."""
+    names = "'HF_HUB_OFFLINE', 'HF_HUB_DISABLE_TELEMETRY', 'RAGAS_DO_NOT_TRACK'"
+    code = ("import os, ragsweep.commands.listing as listing; "
+            f"listing.main = lambda argv: print(*(os.environ.get(k) for k in ({names}))); "
+            f"from ragsweep.commands.cli import main; main(['list']); print(*(os.environ.get(k) for k in ({names})))")
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "RAGAS_DO_NOT_TRACK", "RAGSWEEP_ALLOW_DOWNLOADS"}}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
-    assert out.stdout.split()[-3:] == ["1", "1", "true"]
+    assert out.stdout.splitlines()[-2:] == ["1 1 true", "None None None"]
     env["RAGSWEEP_ALLOW_DOWNLOADS"] = "1"
-    code = "import os; from ragsweep.commands.cli import main; main(['list']); print(os.environ.get('HF_HUB_OFFLINE'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/", check=True)
-    assert out.stdout.split()[-1] == "None"
+    assert out.stdout.splitlines()[-2:] == ["None 1 true", "None None None"]
 
 
 def test_bundled_models_resolve_without_network():

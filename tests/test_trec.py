@@ -465,3 +465,40 @@ def test_doc_recall_is_the_chunk_cut_not_trec_evals_document_cut():
 
     assert recall_at_k(["a", "a", "b"], ("b", "c"), 2) == 0.0
     assert evaluate({"q": ["a", "b"]}, {"q": {"b": 1, "c": 1}}, [2], relevant_from=1)["q"]["recall.2"] == 0.5
+
+
+def test_the_plan_counts_the_assessors_questions_and_bounds_the_rest(tmp_path, monkeypatch, capsys):
+    """``ragsweep plan`` with assessor=openai against a loopback server answering as the scripted model: relevance
+    labels planned exactly (calls, prompt tokens and reply bounds as the run then sends them); with nuggets, whose
+    later questions hold earlier replies, the plan is at least what the run sends; once run, all of it is stored."""
+    import re
+
+    from ragsweep.commands.plan import main as plan
+    from tests.loopback_openai import LoopbackServer
+    from tests.scripted_assessor import ScriptedBackend
+    from tests.test_plan import sent_tokens
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    scripted = ScriptedBackend("scripted")
+    folder = _suite(tmp_path)
+
+    def planned(*overrides: str) -> tuple[int, int, int] | str:
+        assert plan(["ci", *overrides]) == 0
+        line = capsys.readouterr().out.split("assess: ")[1].splitlines()[0]
+        found = re.fullmatch(r"(\d+) calls to default, ([\d,]+) prompt \+ at most ([\d,]+) completion tokens", line)
+        return line if found is None else tuple(int(g.replace(",", "")) for g in found.groups())  # type: ignore[return-value]
+
+    with LoopbackServer(lambda body: scripted._one(body["messages"][-1]["content"]).text) as server:
+        overrides = ("task=generic", f"task.path={folder}", "retriever=bm25", "assessor=openai", "eval_k=[4]", f"assessor.models.0.base_url={server.url}")
+        labels_only = planned(*overrides, "assessor.nuggets=false")
+        run(tmp_path, *overrides, "assessor.nuggets=false")
+        sent = list(server.bodies)
+        assert labels_only == (4, sum(sent_tokens(b) for b in sent), sum(b["max_tokens"] for b in sent))  # one label a document
+        with_nuggets = planned(*overrides)
+        run(tmp_path, *overrides)
+        sent = server.bodies[len(sent):]
+        assert len(sent) > 0  # nuggets made, graded and assigned; the labels came from the store
+        assert isinstance(with_nuggets, tuple) and with_nuggets[0] >= len(sent)
+        assert with_nuggets[1] >= sum(sent_tokens(b) for b in sent) and with_nuggets[2] >= sum(b["max_tokens"] for b in sent)
+        assert planned(*overrides) == "cached"  # every answer is in the assessment store now
+        assert planned(*overrides, "assessor.nuggets=false") == "cached"

@@ -34,7 +34,7 @@ from ragsweep.llm.base import backend_modules, build_backend
 from ragsweep.llm.prompting import render
 from ragsweep.metrics.trec import ASSIGNMENTS, IMPORTANCE
 from ragsweep.registry import ASSESSORS
-from ragsweep.types import Chunk, Document, Generation, Query, Retrieved
+from ragsweep.types import Chunk, Document, Generation, LLMCalls, Query, Retrieved
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +129,7 @@ class LLMAssessor:
         Readable answers are stored and kept in ``asked.answers``, the keys of unreadable ones in ``asked.unreadable``.
         ``decoding``: (JSON schema, max tokens), by default the prompt's."""
         asked.asked += len(items)
-        todo: dict[str, list[dict[str, str]]] = {}
-        for key, conversation in items:
-            if key in asked.answers or key in todo:
-                continue
-            asked.distinct += 1
-            cached = store.get(kind, key)
-            if cached is not None:
-                asked.from_store += 1
-                asked.answers[key] = cached["answer"]
-            else:
-                todo[key] = conversation
+        todo = self._unanswered(store, kind, items, asked)
         if not todo:
             return
         prompt = self.prompts[kind]
@@ -157,6 +147,22 @@ class LLMAssessor:
             asked.new += 1
             asked.answers[key] = answer
             store.put(kind, key, {"answer": answer, "reply": completion.text})
+
+    @staticmethod
+    def _unanswered(store: AssessmentStore, kind: str, items: Sequence[tuple[str, list[dict[str, str]]]], asked: Asked) -> dict[str, list[dict[str, str]]]:
+        """The distinct (store key -> conversation) the store has no answer for; its answers go to ``asked``."""
+        todo: dict[str, list[dict[str, str]]] = {}
+        for key, conversation in items:
+            if key in asked.answers or key in todo:
+                continue
+            asked.distinct += 1
+            cached = store.get(kind, key)
+            if cached is not None:
+                asked.from_store += 1
+                asked.answers[key] = cached["answer"]
+            else:
+                todo[key] = conversation
+        return todo
 
     def backend(self) -> Any:
         if self._backend is None:  # built only when something is not in the store yet
@@ -193,14 +199,8 @@ class LLMAssessor:
         in_context}] or None, ``nugget_source``, ``nuggets_status``."""
         self.tokens = [0, 0]
         by_id = {c.chunk_id: c for c in chunks}
-        of_doc: dict[str, list[Chunk]] = {}
-        for c in chunks:
-            of_doc.setdefault(c.doc_id, []).append(c)
-        rankings = {r.query_id: [by_id[cid] for cid in r.chunk_ids] for r in ranked}
-        out = [self._labels(q, of_doc, rankings[q.query_id][: self.depth]) for q in queries]
+        out, items = self._pools(store, queries, chunks, ranked)
         relevance = Asked()
-        items = [(self._label_key(store, q, c), self._relevance_conversation(q.question, c.text))
-                 for q, a in zip(queries, out) for c in (by_id[cid] for cid in a["llm_labels"]) if a["llm_labels"][c.chunk_id] is None]
         if self.umbrela is not None:
             self._ask(store, "relevance", items, self.umbrela.grade, relevance, (None, UMBRELA_MAX_TOKENS))
         else:
@@ -222,6 +222,62 @@ class LLMAssessor:
         if self.references:
             stats["reference"] = {r.name: r.version for r in (self.umbrela, self.nuggetizer) if r is not None}
         return out, stats
+
+    def planned_calls(
+        self, store: AssessmentStore, queries: Sequence[Query], documents: Sequence[Document], chunks: Sequence[Chunk],
+        ranked: Sequence[Retrieved], generations: Sequence[Generation],
+    ) -> list[LLMCalls] | None:
+        """What ``assess`` would ask, counted without asking (``ragsweep plan``): the relevance and nugget questions
+        the store has no answer for, exactly; the importance of each nugget not made yet and each answer's
+        assignments at their bound (as many nuggets as the query's evidence may give, up to max_nuggets, each as long
+        as a whole nugget reply). Replies at their max_tokens. None with the released Nuggetizer, whose later
+        prompts hold its own earlier replies."""
+        if self.nuggetizer is not None and self.nuggets and generations:
+            return None
+        backend = self.backend()
+        bound = {kind: self.prompts[kind].get("max_tokens") or backend.max_tokens for kind in PROMPTS}
+        if self.umbrela is not None:
+            bound["relevance"] = UMBRELA_MAX_TOKENS
+        by_id = {c.chunk_id: c for c in chunks}
+        out, relevance = self._pools(store, queries, chunks, ranked)
+        asks = [(c, bound["relevance"]) for c in self._unanswered(store, "relevance", relevance, Asked()).values()]
+        if self.nuggets and generations:
+            evidence, set_keys, sets, created = self._nugget_questions(store, queries, {d.doc_id: d for d in documents}, by_id, out)
+            asks += [(c, bound["nuggets"]) for c in self._unanswered(store, "nuggets", created, Asked()).values()]
+            longest = " ".join(["nugget"] * bound["nuggets"])  # a nugget is at most its whole reply
+            gens = {g.query_id: g for g in generations}
+            assignments = []
+            for q, (ev, _), k in zip(queries, evidence, set_keys):
+                reference = " | ".join(q.answers)
+                new = 0 if sets[k] is not None else min(self.max_nuggets, self.nuggets_per_evidence * len(ev))
+                asks += [(self._conversation("importance", question=q.question, reference=reference, nugget=longest), bound["importance"])] * new
+                g = gens.get(q.query_id)
+                if g is not None and not g.error:
+                    nuggets = [*(sets[k] or ()), *[{"text": longest}] * new]
+                    assignments += [(self._assignment_key(store, q, g, n), self._conversation("assignment", question=q.question, answer=g.answer, nugget=n["text"]))
+                                    for n in nuggets]
+            asks += [(c, bound["assignment"]) for c in self._unanswered(store, "assignment", assignments, Asked()).values()]
+        counted: dict[str, int] = {}  # a conversation asked many times is counted once
+        prompt = 0
+        for conversation, _ in asks:
+            text = repr(conversation)
+            if text not in counted:
+                counted[text] = backend.count_prompt_tokens(conversation)
+            prompt += counted[text]
+        return [LLMCalls(str(backend.model), len(asks), prompt, sum(limit for _, limit in asks))]
+
+    def _pools(self, store: AssessmentStore, queries: Sequence[Query], chunks: Sequence[Chunk], ranked: Sequence[Retrieved],
+               ) -> tuple[list[dict[str, Any]], list[tuple[str, list[dict[str, str]]]]]:
+        """(each query's assessment, its labels decided by the gold where they can be; the relevance questions left to ask)."""
+        by_id = {c.chunk_id: c for c in chunks}
+        of_doc: dict[str, list[Chunk]] = {}
+        for c in chunks:
+            of_doc.setdefault(c.doc_id, []).append(c)
+        rankings = {r.query_id: [by_id[cid] for cid in r.chunk_ids] for r in ranked}
+        out = [self._labels(q, of_doc, rankings[q.query_id][: self.depth]) for q in queries]
+        items = [(self._label_key(store, q, c), self._relevance_conversation(q.question, c.text))
+                 for q, a in zip(queries, out) for c in (by_id[cid] for cid in a["llm_labels"]) if a["llm_labels"][c.chunk_id] is None]
+        return out, items
 
     def _labels(self, q: Query, of_doc: dict[str, list[Chunk]], pool: Sequence[Chunk]) -> dict[str, Any]:
         labels = {c.chunk_id: [grade, source] for c, grade, source in gold_positive_chunks(q, of_doc, self.gold_grade)}
@@ -254,14 +310,8 @@ class LLMAssessor:
     ) -> dict[str, Any]:
         made, graded, assigned = Asked(), Asked(), Asked()
         nugget_judge = self.judge_id("nuggets")
-        evidence = [self._evidence(q, documents, by_id, a) for q, a in zip(queries, out)]
         # 1. Nuggets from each evidence item (a stored nugget set skips its query's questions).
-        set_keys = [store.key(kind="nugget_set", judge=nugget_judge, query=q.question, answers=list(q.answers), evidence=[[e.to_list(), e.text] for e in ev])
-                    for q, (ev, _) in zip(queries, evidence)]
-        sets = {k: store.get("nugget_set", k) for k in set(set_keys)}
-        items = [(store.key(kind="nuggets", judge=nugget_judge, query=q.question, reference=" | ".join(q.answers), passage=e.text),
-                  self._conversation("nuggets", question=q.question, reference=" | ".join(q.answers), passage=e.text))
-                 for q, (ev, _), k in zip(queries, evidence, set_keys) if sets[k] is None for e in ev]
+        evidence, set_keys, sets, items = self._nugget_questions(store, queries, documents, by_id, out)
         self._ask(store, "nuggets", items, lambda r: read_nuggets(r, self.nuggets_per_evidence), made)
         drafts: dict[str, list[dict[str, Any]] | None] = {}
         for q, (ev, _), k in zip(queries, evidence, set_keys):
@@ -312,6 +362,21 @@ class LLMAssessor:
             a["nuggets_status"] = status
             counts[status] += 1
         return {"nuggets": made.counts(), "importance": graded.counts(), "assignment": assigned.counts(), "nugget_queries": counts}
+
+    def _nugget_questions(
+        self, store: AssessmentStore, queries: Sequence[Query], documents: dict[str, Document], by_id: dict[str, Chunk], out: list[dict[str, Any]],
+    ) -> tuple[list[tuple[list[Evidence], str | None]], list[str], dict[str, Any], list[tuple[str, list[dict[str, str]]]]]:
+        """(each query's evidence, its nugget set's store key, the stored sets, the nugget questions of the queries
+        whose set is not stored: one an evidence item)."""
+        nugget_judge = self.judge_id("nuggets")
+        evidence = [self._evidence(q, documents, by_id, a) for q, a in zip(queries, out)]
+        set_keys = [store.key(kind="nugget_set", judge=nugget_judge, query=q.question, answers=list(q.answers), evidence=[[e.to_list(), e.text] for e in ev])
+                    for q, (ev, _) in zip(queries, evidence)]
+        sets = {k: store.get("nugget_set", k) for k in set(set_keys)}
+        items = [(store.key(kind="nuggets", judge=nugget_judge, query=q.question, reference=" | ".join(q.answers), passage=e.text),
+                  self._conversation("nuggets", question=q.question, reference=" | ".join(q.answers), passage=e.text))
+                 for q, (ev, _), k in zip(queries, evidence, set_keys) if sets[k] is None for e in ev]
+        return evidence, set_keys, sets, items
 
     def _assignment_key(self, store: AssessmentStore, q: Query, g: Generation, nugget: dict[str, Any]) -> str:
         return store.key(kind="assignment", judge=self.judge_id("nuggets"), query=q.question, answer=g.answer, nugget=nugget["text"])

@@ -329,8 +329,12 @@ class Pipeline:
             return [], {}
         t0 = time.perf_counter()
         store = AssessmentStore(self.cache, {"version": STAGE_VERSIONS["assess"], "code": self._code(assessor)})
-        if self.plan_only:  # its labels are kept by content across runs: what it would ask is not counted yet
-            self._planned("assess", store.identity, None)
+        if self.plan_only:  # its answers are kept by content across runs: what the store lacks is counted
+            calls = assessor.planned_calls(store, queries, documents, chunks, ranked, generations)
+            if calls is not None and not any(c.calls for c in calls):
+                self.stages["assess"] = StageStat("hit", time.perf_counter() - t0, store.identity)
+            else:
+                self._planned("assess", store.identity, calls)
             return [], {}
         assessments, stats = assessor.assess(store, queries, documents, chunks, ranked, generations)
         asked = [v for v in stats.values() if isinstance(v, dict) and "new" in v]
