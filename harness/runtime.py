@@ -28,6 +28,13 @@ T = TypeVar("T")
 
 
 @dataclass
+class QuietSince:
+    """When a job last logged a progress line (monotonic seconds): shared by its steps, set when the job starts."""
+
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
 class RunContext:
     """One run's shared services. ``bars``: tqdm bars (a run at a terminal) or logged lines (a sweep's parallel
     jobs, whose bars would draw over each other); ``label`` names this job's progress lines ("job 3") and
@@ -41,6 +48,7 @@ class RunContext:
     jobs: int = 1
     counters: Counter[str] = field(default_factory=Counter)
     embedding_caches: dict[Path, EmbeddingCache] = field(default_factory=dict)
+    quiet_since: QuietSince = field(default_factory=lambda: QuietSince())
 
     def __post_init__(self) -> None:
         self.cache_dir, self.jobs = Path(self.cache_dir), max(1, int(self.jobs))
@@ -74,7 +82,7 @@ class RunContext:
             from tqdm.auto import tqdm
 
             return tqdm(desc=desc, total=total, leave=False)
-        return LoggedProgress(desc, total, self.label, self.log_every_s)
+        return LoggedProgress(desc, total, self.label, self.log_every_s, self.quiet_since)
 
     def progress(self, iterable: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         """``iterable``, counted one item at a time on a ``progress_bar``."""
@@ -88,7 +96,7 @@ class RunContext:
     def working(self, desc: str) -> "LoggedProgress":
         """A step with no items to count (loading a model): heartbeat lines every ``log_every_s`` while it lasts, so a
         long load is never silent; use as a context manager."""
-        return LoggedProgress(desc, None, self.label, self.log_every_s)
+        return LoggedProgress(desc, None, self.label, self.log_every_s, self.quiet_since)
 
 
 _ACTIVE: ContextVar[RunContext | None] = ContextVar("ragsweep_run_context", default=None)
@@ -105,11 +113,17 @@ class LoggedProgress:
     ``log_every_s`` seconds with items done, elapsed and an estimate of what is left, and a closing line when
     any was logged. Never silent longer than ``log_every_s``: when no item finishes in that time (a batch of 8 slow
     generations, a model loading), a heartbeat thread logs the same line marked "working". Same interface as a tqdm
-    bar: ``update(n)``, ``close()``, a context manager."""
+    bar: ``update(n)``, ``close()``, a context manager.
 
-    def __init__(self, desc: str, total: int | None, label: str = "", every: float = 30.0) -> None:
+    ``quiet_since`` (shared by a job's steps, from its RunContext): when the job last logged a progress line. A step
+    counts its silence from there, so steps each shorter than the interval, one after another (a model loading, then
+    its first slow batch), are not silent together for longer (measured before: 32 s in a 30 s sweep)."""
+
+    def __init__(self, desc: str, total: int | None, label: str = "", every: float = 30.0, quiet_since: QuietSince | None = None) -> None:
         self.desc, self.total, self.done = desc, total, 0
-        self.start = self.last = time.monotonic()
+        self.start = time.monotonic()
+        self.quiet_since = quiet_since or QuietSince(self.start)
+        self.last = self.quiet_since.at
         self.logged = False
         self.prefix = f"{label}: " if label else ""
         self.every = float(every)
@@ -120,6 +134,7 @@ class LoggedProgress:
 
     def _line(self, now: float, working: bool) -> None:
         self.last, self.logged = now, True
+        self.quiet_since.at = now
         elapsed, state = now - self.start, " (working)" if working else ""
         if self.total:
             left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")

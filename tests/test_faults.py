@@ -713,6 +713,37 @@ def test_a_job_that_died_without_a_word_counts_as_failed(tmp_path):
     assert summarize(statuses_) == 1 and summarize(statuses_[:1]) == 0
 
 
+def test_jobs_that_end_at_once_count_one_another_once(tmp_path, monkeypatch, caplog):
+    """Eight jobs write their status at the same moment (each write slowed to widen the window): the progress lines
+    say 1 to 8 of 8, each number once."""
+    import logging
+    import re
+    import threading
+    import time
+
+    from ragsweep.commands import sweep_status
+    from ragsweep.store import cache
+
+    real = cache.atomic_write_bytes
+
+    def slow_write(path, data):
+        time.sleep(0.05)
+        real(path, data)
+
+    monkeypatch.setattr(cache, "atomic_write_bytes", slow_write)
+    (tmp_path / sweep_status.TOTAL_FILE).write_text("8")
+    for n in range(8):
+        (tmp_path / str(n)).mkdir()
+    with caplog.at_level(logging.INFO, logger="ragsweep.sweep"):
+        threads = [threading.Thread(target=sweep_status.write_status, args=(tmp_path / str(n), True, "runs/x")) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    done = sorted(int(re.match(r"sweep progress: (\d+) of 8", r.getMessage()).group(1)) for r in caplog.records if r.name == "ragsweep.sweep")
+    assert done == list(range(1, 9))
+
+
 # ---------------------------------------------------------------- report
 
 

@@ -90,3 +90,22 @@ def test_slow_items_and_a_loading_model_are_never_silent_longer_than_the_interva
     gaps = [b - a for a, b in zip(beats, beats[1:])]
     assert len(beats) >= 5 and all(gap < 3 * every for gap in gaps)  # never silent much longer than the interval
     assert records[-1].created - records[0].created < 2.6 * every + 5 * every + 0.5  # no line after the work ended
+
+
+def test_steps_each_shorter_than_the_interval_are_not_silent_together_for_longer(tmp_path, caplog):
+    """A model loading, then its first batch, each 0.7 intervals: the job's silence counts from its start (its last
+    line), not from each step's, so a line comes about one interval in."""
+    import time
+
+    every = 0.3
+    job = RunContext(tmp_path / "cache", bars=False, label="job 1", log_every_s=every)
+    started = time.time()
+    with caplog.at_level(logging.INFO, logger="ragsweep.progress"):
+        with job.working("loading bundled:Model"):
+            time.sleep(0.7 * every)
+        with job.progress_bar("generate[hf]", 1) as bar:
+            time.sleep(0.7 * every)
+            bar.update(1)
+    records = [r for r in caplog.records if r.name == "ragsweep.progress"]
+    assert [r.getMessage() for r in records][:1] == ["job 1: generate[hf]: 0 of 1 (0%), 0 s, no estimate yet (working)"]
+    assert records[0].created - started < 1.5 * every

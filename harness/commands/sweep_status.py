@@ -24,11 +24,17 @@ TOTAL_FILE = "ragsweep_total_jobs"
 
 
 def write_status(job_dir: str | Path, ok: bool, detail: str) -> None:
+    """The job's status file, and the sweep's progress line. Writing and counting hold the sweep folder's lock, so
+    two jobs that end at once count one another once (without it both said "27 of 27")."""
+    import fcntl
+
     from ragsweep.store.cache import atomic_write_bytes
 
-    atomic_write_bytes(Path(job_dir) / STATUS_FILE, json.dumps({"ok": ok, "detail": detail}).encode("utf-8"))
     sweep_dir = Path(job_dir).parent
-    done = sum(1 for _ in sweep_dir.glob(f"*/{STATUS_FILE}"))
+    with open(sweep_dir / ".ragsweep_status.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        atomic_write_bytes(Path(job_dir) / STATUS_FILE, json.dumps({"ok": ok, "detail": detail}).encode("utf-8"))
+        done = sum(1 for _ in sweep_dir.glob(f"*/{STATUS_FILE}"))
     total = (sweep_dir / TOTAL_FILE).read_text("utf-8").strip() if (sweep_dir / TOTAL_FILE).exists() else "?"
     log.info("sweep progress: %d of %s runs done (job %s %s)", done, total, Path(job_dir).name, "written" if ok else "FAILED")
 
