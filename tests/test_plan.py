@@ -172,3 +172,18 @@ def test_a_plan_sweeps_the_values_the_command_line_lists(tmp_path, monkeypatch, 
     monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
     assert main(["ci", "task=multihop_mini", "task.limit=2", "retriever=bm25,bm25_reference", "--brief"]) == 0
     assert capsys.readouterr().out == "plan: 2 run(s), none with an LLM stage: nothing will be asked of a language model\n"
+
+
+@pytest.mark.process  # the command, and the sweep's jobs
+def test_a_run_the_opening_plan_cannot_plan_fails_as_its_job_and_the_sweep_goes_on(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RAGSWEEP_RESULTS": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "ragsweep", "sweep", "ci", "task=span_mini", "retriever=bm25", "top_k=3,20"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1 and "1 of 2 runs failed" in out.stdout + out.stderr, out.stderr[-2000:]  # after the other run
+    assert ("plan: 2 run(s), none with an LLM stage: nothing will be asked of a language model; not planned, task=span_mini retriever=bm25 "
+            "+sweep=ci top_k=3: top_k=3 is smaller than eval_k=10") in out.stdout
+    assert len(list((tmp_path / "runs" / "ci").glob("*/metrics.json"))) == 1

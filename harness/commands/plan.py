@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from ragsweep.commands.check import compose_runs
 from ragsweep.engine.plan import LLM_STAGES, RunPlan, asks_a_model, measured_rates, plan_run
-from ragsweep.errors import ConfigError
+from ragsweep.errors import ConfigError, RagsweepError
 from ragsweep.help_text import plain_doc
 from ragsweep.logs import setup_logging
 from ragsweep.paths import results_root
@@ -126,14 +126,21 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None and not value >= 0:
             raise ConfigError(f"{name} must be >= 0, not {value}")
     runs = compose_runs([f"+sweep={args.preset}", *overrides])
-    chosen = [r for r in runs if asks_a_model(r.config)] if args.brief else runs
-    plans = []
-    for i, composed in enumerate(chosen, start=1):
-        log.info("planning run %d of %d", i, len(chosen))
-        plans.append(plan_run(composed.config, composed.choices, composed.overrides))
+    plans, unplanned = [], []
+    for i, composed in enumerate(runs, start=1):
+        try:
+            if args.brief and not asks_a_model(composed.config):
+                continue
+            log.info("planning run %d of %d", i, len(runs))
+            plans.append(plan_run(composed.config, composed.choices, composed.overrides))
+        except RagsweepError as err:
+            if not args.brief:
+                raise
+            # The sweep's opening line: that run's job will fail with this reason and the sweep goes on without it.
+            unplanned.append(f"{' '.join(composed.overrides)}: {str(err).splitlines()[0]}")
     t = totals(plans)
-    print(brief_line(len(runs), plans, t) if args.brief else
-          f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans)}\n{totals_line(t)}", flush=True)
+    line = brief_line(len(runs), plans, t) + "".join(f"; not planned, {why}" for why in unplanned)
+    print(line if args.brief else f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans)}\n{totals_line(t)}", flush=True)
     if why := over_budget(t, args.max_usd, args.max_tokens):
         print(f"over budget: {why}", file=sys.stderr)
         return 1
