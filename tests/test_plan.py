@@ -184,6 +184,26 @@ def test_a_run_the_opening_plan_cannot_plan_fails_as_its_job_and_the_sweep_goes_
     out = subprocess.run([sys.executable, "-m", "ragsweep", "sweep", "ci", "task=span_mini", "retriever=bm25", "top_k=3,20"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 1 and "1 of 2 runs failed" in out.stdout + out.stderr, out.stderr[-2000:]  # after the other run
-    assert ("plan: 2 run(s), none with an LLM stage: nothing will be asked of a language model; not planned, task=span_mini retriever=bm25 "
+    assert ("plan: 2 run(s), none with an LLM stage among the 1 planned; not planned, task=span_mini retriever=bm25 "
             "+sweep=ci top_k=3: top_k=3 is smaller than eval_k=10") in out.stdout
     assert len(list((tmp_path / "runs" / "ci").glob("*/metrics.json"))) == 1
+
+
+def test_a_component_that_breaks_while_planning_is_named_in_the_opening_line(tmp_path, monkeypatch, capsys):
+    """A bug in a component's counting (here: planning raises) does not stop the sweep's opening line, which names
+    the run and the error; without --brief the plan fails as before."""
+    from ragsweep.commands import plan
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    monkeypatch.setattr(plan, "plan_run", broken)
+    with LoopbackServer(lambda body: "x") as server:
+        assert main(["ci", *overrides(server.url)[:6], "judge=none", "--brief"]) == 0
+        with pytest.raises(RuntimeError, match="boom"):
+            main(["ci", *overrides(server.url)[:6], "judge=none"])
+        assert server.calls == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("plan: 1 run(s), none with an LLM stage among the 0 planned; not planned, task=multihop_mini ")
+    assert line.endswith(" judge=none: RuntimeError: boom")

@@ -92,13 +92,16 @@ def totals_line(t: Totals) -> str:
     return line + (f"; not counted: {', '.join(t.uncounted)}" if t.uncounted else "")
 
 
-def brief_line(runs: int, plans: list[RunPlan], t: Totals) -> str:
-    """The sweep's opening line: its runs, those with an LLM stage, what the cache already holds of their stages."""
+def brief_line(runs: int, plans: list[RunPlan], t: Totals, unplanned: list[str]) -> str:
+    """The sweep's opening line: its runs, those with an LLM stage, what the cache already holds of their stages,
+    and each run that could not be planned with why."""
+    faults = "".join(f"; not planned, {why}" for why in unplanned)
     if not plans:
-        return f"plan: {runs} run(s), none with an LLM stage: nothing will be asked of a language model"
+        return (f"plan: {runs} run(s), none with an LLM stage: nothing will be asked of a language model" if not unplanned else
+                f"plan: {runs} run(s), none with an LLM stage among the {runs - len(unplanned)} planned{faults}")
     statuses = [status for p in plans for stage, status in p.stages.items() if stage in LLM_STAGES and status in ("hit", "planned")]
     held = f"{statuses.count('hit')} of {len(statuses)} LLM stages cached"
-    return f"plan: {runs} run(s), {len(plans)} with an LLM stage ({held}); {totals_line(t)}"
+    return f"plan: {runs} run(s), {len(plans)} with an LLM stage ({held}); {totals_line(t)}{faults}"
 
 
 def over_budget(t: Totals, max_usd: float | None, max_tokens: int | None) -> str | None:
@@ -133,14 +136,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             log.info("planning run %d of %d", i, len(runs))
             plans.append(plan_run(composed.config, composed.choices, composed.overrides))
-        except RagsweepError as err:
+        except Exception as err:
             if not args.brief:
                 raise
-            # The sweep's opening line: that run's job will fail with this reason and the sweep goes on without it.
-            unplanned.append(f"{' '.join(composed.overrides)}: {str(err).splitlines()[0]}")
+            # The sweep's opening line: that run's job meets the same fault and the sweep goes on without it (a bad
+            # config is its one line; a component's bug its type and first line, the traceback in the debug log).
+            log.debug("planning %s failed", composed.overrides, exc_info=True)
+            why = str(err).splitlines()[0] if str(err) else ""
+            unplanned.append(f"{' '.join(composed.overrides)}: {why if isinstance(err, RagsweepError) else f'{type(err).__name__}: {why}'}")
     t = totals(plans)
-    line = brief_line(len(runs), plans, t) + "".join(f"; not planned, {why}" for why in unplanned)
-    print(line if args.brief else f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans)}\n{totals_line(t)}", flush=True)
+    print(brief_line(len(runs), plans, t, unplanned) if args.brief else f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans)}\n{totals_line(t)}", flush=True)
     if why := over_budget(t, args.max_usd, args.max_tokens):
         print(f"over budget: {why}", file=sys.stderr)
         return 1
