@@ -61,16 +61,17 @@ def test_runs_that_no_factor_tells_apart_are_refused_and_a_lone_level_gives_noth
 
 
 def _runs(lower: bool = False) -> list[dict]:
-    return [{"metrics": {"components": row, "metrics": {"m": {"mean": float(np.nanmean(v))}}, **({"lower_is_better": ["m"]} if lower else {})},
+    return [{"metrics": {"components": row, "metrics": {"m": {"mean": float(np.nanmean(v)), "ci_low": 0.0, "ci_high": 1.0, "n": 3}},
+                         **({"lower_is_better": ["m"]} if lower else {})},
              "scores": {f"q{i}": float(x) for i, x in enumerate(v) if not math.isnan(x)}} for row, v in zip(LEVELS, VALUES)]
 
 
 @pytest.mark.parametrize("lower", [False, True])
 def test_the_sweep_table_names_the_change_that_moves_its_metric_most(monkeypatch, lower):
-    from ragsweep.analysis import sweep_table
+    from ragsweep.analysis import leaderboard, sweep_table
 
-    monkeypatch.setattr(sweep_table, "per_query", lambda run, metric: run["scores"])
-    line = sweep_table.change_line(_runs(lower), "m", ["chunker", "retriever"])
+    monkeypatch.setattr(leaderboard, "per_query", lambda run, metric: run["scores"])
+    line = sweep_table.change_line(_runs(lower), "m")
     chunker = main_effects(LEVELS, VALUES)[0]
     if not lower:  # x -> y raises m by 0.1, more than dense's 0.033
         assert line.startswith(f"what to change: chunker x -> y moves m most, +0.1000 [{chunker.low:+.4f}, {chunker.high:+.4f}], averaged over")
@@ -78,4 +79,24 @@ def test_the_sweep_table_names_the_change_that_moves_its_metric_most(monkeypatch
         assert line.endswith("(2 pairs of runs, 3 queries) (its interval holds 0: no change is shown to help)") and chunker.low == 0.0
     else:  # lower is better: y -> x lowers it by 0.1
         assert line.startswith(f"what to change: chunker y -> x moves m most, -0.1000 [{-chunker.high:+.4f}, {-chunker.low:+.4f}]")
-    assert sweep_table.change_line(_runs(lower)[:1], "m", ["chunker"]) is None  # one run: nothing to compare
+    assert sweep_table.change_line(_runs(lower)[:1], "m") is None  # one run: nothing varies
+    both_alike = [dict(r, metrics={**r["metrics"], "components": LEVELS[0]}) for r in _runs(lower)[:2]]
+    assert sweep_table.change_line(both_alike, "m") is None  # alike in every component: no grid
+
+
+def test_the_leaderboard_lists_every_effect_best_direction_first(monkeypatch):
+    from ragsweep.analysis import leaderboard, report
+
+    monkeypatch.setattr(leaderboard, "per_query", lambda run, metric: run["scores"])
+    effects = leaderboard.component_effects(_runs(), "m")
+    assert [(e.factor, e.from_level, e.to_level) for e in effects] == [("chunker", "x", "y"), ("retriever", "bm25", "dense")]
+    monkeypatch.setattr(report, "suite_metrics", lambda runs, sort, columns: (["m"], "m"))
+    monkeypatch.setattr(report, "ranked_runs", lambda runs, key: (runs, [None] * len(runs)))
+    runs = [dict(r, metrics={**r["metrics"], "components": {"chunker": r["metrics"]["components"]["chunker"],
+                                                         "retriever": r["metrics"]["components"]["retriever"], "reranker": "none", "generator": "none"},
+                             "summary": {"n_queries": 3, "n_chunks": 1, "mean_chunk_chars": 1.0}, "sweep": "s"}) for r in _runs()]
+    lines = report.suite_table(runs, "m")
+    table = lines[lines.index("| component | from | to | effect [95% interval] | pairs of runs | queries |"):]
+    assert table[2] == f"| chunker | x | y | {leaderboard.effect_text(effects[0])} | 2 | 3 |"
+    assert table[3] == f"| retriever | bm25 | dense | {leaderboard.effect_text(effects[1])} | 2 | 3 |"
+    assert leaderboard.effect_text(effects[0]).startswith("+0.1000 [")

@@ -298,7 +298,7 @@ def test_the_leaderboard_shows_ppi_estimates_computed_as_by_hand(judged_sweep, t
     assert f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" in row and "12 of 12 sampled" in row
     assert f"{est.human_mean:.3f} [" in row and f"| {est.judge_mean:.3f} |" in row
     page = render_html(loaded)
-    assert '"ppi": {"note"' in page and f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" in page
+    assert '{"id": "ppi", "note"' in page and f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" in page
     if CHROMIUM is not None:  # the page draws the table in the browser, as text
         path = tmp_path / "leaderboard.html"
         path.write_text(page, encoding="utf-8")

@@ -67,6 +67,12 @@ def test_page_loads_sorts_and_screenshots_in_chromium(page, tmp_path):
     assert order(dom) == ["semantic", "cluster", "fixed"]  # default: the suite's headline, best first
     # the plot is drawn in the page: one point per run, each naming its run on hover
     assert sorted(re.findall(r'<circle [^>]*data-run="(\w+)"><title>\1\n', dom)) == ["a", "b", "c"]
+    # what to change: the chunker's three main effects, each in the direction that improves span_iou@5, best first;
+    # every query scores as its run's mean here, so each effect is a difference of means with no spread
+    effects = re.search(r'<table id="effects">.*?</table>', dom, re.S)
+    shown = re.findall(r"<tr><td>chunker</td><td>(\w+)</td><td>(\w+)</td><td>([^<]+)</td><td>1</td><td>14</td></tr>", effects.group(0) if effects else "")
+    assert shown[0] == ("fixed", "semantic", "+0.2000 [+0.2000, +0.2000]")
+    assert sorted(shown[1:]) == [("cluster", "semantic", "+0.1000 [+0.1000, +0.1000]"), ("fixed", "cluster", "+0.1000 [+0.1000, +0.1000]")]
     dom_asc, _ = rendered("suite=span_mini&sort=span_iou@5&dir=asc")
     assert order(dom_asc) == ["fixed", "cluster", "semantic"]
     shot = tmp_path / "shot.png"

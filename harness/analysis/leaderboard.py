@@ -12,11 +12,13 @@ from typing import Any
 from ragsweep.errors import ConfigError, DataError, did_you_mean
 from ragsweep.judges.calibration import UNCALIBRATED, calibration_reports, calibration_text, find_calibration, statistic_text
 from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
+from ragsweep.metrics.effects import MainEffect, main_effects
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.scoring.records import headline_names
 from ragsweep.store.results import lower_is_better
 
 log = logging.getLogger("ragsweep.report")
+COMPONENTS = ("chunker", "retriever", "reranker", "generator", "judge", "assessor")
 JUDGED_PREFIXES = ("judge_", "ragas_")  # columns an LLM judged: never shown without their judge's calibration
 # What a configuration's answers cost to serve (summary field, column label), where the backend reported it.
 SERVING_COLUMNS = (("mean_ttft_s", "TTFT s"), ("prefix_cache_hit_rate", "prefix cache hits"))
@@ -151,6 +153,37 @@ def versus_best(runs: list[dict[str, Any]], metric: str) -> list[float | None]:
         shared = sorted(set(best) & set(mine))
         out.append(paired_permutation_p([mine[q] for q in shared], [best[q] for q in shared]) if shared else None)
     return out
+
+
+def component_effects(runs: list[dict[str, Any]], key: str) -> list[MainEffect]:
+    """Each varying component's main effects on ``key`` over one suite's runs (metrics/effects.py), each read in the
+    direction that improves ``key``, the largest first. Empty where the runs are no grid of components (two alike
+    in every component, as when a sweep also varies top_k) or no component varies."""
+    import numpy as np
+
+    factors = [c for c in COMPONENTS if len({str(r["metrics"]["components"].get(c, "")) for r in runs}) > 1]
+    if not factors:
+        return []
+    scored = [per_query(r, key) for r in runs]
+    queries = sorted(set().union(*scored))
+    values = np.array([[s.get(q, np.nan) for q in queries] for s in scored])
+    try:
+        effects = main_effects([{f: str(r["metrics"]["components"].get(f, "")) for f in factors} for r in runs], values)
+    except ValueError:
+        return []
+    sign = -1.0 if lower_is_better([r["metrics"] for r in runs], key) else 1.0
+    return sorted((e if sign * e.estimate >= 0 else e.reversed() for e in effects), key=lambda e: -sign * e.estimate)
+
+
+EFFECTS_NOTE = ("What to change: each component's main effect on {key}, read in the direction that improves it, largest first "
+                "(the mean over queries of the paired difference between runs that differ in that component only, averaged over "
+                "the other components; 95% percentile bootstrap interval over queries).")
+EFFECTS_HEADER = ["component", "from", "to", "effect [95% interval]", "pairs of runs", "queries"]
+
+
+def effect_text(e: MainEffect) -> str:
+    """``+0.1587 [+0.0968, +0.2254]``, with a note when the interval holds 0."""
+    return f"{e.estimate:+.4f} [{e.low:+.4f}, {e.high:+.4f}]" + (" (interval holds 0)" if e.low <= 0 <= e.high else "")
 
 
 def suite_headline(runs: list[dict[str, Any]]) -> str | None:

@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from ragsweep.analysis.leaderboard import (
-    ALPHA, SERVING_COLUMNS, column_label, data_notes, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
+    ALPHA, EFFECTS_HEADER, EFFECTS_NOTE, SERVING_COLUMNS, column_label, component_effects, data_notes, effect_text, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
 )
 from ragsweep.analysis.ppi_columns import PPI_HEADER, PPI_NOTE
 
@@ -238,16 +238,16 @@ function render() {
   }
   table.appendChild(body);
   content.appendChild(el("div", undefined, "scroll")).appendChild(table);
-  if (suite.ppi) {
-    content.appendChild(el("p", suite.ppi.note, "notes"));
-    const corrected = el("table"), top = el("tr");
-    corrected.id = "ppi";
-    for (const h of suite.ppi.header) top.appendChild(el("th", h));
-    corrected.appendChild(el("thead")).appendChild(top);
+  for (const extra of suite.tables) {  // the judged columns corrected by human labels; what to change
+    content.appendChild(el("p", extra.note, "notes"));
+    const t = el("table"), top = el("tr");
+    t.id = extra.id;
+    for (const h of extra.header) top.appendChild(el("th", h));
+    t.appendChild(el("thead")).appendChild(top);
     const rowsBody = el("tbody");
-    for (const r of suite.ppi.rows) { const tr = el("tr"); for (const c of r) tr.appendChild(el("td", c)); rowsBody.appendChild(tr); }
-    corrected.appendChild(rowsBody);
-    content.appendChild(el("div", undefined, "scroll")).appendChild(corrected);
+    for (const r of extra.rows) { const tr = el("tr"); for (const c of r) tr.appendChild(el("td", c)); rowsBody.appendChild(tr); }
+    t.appendChild(rowsBody);
+    content.appendChild(el("div", undefined, "scroll")).appendChild(t);
   }
   const plots = el("div", undefined, "plots");
   for (const p of suite.plots) plots.appendChild(drawPlot(p));
@@ -280,10 +280,14 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
         cols += [{"key": m, "label": column_label(suite_runs, m)} for m in metrics if m != key]
         cols += [{"key": f, "label": label} for f, label in COST_FIELDS if any(r.get(f) is not None for r in rows)]
         cols += [{"key": "chunks", "label": "chunks"}, {"key": "mean_chunk_chars", "label": "mean chunk chars"}]
-        corrected = ppi_rows(suite_runs, metrics)
+        tables = []
+        if corrected := ppi_rows(suite_runs, metrics):
+            tables.append({"id": "ppi", "note": PPI_NOTE.replace("`", ""), "header": PPI_HEADER, "rows": corrected})
+        if key and (effects := component_effects(suite_runs, key)):
+            tables.append({"id": "effects", "note": EFFECTS_NOTE.format(key=key), "header": EFFECTS_HEADER,
+                           "rows": [[e.factor, e.from_level, e.to_level, effect_text(e), str(e.pairs), str(e.queries)] for e in effects]})
         suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "judges": judge_notes(suite_runs, metrics), "columns": cols, "key": key,
-                       "rows": rows, "plots": suite_plots(rows, key),
-                       "ppi": {"note": PPI_NOTE.replace("`", ""), "header": PPI_HEADER, "rows": corrected} if corrected else None})
+                       "rows": rows, "plots": suite_plots(rows, key), "tables": tables})
     # Inside <script type="application/json"> only "</" could end the element early: escape it (and "<!--").
     data = json.dumps({"suites": suites, "alpha": ALPHA, "sweeps": sweeps_note}, ensure_ascii=False).replace("<", "\\u003c")
     return PAGE.replace("__DATA__", data).replace("__ALPHA__", html.escape(str(ALPHA)))

@@ -11,18 +11,11 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from ragsweep.analysis.leaderboard import column_label, load_run_folders, n_queries, per_query, ranked_runs, suite_groups, suite_metrics
+from ragsweep.analysis.leaderboard import COMPONENTS, column_label, component_effects, load_run_folders, n_queries, ranked_runs, suite_groups, suite_metrics
 from ragsweep.analysis.report import metric_cell, versus_text
 from ragsweep.help_text import aligned
-from ragsweep.metrics.effects import main_effects
-from ragsweep.store.results import lower_is_better
 
 log = logging.getLogger(__name__)
-
-COMPONENTS = ("chunker", "retriever", "reranker", "generator", "judge", "assessor")
-
 
 def ranking_columns(name: str, runs: list[dict[str, Any]], rank_by: Sequence[str]) -> list[str]:
     """The columns of ``rank_by`` the suite's runs hold, in order; the suite's headline metric where none is."""
@@ -50,31 +43,20 @@ def suite_block(name: str, runs: list[dict[str, Any]], rank_by: Sequence[str] = 
         for i, (r, p) in enumerate(zip(ranked, p_values))
     ]
     lines = [f"{name} ({n_queries(runs[0])} queries, {len(runs)} runs)" + (f"; every run: {', '.join(shared)}" if shared else "")]
-    change = change_line(ranked, key, [c for c, _ in varying]) if key else None
+    change = change_line(ranked, key) if key else None
     return lines + aligned(rows) + ([change] if change else [])
 
 
-def change_line(runs: list[dict[str, Any]], key: str, factors: list[str]) -> str | None:
-    """The one component change that moves ``key`` most the right way, as a main effect: averaged over the other
-    components, paired on the same queries, with its interval. None where the runs are no grid of components
-    (two runs alike in every component, as when a sweep also varies top_k) or no pair of runs differs in one."""
-    if not factors:
+def change_line(runs: list[dict[str, Any]], key: str) -> str | None:
+    """The one component change that moves ``key`` most the right way (its main effect), or None."""
+    effects = component_effects(runs, key)
+    if not effects:
         return None
-    scored = [per_query(r, key) for r in runs]
-    queries = sorted(set().union(*scored))
-    values = np.array([[s.get(q, np.nan) for q in queries] for s in scored])
-    try:
-        effects = main_effects([{f: str(r["metrics"]["components"].get(f, "")) for f in factors} for r in runs], values)
-    except ValueError:
-        return None
-    sign = -1.0 if lower_is_better([r["metrics"] for r in runs], key) else 1.0
-    oriented = [e if sign * e.estimate >= 0 else e.reversed() for e in effects]
-    if not oriented:
-        return None
-    e = max(oriented, key=lambda m: sign * m.estimate)
+    e = effects[0]
     held = " (its interval holds 0: no change is shown to help)" if e.low <= 0 <= e.high else ""
     return (f"what to change: {e.factor} {e.from_level} -> {e.to_level} moves {column_label(runs, key)} most, {e.estimate:+.4f} "
-            f"[{e.low:+.4f}, {e.high:+.4f}], averaged over the other components ({e.pairs} pair{'s' if e.pairs != 1 else ''} of runs, {e.queries} queries){held}")
+            f"[{e.low:+.4f}, {e.high:+.4f}], averaged over the other components ({e.pairs} pair{'s' if e.pairs != 1 else ''} of runs, "
+            f"{e.queries} queries){held}")
 
 
 def sweep_table(run_folders: list[Path], runs_dir: Path, sweep: str, rank_by: Sequence[str] = ()) -> str:
