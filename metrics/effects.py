@@ -32,13 +32,22 @@ class MainEffect:
         return MainEffect(self.factor, self.to_level, self.from_level, self.pairs, self.queries, -self.estimate, -self.high, -self.low)
 
 
-def main_effects(levels: Sequence[Mapping[str, str]], values: np.ndarray, n_resamples: int = 2000, seed: int = 0,
-                 confidence: float = 0.95) -> list[MainEffect]:
-    """Every factor's effect between each two of its levels, in the order the levels first appear.
+@dataclass(frozen=True)
+class Interaction:
+    """How much changing one factor's level changes another's effect: (b - a at d) - (b - a at c)."""
 
-    ``levels[i]``: run ``i``'s level of each factor (the same factors for every run; no two runs alike);
-    ``values[i, q]``: run ``i``'s score on query ``q``, NaN where it has none. A factor with one level, or two levels
-    no pair of runs joins, gives nothing."""
+    factors: tuple[str, str]
+    first: tuple[str, str]  # (a, b): the first factor's two levels
+    second: tuple[str, str]  # (c, d): the second factor's two levels
+    sets: int  # sets of four runs that differ in these two factors only
+    queries: int
+    estimate: float
+    low: float
+    high: float
+
+
+def _grid(levels: Sequence[Mapping[str, str]], values: np.ndarray) -> tuple[np.ndarray, list[str], list[tuple[str, ...]]]:
+    """(scores, factors, each run's levels as a tuple), checked."""
     scores = np.asarray(values, dtype=float)
     if scores.ndim != 2 or scores.shape[0] != len(levels):
         raise ValueError(f"values must be one row of per-query scores a run: {scores.shape} for {len(levels)} runs")
@@ -48,24 +57,67 @@ def main_effects(levels: Sequence[Mapping[str, str]], values: np.ndarray, n_resa
     configurations = [tuple(row[f] for f in factors) for row in levels]
     if len(set(configurations)) != len(configurations):
         raise ValueError("two runs have the same levels of every factor: their effect cannot be told apart")
+    return scores, factors, configurations
+
+
+def _by_rest(configurations: list[tuple[str, ...]], positions: tuple[int, ...]) -> dict[tuple[str, ...], dict[tuple[str, ...], int]]:
+    """The other factors' levels -> {these factors' levels: run}."""
+    out: dict[tuple[str, ...], dict[tuple[str, ...], int]] = {}
+    for run, config in enumerate(configurations):
+        rest = tuple(v for i, v in enumerate(config) if i not in positions)
+        out.setdefault(rest, {})[tuple(config[i] for i in positions)] = run
+    return out
+
+
+def _mean_with_interval(contrasts: np.ndarray, n_resamples: int, seed: int, confidence: float) -> tuple[int, float, float, float] | None:
+    """``contrasts``: sets x queries. Per query the mean over the sets that scored it; then (queries, their mean, the
+    percentile bootstrap interval over queries), or None where no query was scored."""
+    scored = ~np.all(np.isnan(contrasts), axis=0)
+    if not scored.any():
+        return None
+    per_query = np.nanmean(contrasts[:, scored], axis=0)
+    draws = np.random.default_rng(seed).integers(0, per_query.size, size=(n_resamples, per_query.size))  # each estimate its own draws
+    means = per_query[draws].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    return int(per_query.size), float(per_query.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def _order(configurations: list[tuple[str, ...]], position: int) -> list[str]:
+    return list(dict.fromkeys(config[position] for config in configurations))
+
+
+def main_effects(levels: Sequence[Mapping[str, str]], values: np.ndarray, n_resamples: int = 2000, seed: int = 0,
+                 confidence: float = 0.95) -> list[MainEffect]:
+    """Every factor's effect between each two of its levels, in the order the levels first appear.
+
+    ``levels[i]``: run ``i``'s level of each factor (the same factors for every run; no two runs alike);
+    ``values[i, q]``: run ``i``'s score on query ``q``, NaN where it has none. A factor with one level, or two levels
+    no pair of runs joins, gives nothing."""
+    scores, factors, configurations = _grid(levels, values)
     out = []
     for position, factor in enumerate(factors):
-        rest = {}  # the other factors' levels -> {this factor's level: run}
-        for run, config in enumerate(configurations):
-            rest.setdefault(config[:position] + config[position + 1:], {})[config[position]] = run
-        order = list(dict.fromkeys(config[position] for config in configurations))
-        for a, b in itertools.combinations(order, 2):
-            pairs = [(runs[a], runs[b]) for runs in rest.values() if a in runs and b in runs]
-            if not pairs:
-                continue
-            differences = np.stack([scores[j] - scores[i] for i, j in pairs])  # pairs x queries
-            scored = ~np.all(np.isnan(differences), axis=0)
-            if not scored.any():
-                continue
-            per_query = np.nanmean(differences[:, scored], axis=0)
-            draws = np.random.default_rng(seed).integers(0, per_query.size, size=(n_resamples, per_query.size))  # each effect its own draws
-            means = per_query[draws].mean(axis=1)
-            tail = (1 - confidence) / 2 * 100
-            out.append(MainEffect(factor, a, b, len(pairs), int(per_query.size), float(per_query.mean()),
-                                  float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))))
+        rest = _by_rest(configurations, (position,))
+        for a, b in itertools.combinations(_order(configurations, position), 2):
+            pairs = [(runs[(a,)], runs[(b,)]) for runs in rest.values() if (a,) in runs and (b,) in runs]
+            if pairs and (found := _mean_with_interval(np.stack([scores[j] - scores[i] for i, j in pairs]), n_resamples, seed, confidence)):
+                out.append(MainEffect(factor, a, b, len(pairs), *found))
+    return out
+
+
+def interactions(levels: Sequence[Mapping[str, str]], values: np.ndarray, n_resamples: int = 2000, seed: int = 0,
+                 confidence: float = 0.95) -> list[Interaction]:
+    """Every two-factor interaction contrast: for levels a, b of one factor and c, d of another, the mean over
+    queries of (b - a where the other is d) - (b - a where it is c), over each set of four runs that differ in these
+    two factors only, with the same bootstrap interval as ``main_effects``. Zero where the factors add up."""
+    scores, factors, configurations = _grid(levels, values)
+    out = []
+    for (p, f), (r, g) in itertools.combinations(enumerate(factors), 2):
+        rest = _by_rest(configurations, (p, r))
+        for a, b in itertools.combinations(_order(configurations, p), 2):
+            for c, d in itertools.combinations(_order(configurations, r), 2):
+                corners = [(a, c), (b, c), (a, d), (b, d)]
+                sets = [[runs[k] for k in corners] for runs in rest.values() if all(k in runs for k in corners)]
+                contrasts = [(scores[bd] - scores[ad]) - (scores[bc] - scores[ac]) for ac, bc, ad, bd in sets]
+                if sets and (found := _mean_with_interval(np.stack(contrasts), n_resamples, seed, confidence)):
+                    out.append(Interaction((f, g), (a, b), (c, d), len(sets), *found))
     return out

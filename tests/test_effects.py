@@ -100,3 +100,27 @@ def test_the_leaderboard_lists_every_effect_best_direction_first(monkeypatch):
     assert table[2] == f"| chunker | x | y | {leaderboard.effect_text(effects[0])} | 2 | 3 |"
     assert table[3] == f"| retriever | bm25 | dense | {leaderboard.effect_text(effects[1])} | 2 | 3 |"
     assert leaderboard.effect_text(effects[0]).startswith("+0.1000 [")
+
+
+def test_interactions_by_hand():
+    """(y - x at dense) - (y - x at bm25) = [0.2, 0.0, 0.0] - [0.2, 0.0, 0.2] = [0, 0, -0.2]: mean -1/15. A grid whose
+    components add up has none."""
+    from ragsweep.metrics.effects import interactions
+
+    (found,) = interactions(LEVELS, VALUES)
+    assert (found.factors, found.first, found.second, found.sets, found.queries) == (("chunker", "retriever"), ("x", "y"), ("bm25", "dense"), 1, 3)
+    assert found.estimate == pytest.approx(-0.2 / 3) and -0.2 - 1e-12 <= found.low <= found.estimate <= found.high <= 1e-12
+    additive = np.array([[0.1, 0.2], [0.3, 0.4], [0.2, 0.3], [0.4, 0.5]])  # chunker +0.2, retriever +0.1, everywhere
+    (none,) = interactions(LEVELS, additive)
+    assert none.estimate == pytest.approx(0.0) and none.low == pytest.approx(0.0) and none.high == pytest.approx(0.0)
+    assert interactions([{"chunker": "x"}, {"chunker": "y"}], np.zeros((2, 1))) == []  # one factor: nothing to interact
+
+
+def test_the_leaderboard_lists_the_interactions_largest_first(monkeypatch):
+    from ragsweep.analysis import leaderboard
+
+    monkeypatch.setattr(leaderboard, "per_query", lambda run, metric: run["scores"])
+    tables = {t["id"]: t for t in leaderboard.extra_tables(_runs(), "m")}
+    (row,) = tables["interactions"]["rows"]
+    assert row[:3] == ["chunker x retriever", "x -> y", "bm25 -> dense"] and row[3].startswith("-0.0667 [") and row[4:] == ["1", "3"]
+    assert leaderboard.extra_tables(_runs(), None) == []

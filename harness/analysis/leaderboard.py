@@ -12,7 +12,7 @@ from typing import Any
 from ragsweep.errors import ConfigError, DataError, did_you_mean
 from ragsweep.judges.calibration import UNCALIBRATED, calibration_reports, calibration_text, find_calibration, statistic_text
 from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
-from ragsweep.metrics.effects import MainEffect, main_effects
+from ragsweep.metrics.effects import Interaction, MainEffect, interactions, main_effects
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.scoring.records import headline_names
 from ragsweep.store.results import lower_is_better
@@ -155,24 +155,42 @@ def versus_best(runs: list[dict[str, Any]], metric: str) -> list[float | None]:
     return out
 
 
-def component_effects(runs: list[dict[str, Any]], key: str) -> list[MainEffect]:
-    """Each varying component's main effects on ``key`` over one suite's runs (metrics/effects.py), each read in the
-    direction that improves ``key``, the largest first. Empty where the runs are no grid of components (two alike
-    in every component, as when a sweep also varies top_k) or no component varies."""
+def component_grid(runs: list[dict[str, Any]], key: str) -> tuple[list[dict[str, str]], Any] | None:
+    """(each run's varying components, its per-query ``key`` scores as one row of a runs x queries array, NaN where
+    unscored), or None where no component varies."""
     import numpy as np
 
     factors = [c for c in COMPONENTS if len({str(r["metrics"]["components"].get(c, "")) for r in runs}) > 1]
     if not factors:
-        return []
+        return None
     scored = [per_query(r, key) for r in runs]
     queries = sorted(set().union(*scored))
-    values = np.array([[s.get(q, np.nan) for q in queries] for s in scored])
+    return ([{f: str(r["metrics"]["components"].get(f, "")) for f in factors} for r in runs],
+            np.array([[s.get(q, np.nan) for q in queries] for s in scored]))
+
+
+def component_effects(runs: list[dict[str, Any]], key: str) -> list[MainEffect]:
+    """Each varying component's main effects on ``key`` over one suite's runs (metrics/effects.py), each read in the
+    direction that improves ``key``, the largest first. Empty where the runs are no grid of components (two alike
+    in every component, as when a sweep also varies top_k) or no component varies."""
+    grid = component_grid(runs, key)
     try:
-        effects = main_effects([{f: str(r["metrics"]["components"].get(f, "")) for f in factors} for r in runs], values)
+        effects = main_effects(*grid) if grid else []
     except ValueError:
         return []
     sign = -1.0 if lower_is_better([r["metrics"] for r in runs], key) else 1.0
     return sorted((e if sign * e.estimate >= 0 else e.reversed() for e in effects), key=lambda e: -sign * e.estimate)
+
+
+def component_interactions(runs: list[dict[str, Any]], key: str) -> list[Interaction]:
+    """Each two varying components' interaction contrasts on ``key`` (metrics/effects.py), the largest in size first;
+    empty where the runs are no grid of two or more varying components."""
+    grid = component_grid(runs, key)
+    try:
+        found = interactions(*grid) if grid else []
+    except ValueError:
+        return []
+    return sorted(found, key=lambda i: -abs(i.estimate))
 
 
 EFFECTS_NOTE = ("What to change: each component's main effect on {key}, read in the direction that improves it, largest first "
@@ -181,9 +199,30 @@ EFFECTS_NOTE = ("What to change: each component's main effect on {key}, read in 
 EFFECTS_HEADER = ["component", "from", "to", "effect [95% interval]", "pairs of runs", "queries"]
 
 
-def effect_text(e: MainEffect) -> str:
+INTERACTIONS_NOTE = ("Interactions: how much one component's choice changes another's effect on {key}, (b - a where the "
+                     "other is d) - (b - a where it is c), largest in size first; near 0 where the two add up.")
+INTERACTIONS_HEADER = ["components", "a -> b", "c -> d", "contrast [95% interval]", "sets of four runs", "queries"]
+
+
+def effect_text(e: MainEffect | Interaction) -> str:
     """``+0.1587 [+0.0968, +0.2254]``, with a note when the interval holds 0."""
     return f"{e.estimate:+.4f} [{e.low:+.4f}, {e.high:+.4f}]" + (" (interval holds 0)" if e.low <= 0 <= e.high else "")
+
+
+def extra_tables(runs: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
+    """What to change, as tables {id, note, header, rows} of plain text (the Markdown and HTML leaderboards draw
+    them alike): the main effects, and the interactions where two or more components vary."""
+    if not key:
+        return []
+    tables = []
+    if effects := component_effects(runs, key):
+        tables.append({"id": "effects", "note": EFFECTS_NOTE.format(key=key), "header": EFFECTS_HEADER,
+                       "rows": [[e.factor, e.from_level, e.to_level, effect_text(e), str(e.pairs), str(e.queries)] for e in effects]})
+    if found := component_interactions(runs, key):
+        tables.append({"id": "interactions", "note": INTERACTIONS_NOTE.format(key=key), "header": INTERACTIONS_HEADER,
+                       "rows": [[" x ".join(i.factors), " -> ".join(i.first), " -> ".join(i.second), effect_text(i), str(i.sets), str(i.queries)]
+                                for i in found]})
+    return tables
 
 
 def suite_headline(runs: list[dict[str, Any]]) -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep.analysis.leaderboard import (
-    ALPHA, EFFECTS_HEADER, EFFECTS_NOTE, SERVING_COLUMNS, column_label, component_effects, data_notes, effect_text, judge_notes, load_runs, n_queries, ppi_rows, ranked_runs, select_sweeps, suite_groups,
+    ALPHA, SERVING_COLUMNS, column_label, data_notes, extra_tables, judge_notes, load_runs, n_queries, ppi_rows, ranked_runs, select_sweeps, suite_groups,
     suite_metrics,
 )
 from ragsweep.analysis.ppi_columns import PPI_HEADER, PPI_NOTE
@@ -86,9 +86,9 @@ def suite_table(runs: list[dict[str, Any]], sort: str | None, columns: tuple[str
         f"from the best (p >= {ALPHA}). n=a/b: the metric scored a of the b queries (the others lack its gold "
         f"or their answer or verdict failed: see run.json)."
     )
-    if key and (effects := component_effects(runs, key)):
-        lines += ["", md_text(EFFECTS_NOTE.format(key=key)), "", "| " + " | ".join(EFFECTS_HEADER) + " |", "|" + "---|" * len(EFFECTS_HEADER)]
-        lines += [f"| {e.factor} | {md_text(e.from_level)} | {md_text(e.to_level)} | {effect_text(e)} | {e.pairs} | {e.queries} |" for e in effects]
+    for table in extra_tables(runs, key):
+        lines += ["", md_text(table["note"]), "", "| " + " | ".join(table["header"]) + " |", "|" + "---|" * len(table["header"])]
+        lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in table["rows"]]
     if notes := judge_notes(runs, ordered):
         lines += ["", "Judges (agreement with human labels, measured by `ragsweep judge-eval`):", ""] + [f"- {md_text(n)}" for n in notes]
     if corrected := ppi_rows(runs, ordered):

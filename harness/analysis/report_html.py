@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from ragsweep.analysis.leaderboard import (
-    ALPHA, EFFECTS_HEADER, EFFECTS_NOTE, SERVING_COLUMNS, column_label, component_effects, data_notes, effect_text, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
+    ALPHA, SERVING_COLUMNS, column_label, data_notes, extra_tables, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
 )
 from ragsweep.analysis.ppi_columns import PPI_HEADER, PPI_NOTE
 
@@ -283,9 +283,7 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
         tables = []
         if corrected := ppi_rows(suite_runs, metrics):
             tables.append({"id": "ppi", "note": PPI_NOTE.replace("`", ""), "header": PPI_HEADER, "rows": corrected})
-        if key and (effects := component_effects(suite_runs, key)):
-            tables.append({"id": "effects", "note": EFFECTS_NOTE.format(key=key), "header": EFFECTS_HEADER,
-                           "rows": [[e.factor, e.from_level, e.to_level, effect_text(e), str(e.pairs), str(e.queries)] for e in effects]})
+        tables += extra_tables(suite_runs, key)
         suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "judges": judge_notes(suite_runs, metrics), "columns": cols, "key": key,
                        "rows": rows, "plots": suite_plots(rows, key), "tables": tables})
     # Inside <script type="application/json"> only "</" could end the element early: escape it (and "<!--").
