@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
 from ragsweep.errors import ConfigError, RagsweepError, did_you_mean
-from ragsweep.roles import (AssessorRole, ChunkerRole, GeneratorRole, JudgeRole, MetricRole, RerankerRole, RetrieverRole, TaskRole,
+from ragsweep.roles import (AssessorRole, ChunkerRole, GeneratorRole, JudgeRole, MetricRole, RerankerRole, RetrieverRole, SelectorRole, TaskRole,
                             TrackerRole, check_role)
 
 T = TypeVar("T")
@@ -234,6 +234,7 @@ def with_target_name(config: dict[str, Any]) -> dict[str, Any]:
 CHUNKERS: Registry[Any] = Registry("chunker", "ragsweep.chunkers", ChunkerRole)
 RETRIEVERS: Registry[Any] = Registry("retriever", "ragsweep.retrievers", RetrieverRole)
 RERANKERS: Registry[Any] = Registry("reranker", "ragsweep.rerankers", RerankerRole)
+SELECTORS: Registry[Any] = Registry("selector", "ragsweep.selectors", SelectorRole)
 GENERATORS: Registry[Any] = Registry("generator", "ragsweep.generators", GeneratorRole)
 JUDGES: Registry[Any] = Registry("judge", "ragsweep.judges", JudgeRole)
 ASSESSORS: Registry[Any] = Registry("assessor", "ragsweep.assessors", AssessorRole)
@@ -244,5 +245,5 @@ TRACKERS: Registry[Any] = Registry("tracker", "ragsweep.tracking", TrackerRole) 
 # The Hydra config group each registry serves.
 BY_GROUP: dict[str, Registry[Any]] = {
     "task": TASKS, "chunker": CHUNKERS, "retriever": RETRIEVERS, "reranker": RERANKERS, "generator": GENERATORS, "judge": JUDGES,
-    "assessor": ASSESSORS,
+    "assessor": ASSESSORS, "selector": SELECTORS,
 }

@@ -2,7 +2,7 @@
 on it. A registry checks a class against its role when the class is registered (and when a config names a class
 by import path), so a component missing a method is one line naming the family, the class and what it lacks,
 before any work, not an AttributeError in the middle of a stage. The families' base classes (Chunker, Retriever,
-Reranker, Generator, Task, Metric, ChatBackend) implement these; judges, assessors and trackers are checked as they are.
+Reranker, Selector, Generator, Task, Metric, ChatBackend) implement these; judges, assessors and trackers are checked as they are.
 
 Optional capabilities, read with a default where they are used, are not part of a role: ``version`` (bumped when
 a component's output changes), ``code_modules`` (more modules in its code identity), ``label_params`` (parameters
@@ -41,6 +41,10 @@ class RetrieverRole(Protocol):
 
 class RerankerRole(Protocol):
     def rerank(self, question: str, candidates: Sequence[Chunk]) -> list[tuple[int, float]]: ...
+
+
+class SelectorRole(Protocol):
+    def select(self, question: str, ranked: Sequence[Chunk], scores: Sequence[float]) -> list[int]: ...
 
 
 class GeneratorRole(Protocol):

@@ -47,3 +47,15 @@ def paired_bootstrap_p(a: Sequence[float], b: Sequence[float], n_resamples: int 
     means = d[rng.integers(0, d.size, size=(n_resamples, d.size))].mean(axis=1)
     side = np.mean(means <= 0) if d.mean() > 0 else np.mean(means >= 0)
     return float(min(1.0, 2 * side))
+
+
+def holm_rejections(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down: which hypotheses are rejected with the family-wise error at most ``alpha``. The p-values in
+    increasing order are compared with alpha / m, alpha / (m - 1), ...; the first that fails stops the rejections."""
+    p = np.asarray(p_values, dtype=float)
+    rejected = [False] * p.size
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        if p[i] > alpha / (p.size - rank):
+            break
+        rejected[int(i)] = True
+    return rejected

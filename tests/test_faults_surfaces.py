@@ -185,7 +185,7 @@ def test_two_plugins_writing_one_column_and_no_metric_at_all_are_refused(tmp_pat
     suite = hand_suite(tmp_path)
     with pytest.raises(ContractError, match=r"column 'my_score' is already written by metric my_metrics.Fine"):
         run(tmp_path, "task=generic", f"task.path={suite}", "+scoring.metrics.a._target_=my_metrics.Fine", "+scoring.metrics.b._target_=my_metrics.SomeNaN")
-    off = [f"scoring.metrics.{k}=null" for k in ("doc", "span", "keywords", "sections", "citations", "answers", "judged", "trec")]
+    off = [f"scoring.metrics.{k}=null" for k in ("doc", "span", "keywords", "sections", "citations", "answers", "judged", "trec", "selection")]
     with pytest.raises(ConfigError, match=r"every metric family is switched off"):
         run(tmp_path, "task=generic", f"task.path={suite}", *off)
 

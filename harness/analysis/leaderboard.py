@@ -18,7 +18,7 @@ from ragsweep.scoring.records import headline_names
 from ragsweep.store.results import lower_is_better
 
 log = logging.getLogger("ragsweep.report")
-COMPONENTS = ("chunker", "retriever", "reranker", "generator", "judge", "assessor")
+COMPONENTS = ("chunker", "retriever", "reranker", "selector", "generator", "judge", "assessor")
 JUDGED_PREFIXES = ("judge_", "ragas_")  # columns an LLM judged: never shown without their judge's calibration
 # What a configuration's answers cost to serve (summary field, column label), where the backend reported it.
 SERVING_COLUMNS = (("mean_ttft_s", "TTFT s"), ("prefix_cache_hit_rate", "prefix cache hits"))

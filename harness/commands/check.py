@@ -94,7 +94,7 @@ def requirements(runs: list[dict[str, Any]]) -> list[Requirement]:
 
     found: dict[tuple[str, str], Requirement] = {}
     for run in runs:
-        components = {g: run[g] for g in ("chunker", "retriever", "reranker", "generator", "judge", "assessor") if g in run}
+        components = {g: run[g] for g in ("chunker", "retriever", "reranker", "selector", "generator", "judge", "assessor") if g in run}
         for model_id in [*_values_of(components, "model"), *_values_of(components, "embedder")]:
             if ("model", model_id) not in found:
                 present, where = availability(model_id)

@@ -89,6 +89,8 @@ def parser() -> argparse.ArgumentParser:
     for budget, kind, text in (("--max-usd", float, "USD"), ("--max-tokens", int, "prompt + completion tokens")):
         sweep.add_argument(budget, type=kind, default=None, help=f"plan the sweep first (ragsweep plan) and refuse it when its {text} would be more")
     sweep.add_argument("--no-plan", action="store_true", help="start without the opening plan line (ragsweep plan --brief)")
+    sweep.add_argument("--race", action="store_true", help="race the configurations: drop each as soon as it is shown worse "
+                       "(--alpha, --batch, --metric, --seed; docs/racing.md)")
     for runner in (run, sweep):
         runner.add_argument("--rerun", action="store_true", help="run every job of a sweep even when it is up to date")
     for name, (_, text) in COMMANDS.items():
@@ -239,6 +241,14 @@ def command(argv: list[str]) -> int:
                 print(f"usage: ragsweep sweep NAME [overrides]; presets: {', '.join(sweep_presets())}", file=sys.stderr)
                 return 2
             rest = [f"+sweep={args.preset}", *overrides]
+            if args.race:
+                from ragsweep.commands.race import main as race_main, parser as race_parser
+
+                hydra_args = race_parser().parse_known_args([args.preset, *overrides])[1]
+                if problem := run_command_problem([f"+sweep={args.preset}", *hydra_args]):
+                    print(problem, file=sys.stderr)
+                    return 2
+                return run_command_main("sweep --race", race_main, [args.preset, *overrides])
         problem = run_command_problem(rest)
         if problem:
             print(problem, file=sys.stderr)

@@ -63,7 +63,7 @@ def unknown_choice(overrides: Sequence[str], folders: Sequence[Path]) -> str | N
     return None
 
 
-COMPONENT_GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge", "assessor")
+COMPONENT_GROUPS = ("task", "chunker", "retriever", "reranker", "selector", "generator", "judge", "assessor")
 
 
 def unknown_parameter(overrides: Sequence[str], folders: Sequence[Path]) -> str | None:

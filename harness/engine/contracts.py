@@ -98,3 +98,19 @@ def check_ranking(name: str, query_id: str, ranking: Any, candidates: int, top_k
             raise ContractError(f"{where}: result {rank}: score {float(score)!r} is above the previous {out[-1][1]!r} (best first)")
         out.append((position, float(score)))
     return out
+
+
+def check_selection(name: str, query_id: str, chosen: Any, candidates: int) -> list[int]:
+    """A selector's choice as plain positions: a list of distinct integers in 0..candidates - 1."""
+    where = f"{name}: query {query_id!r}"
+    if not isinstance(chosen, (list, tuple)):
+        raise ContractError(f"{where}: a selection must be a list of positions, got a {type(chosen).__name__}")
+    out: list[int] = []
+    for i, item in enumerate(chosen, start=1):
+        position = as_offset(item)
+        if position is None or not 0 <= position < candidates:
+            raise ContractError(f"{where}: item {i}: {item!r} is not a position in 0..{candidates - 1}"[:300])
+        if position in out:
+            raise ContractError(f"{where}: item {i}: position {position} appears twice")
+        out.append(position)
+    return out

@@ -15,18 +15,18 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ragsweep.store.cache import COLUMNS, JSON, PICKLE, Codec, StageCache, stage_key
 from ragsweep.engine.code_identity import code_identity, component_code_version
-from ragsweep.engine.contracts import check_chunks, check_ranking, check_rankings, component_name, named
+from ragsweep.engine.contracts import check_chunks, check_ranking, check_rankings, check_selection, component_name, named
 from ragsweep.errors import ContractError
 from ragsweep.store.columns import chunks_from_table, chunks_table, documents_from_table, documents_table
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.config_keys import without_keys
 from ragsweep.hashing import sha256_text, sha256_json, sha256_paths
 from ragsweep.assessors.store import AssessmentStore
-from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, with_target_name
+from ragsweep.registry import ASSESSORS, BY_GROUP, CHUNKERS, GENERATORS, JUDGES, RERANKERS, RETRIEVERS, SELECTORS, with_target_name
 from ragsweep.types import Chunk, Document, Generation, LLMCalls, PipelineResult, Query, Retrieved, StageStat
 from ragsweep.data_files import missing_file_hint
 from ragsweep.tasks.base import build_task, resolve_path
@@ -36,7 +36,7 @@ from ragsweep.tasks.qrels_file import apply_qrels
 log = logging.getLogger(__name__)
 
 # Bump a stage's version when the pipeline's own handling of that stage changes its output.
-STAGE_VERSIONS = {"load": "4", "chunk": "3", "index": "1", "retrieve": "2", "rerank": "1", "generate": "3", "judge": "1", "assess": "1"}
+STAGE_VERSIONS = {"load": "4", "chunk": "3", "index": "1", "retrieve": "2", "rerank": "1", "select": "1", "generate": "3", "judge": "1", "assess": "1"}
 
 
 @dataclass
@@ -51,6 +51,7 @@ class Components:
     chunker: Any
     retriever: Any
     reranker: Any | None
+    selector: Any | None
     generator: Any | None
     judge: Any | None
     assessor: Any | None
@@ -68,6 +69,7 @@ class Components:
             chunker=CHUNKERS.build(cfg["chunker"]),
             retriever=RETRIEVERS.build(cfg["retriever"]),
             reranker=None if cfg["reranker"]["name"] == "none" else RERANKERS.build(cfg["reranker"]),
+            selector=None if cfg.get("selector", {"name": "none"})["name"] == "none" else SELECTORS.build(cfg["selector"]),
             generator=generator,
             judge=None if cfg["judge"]["name"] == "none" or generator is None else JUDGES.build(cfg["judge"]),
             assessor=None if cfg.get("assessor", {"name": "none"})["name"] == "none" else ASSESSORS.build(cfg["assessor"]),
@@ -85,13 +87,18 @@ def plain_config(cfg: Any) -> dict[str, Any]:
 class Pipeline:
     """``plan_only`` (``ragsweep plan``): the stages that ask no language model run (and are cached for the run that
     follows); each LLM stage the cache does not hold is counted instead of asked (``planned``: stage -> the calls
-    per model, None where its component cannot count them), its stage status "planned"."""
+    per model, None where its component cannot count them), its stage status "planned".
 
-    def __init__(self, cfg: Any, cache: StageCache, progress: bool = True, plan_only: bool = False):
+    ``questions`` (a race's batch: ``ragsweep sweep NAME --race``): only these query ids, in this order, go past the
+    load stage. The retrieve stage's key holds the query set, so a batch pays for its own questions only."""
+
+    def __init__(self, cfg: Any, cache: StageCache, progress: bool = True, plan_only: bool = False,
+                 questions: Sequence[str] | None = None):
         self.cfg = plain_config(cfg)
         self.cache = cache
         self.progress = progress
         self.plan_only = plan_only
+        self.questions = None if questions is None else list(questions)
         self.planned: dict[str, list[LLMCalls] | None] = {}
         self.stages: dict[str, StageStat] = {}
         self.failed_llm_results = 0
@@ -123,12 +130,20 @@ class Pipeline:
         log.info("stage %-8s %-8s %.2fs", name, self.stages[name].status, self.stages[name].wall_s)
         return value
 
-    def run(self) -> PipelineResult:
+    def _outputs(self) -> tuple[dict[str, Any] | None, Path | None]:
+        """Another system's outputs to replay (``outputs.path``), and its file; (None, None) for a run of its own."""
+        external = self.cfg.get("outputs") if (self.cfg.get("outputs") or {}).get("path") else None
+        return external, resolve_path(str(external["path"])) if external else None
+
+    def load_queries(self) -> list[Query]:
+        """Every question of the run's suite (the load stage only, cached like a run's)."""
+        return self._load(Components.build(self.cfg))[1]
+
+    def _load(self, parts: Components) -> tuple[list[Document], list[Query], dict[str, Any], str, list[Path], dict[str, str]]:
+        """(documents, queries, the suite's description, the load key, the data files, their hashes)."""
         cfg = self.cfg
-        parts = Components.build(cfg)
         task, keywords_file, qrels_file = parts.task, parts.keywords_file, parts.qrels_file
-        external = cfg.get("outputs") if (cfg.get("outputs") or {}).get("path") else None
-        outputs_file = resolve_path(str(external["path"])) if external else None
+        outputs_file = self._outputs()[1]
         data_files = task.data_files() + [f for f in (keywords_file, qrels_file, outputs_file) if f]
         for path in data_files:  # the loaders' own checks name the record; this one names any file left
             if not path.exists():
@@ -151,9 +166,19 @@ class Pipeline:
             }
 
         loaded = self._stage("load", load_key, load, COLUMNS)
-        documents = documents_from_table(loaded["documents"])
         queries = [Query.from_dict(q) for q in loaded["queries"]]
+        return documents_from_table(loaded["documents"]), queries, loaded["description"], load_key, data_files, data_hashes
 
+    def run(self) -> PipelineResult:
+        cfg = self.cfg
+        parts = Components.build(cfg)
+        task = parts.task
+        external, outputs_file = self._outputs()
+        documents, queries, description, load_key, data_files, data_hashes = self._load(parts)
+        if self.questions is not None:
+            queries = self._only(queries, self.questions)
+
+        selected: list[Retrieved] = []
         if external is not None:
             chunks, retrieved, generations, retrieval_report, generate_key = self._replay(external, outputs_file, load_key, documents, queries, parts)
             reranked, chunking_wall_s = retrieved, 0.0
@@ -163,14 +188,15 @@ class Pipeline:
             retrieved, retrieve_key, retrieval_report = self._retrieve(parts.retriever, chunk_key, chunks, queries)
             by_id = {c.chunk_id: c for c in chunks}
             reranked, rerank_key = self._rerank(parts.reranker, retrieve_key, by_id, queries, retrieved)
-            generations, generate_key = self._generate(parts.generator, rerank_key, by_id, queries, reranked)
+            selected, select_key = self._select(parts.selector, rerank_key, by_id, queries, reranked)
+            generations, generate_key = self._generate(parts.generator, select_key, by_id, queries, selected or reranked, bool(selected))
         judgements = self._judge(parts.judge, generate_key, by_id, queries, generations)
         judged = bool(judgements)
         assessments, assessment_stats = self._assess(parts.assessor, documents, chunks, queries, reranked, generations)
         return PipelineResult(
-            documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations,
+            documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations, selected=selected,
             judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
-            task_description=loaded["description"], breakdown_keys=task.breakdown_keys, headline_metric=parts.headline_metric or task.headline_metric,
+            task_description=description, breakdown_keys=task.breakdown_keys, headline_metric=parts.headline_metric or task.headline_metric,
             chunking_wall_s=chunking_wall_s, retrieval_report=retrieval_report, data_files=[os.path.abspath(p) for p in data_files],
             failed_llm_results=self.failed_llm_results, code=dict(sorted(self.code.items())),
             lower_is_better=list(parts.judge.lower_is_better) if judged else [],
@@ -179,6 +205,13 @@ class Pipeline:
             assessments=assessments, assessment_stats=assessment_stats,
             assessor_judges=parts.assessor.judges() if parts.assessor is not None else {},
         )
+
+    @staticmethod
+    def _only(queries: list[Query], ids: Sequence[str]) -> list[Query]:
+        by_id = {q.query_id: q for q in queries}
+        if missing := [i for i in ids if i not in by_id]:
+            raise ConfigError(f"questions {', '.join(map(repr, missing[:3]))} are not in this suite ({len(missing)} of {len(ids)} asked)")
+        return [by_id[i] for i in ids]
 
     def _chunk(self, chunker: Any, load_key: str, documents: list[Document]) -> tuple[list[Chunk], str, float]:
         """(chunks, the chunk stage's key, the chunker's wall time)."""
@@ -272,10 +305,31 @@ class Pipeline:
 
         return [Retrieved.from_dict(r) for r in self._stage("rerank", key, rerank)], key
 
+    def _select(
+        self, selector: Any | None, upstream: str, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]
+    ) -> tuple[list[Retrieved], str]:
+        """(each question's context as the selector chose it, in the order given; its key). Without a selector: ([],
+        the upstream key), and the generator takes its own top ``context_k``: the run has no select stage at all (a
+        run from before selectors reads the same)."""
+        if selector is None:
+            return [], upstream
+        key = stage_key("select", STAGE_VERSIONS["select"] + "/" + self._code(selector), self.cfg["selector"], upstream)
+
+        def select() -> list[dict[str, Any]]:
+            out = []
+            for q, r in zip(queries, ranked):
+                pool = [by_id[cid] for cid in r.chunk_ids]
+                chosen = check_selection(component_name("selector", selector), q.query_id, selector.select(q.question, pool, list(r.scores)), len(pool))
+                out.append(Retrieved(q.query_id, tuple(pool[i].chunk_id for i in chosen), tuple(r.scores[i] for i in chosen)).to_dict())
+            return out
+
+        return [Retrieved.from_dict(r) for r in self._stage("select", key, select)], key
+
     def _generate(
-        self, generator: Any | None, upstream: str, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]
+        self, generator: Any | None, upstream: str, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved], selected: bool = False
     ) -> tuple[list[Generation], str | None]:
-        """(answers, the generate stage's key; None without a generator)."""
+        """(answers, the generate stage's key; None without a generator). ``selected``: ``ranked`` is a selector's
+        context, given whole; else the generator takes its top ``context_k``."""
         cfg = self.cfg
         if generator is None:
             self.stages["generate"] = StageStat("skipped")
@@ -286,7 +340,7 @@ class Pipeline:
         key = stage_key(
             "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": without_keys(cfg["generator"]), "prompt": prompt}, upstream
         )
-        contexts = [[by_id[cid] for cid in r.chunk_ids[: generator.context_k]] for r in ranked]
+        contexts = [[by_id[cid] for cid in (r.chunk_ids if selected else r.chunk_ids[: generator.context_k])] for r in ranked]
         if self.plan_only and not self.cache.contains("generate", key):
             calls = generator.planned_calls(queries, contexts)
             if calls is not None:

@@ -37,6 +37,7 @@ class QueryView:
     language: str
     invalid_policy: str  # the judge's: "exclude" (an unreadable verdict is left out) or "zero"
     assessment: dict[str, Any] | None = None  # the assessor's labels and nuggets (assessor=llm)
+    selected: list[Chunk] | None = None  # a selector's context for the generator (selector != none), in given order
 
 
 class Metric(ABC):

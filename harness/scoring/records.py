@@ -95,6 +95,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
         by_doc.setdefault(c.doc_id, []).append(c)
     retrieved = {r.query_id: r for r in result.retrieved}
     reranked = {r.query_id: r for r in result.reranked}
+    selected = {r.query_id: r for r in result.selected}
     generations = {g.query_id: g for g in result.generations}
     judgements = {j["query_id"]: j for j in result.judgements}
     assessments = {a["query_id"]: a for a in result.assessments}
@@ -109,6 +110,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
             gold_doc_chunks=[c for d in sorted(gold_docs) for c in by_doc.get(d, [])], by_id=by_id, doc_sections=doc_sections,
             generation=generations.get(q.query_id), judgement=judgements.get(q.query_id), language=result.language, invalid_policy=invalid_policy,
             assessment=assessments.get(q.query_id),
+            selected=[by_id[cid] for cid in selected[q.query_id].chunk_ids] if q.query_id in selected else None,
         )
         row: dict[str, Any] = {
             "query_id": q.query_id,
@@ -127,6 +129,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
                 {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "score": float(s), "text": c.text}
                 for c, s in zip(ranked, final.scores)
             ],
+            **({"selected_chunk_ids": list(selected[q.query_id].chunk_ids)} if q.query_id in selected else {}),
         }
         owners: dict[str, Metric] = {}  # column -> the family that wrote it in this row
         for family in families:
@@ -163,7 +166,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
 
 
 RESERVED_COLUMNS = ("query_id", "question", "answers", "gold_doc_ids", "gold_spans", "metadata", "retrieved_chunk_ids", "retrieved_scores",
-                    "ranked_chunk_ids", "ranked_scores", "ranked_chunks", "answer", "context_chunk_ids", *GENERATION_NUMBERS,
+                    "ranked_chunk_ids", "ranked_scores", "ranked_chunks", "selected_chunk_ids", "answer", "context_chunk_ids", *GENERATION_NUMBERS,
                     "generation_error", "answer_truncated", "answer_missing")
 
 

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ragsweep.store.results")
 
-GROUPS = ("task", "chunker", "retriever", "reranker", "generator", "judge", "assessor")
+GROUPS = ("task", "chunker", "retriever", "reranker", "selector", "generator", "judge", "assessor")
 # Groups named in a run's folder name only when chosen (not ``none``): names of runs without them stay as they were.
-OPTIONAL_GROUPS = ("assessor",)
+OPTIONAL_GROUPS = ("assessor", "selector")  # named in a run's configuration only when chosen
 
 
 
@@ -96,8 +96,10 @@ def lower_is_better(runs_metrics: Sequence[dict[str, Any]], name: str) -> bool:
 def config_hash(cfg: dict[str, Any]) -> str:
     """What tells two runs of the same components apart in their folder names: everything that decides their
     rankings, answers or scores (the scoring config holds every metric's k and switches)."""
-    keys = (*GROUPS, "top_k", "rerank_candidates", "seed", "scoring", *(("outputs",) if (cfg.get("outputs") or {}).get("path") else ()))
-    return sha256_json({k: without_keys(cfg.get(k)) if k in GROUPS else cfg.get(k) for k in keys})  # serving details: ragsweep.config_keys
+    # A selector left at none is not in the hash: runs from before selectors keep their names.
+    groups = [g for g in GROUPS if g != "selector" or (cfg.get("selector") or {}).get("name", "none") != "none"]
+    keys = (*groups, "top_k", "rerank_candidates", "seed", "scoring", *(("outputs",) if (cfg.get("outputs") or {}).get("path") else ()))
+    return sha256_json({k: without_keys(cfg.get(k)) if k in groups else cfg.get(k) for k in keys})  # serving details: ragsweep.config_keys
 
 
 def write_json(path: Path, obj: Any, advice: str | None = None) -> None:
