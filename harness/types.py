@@ -223,7 +223,8 @@ class PipelineResult:
     retrieved: list[Retrieved]
     reranked: list[Retrieved]
     generations: list[Generation]
-    selected: list[Retrieved] = field(default_factory=list)  # a selector's context per query (selector != none), in given order
+    selected: list[Retrieved] = field(default_factory=list)
+    bracket_generations: dict[str, list[Generation]] = field(default_factory=dict)  # bracket -> its answers (``brackets``)  # a selector's context per query (selector != none), in given order
     judgements: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, StageStat] = field(default_factory=dict)
     data_hashes: dict[str, str] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from ragsweep.errors import ConfigError, DataError, did_you_mean
 from ragsweep.judges.calibration import UNCALIBRATED, calibration_reports, calibration_text, find_calibration, statistic_text
 from ragsweep.store.run_folder import LEADERBOARD_KEYS, RunFolder
 from ragsweep.metrics.effects import Interaction, MainEffect, interactions, main_effects
+from ragsweep.metrics.headroom import gap_closed
 from ragsweep.metrics.significance import paired_permutation_p
 from ragsweep.scoring.records import headline_names
 from ragsweep.store.results import lower_is_better
@@ -209,12 +210,43 @@ def effect_text(e: MainEffect | Interaction) -> str:
     return f"{e.estimate:+.4f} [{e.low:+.4f}, {e.high:+.4f}]" + (" (interval holds 0)" if e.low <= 0 <= e.high else "")
 
 
+HEADROOM_NOTE = ("Headroom: each run's generator also answered with no context (closed book) and with the gold evidence "
+                 "(oracle); the share of that gap on {metric} the run's own context closes (0: no better than closed book; 1: as "
+                 "good as the oracle), with a 95% paired bootstrap interval over questions.")
+HEADROOM_HEADER = ["run", "closed book", "oracle", "this run", "share of the gap closed [95% interval]", "questions"]
+
+
+def bracket_metric(runs: list[dict[str, Any]]) -> str | None:
+    """The answer metric the runs' brackets were scored on: the first headline metric with both bracket columns."""
+    for r in runs:
+        for name in headline_names(r["metrics"], own=False):
+            if all(f"{b}_{name}" in r["metrics"]["metrics"] for b in ("closed_book", "oracle")):
+                return name
+    return None
+
+
+def headroom_rows(runs: list[dict[str, Any]], metric: str) -> list[list[str]]:
+    """One row per run with both brackets: the three means and the share of the gap it closes."""
+    rows = []
+    for r in runs:
+        scored = [per_query(r, m) for m in (metric, f"closed_book_{metric}", f"oracle_{metric}")]
+        shared = sorted(set(scored[0]) & set(scored[1]) & set(scored[2]))
+        found = gap_closed(*([s[q] for q in shared] for s in scored)) if shared else None
+        if found is not None:
+            rows.append([r["metrics"].get("configuration", r["path"].name), f"{found.closed_book:.4f}", f"{found.oracle:.4f}", f"{found.run:.4f}",
+                         f"{found.share:+.3f} [{found.low:+.3f}, {found.high:+.3f}]", str(found.questions)])
+    return rows
+
+
 def extra_tables(runs: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
     """What to change, as tables {id, note, header, rows} of plain text (the Markdown and HTML leaderboards draw
-    them alike): the main effects, and the interactions where two or more components vary."""
-    if not key:
-        return []
+    them alike): the headroom the brackets leave, the main effects, and the interactions where two or more
+    components vary."""
     tables = []
+    if (metric := bracket_metric(runs)) and (rows := headroom_rows(runs, metric)):
+        tables.append({"id": "headroom", "note": HEADROOM_NOTE.format(metric=metric), "header": HEADROOM_HEADER, "rows": rows})
+    if not key:
+        return tables
     if effects := component_effects(runs, key):
         tables.append({"id": "effects", "note": EFFECTS_NOTE.format(key=key), "header": EFFECTS_HEADER,
                        "rows": [[e.factor, e.from_level, e.to_level, effect_text(e), str(e.pairs), str(e.queries)] for e in effects]})

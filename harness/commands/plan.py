@@ -56,7 +56,7 @@ def totals(plans: list[RunPlan]) -> Totals:
     seconds: float | None = 0.0
     rates = measured_rates(results_root() / "bench" / "generation.json")
     for p in plans:
-        for c in (p.planned.get("generate") or ()):
+        for c in (c for stage, calls in p.planned.items() if stage == "generate" or stage.startswith("bracket_") for c in calls or ()):
             rate = rates.get((p.backend, c.model)) if p.backend else None
             seconds = None if rate is None or seconds is None else seconds + c.completion_tokens / rate
     return Totals(sum(c.calls for c in calls), sum(c.prompt_tokens for c in calls), sum(c.completion_tokens for c in calls),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ragsweep.engine.brackets import check_brackets
+
 from ragsweep.errors import ConfigError
 from ragsweep.metrics.sections import SECTION_MAPPINGS
 
@@ -78,6 +80,8 @@ def validate_run_config(cfg: dict[str, Any]) -> list[str]:
         if _int("generator.context_k", generator["context_k"], 0) == 0:
             notes.append("generator.context_k=0: answers were generated with no retrieved context")
     _bm25_params(cfg.get("retriever"), "retriever")
+    if check_brackets(cfg.get("brackets") or []) and generator.get("name") in (None, "none"):
+        raise ConfigError(f"brackets={cfg['brackets']} answer with the run's generator: this run has none (generator=none)")
     if cfg.get("section_mapping", "overlap") not in SECTION_MAPPINGS:
         raise ConfigError(f"section_mapping must be {' or '.join(SECTION_MAPPINGS)}, got {cfg.get('section_mapping')!r}")
     for flag in ("keyword_reference_compat", "citation_reference_swapped"):

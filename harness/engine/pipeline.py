@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ragsweep.store.cache import COLUMNS, JSON, PICKLE, Codec, StageCache, stage_key
+from ragsweep.engine.brackets import bracket_contexts, check_brackets
 from ragsweep.engine.code_identity import code_identity, component_code_version
 from ragsweep.engine.contracts import check_chunks, check_ranking, check_rankings, check_selection, component_name, named
 from ragsweep.errors import ContractError
@@ -135,9 +136,10 @@ class Pipeline:
         external = self.cfg.get("outputs") if (self.cfg.get("outputs") or {}).get("path") else None
         return external, resolve_path(str(external["path"])) if external else None
 
-    def load_queries(self) -> list[Query]:
-        """Every question of the run's suite (the load stage only, cached like a run's)."""
-        return self._load(Components.build(self.cfg))[1]
+    def load_suite(self) -> tuple[list[Document], list[Query]]:
+        """The run's suite, its documents and every question (the load stage only, cached like a run's)."""
+        documents, queries = self._load(Components.build(self.cfg))[:2]
+        return documents, queries
 
     def _load(self, parts: Components) -> tuple[list[Document], list[Query], dict[str, Any], str, list[Path], dict[str, str]]:
         """(documents, queries, the suite's description, the load key, the data files, their hashes)."""
@@ -190,11 +192,13 @@ class Pipeline:
             reranked, rerank_key = self._rerank(parts.reranker, retrieve_key, by_id, queries, retrieved)
             selected, select_key = self._select(parts.selector, rerank_key, by_id, queries, reranked)
             generations, generate_key = self._generate(parts.generator, select_key, by_id, queries, selected or reranked, bool(selected))
+        brackets = self._brackets(parts.generator, load_key, documents, queries) if external is None else {}
         judgements = self._judge(parts.judge, generate_key, by_id, queries, generations)
         judged = bool(judgements)
         assessments, assessment_stats = self._assess(parts.assessor, documents, chunks, queries, reranked, generations)
         return PipelineResult(
             documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations, selected=selected,
+            bracket_generations=brackets,
             judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
             task_description=description, breakdown_keys=task.breakdown_keys, headline_metric=parts.headline_metric or task.headline_metric,
             chunking_wall_s=chunking_wall_s, retrieval_report=retrieval_report, data_files=[os.path.abspath(p) for p in data_files],
@@ -353,6 +357,30 @@ class Pipeline:
             len(queries), failed=lambda g: bool(g.get("error")),
         )
         return [Generation.from_dict(g) for g in generated], key
+
+    def _brackets(self, generator: Any | None, load_key: str, documents: list[Document], queries: list[Query]) -> dict[str, list[Generation]]:
+        """The run's generator answering in each of ``brackets`` (engine/brackets.py): keyed by the suite and the
+        generator only, so every configuration of a sweep takes them from the cache after the first."""
+        out: dict[str, list[Generation]] = {}
+        kinds = check_brackets(self.cfg.get("brackets") or [])
+        if kinds and generator is None:
+            raise ConfigError("brackets answer with the run's generator: this run has none (generator=none)")
+        query_set = sha256_json([q.query_id for q in queries])  # a race's batch answers its own questions
+        for kind in kinds:
+            prompt = {"system": generator.system_prompt, "user": generator.user_template, "examples": generator.examples}
+            key = stage_key("generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator),
+                            {"generator": without_keys(self.cfg["generator"]), "prompt": prompt, "bracket": kind, "queries": query_set}, load_key)
+            contexts = bracket_contexts(kind, queries, documents)
+            stage = f"bracket_{kind}"
+            if self.plan_only and not self.cache.contains(stage, key):
+                calls = generator.planned_calls(queries, contexts)
+                if calls is not None:
+                    self._planned(stage, key, [calls])
+                    continue
+            generated = self._llm_stage(stage, key, lambda idx, c=contexts: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [c[i] for i in idx])],
+                                        len(queries), failed=lambda g: bool(g.get("error")))
+            out[kind] = [Generation.from_dict(g) for g in generated]
+        return out
 
     def _judge(
         self, judge: Any | None, upstream: str | None, by_id: dict[str, Chunk], queries: list[Query], generations: list[Generation]

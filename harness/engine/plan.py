@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ragsweep import runtime
+from ragsweep.engine.brackets import KINDS as BRACKETS
 from ragsweep.engine.config_checks import validate_run_config
 from ragsweep.engine.pipeline import Components, Pipeline, plain_config
 from ragsweep.scoring.records import cost_usd
@@ -21,7 +22,7 @@ from ragsweep.store.cache import StageCache
 from ragsweep.store.results import configuration
 from ragsweep.types import LLMCalls
 
-LLM_STAGES = ("generate", "judge", "assess")
+LLM_STAGES = ("generate", *(f"bracket_{kind}" for kind in BRACKETS), "judge", "assess")
 
 
 @dataclass(frozen=True)

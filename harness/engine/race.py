@@ -150,7 +150,7 @@ def run_race(entrants: list[Entrant], settings: RaceSettings) -> RaceResult:
     first = entrants[0].config
     cache = StageCache(first["cache_dir"])
     with runtime.RunContext(Path(first["cache_dir"]), bars=False, label="race").active():
-        ids = [q.query_id for q in Pipeline(first, cache, progress=False).load_queries()]
+        ids = [q.query_id for q in Pipeline(first, cache, progress=False).load_suite()[1]]
     order = question_order(ids, settings.seed)
     race = Race([e.label for e in entrants], len(order), settings.alpha, settings.test)
     by_label = {e.label: e for e in entrants}

@@ -16,6 +16,7 @@ from ragsweep.scoring.base import Metric, QueryView
 class AnswerMetrics(Metric):
     phase = "answer"
     needs = "gold answers and a generator"
+    bracketed = True  # closed_book_answer_f1, oracle_answer_f1 beside answer_f1 (brackets)
 
     def headline(self) -> list[str]:
         return ["answer_f1", "answer_em"]

@@ -47,6 +47,7 @@ class Metric(ABC):
     phase: ClassVar[str] = "retrieval"
     needs: ClassVar[str] = ""  # the gold it reads, as `ragsweep list` says it
     info_columns: ClassVar[tuple[str, ...]] = ()  # numbers it records that are not metrics (never averaged)
+    bracketed: ClassVar[bool] = False  # its columns read only the answer and the gold: also scored for each bracket
     label_params: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod

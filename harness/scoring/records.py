@@ -157,6 +157,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
         for family in families:
             if family.phase == "answer":
                 row.update(checked_columns(family, view, owners))
+        row.update(bracket_columns(result, families, view))
         if missing and missing_answers == "zero":  # the judge never saw an answer: its columns score their worst
             for column in result.column_judges:
                 if row.get(column) is None:
@@ -172,6 +173,23 @@ RESERVED_COLUMNS = ("query_id", "question", "answers", "gold_doc_ids", "gold_spa
 
 def _class_name(family: Metric) -> str:
     return f"{type(family).__module__}.{type(family).__qualname__}"
+
+
+def bracket_columns(result: PipelineResult, families: Sequence[Metric], view: QueryView) -> dict[str, Any]:
+    """Each bracket's answer (``brackets``) scored by the families that read only the answer and the gold
+    (``bracketed``), as ``<bracket>_<column>``: ``oracle_answer_f1`` beside the run's own ``answer_f1``."""
+    out: dict[str, Any] = {}
+    for kind, generations in result.bracket_generations.items():
+        gen = next((g for g in generations if g.query_id == view.query.query_id), None)
+        if gen is None:
+            continue
+        answered = dataclasses.replace(view, generation=gen, judgement=None, assessment=None)
+        owners: dict[str, Metric] = {}
+        for family in families:
+            if family.bracketed:
+                out.update({f"{kind}_{column}": value for column, value in checked_columns(family, answered, owners).items()
+                            if column not in family.info_columns})
+    return out
 
 
 def checked_columns(family: Metric, view: QueryView, owners: dict[str, Metric]) -> dict[str, Any]:

@@ -49,7 +49,8 @@ def component_label(component: dict[str, Any], label_params: tuple[str, ...]) ->
 
 
 # Overrides that say where or how a run executes, not what it computes: never part of its name.
-NOT_NAMED = ("results_root", "results_dir", "cache_dir", "progress", "progress_every_s", "sweep_name", "rank_by", "hydra", "sweep", "tracking")
+NOT_NAMED = ("results_root", "results_dir", "cache_dir", "progress", "progress_every_s", "sweep_name", "rank_by", "hydra", "sweep", "tracking",
+             "brackets")  # brackets add columns beside a run's own, the same run otherwise
 
 
 # Where a suite's files are: never part of a run's name (the hash and the data identity tell such runs apart).
