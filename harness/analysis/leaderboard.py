@@ -46,7 +46,8 @@ def load_run_folders(folders: list[Path], runs_dir: Path) -> list[dict[str, Any]
         judges = {c: {**j, "calibration": find_calibration(j["judge_id"], reports) or j.get("run_calibration")}
                   for c, j in (folder.metrics.get("judges") or {}).items()}
         runs.append({"path": folder.path, "metrics": folder.metrics, "info": folder.info, "judges": judges,
-                     "labels_root": runs_dir.parent / "labels"})  # human labels (ragsweep label) for PPI estimates
+                     "labels_root": runs_dir.parent / "labels",  # human labels (ragsweep label) for PPI estimates
+                     "results_root": runs_dir.parent})  # where searches (ragsweep search) are written beside the runs
     return runs
 
 
@@ -238,11 +239,37 @@ def headroom_rows(runs: list[dict[str, Any]], metric: str) -> list[list[str]]:
     return rows
 
 
+SEARCH_NOTE = ("Search ({file}): {trials} proposals of {keys} by Optuna's TPE, each scored on {search} questions ({metric}; the "
+               "best of many is an optimistic score), and the best point scored once on {held} questions the search never saw, "
+               "with its 95% bootstrap interval.")
+
+
+def search_tables(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each search (ragsweep search) of this suite, found by its data identity: its history and its held-out score."""
+    from ragsweep.engine.search import read_searches
+
+    root = runs[0].get("results_root") if runs else None
+    identities = {r["metrics"].get("data_identity") for r in runs}
+    tables = []
+    for found in read_searches(root) if root else []:
+        if found.get("data_identity") not in identities:
+            continue
+        keys = [d["key"] for d in found["space"]]
+        rows = [[str(t["trial"]), *(str(t["params"].get(k)) for k in keys), f"{t['mean']:.4f}" + (" (best)" if t["trial"] == found["best"]["trial"] else "")]
+                for t in found["trials"]]
+        held = found["held_out"]
+        rows.append(["held out", *(str(found["best"]["params"].get(k)) for k in keys), f"{held['mean']:.4f} [{held['ci_low']:.4f}, {held['ci_high']:.4f}]"])
+        tables.append({"id": "search", "note": SEARCH_NOTE.format(file=Path(found["file"]).name, trials=len(found["trials"]), keys=", ".join(keys),
+                                                                  search=found["search_questions"], metric=found["metric"], held=held["questions"]),
+                       "header": ["trial", *keys, found["metric"]], "rows": rows})
+    return tables
+
+
 def extra_tables(runs: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
     """What to change, as tables {id, note, header, rows} of plain text (the Markdown and HTML leaderboards draw
-    them alike): the headroom the brackets leave, the main effects, and the interactions where two or more
-    components vary."""
-    tables = []
+    them alike): the headroom the brackets leave, the main effects, the interactions where two or more components
+    vary, and the searches run on the suite."""
+    tables = search_tables(runs)
     if (metric := bracket_metric(runs)) and (rows := headroom_rows(runs, metric)):
         tables.append({"id": "headroom", "note": HEADROOM_NOTE.format(metric=metric), "header": HEADROOM_HEADER, "rows": rows})
     if not key:

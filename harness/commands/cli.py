@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("ragsweep.analysis.report", "leaderboard of the runs: Markdown, HTML page and CSV"),
     "gate": ("ragsweep.analysis.gate", "compare a sweep's latest runs with its baseline; exit 1 on a drop"),
     "check": ("ragsweep.commands.check", "list every model and data file a run or sweep needs, and whether it is here"),
+    "search": ("ragsweep.commands.search", "search numeric settings (chunk size, top k, ...) with Optuna; the best re-scored on held-out questions"),
     "plan": ("ragsweep.commands.plan", "what a sweep will ask of language models (calls, tokens, USD, time) before it runs"),
     "list": ("ragsweep.commands.listing", "suites (with whether their data is here), components, metrics and sweep presets, described"),
     "pairwise": ("ragsweep.analysis.pairwise", "LLM judge: which of two runs answers better, per query"),

@@ -21,7 +21,7 @@ from ragsweep.engine.config_checks import validate_run_config
 from ragsweep.hashing import sha256_json, sha256_text
 from ragsweep.judges.calibration import calibration_reports, find_calibration
 from ragsweep.engine.pipeline import Pipeline, plain_config
-from ragsweep.types import PipelineResult
+from ragsweep.types import Document, PipelineResult, Query
 from ragsweep.store.provenance import git_revision, machine, package_versions
 from ragsweep.external.replay import label as replayed_label
 from ragsweep.registry import BY_GROUP, TRACKERS
@@ -39,8 +39,13 @@ def data_identity(result: PipelineResult) -> str:
     """What the loaded data set is, by content: every query with its gold, and every document's text.
     The leaderboard groups runs by it and pairs queries only within it; two configs over the same data
     share it, one suite name over other data does not."""
-    docs = sha256_json([[d.doc_id, sha256_text(d.text)] for d in result.documents])
-    return sha256_json({"queries": [q.to_dict() for q in result.queries], "documents": docs})[:16]
+    return suite_identity(result.documents, result.queries)
+
+
+def suite_identity(documents: Sequence[Document], queries: Sequence[Query]) -> str:
+    """``data_identity`` of a suite's documents and all its questions (a search names the suite it searched by it)."""
+    docs = sha256_json([[d.doc_id, sha256_text(d.text)] for d in documents])
+    return sha256_json({"queries": [q.to_dict() for q in queries], "documents": docs})[:16]
 
 
 def headline_summary(metrics: dict[str, Any], n_queries: int) -> str:
