@@ -134,3 +134,28 @@ def test_a_phone_width_window_shows_the_ranking_columns_without_page_scroll(page
     width, columns_in_view, page_width = map(int, re.search(r"<title>probe (\d+) (\d+) (\d+)</title>", out).groups())
     # sweep, the sort metric, vs best, chunker and retriever in view; the table scrolls inside its box, not the page
     assert width == 390 and columns_in_view >= 5 and page_width <= 390
+
+
+@pytest.mark.process
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it with apt-get where it can)")
+def test_headroom_and_search_tables_are_drawn_in_chromium(tmp_path, monkeypatch):
+    from ragsweep.analysis.leaderboard import bracket_metric, headroom_rows
+    from ragsweep.commands.search import main as search_main
+    from tests.helpers import run
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "brackets=[closed_book,oracle]", "sweep_name=s")
+    assert search_main(["search_chunking", "task=multihop_mini", "--trials", "3"]) == 0
+    runs = load_runs(tmp_path / "runs")
+    page = tmp_path / "leaderboard.html"
+    page.write_text(render_html(runs), encoding="utf-8")
+    out = subprocess.run([CHROMIUM, *FLAGS, "--enable-logging=stderr", "--v=0", "--dump-dom", f"file://{page}#suite=multihop_mini"],
+                         capture_output=True, text=True, timeout=120)
+    assert "CONSOLE" not in out.stderr and "Uncaught" not in out.stderr, out.stderr[-2000:]
+    headroom = re.search(r'<table id="headroom">.*?</table>', out.stdout, re.S)
+    (row,) = headroom_rows(runs, str(bracket_metric(runs)))
+    assert headroom and "".join(f"<td>{html.escape(cell)}</td>" for cell in row) in headroom.group(0)  # the computed row, as drawn
+    search = re.search(r'<table id="search">.*?</table>', out.stdout, re.S)
+    found = json.loads((tmp_path / "searches" / "search_chunking" / "multihop_mini.json").read_text())
+    assert search and search.group(0).count("<tr><td>") == len(found["trials"]) + 1  # every trial, then the held-out row
+    assert f"<td>held out</td><td>{found['best']['params']['chunker.size']}</td>" in search.group(0)
