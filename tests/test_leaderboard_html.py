@@ -73,6 +73,10 @@ def test_page_loads_sorts_and_screenshots_in_chromium(page, tmp_path):
     shown = re.findall(r"<tr><td>chunker</td><td>(\w+)</td><td>(\w+)</td><td>([^<]+)</td><td>1</td><td>14</td></tr>", effects.group(0) if effects else "")
     assert shown[0] == ("fixed", "semantic", "+0.2000 [+0.2000, +0.2000]")
     assert sorted(shown[1:]) == [("cluster", "semantic", "+0.1000 [+0.1000, +0.1000]"), ("fixed", "cluster", "+0.1000 [+0.1000, +0.1000]")]
+    # and as a forest plot: one dot per effect, at its estimate, named on hover
+    dots = re.findall(r'<circle [^>]*data-effect="chunker: (\w+) -&gt; (\w+)"><title>[^<]*: ([-+.0-9]+) \[', dom)
+    assert [(a, b) for a, b, _ in dots][0] == ("fixed", "semantic") and len(dots) == 3
+    assert float(dots[0][2]) == pytest.approx(0.2)
     dom_asc, _ = rendered("suite=span_mini&sort=span_iou@5&dir=asc")
     assert order(dom_asc) == ["fixed", "cluster", "semantic"]
     shot = tmp_path / "shot.png"

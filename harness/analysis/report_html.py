@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from ragsweep.analysis.leaderboard import (
-    ALPHA, SERVING_COLUMNS, column_label, data_notes, extra_tables, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
+    ALPHA, SERVING_COLUMNS, column_label, component_effects, data_notes, extra_tables, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
 )
 from ragsweep.analysis.ppi_columns import PPI_HEADER, PPI_NOTE
 
@@ -56,6 +56,17 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 def scatter(title: str, x_label: str, y_label: str, points: list[dict[str, Any]], log_x: bool = False, front: list[int] | None = None) -> dict[str, Any]:
     """A plot the page draws as inline SVG: each point names its run (hover), its colour group, x and y."""
     return {"title": title, "x_label": x_label, "y_label": y_label, "log_x": log_x, "points": points, "front": front or []}
+
+
+def effects_forest(runs: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
+    """The main effects (leaderboard.component_effects) as a forest plot: each change's effect on ``key`` with its
+    interval, against the line at 0; none where no component varies."""
+    effects = component_effects(runs, key) if key else []
+    if not effects:
+        return []
+    items = [{"label": f"{e.factor}: {e.from_level.split()[0]} -> {e.to_level.split()[0]}", "estimate": e.estimate, "low": e.low, "high": e.high}
+             for e in effects]
+    return [{"kind": "forest", "title": f"what to change: main effects on {key}", "x_label": f"change in {key} (95% interval)", "items": items}]
 
 
 def cost_axis(rows: list[dict[str, Any]]) -> str | None:
@@ -161,7 +172,33 @@ function cellValue(row, col) { const v = row[col]; return Array.isArray(v) ? v[0
 const SVG = "http://www.w3.org/2000/svg", COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"];
 function svg(tag, attrs, text) { const e = document.createElementNS(SVG, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 function markRow(run, on) { document.querySelectorAll("#board tr").forEach(tr => { if (tr.dataset.run === run) tr.classList.toggle("hl", on); }); }
+function drawForest(p) {  // each effect a dot with its interval, against the line at 0
+  const W = 560, L = 230, R = 16, T = 10, B = 40, step = 22, H = T + B + step * p.items.length;
+  let x0 = Math.min(0, ...p.items.map(q => q.low)), x1 = Math.max(0, ...p.items.map(q => q.high));
+  if (x1 === x0) { x0 -= 0.05; x1 += 0.05; }
+  const pad = (x1 - x0) * 0.06; x0 -= pad; x1 += pad;
+  const sx = v => L + (v - x0) / (x1 - x0) * (W - L - R);
+  const s = svg("svg", {width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img", class: "forest"});
+  s.appendChild(svg("title", {}, p.title));
+  s.appendChild(svg("line", {x1: sx(0), y1: T, x2: sx(0), y2: H - B, stroke: "#999", "stroke-dasharray": "3,3"}));
+  s.appendChild(svg("line", {x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#444"}));
+  for (const t of niceTicks(x0, x1, 4))
+    s.appendChild(svg("text", {x: sx(t.v), y: H - B + 14, "text-anchor": "middle", "font-size": 10, class: "xtick"}, t.text));
+  s.appendChild(svg("text", {x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle", "font-size": 11}, p.x_label));
+  p.items.forEach((q, i) => {
+    const y = T + step * (i + 0.5);
+    s.appendChild(svg("text", {x: L - 6, y: y + 4, "text-anchor": "end", "font-size": 11}, q.label));
+    s.appendChild(svg("line", {x1: sx(q.low), y1: y, x2: sx(q.high), y2: y, stroke: "#1f77b4", "stroke-width": 2}));
+    const c = svg("circle", {cx: sx(q.estimate), cy: y, r: 4, fill: "#1f77b4", "data-effect": q.label});
+    c.appendChild(svg("title", {}, q.label + ": " + fmt(q.estimate) + " [" + fmt(q.low) + ", " + fmt(q.high) + "]"));
+    s.appendChild(c);
+  });
+  const fig = el("figure");
+  fig.appendChild(s); fig.appendChild(el("figcaption", p.title));
+  return fig;
+}
 function drawPlot(p) {
+  if (p.kind === "forest") return drawForest(p);
   const W = 460, H = 300, L = 56, R = 12, T = 12, B = 42;
   const tx = v => p.log_x ? Math.log10(v) : v;
   const xs = p.points.map(q => tx(q.x)), ys = p.points.map(q => q.y);
@@ -285,7 +322,7 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
             tables.append({"id": "ppi", "note": PPI_NOTE.replace("`", ""), "header": PPI_HEADER, "rows": corrected})
         tables += extra_tables(suite_runs, key)
         suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "judges": judge_notes(suite_runs, metrics), "columns": cols, "key": key,
-                       "rows": rows, "plots": suite_plots(rows, key), "tables": tables})
+                       "rows": rows, "plots": suite_plots(rows, key) + effects_forest(suite_runs, key), "tables": tables})
     # Inside <script type="application/json"> only "</" could end the element early: escape it (and "<!--").
     data = json.dumps({"suites": suites, "alpha": ALPHA, "sweeps": sweeps_note}, ensure_ascii=False).replace("<", "\\u003c")
     return PAGE.replace("__DATA__", data).replace("__ALPHA__", html.escape(str(ALPHA)))
