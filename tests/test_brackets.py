@@ -115,3 +115,26 @@ def test_a_batch_of_questions_gets_its_own_brackets(tmp_path):
         second = Pipeline(plain, cache, progress=False, questions=ids[3:6]).run()
     assert [g.query_id for g in first.bracket_generations["oracle"]] == ids[:3]
     assert [g.query_id for g in second.bracket_generations["oracle"]] == ids[3:6]
+
+
+def test_full_documents_is_the_whole_suite_where_it_fits_and_one_line_where_not():
+    q = [Query("q1", "What is the capital?"), Query("q2", "What is beta?")]
+    whole = bracket_contexts("full_documents", q, DOCS)
+    assert [[c.text for c in ctx] for ctx in whole] == [[d.text for d in DOCS]] * 2  # every document, whole, in order
+    with pytest.raises(ConfigError, match=r"full_documents needs the suite's 2 documents in one context, 13 tokens, over bracket_max_tokens=5"):
+        bracket_contexts("full_documents", q, DOCS, max_tokens=5)
+
+
+def test_the_headroom_table_gives_full_documents_where_a_run_has_it(tmp_path):
+    import json
+
+    from ragsweep.analysis.leaderboard import headroom_rows
+
+    run_dir, info = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "brackets=[closed_book,oracle,full_documents]",
+                        "bracket_max_tokens=100000")
+    assert info["stages"]["bracket_full_documents"]["status"] == "computed"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    (row,) = headroom_rows([{"path": run_dir, "metrics": metrics}], "answer_f1")
+    assert row[-1] == f"{metrics['metrics']['full_documents_answer_f1']['mean']:.4f}"
+    with pytest.raises(ConfigError, match="over bracket_max_tokens=10"):
+        run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "brackets=[full_documents]", "bracket_max_tokens=10")

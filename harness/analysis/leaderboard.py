@@ -214,7 +214,7 @@ def effect_text(e: MainEffect | Interaction) -> str:
 HEADROOM_NOTE = ("Headroom: each run's generator also answered with no context (closed book) and with the gold evidence "
                  "(oracle); the share of that gap on {metric} the run's own context closes (0: no better than closed book; 1: as "
                  "good as the oracle), with a 95% paired bootstrap interval over questions.")
-HEADROOM_HEADER = ["run", "closed book", "oracle", "this run", "share of the gap closed [95% interval]", "questions"]
+HEADROOM_HEADER = ["run", "closed book", "oracle", "this run", "share of the gap closed [95% interval]", "questions", "full documents"]
 
 
 def bracket_metric(runs: list[dict[str, Any]]) -> str | None:
@@ -234,8 +234,9 @@ def headroom_rows(runs: list[dict[str, Any]], metric: str) -> list[list[str]]:
         shared = sorted(set(scored[0]) & set(scored[1]) & set(scored[2]))
         found = gap_closed(*([s[q] for q in shared] for s in scored)) if shared else None
         if found is not None:
+            full = r["metrics"]["metrics"].get(f"full_documents_{metric}")  # the long-context alternative, where it fitted
             rows.append([r["metrics"].get("configuration", r["path"].name), f"{found.closed_book:.4f}", f"{found.oracle:.4f}", f"{found.run:.4f}",
-                         f"{found.share:+.3f} [{found.low:+.3f}, {found.high:+.3f}]", str(found.questions)])
+                         f"{found.share:+.3f} [{found.low:+.3f}, {found.high:+.3f}]", str(found.questions), f"{full['mean']:.4f}" if full else ""])
     return rows
 
 

@@ -72,6 +72,8 @@ def validate_run_config(cfg: dict[str, Any]) -> list[str]:
         if k > top_k:
             raise ConfigError(f"top_k={top_k} is smaller than {key}={k}: metrics at k={k} would be computed on {top_k} chunks; raise top_k or lower {key}")
     _int("rerank_candidates", cfg.get("rerank_candidates"), 1)
+    if cfg.get("bracket_max_tokens") is not None:
+        _int("bracket_max_tokens", cfg["bracket_max_tokens"], 1)
     limit = (cfg.get("task") or {}).get("limit")
     if limit is not None:
         _int("task.limit", limit, 1)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ragsweep.store.cache import COLUMNS, JSON, PICKLE, Codec, StageCache, stage_key
-from ragsweep.engine.brackets import bracket_contexts, check_brackets
+from ragsweep.engine.brackets import FULL_DOCUMENTS_MAX_TOKENS, bracket_contexts, check_brackets
 from ragsweep.engine.code_identity import code_identity, component_code_version
 from ragsweep.engine.contracts import check_chunks, check_ranking, check_rankings, check_selection, component_name, named
 from ragsweep.errors import ContractError
@@ -369,8 +369,9 @@ class Pipeline:
         for kind in kinds:
             prompt = {"system": generator.system_prompt, "user": generator.user_template, "examples": generator.examples}
             key = stage_key("generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator),
-                            {"generator": without_keys(self.cfg["generator"]), "prompt": prompt, "bracket": kind, "queries": query_set}, load_key)
-            contexts = bracket_contexts(kind, queries, documents)
+                            {"generator": without_keys(self.cfg["generator"]), "prompt": prompt, "bracket": kind, "queries": query_set,
+                             **({"max_tokens": self.cfg.get("bracket_max_tokens")} if kind == "full_documents" else {})}, load_key)
+            contexts = bracket_contexts(kind, queries, documents, int(self.cfg.get("bracket_max_tokens") or FULL_DOCUMENTS_MAX_TOKENS))
             stage = f"bracket_{kind}"
             if self.plan_only and not self.cache.contains(stage, key):
                 calls = generator.planned_calls(queries, contexts)
