@@ -139,3 +139,21 @@ def test_a_selector_that_returns_garbage_stops_the_run_naming_it(tmp_path, monke
     monkeypatch.setattr(Fixed, "select", lambda self, question, ranked, scores: [0, 99])
     with pytest.raises(ContractError, match=r"selector 'fixed' \(ragsweep.selectors.fixed.FixedSelector\): query '[^']+': item 2: 99 is not a position"):
         run(tmp_path, "task=multihop_mini", "retriever=bm25", "selector=fixed", "generator=extractive")
+
+
+def test_the_html_leaderboard_has_a_selector_column_only_where_a_run_chose_one(tmp_path):
+    import json
+    import re
+
+    from ragsweep.analysis.leaderboard import load_runs
+    from ragsweep.analysis.report_html import render_html
+
+    run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "sweep_name=s")
+    run(tmp_path, "task=span_mini", "retriever=bm25", "generator=extractive", "sweep_name=s")
+    run(tmp_path, "task=span_mini", "retriever=bm25", "selector=budgeted", "generator=extractive", "sweep_name=s")
+    page = render_html(load_runs(tmp_path / "runs"))
+    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    columns = {s["name"]: [c["key"] for c in s["columns"]] for s in data["suites"]}
+    assert "selector" in columns["span_mini"] and "selector" not in columns["multihop_mini"]
+    labels = {r["selector"] for s in data["suites"] if s["name"] == "span_mini" for r in s["rows"]}
+    assert labels == {"none", "budgeted budget_tokens=512"}

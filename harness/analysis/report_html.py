@@ -24,12 +24,15 @@ COST_FIELDS = (("mean_latency_s", "latency s/q"), ("prompt_tokens", "prompt toke
                ("cost_usd", "cost USD"), *SERVING_COLUMNS)
 
 
+TABLE_COMPONENTS = ("chunker", "retriever", "reranker", "selector", "generator", "judge")
+
+
 def suite_rows(runs: list[dict[str, Any]], metrics: list[str], key: str | None) -> list[dict[str, Any]]:
     runs, p_values = ranked_runs(runs, key)
     rows = []
     for rank, (r, p) in enumerate(zip(runs, p_values)):
         m, summary = r["metrics"], r["metrics"]["summary"]
-        row: dict[str, Any] = {"run": r["path"].name, "sweep": m.get("sweep", ""), **{g: m["components"].get(g, "") for g in ("chunker", "retriever", "reranker", "generator", "judge")}}
+        row: dict[str, Any] = {"run": r["path"].name, "sweep": m.get("sweep", ""), **{g: m["components"].get(g, "") for g in TABLE_COMPONENTS}}
         for name in metrics:
             stat = m["metrics"].get(name)
             row[name] = (
@@ -313,7 +316,8 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
         cols = [{"key": "sweep", "label": "sweep", "text": True}]
         cols += [{"key": m, "label": column_label(suite_runs, m)} for m in metrics if m == key]
         cols += [{"key": "vs_best", "label": "vs best (p)", "p": True}] if key else []
-        cols += [{"key": k, "label": k, "text": True} for k in ("chunker", "retriever", "reranker", "generator", "judge")]
+        # The selector column only where a run of the suite chose one (runs from before selectors have none).
+        cols += [{"key": k, "label": k, "text": True} for k in TABLE_COMPONENTS if k != "selector" or any(r[k] not in ("", "none") for r in rows)]
         cols += [{"key": m, "label": column_label(suite_runs, m)} for m in metrics if m != key]
         cols += [{"key": f, "label": label} for f, label in COST_FIELDS if any(r.get(f) is not None for r in rows)]
         cols += [{"key": "chunks", "label": "chunks"}, {"key": "mean_chunk_chars", "label": "mean chunk chars"}]
