@@ -175,13 +175,13 @@ def test_the_question_order_is_a_seeded_permutation():
 
 
 def test_a_question_without_a_value_stops_the_race_with_where():
-    with pytest.raises(ConfigError, match=r"race: cfg-a has no value for span_iou@5 on question 'q2'"):
-        race_metric_values([{"query_id": "q1", "span_iou@5": 0.5}, {"query_id": "q2", "span_iou@5": None}], "span_iou@5", False, "cfg-a")
+    with pytest.raises(ConfigError, match=r"race: cfg-a has no value for span_iou@5 on question 'q2': .* \(choose one with --metric\)"):
+        race_metric_values([{"query_id": "q1", "span_iou@5": 0.5}, {"query_id": "q2", "span_iou@5": None}], "span_iou@5", False, "race: cfg-a")
     with pytest.raises(ConfigError, match=r"the value 3.5 for latency_s on question 'q1'"):
-        race_metric_values([{"query_id": "q1", "latency_s": 3.5}], "latency_s", True, "cfg-a")
+        race_metric_values([{"query_id": "q1", "latency_s": 3.5}], "latency_s", True, "race: cfg-a")
     with pytest.raises(ConfigError, match="the value True"):
-        race_metric_values([{"query_id": "q1", "m": True}], "m", False, "cfg-a")
-    assert race_metric_values([{"query_id": "q1", "m": 0.25}], "m", True, "cfg-a") == [0.75]
+        race_metric_values([{"query_id": "q1", "m": True}], "m", False, "race: cfg-a")
+    assert race_metric_values([{"query_id": "q1", "m": 0.25}], "m", True, "race: cfg-a") == [0.75]
 
 
 def ragsweep(tmp_path, *args: str) -> subprocess.CompletedProcess:

@@ -86,3 +86,9 @@ def test_the_leaderboard_shows_a_search_with_its_suite(tmp_path, monkeypatch):
     assert table["header"] == ["trial", "chunker.size", "span_iou@5"] and len(table["rows"]) == 3 + 1
     assert table["rows"][-1][0] == "held out"
     assert search_tables(by_suite["multihop_mini"]) == []  # another suite's leaderboard does not show it
+
+
+def test_a_metric_some_question_lacks_stops_the_search_naming_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^span_mini__fixed_tokens__bm25__[^ ]* has no value for answer_f1 on question '[^']+': .*--metric"):
+        search_main(["search_chunking", "task=span_mini", "--trials", "1", "--metric", "answer_f1"])

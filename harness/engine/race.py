@@ -115,14 +115,15 @@ def question_order(ids: Sequence[str], seed: int) -> list[str]:
 
 def race_metric_values(records: Sequence[dict[str, Any]], metric: str, flip: bool, label: str) -> list[float]:
     """One value in [0, 1] per question (1 - value for a metric where lower is better); a question without one, or
-    a value outside [0, 1], stops the race with the configuration, question and metric named."""
+    a value outside [0, 1], stops the race (or search) with ``label`` (which one, and its configuration), the question
+    and the metric named."""
     out = []
     for row in records:
         value = row.get(metric)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             why = "no value" if value is None else f"the value {value!r}"
-            raise ConfigError(f"race: {label} has {why} for {metric} on question {row['query_id']!r}; the race needs a metric in [0, 1] "
-                              "on every question (--race-metric)")
+            raise ConfigError(f"{label} has {why} for {metric} on question {row['query_id']!r}: a metric in [0, 1] on every question "
+                              "is needed (choose one with --metric)")
         out.append(1.0 - float(value) if flip else float(value))
     return out
 

@@ -102,7 +102,8 @@ class Evaluation:
     seconds: float
 
 
-def evaluate(config: dict[str, Any], questions: Sequence[str], metric: str | None, cache: StageCache) -> tuple[Evaluation, str, bool]:
+def evaluate(config: dict[str, Any], questions: Sequence[str], metric: str | None, cache: StageCache,
+             configuration_label: str = "") -> tuple[Evaluation, str, bool]:
     """One configuration on ``questions`` through the cached pipeline: (its per-question values of ``metric``, the
     metric, whether lower is better). Every question must have a value (as in a race)."""
     t0 = time.perf_counter()
@@ -111,7 +112,7 @@ def evaluate(config: dict[str, Any], questions: Sequence[str], metric: str | Non
         result = Pipeline(config, cache, progress=False, questions=questions).run()
     records = build_records(result, families, config["judge"].get("invalid_policy", "exclude"))
     name = metric or str(result.headline_metric)
-    values = race_metric_values(records, name, False, "search")
+    values = race_metric_values(records, name, False, configuration_label or "search")
     return Evaluation(float(np.mean(values)), values, time.perf_counter() - t0), name, name in lower_is_better(families, result)
 
 
@@ -170,15 +171,16 @@ def run_search(compose: Any, space: list[Dimension], trials: int, holdout: float
         composed = compose(params)
         plain = plain_config(composed.config)
         validate_run_config(plain)
-        found, state["metric"], state["lower"] = evaluate(plain, search_ids, state["metric"], cache)
-        history.append({"trial": trial.number, "params": params, "configuration": configuration(composed.choices, plain, composed.overrides),
+        label = configuration(composed.choices, plain, composed.overrides)
+        found, state["metric"], state["lower"] = evaluate(plain, search_ids, state["metric"], cache, label)
+        history.append({"trial": trial.number, "params": params, "configuration": label,
                         "mean": found.mean, "seconds": round(found.seconds, 3)})
         log.info("search trial %d of %d: %s -> %s %.4f (%.1f s)", trial.number + 1, trials, params, state["metric"], found.mean, found.seconds)
         # Which way is better is the metric's, known once a run has scored it: a lower-is-better metric is searched
         # on its negation, so one study direction serves both.
         return -found.mean if state["lower"] else found.mean
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial that fails is our one line, not also its warning
     # TPE's own default explores at random for 10 trials; a search of a few dozen starts modelling after a third.
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, trials // 3))
     study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -186,7 +188,7 @@ def run_search(compose: Any, space: list[Dimension], trials: int, holdout: float
     sign = -1.0 if state["lower"] else 1.0
     best = max(history, key=lambda h: (sign * h["mean"], -h["trial"]))
     composed = compose(best["params"])
-    held, _, _ = evaluate(plain_config(composed.config), held_ids, state["metric"], cache)
+    held, _, _ = evaluate(plain_config(composed.config), held_ids, state["metric"], cache, best["configuration"])
     low, high = bootstrap_interval(held.values, seed)
     return SearchResult(
         suite_of(best["configuration"]), suite_identity(documents, queries), str(state["metric"]), bool(state["lower"]), space, history,
