@@ -180,7 +180,7 @@ class Pipeline:
         if self.questions is not None:
             queries = self._only(queries, self.questions)
 
-        selected: list[Retrieved] = []
+        selected: list[Retrieved] | None = None
         if external is not None:
             chunks, retrieved, generations, retrieval_report, generate_key = self._replay(external, outputs_file, load_key, documents, queries, parts)
             reranked, chunking_wall_s = retrieved, 0.0
@@ -191,13 +191,14 @@ class Pipeline:
             by_id = {c.chunk_id: c for c in chunks}
             reranked, rerank_key = self._rerank(parts.reranker, retrieve_key, by_id, queries, retrieved)
             selected, select_key = self._select(parts.selector, rerank_key, by_id, queries, reranked)
-            generations, generate_key = self._generate(parts.generator, select_key, by_id, queries, selected or reranked, bool(selected))
+            generations, generate_key = self._generate(parts.generator, select_key, by_id, queries, reranked if selected is None else selected,
+                                                       selected is not None)
         brackets = self._brackets(parts.generator, load_key, documents, queries) if external is None else {}
         judgements = self._judge(parts.judge, generate_key, by_id, queries, generations)
         judged = bool(judgements)
         assessments, assessment_stats = self._assess(parts.assessor, documents, chunks, queries, reranked, generations)
         return PipelineResult(
-            documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations, selected=selected,
+            documents=documents, queries=queries, chunks=chunks, retrieved=retrieved, reranked=reranked, generations=generations, selected=selected or [],
             bracket_generations=brackets,
             judgements=judgements, stages=self.stages, data_hashes=data_hashes, language=task.language,
             task_description=description, breakdown_keys=task.breakdown_keys, headline_metric=parts.headline_metric or task.headline_metric,
@@ -311,12 +312,12 @@ class Pipeline:
 
     def _select(
         self, selector: Any | None, upstream: str, by_id: dict[str, Chunk], queries: list[Query], ranked: list[Retrieved]
-    ) -> tuple[list[Retrieved], str]:
-        """(each question's context as the selector chose it, in the order given; its key). Without a selector: ([],
+    ) -> tuple[list[Retrieved] | None, str]:
+        """(each question's context as the selector chose it, in the order given; its key). Without a selector: (None,
         the upstream key), and the generator takes its own top ``context_k``: the run has no select stage at all (a
         run from before selectors reads the same)."""
         if selector is None:
-            return [], upstream
+            return None, upstream
         key = stage_key("select", STAGE_VERSIONS["select"] + "/" + self._code(selector), self.cfg["selector"], upstream)
 
         def select() -> list[dict[str, Any]]:
@@ -334,26 +335,34 @@ class Pipeline:
     ) -> tuple[list[Generation], str | None]:
         """(answers, the generate stage's key; None without a generator). ``selected``: ``ranked`` is a selector's
         context, given whole; else the generator takes its top ``context_k``."""
-        cfg = self.cfg
         if generator is None:
             self.stages["generate"] = StageStat("skipped")
             return [], None
+        contexts = [[by_id[cid] for cid in (r.chunk_ids if selected else r.chunk_ids[: generator.context_k])] for r in ranked]
+        answers, key = self._answers("generate", generator, {}, upstream, queries, contexts)
+        if answers is None:  # planned: each answer at its max_tokens bound, for the stages that read answers
+            calls = (self.planned["generate"] or [])[0]
+            bound = " ".join(["answer"] * (calls.completion_tokens // max(calls.calls, 1)))
+            return [Generation(q.query_id, bound, tuple(c.chunk_id for c in ctx)) for q, ctx in zip(queries, contexts)], key
+        return answers, key
+
+    def _answers(self, stage: str, generator: Any, params: dict[str, Any], upstream: str, queries: list[Query],
+                 contexts: list[list[Chunk]]) -> tuple[list[Generation] | None, str]:
+        """One stage of the generator's answers to ``queries`` from ``contexts`` (the run's own, or a bracket's): keyed
+        by the generator, its prompt and ``params``, chained to ``upstream``. In plan mode, where the cache lacks it
+        and the generator can count its calls, they are counted instead (None for the answers)."""
         prompt = {"system": generator.system_prompt, "user": generator.user_template, "context_k": generator.context_k}
         if generator.examples:  # few-shot turns are part of the prompt (absent: the key stays as it was)
             prompt["examples"] = generator.examples
-        key = stage_key(
-            "generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator), {"generator": without_keys(cfg["generator"]), "prompt": prompt}, upstream
-        )
-        contexts = [[by_id[cid] for cid in (r.chunk_ids if selected else r.chunk_ids[: generator.context_k])] for r in ranked]
-        if self.plan_only and not self.cache.contains("generate", key):
+        key = stage_key("generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator),
+                        {"generator": without_keys(self.cfg["generator"]), "prompt": prompt, **params}, upstream)
+        if self.plan_only and not self.cache.contains(stage, key):
             calls = generator.planned_calls(queries, contexts)
             if calls is not None:
-                self._planned("generate", key, [calls])
-                bound = " ".join(["answer"] * (calls.completion_tokens // max(calls.calls, 1)))  # each answer at its max_tokens
-                return [Generation(q.query_id, bound, tuple(c.chunk_id for c in ctx)) for q, ctx in zip(queries, contexts)], key
-
+                self._planned(stage, key, [calls])
+                return None, key
         generated = self._llm_stage(
-            "generate", key, lambda idx: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [contexts[i] for i in idx])],
+            stage, key, lambda idx: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [contexts[i] for i in idx])],
             len(queries), failed=lambda g: bool(g.get("error")),
         )
         return [Generation.from_dict(g) for g in generated], key
@@ -366,21 +375,12 @@ class Pipeline:
         if kinds and generator is None:
             raise ConfigError("brackets answer with the run's generator: this run has none (generator=none)")
         query_set = sha256_json([q.query_id for q in queries])  # a race's batch answers its own questions
+        max_tokens = int(self.cfg.get("bracket_max_tokens") or FULL_DOCUMENTS_MAX_TOKENS)
         for kind in kinds:
-            prompt = {"system": generator.system_prompt, "user": generator.user_template, "examples": generator.examples}
-            key = stage_key("generate", STAGE_VERSIONS["generate"] + "/" + self._code(generator),
-                            {"generator": without_keys(self.cfg["generator"]), "prompt": prompt, "bracket": kind, "queries": query_set,
-                             **({"max_tokens": self.cfg.get("bracket_max_tokens")} if kind == "full_documents" else {})}, load_key)
-            contexts = bracket_contexts(kind, queries, documents, int(self.cfg.get("bracket_max_tokens") or FULL_DOCUMENTS_MAX_TOKENS))
-            stage = f"bracket_{kind}"
-            if self.plan_only and not self.cache.contains(stage, key):
-                calls = generator.planned_calls(queries, contexts)
-                if calls is not None:
-                    self._planned(stage, key, [calls])
-                    continue
-            generated = self._llm_stage(stage, key, lambda idx, c=contexts: [g.to_dict() for g in generator.generate([queries[i] for i in idx], [c[i] for i in idx])],
-                                        len(queries), failed=lambda g: bool(g.get("error")))
-            out[kind] = [Generation.from_dict(g) for g in generated]
+            params = {"bracket": kind, "queries": query_set, **({"max_tokens": max_tokens} if kind == "full_documents" else {})}
+            answers, _ = self._answers(f"bracket_{kind}", generator, params, load_key, queries, bracket_contexts(kind, queries, documents, max_tokens))
+            if answers is not None:  # planned otherwise
+                out[kind] = answers
         return out
 
     def _judge(
