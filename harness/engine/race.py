@@ -128,6 +128,30 @@ def race_metric_values(records: Sequence[dict[str, Any]], metric: str, flip: boo
     return out
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One configuration scored on some questions: its values of ``metric`` in question order (each in [0, 1], the
+    complement where lower is better and ``flip_lower`` was asked), whether lower is better, and its records."""
+
+    values: list[float]
+    metric: str
+    lower_is_better: bool
+    records: list[dict[str, Any]]
+
+
+def score_questions(config: dict[str, Any], families: Sequence[Any], questions: Sequence[str], metric: str | None, cache: StageCache,
+                    label: str, flip_lower: bool) -> Scored:
+    """One configuration on ``questions`` through the cached pipeline, scored by its metric families: what a race's
+    batch and a search's proposal both are. ``metric`` None: the suite's headline. A question without a value stops it,
+    naming ``label`` (race_metric_values)."""
+    with runtime.RunContext(Path(config["cache_dir"]), bars=False, label=label).active():
+        result = Pipeline(config, cache, progress=False, questions=questions).run()
+    records = build_records(result, families, config["judge"].get("invalid_policy", "exclude"))
+    name = metric or str(result.headline_metric)
+    lower = name in lower_is_better(families, result)
+    return Scored(race_metric_values(records, name, lower and flip_lower, label), name, lower, records)
+
+
 def suites(runs: Sequence[Any]) -> dict[str, list[Entrant]]:
     """The sweep's runs as entrants, grouped by their suite (its task config): each group races on its own."""
     groups: dict[str, list[Entrant]] = {}
@@ -167,17 +191,12 @@ def run_race(entrants: list[Entrant], settings: RaceSettings) -> RaceResult:
             break
         batch = order[start:end]
         new: dict[str, list[float]] = {}
-        for i, name in enumerate(race.survivors, start=1):
+        for name in race.survivors:
             entrant = by_label[name]
-            context = runtime.RunContext(Path(entrant.config["cache_dir"]), bars=False, label=f"race {i}/{len(race.survivors)}")
-            with context.active():
-                result = Pipeline(entrant.config, cache, progress=False, questions=batch).run()
-            records = build_records(result, entrant.families, entrant.config["judge"].get("invalid_policy", "exclude"))
-            if metric is None:
-                metric = result.headline_metric
-            flip = metric in lower_is_better(entrant.families, result)
-            new[name] = race_metric_values(records, str(metric), flip, name)
-            tokens[name] += sum(int(r.get("prompt_tokens") or 0) + int(r.get("completion_tokens") or 0) for r in records)
+            scored = score_questions(entrant.config, entrant.families, batch, metric, cache, name, flip_lower=True)
+            metric, flip = scored.metric, scored.lower_is_better
+            new[name] = scored.values
+            tokens[name] += sum(int(r.get("prompt_tokens") or 0) + int(r.get("completion_tokens") or 0) for r in scored.records)
         dropped = race.observe(new)
         history.append({"after": end, "survivors": len(race.survivors), "dropped": [e.name for e in dropped]})
         log.info("race on %s: %d of %d questions seen, %d of %d configurations left%s", suite, end, len(order), len(race.survivors), len(entrants),

@@ -22,10 +22,11 @@ import numpy as np
 from ragsweep import runtime
 from ragsweep.engine.config_checks import validate_run_config
 from ragsweep.engine.pipeline import Pipeline, plain_config
-from ragsweep.engine.race import question_order, race_metric_values, suite_of
+from ragsweep.engine.race import question_order, score_questions, suite_of
 from ragsweep.engine.runner import suite_identity
 from ragsweep.errors import ConfigError
-from ragsweep.scoring.records import build_metrics, build_records, lower_is_better
+from ragsweep.metrics.aggregate import summarize
+from ragsweep.scoring.records import build_metrics
 from ragsweep.store.cache import StageCache
 from ragsweep.store.results import configuration
 
@@ -103,17 +104,12 @@ class Evaluation:
 
 
 def evaluate(config: dict[str, Any], questions: Sequence[str], metric: str | None, cache: StageCache,
-             configuration_label: str = "") -> tuple[Evaluation, str, bool]:
-    """One configuration on ``questions`` through the cached pipeline: (its per-question values of ``metric``, the
-    metric, whether lower is better). Every question must have a value (as in a race)."""
+             configuration_label: str) -> tuple[Evaluation, str, bool]:
+    """One configuration on ``questions`` (race.score_questions, the metric's own values): (the evaluation, the metric,
+    whether lower is better)."""
     t0 = time.perf_counter()
-    families = build_metrics(config["scoring"])
-    with runtime.RunContext(Path(config["cache_dir"]), bars=False, label="search").active():
-        result = Pipeline(config, cache, progress=False, questions=questions).run()
-    records = build_records(result, families, config["judge"].get("invalid_policy", "exclude"))
-    name = metric or str(result.headline_metric)
-    values = race_metric_values(records, name, False, configuration_label or "search")
-    return Evaluation(float(np.mean(values)), values, time.perf_counter() - t0), name, name in lower_is_better(families, result)
+    scored = score_questions(config, build_metrics(config["scoring"]), questions, metric, cache, configuration_label, flip_lower=False)
+    return Evaluation(float(np.mean(scored.values)), scored.values, time.perf_counter() - t0), scored.metric, scored.lower_is_better
 
 
 @dataclass
@@ -141,12 +137,6 @@ class SearchResult:
             # A repeated proposal is read from the stage cache: only distinct points cost question evaluations.
             "evaluations": len({json.dumps(t["params"], sort_keys=True) for t in self.trials}) * self.search_questions + self.held_out_questions,
         }
-
-
-def bootstrap_interval(values: Sequence[float], seed: int, n_resamples: int = 2000) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    means = v[np.random.default_rng(seed).integers(0, v.size, size=(n_resamples, v.size))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def run_search(compose: Any, space: list[Dimension], trials: int, holdout: float, seed: int, metric: str | None,
@@ -189,7 +179,8 @@ def run_search(compose: Any, space: list[Dimension], trials: int, holdout: float
     best = max(history, key=lambda h: (sign * h["mean"], -h["trial"]))
     composed = compose(best["params"])
     held, _, _ = evaluate(plain_config(composed.config), held_ids, state["metric"], cache, best["configuration"])
-    low, high = bootstrap_interval(held.values, seed)
+    interval = summarize(held.values, n_boot=2000, seed=seed)  # the percentile bootstrap every run's metrics.json carries
+    low, high = interval["ci_low"], interval["ci_high"]
     return SearchResult(
         suite_of(best["configuration"]), suite_identity(documents, queries), str(state["metric"]), bool(state["lower"]), space, history,
         best, {"mean": held.mean, "ci_low": low, "ci_high": high, "questions": len(held_ids)}, len(search_ids), len(held_ids), seed,
