@@ -171,11 +171,15 @@ def component_grid(runs: list[dict[str, Any]], key: str) -> tuple[list[dict[str,
             np.array([[s.get(q, np.nan) for q in queries] for s in scored]))
 
 
-def component_effects(runs: list[dict[str, Any]], key: str) -> list[MainEffect]:
+Grid = tuple[list[dict[str, str]], Any] | None
+
+
+def component_effects(runs: list[dict[str, Any]], key: str, grid: Grid = None) -> list[MainEffect]:
     """Each varying component's main effects on ``key`` over one suite's runs (metrics/effects.py), each read in the
     direction that improves ``key``, the largest first. Empty where the runs are no grid of components (two alike
-    in every component, as when a sweep also varies top_k) or no component varies."""
-    grid = component_grid(runs, key)
+    in every component, as when a sweep also varies top_k) or no component varies. ``grid``: component_grid's, where
+    the caller has read it already (it reads every run's records)."""
+    grid = grid if grid is not None else component_grid(runs, key)
     try:
         effects = main_effects(*grid) if grid else []
     except ValueError:
@@ -184,10 +188,10 @@ def component_effects(runs: list[dict[str, Any]], key: str) -> list[MainEffect]:
     return sorted((e if sign * e.estimate >= 0 else e.reversed() for e in effects), key=lambda e: -sign * e.estimate)
 
 
-def component_interactions(runs: list[dict[str, Any]], key: str) -> list[Interaction]:
+def component_interactions(runs: list[dict[str, Any]], key: str, grid: Grid = None) -> list[Interaction]:
     """Each two varying components' interaction contrasts on ``key`` (metrics/effects.py), the largest in size first;
-    empty where the runs are no grid of two or more varying components."""
-    grid = component_grid(runs, key)
+    empty where the runs are no grid of two or more varying components. ``grid`` as for component_effects."""
+    grid = grid if grid is not None else component_grid(runs, key)
     try:
         found = interactions(*grid) if grid else []
     except ValueError:
@@ -204,6 +208,14 @@ EFFECTS_HEADER = ["component", "from", "to", "effect [95% interval]", "pairs of 
 INTERACTIONS_NOTE = ("Interactions: how much one component's choice changes another's effect on {key}, (b - a where the "
                      "other is d) - (b - a where it is c), largest in size first; near 0 where the two add up.")
 INTERACTIONS_HEADER = ["components", "a -> b", "c -> d", "contrast [95% interval]", "sets of four runs", "queries"]
+
+
+def effects_plot(effects: list[MainEffect], key: str) -> dict[str, Any]:
+    """The main effects as a forest plot the HTML page draws under their table: each change's effect on ``key`` with
+    its interval, against the line at 0."""
+    items = [{"label": f"{e.factor}: {e.from_level.split()[0]} -> {e.to_level.split()[0]}", "estimate": e.estimate, "low": e.low, "high": e.high}
+             for e in effects]
+    return {"kind": "forest", "title": f"what to change: main effects on {key}", "x_label": f"change in {key} (95% interval)", "items": items}
 
 
 def effect_text(e: MainEffect | Interaction) -> str:
@@ -268,17 +280,18 @@ def search_tables(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def extra_tables(runs: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
     """What to change, as tables {id, note, header, rows} of plain text (the Markdown and HTML leaderboards draw
-    them alike): the headroom the brackets leave, the main effects, the interactions where two or more components
-    vary, and the searches run on the suite."""
+    them alike; the HTML page also draws a table's ``plot``): the headroom the brackets leave, the main effects, the
+    interactions where two or more components vary, and the searches run on the suite."""
     tables = search_tables(runs)
     if (metric := bracket_metric(runs)) and (rows := headroom_rows(runs, metric)):
         tables.append({"id": "headroom", "note": HEADROOM_NOTE.format(metric=metric), "header": HEADROOM_HEADER, "rows": rows})
     if not key:
         return tables
-    if effects := component_effects(runs, key):
-        tables.append({"id": "effects", "note": EFFECTS_NOTE.format(key=key), "header": EFFECTS_HEADER,
+    grid = component_grid(runs, key)  # every run's records read once, for the effects and the interactions
+    if effects := component_effects(runs, key, grid):
+        tables.append({"id": "effects", "note": EFFECTS_NOTE.format(key=key), "header": EFFECTS_HEADER, "plot": effects_plot(effects, key),
                        "rows": [[e.factor, e.from_level, e.to_level, effect_text(e), str(e.pairs), str(e.queries)] for e in effects]})
-    if found := component_interactions(runs, key):
+    if found := component_interactions(runs, key, grid):
         tables.append({"id": "interactions", "note": INTERACTIONS_NOTE.format(key=key), "header": INTERACTIONS_HEADER,
                        "rows": [[" x ".join(i.factors), " -> ".join(i.first), " -> ".join(i.second), effect_text(i), str(i.sets), str(i.queries)]
                                 for i in found]})

@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from ragsweep.analysis.leaderboard import (
-    ALPHA, SERVING_COLUMNS, column_label, component_effects, data_notes, extra_tables, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
+    ALPHA, SERVING_COLUMNS, column_label, data_notes, extra_tables, judge_notes, n_queries, ppi_rows, ranked_runs, suite_groups, suite_metrics,
 )
 from ragsweep.analysis.ppi_columns import PPI_HEADER, PPI_NOTE
 
@@ -59,17 +59,6 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 def scatter(title: str, x_label: str, y_label: str, points: list[dict[str, Any]], log_x: bool = False, front: list[int] | None = None) -> dict[str, Any]:
     """A plot the page draws as inline SVG: each point names its run (hover), its colour group, x and y."""
     return {"title": title, "x_label": x_label, "y_label": y_label, "log_x": log_x, "points": points, "front": front or []}
-
-
-def effects_forest(runs: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
-    """The main effects (leaderboard.component_effects) as a forest plot: each change's effect on ``key`` with its
-    interval, against the line at 0; none where no component varies."""
-    effects = component_effects(runs, key) if key else []
-    if not effects:
-        return []
-    items = [{"label": f"{e.factor}: {e.from_level.split()[0]} -> {e.to_level.split()[0]}", "estimate": e.estimate, "low": e.low, "high": e.high}
-             for e in effects]
-    return [{"kind": "forest", "title": f"what to change: main effects on {key}", "x_label": f"change in {key} (95% interval)", "items": items}]
 
 
 def cost_axis(rows: list[dict[str, Any]]) -> str | None:
@@ -288,6 +277,7 @@ function render() {
     for (const r of extra.rows) { const tr = el("tr"); for (const c of r) tr.appendChild(el("td", c)); rowsBody.appendChild(tr); }
     t.appendChild(rowsBody);
     content.appendChild(el("div", undefined, "scroll")).appendChild(t);
+    if (extra.plot) content.appendChild(el("div", undefined, "plots")).appendChild(drawPlot(extra.plot));  // the effects' forest plot
   }
   const plots = el("div", undefined, "plots");
   for (const p of suite.plots) plots.appendChild(drawPlot(p));
@@ -326,7 +316,7 @@ def render_html(runs: list[dict[str, Any]], sort: str | None = None, columns: tu
             tables.append({"id": "ppi", "note": PPI_NOTE.replace("`", ""), "header": PPI_HEADER, "rows": corrected})
         tables += extra_tables(suite_runs, key)
         suites.append({"name": name, "n_queries": n_queries(suite_runs[0]), "notes": data_notes(suite_runs), "judges": judge_notes(suite_runs, metrics), "columns": cols, "key": key,
-                       "rows": rows, "plots": suite_plots(rows, key) + effects_forest(suite_runs, key), "tables": tables})
+                       "rows": rows, "plots": suite_plots(rows, key), "tables": tables})
     # Inside <script type="application/json"> only "</" could end the element early: escape it (and "<!--").
     data = json.dumps({"suites": suites, "alpha": ALPHA, "sweeps": sweeps_note}, ensure_ascii=False).replace("<", "\\u003c")
     return PAGE.replace("__DATA__", data).replace("__ALPHA__", html.escape(str(ALPHA)))
