@@ -26,7 +26,7 @@ from ragsweep.metrics.aggregate import summarize
 from ragsweep.paths import CONFIG_DIR
 from ragsweep.registry import METRICS
 from ragsweep.scoring.base import PHASES, Metric, QueryView
-from ragsweep.types import MISSING_ANSWER, Chunk, PipelineResult
+from ragsweep.types import MISSING_ANSWER, Chunk, Generation, PipelineResult
 
 # The answer's numbers in a record: facts about the generation, never averaged as metrics.
 GENERATION_NUMBERS = ("prompt_tokens", "completion_tokens", "latency_s", "context_dropped", "ttft_s", "cached_prompt_tokens")
@@ -96,6 +96,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
     retrieved = {r.query_id: r for r in result.retrieved}
     reranked = {r.query_id: r for r in result.reranked}
     selected = {r.query_id: r for r in result.selected}
+    brackets = {kind: {g.query_id: g for g in gens} for kind, gens in result.bracket_generations.items()}
     generations = {g.query_id: g for g in result.generations}
     judgements = {j["query_id"]: j for j in result.judgements}
     assessments = {a["query_id"]: a for a in result.assessments}
@@ -157,7 +158,7 @@ def build_records(result: PipelineResult, families: Sequence[Metric], invalid_po
         for family in families:
             if family.phase == "answer":
                 row.update(checked_columns(family, view, owners))
-        row.update(bracket_columns(result, families, view))
+        row.update(bracket_columns(brackets, families, view))
         if missing and missing_answers == "zero":  # the judge never saw an answer: its columns score their worst
             for column in result.column_judges:
                 if row.get(column) is None:
@@ -175,12 +176,12 @@ def _class_name(family: Metric) -> str:
     return f"{type(family).__module__}.{type(family).__qualname__}"
 
 
-def bracket_columns(result: PipelineResult, families: Sequence[Metric], view: QueryView) -> dict[str, Any]:
-    """Each bracket's answer (``brackets``) scored by the families that read only the answer and the gold
-    (``bracketed``), as ``<bracket>_<column>``: ``oracle_answer_f1`` beside the run's own ``answer_f1``."""
+def bracket_columns(brackets: dict[str, dict[str, Generation]], families: Sequence[Metric], view: QueryView) -> dict[str, Any]:
+    """Each bracket's answer (``brackets``: bracket -> query id -> answer) scored by the families that read only the
+    answer and the gold (``bracketed``), as ``<bracket>_<column>``: ``oracle_answer_f1`` beside the run's own ``answer_f1``."""
     out: dict[str, Any] = {}
-    for kind, generations in result.bracket_generations.items():
-        gen = next((g for g in generations if g.query_id == view.query.query_id), None)
+    for kind, generations in brackets.items():
+        gen = generations.get(view.query.query_id)
         if gen is None:
             continue
         answered = dataclasses.replace(view, generation=gen, judgement=None, assessment=None)
