@@ -92,3 +92,16 @@ def test_a_metric_some_question_lacks_stops_the_search_naming_where(tmp_path, mo
     monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
     with pytest.raises(ConfigError, match=r"^span_mini__fixed_tokens__bm25__[^ ]* has no value for answer_f1 on question '[^']+': .*--metric"):
         search_main(["search_chunking", "task=span_mini", "--trials", "1", "--metric", "answer_f1"])
+
+
+def test_bad_holdouts_and_an_unwritable_results_folder_are_one_line_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    for value in ("0", "1.5", "-0.2"):
+        with pytest.raises(ConfigError, match=rf"search holdout must be a share of the questions in \(0, 1\), not {value}"):
+            search_main(["search_chunking", "task=span_mini", "--holdout", value])
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(blocker))
+    with pytest.raises(ConfigError, match=r"cannot write to .*file"):
+        search_main(["search_chunking", "task=span_mini", "--trials", "1"])
+    assert not (tmp_path / "cache").exists()  # nothing was run

@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from ragsweep.commands.check import ComposedRun, compose_runs
+from ragsweep.commands.cli import results_root_problem
 from ragsweep.engine.search import parse_space, run_search, search_table, write_search
 from ragsweep.errors import ConfigError
 from ragsweep.help_text import plain_doc
@@ -40,15 +41,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def one_suite(preset: str, runs: list[ComposedRun]) -> list[ComposedRun]:
+    suites = {json.dumps(r.config["task"], sort_keys=True, default=str) for r in runs}
+    if len(suites) > 1:
+        raise ConfigError(f"a search runs on one suite: {preset} sweeps {len(suites)}; choose one on the command line (task=...)")
+    return runs
+
+
 def composer(preset: str, overrides: list[str]) -> Any:
     """``compose(params)``: the one run config for a proposal's values."""
 
     def compose(params: dict[str, Any]) -> ComposedRun:
-        runs = compose_runs([f"+sweep={preset}", *overrides, *(f"{k}={v}" for k, v in params.items())])
-        suites = {json.dumps(r.config["task"], sort_keys=True, default=str) for r in runs}
-        if len(suites) > 1:
-            raise ConfigError(f"a search runs on one suite: {preset} sweeps {len(suites)}; choose one on the command line (task=...)")
-        if params and len(runs) != 1:
+        runs = one_suite(preset, compose_runs([f"+sweep={preset}", *overrides, *(f"{k}={v}" for k, v in params.items())]))
+        if len(runs) != 1:
             values: dict[str, set[str]] = {}
             for r in runs:
                 for o in r.overrides:
@@ -64,8 +69,10 @@ def composer(preset: str, overrides: list[str]) -> Any:
 def main(argv: list[str]) -> int:
     args, overrides = parser().parse_known_args(argv)
     setup_logging()
-    compose = composer(args.preset, overrides)
-    base = compose({})
+    if problem := results_root_problem(overrides):  # before any work, not when the search is written
+        raise ConfigError(problem)
+    grid = one_suite(args.preset, compose_runs([f"+sweep={args.preset}", *overrides]))  # the preset as a sweep: its full grid
+    base = grid[0]
     block = base.config.get("search")
     if not isinstance(block, dict):
         raise ConfigError(f"sweep {args.preset} has no search block (search.space, search.trials, search.holdout): see configs/sweep/search_chunking.yaml")
@@ -73,9 +80,11 @@ def main(argv: list[str]) -> int:
     trials = args.trials if args.trials is not None else block.get("trials", 10)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ConfigError(f"search trials must be a whole number >= 1, not {trials!r}")
-    holdout = float(args.holdout if args.holdout is not None else block.get("holdout", 0.3))
-    grid = len(compose_runs([f"+sweep={args.preset}", *overrides]))
-    result = run_search(compose, space, trials, holdout, args.seed, args.metric or block.get("metric"), grid if grid > 1 else None)
+    holdout = args.holdout if args.holdout is not None else block.get("holdout", 0.3)
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 < holdout < 1:
+        raise ConfigError(f"search holdout must be a share of the questions in (0, 1), not {holdout!r}")
+    result = run_search(composer(args.preset, overrides), space, trials, float(holdout), args.seed, args.metric or block.get("metric"),
+                        len(grid) if len(grid) > 1 else None)
     print(search_table(result), flush=True)
     log.info("search written to %s", write_search(result, results_root() / "searches" / str(base.config.get("sweep_name") or args.preset)))
     return 0

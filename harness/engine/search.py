@@ -147,8 +147,8 @@ def run_search(compose: Any, space: list[Dimension], trials: int, holdout: float
     import optuna
 
     t0 = time.perf_counter()
-    first = compose({})
-    compose({d.key: d.choices[0] if d.kind == "categorical" else (int(d.low) if d.kind == "int" else d.low) for d in space})  # one run a proposal, checked first  # type: ignore[arg-type]
+    # One run a proposal, checked before the study (its lowest point); its suite and cache serve every proposal.
+    first = compose({d.key: d.choices[0] if d.kind == "categorical" else (int(d.low) if d.kind == "int" else d.low) for d in space})  # type: ignore[arg-type]
     cache = StageCache(first.config["cache_dir"])
     with runtime.RunContext(Path(first.config["cache_dir"]), bars=False, label="search").active():
         documents, queries = Pipeline(plain_config(first.config), cache, progress=False).load_suite()
