@@ -232,3 +232,17 @@ def test_the_final_look_drops_what_a_full_grid_test_calls_worse_and_the_sequence
     bounded = Race(["a", "b", "c"], population=40, alpha=0.05, test="bounded")
     bounded.observe({"a": a, "b": a, "c": c})
     assert bounded.survivors == ["a", "b"] and bounded.eliminated["c"].p_value is None  # exact at the end: no final test
+
+
+def test_a_race_file_that_is_not_one_is_not_compared(tmp_path, caplog):
+    from ragsweep.bench.race import real_race_matches
+    from ragsweep.engine.race import RaceSettings
+
+    settings = RaceSettings(batch=3)
+    replayed = {"kept": ["a"], "dropped": {}}
+    path = tmp_path / "race.json"
+    assert real_race_matches(path, replayed, settings, 14) is None  # none written
+    path.write_text(json.dumps({"seed": 0, "test": "asymptotic", "alpha": 0.05, "batch": 3, "kept": ["a"]}))  # no configurations
+    assert real_race_matches(path, replayed, settings, 14) is None and "not a race as `ragsweep sweep --race` writes it (KeyError" in caplog.text
+    path.write_text('{"seed": 0, "kept": [')  # truncated
+    assert real_race_matches(path, replayed, settings, 14) is None and "JSONDecodeError" in caplog.text

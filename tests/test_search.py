@@ -105,3 +105,32 @@ def test_bad_holdouts_and_an_unwritable_results_folder_are_one_line_before_any_w
     with pytest.raises(ConfigError, match=r"cannot write to .*file"):
         search_main(["search_chunking", "task=span_mini", "--trials", "1"])
     assert not (tmp_path / "cache").exists()  # nothing was run
+
+
+@pytest.mark.parametrize("text, field", [
+    ('{"trials": [', "Expecting value"),  # truncated
+    ("[1, 2]", "not a JSON object"),
+    ('{"trials": []}', "field 'data_identity' is missing"),
+])
+def test_a_search_file_that_is_not_one_is_left_out_naming_why(tmp_path, monkeypatch, caplog, text, field):
+    from ragsweep.engine.search import read_searches
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    assert search_main(["search_chunking", "task=span_mini", "--trials", "2"]) == 0
+    bad = tmp_path / "searches" / "search_chunking" / "broken.json"
+    bad.write_text(text)
+    found = read_searches(tmp_path)
+    assert [f["suite"] for f in found] == ["span_mini"]  # the good one is still read
+    assert f"{bad}: not a search result" in caplog.text and field in caplog.text
+
+
+def test_a_search_whose_trials_are_not_as_written_is_left_out(tmp_path, monkeypatch, caplog):
+    from ragsweep.engine.search import read_searches
+
+    monkeypatch.setenv("RAGSWEEP_RESULTS", str(tmp_path))
+    assert search_main(["search_chunking", "task=span_mini", "--trials", "2"]) == 0
+    path = tmp_path / "searches" / "search_chunking" / "span_mini.json"
+    found = json.loads(path.read_text())
+    found["trials"][0]["mean"] = "<b>0.5</b>"  # hostile text where a number belongs
+    path.write_text(json.dumps(found))
+    assert read_searches(tmp_path) == [] and "field 'trials' or 'held_out' is not as a search writes it" in caplog.text

@@ -120,13 +120,16 @@ def real_race_matches(path: Path, result: dict[str, Any], settings: RaceSettings
     (seed, test, alpha, batch) was written."""
     try:
         real = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+        same = (real.get("seed"), real.get("test"), real.get("alpha"), real.get("batch"))
+        if same != (settings.seed, settings.test, settings.alpha, settings.batch_for(questions)):
+            return None
+        dropped = {r["configuration"]: {"after": r["after"], "by": r["worse_than"]} for r in real["configurations"] if r["status"] == "dropped"}
+        return sorted(real["kept"]) == sorted(result["kept"]) and dropped == result["dropped"]
+    except FileNotFoundError:
         return None
-    same = (real.get("seed"), real.get("test"), real.get("alpha"), real.get("batch"))
-    if same != (settings.seed, settings.test, settings.alpha, settings.batch_for(questions)):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        log.warning("%s: not a race as `ragsweep sweep --race` writes it (%s: %s): not compared", path, type(err).__name__, err)
         return None
-    dropped = {r["configuration"]: {"after": r["after"], "by": r["worse_than"]} for r in real["configurations"] if r["status"] == "dropped"}
-    return sorted(real["kept"]) == sorted(result["kept"]) and dropped == result["dropped"]
 
 
 def main(argv: list[str] | None = None) -> None:

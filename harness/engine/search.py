@@ -214,15 +214,26 @@ def write_search(result: SearchResult, folder: Path) -> Path:
     return path
 
 
+SEARCH_FIELDS = {"data_identity": str, "metric": str, "space": list, "trials": list, "best": dict, "held_out": dict,
+                 "search_questions": int, "held_out_questions": int}
+
+
 def read_searches(results: Path) -> list[dict[str, Any]]:
     """Every search written under ``<results>/searches`` (the leaderboard shows each with its suite); a file that does
-    not read is left out with a warning naming it."""
+    not read, or lacks a field the leaderboard shows (or has it of another type), is left out with a warning naming
+    the file and the field."""
     out = []
     for path in sorted((results / "searches").glob("*/*.json")):
         try:
             found = json.loads(path.read_text("utf-8"))
-            if not isinstance(found, dict) or not isinstance(found.get("trials"), list):
-                raise ValueError("not a search")
+            if not isinstance(found, dict):
+                raise ValueError("not a JSON object")
+            for name, kind in SEARCH_FIELDS.items():
+                if not isinstance(found.get(name), kind):
+                    raise ValueError(f"field {name!r} is missing or not a {kind.__name__}")
+            trial_ok = all(isinstance(t, dict) and isinstance(t.get("params"), dict) and isinstance(t.get("mean"), (int, float)) for t in found["trials"])
+            if not trial_ok or not all(isinstance(found["held_out"].get(k), (int, float)) for k in ("mean", "ci_low", "ci_high", "questions")):
+                raise ValueError("field 'trials' or 'held_out' is not as a search writes it")
             out.append({**found, "file": str(path)})
         except (OSError, ValueError) as err:
             log.warning("%s: not a search result (%s): left out", path, err)
