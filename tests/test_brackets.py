@@ -138,3 +138,16 @@ def test_the_headroom_table_gives_full_documents_where_a_run_has_it(tmp_path):
     assert row[-1] == f"{metrics['metrics']['full_documents_answer_f1']['mean']:.4f}"
     with pytest.raises(ConfigError, match="over bracket_max_tokens=10"):
         run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "brackets=[full_documents]", "bracket_max_tokens=10")
+
+
+def test_a_change_to_the_code_that_builds_the_brackets_recomputes_them(tmp_path, monkeypatch):
+    import ragsweep.engine.pipeline as pipeline
+
+    _, first = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "brackets=[oracle]")
+    assert first["stages"]["bracket_oracle"]["status"] == "computed" and "ragsweep.engine.brackets" in first["code"]
+    _, same = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "brackets=[oracle]")
+    assert same["stages"]["bracket_oracle"]["status"] == "hit"
+    real = pipeline.code_identity
+    monkeypatch.setattr(pipeline, "code_identity", lambda module: "edited" if module == "ragsweep.engine.brackets" else real(module))
+    _, edited = run(tmp_path, "task=multihop_mini", "retriever=bm25", "generator=extractive", "brackets=[oracle]")
+    assert edited["stages"]["bracket_oracle"]["status"] == "computed" and edited["stages"]["generate"]["status"] == "hit"

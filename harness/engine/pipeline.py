@@ -376,8 +376,11 @@ class Pipeline:
             raise ConfigError("brackets answer with the run's generator: this run has none (generator=none)")
         query_set = sha256_json([q.query_id for q in queries])  # a race's batch answers its own questions
         max_tokens = int(self.cfg.get("bracket_max_tokens") or FULL_DOCUMENTS_MAX_TOKENS)
+        # What builds the brackets' contexts decides their answers: its code is in their keys, as a component's is.
+        contexts_code = self.code.setdefault(bracket_contexts.__module__, code_identity(bracket_contexts.__module__))
         for kind in kinds:
-            params = {"bracket": kind, "queries": query_set, **({"max_tokens": max_tokens} if kind == "full_documents" else {})}
+            params = {"bracket": kind, "queries": query_set, "contexts_code": contexts_code,
+                      **({"max_tokens": max_tokens} if kind == "full_documents" else {})}
             answers, _ = self._answers(f"bracket_{kind}", generator, params, load_key, queries, bracket_contexts(kind, queries, documents, max_tokens))
             if answers is not None:  # planned otherwise
                 out[kind] = answers
