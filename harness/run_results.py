@@ -25,7 +25,7 @@ from typing import Any, Callable, TypedDict
 from ragsweep.errors import DataError
 
 RUN_FORMAT = 2
-OPTIONAL_FIELDS = frozenset({"lower_is_better", "breakdowns", "judges", "self_judged", "assessment"})  # written only where they apply
+OPTIONAL_FIELDS = frozenset({"scheduler", "lower_is_better", "breakdowns", "judges", "self_judged", "assessment"})  # written only where they apply
 
 
 class MetricStat(TypedDict):
@@ -71,6 +71,7 @@ class RunInfo(RunIdentity, total=False):
     git: dict[str, Any]
     packages: dict[str, Any]
     machine: dict[str, Any]
+    scheduler: dict[str, Any]  # only in a job of a batch scheduler (Slurm: job id, node, partition, restarts)
     data_hashes: dict[str, Any]
     data_files: list[str]
     failed_llm_results: int

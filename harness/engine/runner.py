@@ -23,6 +23,7 @@ from ragsweep.judges.calibration import calibration_reports, find_calibration
 from ragsweep.engine.pipeline import Pipeline, plain_config
 from ragsweep.types import Document, PipelineResult, Query
 from ragsweep.store.provenance import git_revision, machine, package_versions
+from ragsweep.cluster.scheduler import scheduler_identity
 from ragsweep.external.replay import label as replayed_label
 from ragsweep.registry import BY_GROUP, TRACKERS
 from ragsweep.store.results import GROUPS, component_label, config_hash, configuration, run_name, write_run
@@ -173,6 +174,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], overrides: Sequence[str] =
         "git": git_revision(SOURCE_ROOT),
         "packages": package_versions(),
         "machine": machine(),
+        **({"scheduler": job} if (job := scheduler_identity()) else {}),
         "data_hashes": result.data_hashes,
         "data_files": result.data_files,
         "failed_llm_results": result.failed_llm_results,
