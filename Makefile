@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 comma  := ,
 
-.PHONY: bench-scale install install-check mlflow-env run run-sweep report test test-fast offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
+.PHONY: bench-scale install install-check mlflow-env run run-sweep report test test-fast offline-check chroma-general validate chunking-study judge keywords synthetic-suite vllm-env vllm-model serve-vllm test-vllm slurm-up slurm-down test-slurm gate baseline bench bench-generation bench-perplexity chromium screenshot clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,21 @@ $(MLFLOW_STAMP):
 	touch $@
 
 mlflow-env: $(MLFLOW_STAMP)
+
+# A real one-node Slurm on this machine for the cluster tests (as root: Slurm, MUNGE and MariaDB from apt-get; every
+# daemon on 127.0.0.1 but slurmdbd, which has no such setting; state, logs and pids in $(SLURM_DIR)):
+#   make slurm-up test-slurm slurm-down      (docs/running.md, "On a Slurm cluster")
+# slurm-down cancels the cluster's jobs and stops exactly the daemons slurm-up started.
+SLURM_DIR ?= /tmp/ragsweep-slurm
+slurm-up: install
+	RAGSWEEP_SLURM_DIR=$(SLURM_DIR) $(PY) -m ragsweep.cluster.local_slurm up
+
+slurm-down:
+	RAGSWEEP_SLURM_DIR=$(SLURM_DIR) $(PY) -m ragsweep.cluster.local_slurm down
+
+# The cluster tests (tests/slurm): sweeps submitted to the cluster slurm-up started; they fail, not skip, without it.
+test-slurm: install
+	SLURM_CONF=$(SLURM_DIR)/slurm.conf RAGSWEEP_REQUIRE_SLURM=1 $(PY) -m pytest -q tests/slurm $(ARGS)
 
 # Debian's headless Chromium for the leaderboard page test; installed with apt-get where this user can.
 chromium:

@@ -1,5 +1,6 @@
 """The install layout: every package folder is in pyproject.toml, and a built wheel holds the configs and
-bundled suites under `ragsweep/` and nothing at the generic top-level names `tasks`, `metrics`, `harness`.
+bundled suites under `ragsweep/` and nothing at the generic top-level names `tasks`, `metrics`, `harness` (only the
+Hydra launcher plugin, in Hydra's `hydra_plugins` namespace).
 (`make install-check` installs such a wheel into a fresh virtualenv and runs it from an empty folder.)"""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDERS = {"harness": "ragsweep", "tasks": "ragsweep.tasks", "metrics": "ragsweep.metrics"}
+HYDRA_PLUGINS = "harness/hydra_plugins"  # installs as Hydra's namespace package hydra_plugins, not under ragsweep
 
 
 def test_every_package_folder_is_listed():
@@ -22,6 +24,9 @@ def test_every_package_folder_is_listed():
     found = set()
     for folder, package in FOLDERS.items():
         for init in (REPO / folder).rglob("__init__.py"):
+            if init.is_relative_to(REPO / HYDRA_PLUGINS):
+                found.add(".".join(("hydra_plugins", *init.parent.relative_to(REPO / HYDRA_PLUGINS).parts)))
+                continue
             inner = init.parent.relative_to(REPO / folder).parts
             found.add(".".join((package, *inner)))
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
@@ -51,7 +56,10 @@ def test_wheel_layout(tmp_path):
     [wheel] = tmp_path.glob("ragsweep-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
-    assert tops == {"ragsweep", next(t for t in tops if t.endswith(".dist-info"))}
+    assert tops == {"ragsweep", "hydra_plugins", next(t for t in tops if t.endswith(".dist-info"))}
+    # Only our launcher goes into Hydra's namespace, and no __init__.py that would hide the other plugins there.
+    assert {n.split("/")[1] for n in names if n.startswith("hydra_plugins/")} == {"ragsweep_launcher"}
+    assert "hydra_plugins/ragsweep_launcher/slurm_launcher.py" in names
     for needed in ("ragsweep/commands/cli.py", "ragsweep/engine/pipeline.py", "ragsweep/store/cache.py", "ragsweep/configs/config.yaml", "ragsweep/configs/task/span_mini.yaml",
                    "ragsweep/configs/hydra/launcher/local.yaml", "ragsweep/tasks/data/span_mini/questions_df.csv",
                    "ragsweep/metrics/spans.py", "ragsweep/chunkers/base.py"):

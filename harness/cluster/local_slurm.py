@@ -32,7 +32,7 @@ log = logging.getLogger("ragsweep.cluster.local_slurm")
 CLUSTER = "ragsweep"
 PORTS = {"slurmctld": 6817, "slurmd": 6818, "slurmdbd": 6819, "mariadbd": 3307}
 PACKAGES = ("munge", "slurmctld", "slurmd", "slurm-client", "slurmdbd", "mariadb-server")
-PROGRAMS = ("munged", "slurmctld", "slurmd", "slurmdbd", "sacctmgr", "sinfo", "sbatch", "mariadbd", "mariadb-install-db")
+PROGRAMS = ("munged", "mariadb", "slurmctld", "slurmd", "slurmdbd", "sacctmgr", "sinfo", "sbatch", "mariadbd", "mariadb-install-db")
 DB_USER, DB_PASSWORD = "slurm", "ragsweep-local"  # a database reachable only on 127.0.0.1, for this test cluster
 CPUS = 2
 CRED_EXPIRE_S = 10  # also how long a requeued job waits before it may start again (Slurm's default: 120 s)
@@ -344,7 +344,8 @@ def down(layout: Layout) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ragsweep.cluster.local_slurm", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("action", choices=["up", "down"], help="up: install what is missing, start the cluster and wait "
+                        "for its node; down: cancel its jobs and stop the daemons up started")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     layout = Layout.from_environment()

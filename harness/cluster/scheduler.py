@@ -1,5 +1,6 @@
-"""What a run learns from the batch scheduler it runs under (run.json's ``scheduler``), and what the sweep says of a
-job the scheduler ended. Slurm only, for now; other schedulers would add their own environment here."""
+"""What a run learns from the batch scheduler it runs under (run.json's ``scheduler``), how a Slurm job meets its time
+limit, and what Slurm's accounting says of a job that ended. Slurm only, for now; another scheduler would add its
+own environment here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import logging
 import os
 import signal
 import subprocess
-from pathlib import Path
 from typing import Any, Mapping
 
 log = logging.getLogger("ragsweep.cluster.scheduler")
@@ -54,18 +54,3 @@ def slurm_job_report(job_id: str) -> str:
         return f"Slurm job {job_id}: sacct has no record of it ({(done.stderr or '').strip()[:120] or 'no output'})"
     state, node, elapsed, limit, code = rows[-1]
     return f"Slurm job {job_id} on {node or 'no node'}: {state} after {elapsed} (time limit {limit}, exit code {code})"
-
-
-def record_ended_job(job_dir: Path, job_id: str, error: str) -> None:
-    """A job that left no result: its status file says what Slurm says of it, so the sweep's summary counts and names
-    it. A status the job wrote itself (it finished, then died on its way out) is kept."""
-    from ragsweep.commands.sweep_status import STATUS_FILE, write_status
-
-    if (job_dir / STATUS_FILE).exists():
-        return
-    report = slurm_job_report(job_id)
-    last = next((line.strip() for line in reversed(error.strip().splitlines()) if line.strip()), "")
-    if "has not produced any output" not in last and last:
-        report += f"; submitit: {last[:200]}"
-    job_dir.mkdir(parents=True, exist_ok=True)
-    write_status(job_dir, False, report)

@@ -39,6 +39,21 @@ def write_status(job_dir: str | Path, ok: bool, detail: str) -> None:
     log.info("sweep progress: %d of %s runs done (job %s %s)", done, total, Path(job_dir).name, "written" if ok else "FAILED")
 
 
+def record_ended_job(job_dir: Path, job_id: str, error: str) -> None:
+    """A job that left no result: its status file says what Slurm says of it, so the sweep's summary counts and names
+    it. A status the job wrote itself (it finished, then died on its way out) is kept."""
+    from ragsweep.cluster.scheduler import slurm_job_report
+
+    if (job_dir / STATUS_FILE).exists():
+        return
+    report = slurm_job_report(job_id)
+    last = next((line.strip() for line in reversed(error.strip().splitlines()) if line.strip()), "")
+    if "has not produced any output" not in last and last:
+        report += f"; submitit: {last[:200]}"
+    job_dir.mkdir(parents=True, exist_ok=True)
+    write_status(job_dir, False, report)
+
+
 def count_jobs(config: DictConfig) -> int:
     """How many jobs Hydra's basic sweeper makes of this multirun: the command line's overrides and the
     preset's ``hydra.sweeper.params``, expanded as the sweeper expands them."""

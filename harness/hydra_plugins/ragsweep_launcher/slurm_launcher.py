@@ -47,7 +47,7 @@ class RagsweepSlurmLauncher(SlurmLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from submitit.core.utils import UncompletedJobError
 
-        from ragsweep.cluster.scheduler import record_ended_job
+        from ragsweep.commands.sweep_status import record_ended_job
 
         assert self.config is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
