@@ -48,12 +48,14 @@ def test_a_job_slurm_ended_is_a_failed_run_in_the_summary_with_slurms_state(fake
     (sweep / "0").mkdir(parents=True)
     (sweep / "0" / STATUS_FILE).write_text(json.dumps({"ok": True, "detail": "/runs/a"}))
     (fake_sacct / "sacct.out").write_text("TIMEOUT|node3|00:01:07|00:01:00|0:0\n")
-    record_ended_job(sweep / "1", "12_1", "submitit.core.utils.UncompletedJobError: Job 12_1 (task: 0) with path x\n"
-                                          "has not produced any output (state: TIMEOUT)")
+    record_ended_job(sweep / "1", "12_1", "Job 12_1 (task: 0) with path x\nhas not produced any output (state: TIMEOUT)\n"
+                                          "Error stream produced:\n---\n[..] job 1: retrieve 3 of 9\nslurmstepd-node3: error: *** "
+                                          "JOB 13 ON node3 CANCELLED AT 2026-12-07T15:21:22 DUE TO TIME LIMIT ***\nsrun: done")
     assert (fake_sacct / "sacct.args").read_text().split()[:2] == ["-j", "12_1"]
     statuses = read_statuses(sweep)
     assert statuses == [("0", True, "/runs/a"),
-                        ("1", False, "Slurm job 12_1 on node3: TIMEOUT after 00:01:07 (time limit 00:01:00, exit code 0:0)")]
+                        ("1", False, "Slurm job 12_1 on node3: TIMEOUT after 00:01:07 (time limit 00:01:00, exit code 0:0); "
+                                     "Slurm's log: CANCELLED AT 2026-12-07T15:21:22 DUE TO TIME LIMIT")]
     with caplog.at_level("ERROR"):
         assert summarize(statuses) == 1
     assert "1 of 2 runs failed:\n  job 1: Slurm job 12_1 on node3: TIMEOUT after 00:01:07" in caplog.text
@@ -71,6 +73,8 @@ def test_a_job_that_reported_itself_keeps_its_status_and_an_unknown_job_says_sac
     (fake_sacct / "sacct.rc").write_text("1")
     record_ended_job(sweep / "1", "6", "FailedJobError: the job raised\nValueError: boom")
     assert read_statuses(sweep)[1] == ("1", False, "Slurm job 6: sacct has no record of it (no output); submitit: ValueError: boom")
+    record_ended_job(sweep / "2", "7", "Job 7 (task: 0) with path x\nhas not produced any output (state: NODE_FAIL)\nsome log line")
+    assert read_statuses(sweep)[2] == ("2", False, "Slurm job 7: sacct has no record of it (no output)")  # no guess from the log
 
 
 class RecordingHandler:
@@ -121,8 +125,13 @@ def test_the_gpu_launcher_asks_slurm_for_gpus_a_constraint_and_a_cap_on_parallel
                                            f"hydra.launcher.submitit_folder={tmp_path}/submitit"], return_hydra_config=True)
     params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert params.pop("_target_") == "hydra_plugins.ragsweep_launcher.slurm_launcher.RagsweepSlurmLauncher"
-    asked = RagsweepSlurmLauncher(**params).executor()._executor.parameters
-    assert (asked["gpus_per_node"], asked["constraint"], asked["array_parallelism"], asked["cpus_per_task"]) == (1, "h100", 8, 8)
+    asked = RagsweepSlurmLauncher(**params).job_parameters()
+    assert (asked["gpus_per_node"], asked["slurm_constraint"], asked["slurm_array_parallelism"], asked["cpus_per_task"]) == (1, "h100", 8, 8)
+    # Every one is a parameter submitit's Slurm executor takes (checked without a cluster: it needs srun to be built).
+    from submitit import SlurmExecutor
+
+    valid = set(SlurmExecutor._valid_parameters()) | {"timeout_min", "mem_gb", "nodes", "cpus_per_task", "gpus_per_node", "tasks_per_node", "name", "stderr_to_stdout"}
+    assert {k.removeprefix("slurm_") for k in asked} <= valid
 
 
 def test_the_clusters_configuration_stays_on_this_machine(tmp_path):

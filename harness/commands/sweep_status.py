@@ -40,16 +40,22 @@ def write_status(job_dir: str | Path, ok: bool, detail: str) -> None:
 
 
 def record_ended_job(job_dir: Path, job_id: str, error: str) -> None:
-    """A job that left no result: its status file says what Slurm says of it, so the sweep's summary counts and names
-    it. A status the job wrote itself (it finished, then died on its way out) is kept."""
+    """A job that left no result: its status file says what Slurm's accounting says of it, and what Slurm wrote into
+    the job's log when it stopped it ("CANCELLED AT ... DUE TO TIME LIMIT"), or, for a job that raised, submitit's
+    last line; so the sweep's summary counts and names it. A status the job wrote itself (it finished, then died on its
+    way out) is kept."""
+    import re
+
     from ragsweep.cluster.scheduler import slurm_job_report
 
     if (job_dir / STATUS_FILE).exists():
         return
     report = slurm_job_report(job_id)
-    last = next((line.strip() for line in reversed(error.strip().splitlines()) if line.strip()), "")
-    if "has not produced any output" not in last and last:
-        report += f"; submitit: {last[:200]}"
+    if stopped := re.search(r"\*\*\* (?:JOB|STEP) \S+ ON \S+ (.+?) \*\*\*", error):
+        report += f"; Slurm's log: {stopped.group(1)}"
+    elif "has not produced any output" not in error:  # the job raised: submitit's trace ends with the error
+        last = next((line.strip() for line in reversed(error.strip().splitlines()) if line.strip()), "")
+        report += f"; submitit: {last[:200]}" if last else ""
     job_dir.mkdir(parents=True, exist_ok=True)
     write_status(job_dir, False, report)
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,14 +35,17 @@ class RagsweepSlurmLauncher(SlurmLauncher):
         let_slurm_end_a_timed_out_job()
         return super().__call__(*args, **kwargs)
 
+    def job_parameters(self) -> dict[str, Any]:
+        """What each job asks Slurm for, in submitit's executor names (GPUs, constraint, the array's cap, ...)."""
+        shared = set(OmegaConf.structured(BaseQueueConf).keys())  # submitit's names for these have no slurm_ prefix
+        return {k if k in shared else f"slurm_{k}": v for k, v in self.params.items() if k not in EXECUTOR_SETTINGS}
+
     def executor(self) -> Any:
         import submitit
 
         executor = submitit.AutoExecutor(folder=self.params["submitit_folder"], cluster="slurm",
                                          slurm_max_num_timeout=self.params.get("max_num_timeout", 0))
-        shared = set(OmegaConf.structured(BaseQueueConf).keys())  # submitit's names for these have no slurm_ prefix
-        executor.update_parameters(**{k if k in shared else f"slurm_{k}": v for k, v in self.params.items()
-                                      if k not in EXECUTOR_SETTINGS})
+        executor.update_parameters(**self.job_parameters())
         return executor
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
@@ -52,6 +56,8 @@ class RagsweepSlurmLauncher(SlurmLauncher):
         assert self.config is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in self.config.hydra.sweep:  # Hydra's permission bits for the sweep folder, as its launchers apply them
+            os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
         numbers = [initial_job_idx + i for i in range(len(job_overrides))]
         for number, overrides in zip(numbers, job_overrides):
             log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
