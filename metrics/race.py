@@ -158,6 +158,8 @@ class Race:
     test: str = "asymptotic"
     values: dict[str, list[float]] = field(default_factory=dict)
     eliminated: dict[str, Elimination] = field(default_factory=dict)
+    set_aside: int = 0  # questions no configuration has a value on (no gold to score against): seen, not raced on
+    set_aside_evaluations: int = 0  # what scoring them cost (each survivor, each such question)
 
     def __post_init__(self) -> None:
         if len(set(self.names)) != len(self.names):
@@ -185,19 +187,32 @@ class Race:
 
     def observe(self, new_values: Mapping[str, Sequence[float]]) -> list[Elimination]:
         """Add one look's values (the same new questions for every survivor, in order) and drop every survivor now
-        shown worse than another survivor. Returns those dropped at this look."""
+        shown worse than another survivor. Returns those dropped at this look. A question that is NaN for every
+        survivor (nothing to score it against) is set aside and counted; NaN for some survivors only is an error."""
         if set(new_values) != set(self.survivors):
             raise ValueError(f"race: values for {sorted(new_values)} but the survivors are {self.survivors}")
         lengths = {len(v) for v in new_values.values()}
         if len(lengths) != 1:
             raise ValueError("race: every survivor is scored on the same new questions")
-        for name, vals in new_values.items():
-            arr = np.asarray(vals, dtype=float)
+        arrays = {name: np.asarray(vals, dtype=float) for name, vals in new_values.items()}
+        missing = np.vstack([np.isnan(a) for a in arrays.values()])
+        nobody = missing.all(axis=0)
+        if (missing & ~nobody).any():
+            name, position = next((n, int(np.flatnonzero(np.isnan(a) & ~nobody)[0])) for n, a in arrays.items() if (np.isnan(a) & ~nobody).any())
+            raise ValueError(f"race: {name} has no value on question {position} of this look, which other configurations have")
+        if nobody.any():
+            if self.test == "bounded":  # its sequence needs the size of the population raced on, known only at the end
+                raise ValueError("race: the bounded test needs a value on every question; some have none for any configuration "
+                                 "(use the asymptotic test)")
+            self.set_aside += int(nobody.sum())
+            self.set_aside_evaluations += int(nobody.sum()) * len(arrays)
+            arrays = {name: a[~nobody] for name, a in arrays.items()}
+        for name, arr in arrays.items():
             if arr.size and (np.any((arr < 0) | (arr > 1)) or not np.all(np.isfinite(arr))):
                 raise ValueError(f"race: {name} has a value outside [0, 1]")
             self.values[name].extend(float(v) for v in arr)
         dropped = self._eliminate()
-        if self.test == "asymptotic" and self.seen == self.population and len(self.survivors) > 1:
+        if self.test == "asymptotic" and self.seen == self.population - self.set_aside and len(self.survivors) > 1:
             dropped += self._final_look()
         return dropped
 
@@ -232,7 +247,7 @@ class Race:
         for name, p_value, rejected in zip(others, p, holm_rejections(p, self.alpha * FINAL_SHARE)):
             diff = float(np.mean(np.asarray(self.values[name]) - best))
             if rejected and diff < 0:
-                dropped.append(Elimination(name, self.population, lead, (diff, None, None), p_value))
+                dropped.append(Elimination(name, self.seen, lead, (diff, None, None), p_value))
         for e in dropped:
             self.eliminated[e.name] = e
         return dropped
@@ -254,8 +269,8 @@ class Race:
 
     @property
     def evaluations(self) -> int:
-        """Question evaluations made: each configuration's questions seen, summed."""
-        return sum(len(v) for v in self.values.values())
+        """Question evaluations made: each configuration's questions seen, summed, those set aside included."""
+        return sum(len(v) for v in self.values.values()) + self.set_aside_evaluations
 
 
 def looks(population: int, batch: int, first: int | None = None) -> list[int]:

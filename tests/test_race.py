@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from ragsweep.engine.race import question_order, race_metric_values
+from ragsweep.engine.race import check_missing_alike, question_order, race_metric_values
 from ragsweep.errors import ConfigError
 from ragsweep.metrics.race import LAMBDA_CAP, Race, asymptotic_confidence_sequence, difference_bounds, looks, simulate, wor_confidence_sequence
 from ragsweep.metrics.significance import holm_rejections
@@ -246,3 +246,39 @@ def test_a_race_file_that_is_not_one_is_not_compared(tmp_path, caplog):
     assert real_race_matches(path, replayed, settings, 14) is None and "not a race as `ragsweep sweep --race` writes it (KeyError" in caplog.text
     path.write_text('{"seed": 0, "kept": [')  # truncated
     assert real_race_matches(path, replayed, settings, 14) is None and "JSONDecodeError" in caplog.text
+
+
+def test_a_question_no_configuration_has_a_value_on_is_set_aside_and_counted():
+    nan = float("nan")
+    race = Race(["a", "b"], population=12)
+    race.observe({"a": [1.0, nan, 1.0], "b": [0.0, nan, 0.0]})
+    assert (race.set_aside, race.values["a"], race.values["b"], race.seen) == (1, [1.0, 1.0], [0.0, 0.0], 2)
+    assert race.evaluations == 2 * 3  # the set-aside question was scored too: it counts as spent
+    race.observe({"a": [1.0] * 9, "b": [0.0] * 9})
+    # Every question with a value seen (11 of 12): the final look ran (the sequences drop nothing before 20 questions),
+    # and b, worse on all 11 (exact paired permutation p = 2 / 2^11), is out.
+    assert race.seen == race.population - race.set_aside == 11 and race.survivors == ["a"]
+    assert race.eliminated["b"].after == 11 and race.eliminated["b"].p_value == pytest.approx(2 / 2 ** 11)
+
+
+def test_a_value_missing_for_some_configurations_only_stops_the_race():
+    nan = float("nan")
+    with pytest.raises(ValueError, match="race: b has no value on question 1 of this look, which other configurations have"):
+        Race(["a", "b"], population=6).observe({"a": [1.0, 1.0], "b": [0.0, nan]})
+    with pytest.raises(ValueError, match="the bounded test needs a value on every question"):
+        Race(["a", "b"], population=6, test="bounded").observe({"a": [1.0, nan], "b": [0.0, nan]})
+    with pytest.raises(ConfigError, match=r"^cfg-b has no value for doc_recall@5 on question 'q2', which cfg-a has"):
+        check_missing_alike({"cfg-a": [0.5, 1.0], "cfg-b": [0.5, nan]}, ["q1", "q2"], "doc_recall@5")
+    check_missing_alike({"cfg-a": [nan, 1.0], "cfg-b": [nan, 0.0]}, ["q1", "q2"], "doc_recall@5")  # missing alike: fine
+    rows = [{"query_id": "q1", "m": 0.5}, {"query_id": "q2", "m": None}, {"query_id": "q3", "m": nan}]
+    assert race_metric_values(rows, "m", False, "race: cfg-a", allow_missing=True)[0] == 0.5
+    assert all(map(math.isnan, race_metric_values(rows, "m", False, "race: cfg-a", allow_missing=True)[1:]))
+
+
+def test_the_grid_answer_leaves_out_questions_no_configuration_has_a_value_on():
+    from ragsweep.bench.race import grid_answer
+
+    nan = float("nan")
+    scores = np.array([[1.0, nan, 0.5, 1.0], [0.0, nan, 0.5, 0.0]])
+    answer = grid_answer(scores, ["a", "b"], 0.05)
+    assert answer["best"] == "a" and answer["means"] == {"a": pytest.approx(2.5 / 3), "b": pytest.approx(0.5 / 3)}

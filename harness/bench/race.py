@@ -7,7 +7,8 @@ For each suite of the sweep's latest full run, the race is replayed on the grid'
 scores each question exactly as the full grid does, so its decisions on those values are the real race's) in
 ``--orders`` random question orders, and compared with the grid's answer: its best configuration, and the
 configurations a paired permutation test on every question (Holm over the comparisons with the best, at
-``--alpha``) shows worse than it. Reported per suite: whether the race kept the best and dropped every
+``--alpha``) shows worse than it (on the questions that have a value; a question no configuration has one on, such
+as one without gold evidence, is set aside by the grid and the race alike). Reported per suite: whether the race kept the best and dropped every
 significantly worse configuration, its question evaluations against the full grid's, and its false eliminations
 (a configuration dropped although its mean over the whole suite is not below the one that dropped it). Where
 ``ragsweep sweep NAME --race`` wrote a race with the same settings, its decisions are checked to be the replay's.
@@ -40,6 +41,7 @@ log = logging.getLogger("ragsweep.bench.race")
 def grid_answer(scores: np.ndarray, names: Sequence[str], alpha: float) -> dict[str, Any]:
     """The full grid's answer: its best configuration (highest mean), and those a two-sided paired permutation test
     shows worse than the best, Holm-adjusted over the comparisons."""
+    scores = scores[:, ~np.isnan(scores).all(axis=0)]  # questions no configuration has a value on (the race sets them aside)
     means = scores.mean(axis=1)
     best = int(np.argmax(means))
     others = [i for i in range(len(names)) if i != best]
@@ -103,15 +105,19 @@ def grid_scores(sweep: str, metric: str | None) -> dict[str, tuple[np.ndarray, l
             records = run.records()
             if column not in records:
                 raise DataError(run.path / "records.parquet", f"no column {column!r}", field=column)
-            if records[column].isna().any():
-                raise DataError(run.path / "records.parquet", f"{int(records[column].isna().sum())} question(s) without {column}", field=column)
             if ids is None:
                 ids = list(records["query_id"])
             elif list(records["query_id"]) != ids:
                 raise DataError(run.path / "records.parquet", "its questions differ from the other runs of the suite", field="query_id")
             values = records[column].to_numpy(dtype=float)
             table.append(1 - values if flip else values)
-        out[name] = (np.vstack(table), [r.configuration for r in members], list(ids or []), column)
+        scores = np.vstack(table)
+        lacking = np.isnan(scores)
+        if (some := lacking.any(axis=0) & ~lacking.all(axis=0)).any():  # a question only some configurations could score
+            run = members[int(np.flatnonzero(lacking[:, some][:, 0])[0])]
+            raise DataError(run.path / "records.parquet", f"question {ids[int(np.flatnonzero(some)[0])]!r} has no {column} here but has one "
+                            "in other runs of the suite", field=column)
+        out[name] = (scores, [r.configuration for r in members], list(ids or []), column)
     return out
 
 
@@ -154,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         judged = judge_races(answer, races, len(names), len(ids))
         real = results_root() / "races" / args.sweep / f"{suite}.json"
         result["suites"][suite] = {"metric": metric, "configurations": len(names), "questions": len(ids),
+                                   "questions_without_a_value": int(np.isnan(scores).all(axis=0).sum()),
                                    "batch": settings[0].batch_for(len(ids)), **answer, **judged,
                                    "real_race_seed_0_matches": real_race_matches(real, races[0], settings[0], len(ids))}
         s = judged["evaluation_share"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ class RaceResult:
             "test": self.settings.test,
             "leader": race.leader(), "kept": race.survivors, "configurations": rows, "looks": self.looks,
             "evaluations": race.evaluations, "full_grid_evaluations": self.full_grid_evaluations,
+            "set_aside": race.set_aside,  # questions no configuration has a value on: scored, not raced on
             "seconds": round(self.seconds, 3), "llm_tokens": sum(self.llm_tokens.values()), "full_grid_llm_tokens": self.full_grid_tokens(),
         }
 
@@ -113,13 +115,16 @@ def question_order(ids: Sequence[str], seed: int) -> list[str]:
     return order
 
 
-def race_metric_values(records: Sequence[dict[str, Any]], metric: str, flip: bool, label: str) -> list[float]:
-    """One value in [0, 1] per question (1 - value for a metric where lower is better); a question without one, or
-    a value outside [0, 1], stops the race (or search) with ``label`` (which one, and its configuration), the question
-    and the metric named."""
+def race_metric_values(records: Sequence[dict[str, Any]], metric: str, flip: bool, label: str, allow_missing: bool = False) -> list[float]:
+    """One value in [0, 1] per question (1 - value for a metric where lower is better); a question without one (NaN
+    where ``allow_missing``: the race then sets it aside if no configuration has one), or a value outside [0, 1], stops
+    the race (or search) with ``label`` (which one, and its configuration), the question and the metric named."""
     out = []
     for row in records:
         value = row.get(metric)
+        if allow_missing and (value is None or (isinstance(value, float) and math.isnan(value))):
+            out.append(math.nan)
+            continue
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             why = "no value" if value is None else f"the value {value!r}"
             raise ConfigError(f"{label} has {why} for {metric} on question {row['query_id']!r}: a metric in [0, 1] on every question "
@@ -140,16 +145,27 @@ class Scored:
 
 
 def score_questions(config: dict[str, Any], families: Sequence[Any], questions: Sequence[str], metric: str | None, cache: StageCache,
-                    label: str, flip_lower: bool) -> Scored:
+                    label: str, flip_lower: bool, allow_missing: bool = False) -> Scored:
     """One configuration on ``questions`` through the cached pipeline, scored by its metric families: what a race's
     batch and a search's proposal both are. ``metric`` None: the suite's headline. A question without a value stops it,
-    naming ``label`` (race_metric_values)."""
+    naming ``label``, unless ``allow_missing`` (NaN; race_metric_values)."""
     with runtime.RunContext(Path(config["cache_dir"]), bars=False, label=label).active():
         result = Pipeline(config, cache, progress=False, questions=questions).run()
     records = build_records(result, families, config["judge"].get("invalid_policy", "exclude"))
     name = metric or str(result.headline_metric)
     lower = name in lower_is_better(families, result)
-    return Scored(race_metric_values(records, name, lower and flip_lower, label), name, lower, records)
+    return Scored(race_metric_values(records, name, lower and flip_lower, label, allow_missing), name, lower, records)
+
+
+def check_missing_alike(values: dict[str, list[float]], questions: Sequence[str], metric: str) -> None:
+    """A question may lack a value for every configuration (nothing to score it against, such as a question without
+    gold evidence: the race sets it aside and counts it), never for some only: that stops the race, naming both."""
+    for i, question in enumerate(questions):
+        lacking = [name for name, vals in values.items() if math.isnan(vals[i])]
+        if lacking and len(lacking) < len(values):
+            having = next(name for name in values if name not in lacking)
+            raise ConfigError(f"{lacking[0]} has no value for {metric} on question {question!r}, which {having} has: the race "
+                              "compares configurations on the questions they are all scored on (choose another metric with --metric)")
 
 
 def suites(runs: Sequence[Any]) -> dict[str, list[Entrant]]:
@@ -193,10 +209,11 @@ def run_race(entrants: list[Entrant], settings: RaceSettings) -> RaceResult:
         new: dict[str, list[float]] = {}
         for name in race.survivors:
             entrant = by_label[name]
-            scored = score_questions(entrant.config, entrant.families, batch, metric, cache, name, flip_lower=True)
+            scored = score_questions(entrant.config, entrant.families, batch, metric, cache, name, flip_lower=True, allow_missing=True)
             metric, flip = scored.metric, scored.lower_is_better
             new[name] = scored.values
             tokens[name] += sum(int(r.get("prompt_tokens") or 0) + int(r.get("completion_tokens") or 0) for r in scored.records)
+        check_missing_alike(new, batch, str(metric))
         dropped = race.observe(new)
         history.append({"after": end, "survivors": len(race.survivors), "dropped": [e.name for e in dropped]})
         log.info("race on %s: %d of %d questions seen, %d of %d configurations left%s", suite, end, len(order), len(race.survivors), len(entrants),
@@ -232,6 +249,9 @@ def race_table(result: RaceResult) -> str:
     lines.append(f"kept {len(d['kept'])} of {len(d['configurations'])}; {d['evaluations']:,} of {d['full_grid_evaluations']:,} question "
                  f"evaluations ({share:.1%} of the full grid); {d['llm_tokens']:,} LLM tokens (the full grid: about "
                  f"{d['full_grid_llm_tokens']:,}); {d['seconds']:.0f} s")
+    if d.get("set_aside"):
+        lines.append(f"{d['set_aside']} of the questions seen have no value of {d['metric']} for any configuration (nothing to score "
+                     "them against): evaluated and counted above, not raced on")
     return "\n".join(lines)
 
 
