@@ -191,3 +191,21 @@ def test_a_cluster_that_cannot_come_up_is_one_line_and_exit_1(tmp_path, monkeypa
         assert local_slurm.main(["up"]) == 1
     assert [r.getMessage() for r in caplog.records] == \
         ["slurm-up: Slurm is not installed and this is not root on a Debian-like system: install munge ..."]
+
+
+@pytest.mark.process
+def test_a_sweep_slurm_refuses_is_one_line_and_exit_2(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Requested node configuration is not available' >&2\nexit 1\n")
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")  # submitit looks for it before it submits
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).chmod(0o755)
+    done = subprocess.run([sys.executable, "-m", "ragsweep", "--results", str(tmp_path / "results"), "sweep", "ci", "--no-plan",
+                           "hydra/launcher=slurm", "hydra.launcher.partition=gpu"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "Slurm did not take the sweep's jobs: sbatch: error: Batch job submission failed: Requested node configuration is not "
+        "available (is SLURM_CONF right, and do the partition and the resources asked for exist?)")
+    assert "Traceback" not in done.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -49,7 +50,7 @@ class RagsweepSlurmLauncher(SlurmLauncher):
         return executor
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from submitit.core.utils import UncompletedJobError
+        from submitit.core.utils import FailedSubmissionError, UncompletedJobError
 
         from ragsweep.commands.sweep_status import record_ended_job
 
@@ -62,8 +63,14 @@ class RagsweepSlurmLauncher(SlurmLauncher):
         for number, overrides in zip(numbers, job_overrides):
             log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
         state = Singleton.get_state()
-        jobs = self.executor().map_array(self, [list(o) for o in job_overrides], ["hydra.sweep.dir"] * len(numbers),
-                                          numbers, [f"job_id_for_{n}" for n in numbers], [state] * len(numbers))
+        try:
+            jobs = self.executor().map_array(self, [list(o) for o in job_overrides], ["hydra.sweep.dir"] * len(numbers),
+                                              numbers, [f"job_id_for_{n}" for n in numbers], [state] * len(numbers))
+        except (UncompletedJobError, FailedSubmissionError, OSError, RuntimeError) as err:  # sbatch refused, or is not there
+            said = [line for line in str(err).splitlines() if line.strip()]
+            log.error("Slurm did not take the sweep's jobs: %s (is SLURM_CONF right, and do the partition and the resources "
+                      "asked for exist?)", said[-1] if said else type(err).__name__)
+            sys.exit(2)  # one line, as a tracker that cannot start: Hydra would print an exception with its traceback
         log.info("submitted to Slurm as job array %s (%d tasks) -> %s", jobs[0].job_id.split("_")[0], len(jobs), sweep_dir)
         returns = []
         for number, job in zip(numbers, jobs):
