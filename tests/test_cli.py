@@ -236,5 +236,9 @@ def test_a_command_leaves_the_environment_as_it_found_it(tmp_path, monkeypatch, 
     monkeypatch.delenv("RAGSWEEP_LOG_LEVEL", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     before = dict(os.environ)
+    import logging
+
+    level = logging.getLogger("ragsweep").level
     assert main(["-q", "--results", str(tmp_path / "elsewhere"), "report"]) in (0, 2)
     assert dict(os.environ) == before
+    assert logging.getLogger("ragsweep").level == level  # -q left the package's logger at WARNING for later tests

@@ -205,14 +205,19 @@ def command_environment() -> Iterator[None]:
     Hydra's launchers start for it (loky workers, submitit and Slurm jobs) through their environment, the one channel
     all of them pass on: the verbosity, the results folder, which process answers Ctrl-C, libraries' switches
     (offline, no bars). They are set for the command's span only, so a second command in the same process (a test,
-    a notebook) starts from the same environment as the first."""
+    a notebook) starts from the same environment as the first; so is the package logger's level (``-q`` sets it)."""
+    import logging
+
     saved = dict(os.environ)
+    package_logger = logging.getLogger("ragsweep")
+    level = package_logger.level
     try:
         yield
     finally:
         for name in set(os.environ) - set(saved):
             del os.environ[name]
         os.environ.update(saved)
+        package_logger.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
