@@ -195,11 +195,11 @@ class Race:
         if len(lengths) != 1:
             raise ValueError("race: every survivor is scored on the same new questions")
         arrays = {name: np.asarray(vals, dtype=float) for name, vals in new_values.items()}
-        missing = np.vstack([np.isnan(a) for a in arrays.values()])
-        nobody = missing.all(axis=0)
-        if (missing & ~nobody).any():
-            name, position = next((n, int(np.flatnonzero(np.isnan(a) & ~nobody)[0])) for n, a in arrays.items() if (np.isnan(a) & ~nobody).any())
-            raise ValueError(f"race: {name} has no value on question {position} of this look, which other configurations have")
+        table = np.vstack(list(arrays.values()))
+        if found := partly_missing(table):
+            raise ValueError(f"race: {list(arrays)[found[0]]} has no value on question {found[2]} of this look, which other "
+                             "configurations have")
+        nobody = np.isnan(table).all(axis=0)
         if nobody.any():
             if self.test == "bounded":  # its sequence needs the size of the population raced on, known only at the end
                 raise ValueError("race: the bounded test needs a value on every question; some have none for any configuration "
@@ -271,6 +271,17 @@ class Race:
     def evaluations(self) -> int:
         """Question evaluations made: each configuration's questions seen, summed, those set aside included."""
         return sum(len(v) for v in self.values.values()) + self.set_aside_evaluations
+
+
+def partly_missing(values: np.ndarray) -> tuple[int, int, int] | None:
+    """For values configurations x questions (NaN: no value), the first question some configurations have a value on
+    and others lack, as (a row without it, a row with it, its column); None when each question is all or nothing."""
+    lacking = np.isnan(values)
+    partial = lacking.any(axis=0) & ~lacking.all(axis=0)
+    if not partial.any():
+        return None
+    column = int(np.flatnonzero(partial)[0])
+    return int(np.flatnonzero(lacking[:, column])[0]), int(np.flatnonzero(~lacking[:, column])[0]), column
 
 
 def looks(population: int, batch: int, first: int | None = None) -> list[int]:

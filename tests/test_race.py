@@ -282,3 +282,12 @@ def test_the_grid_answer_leaves_out_questions_no_configuration_has_a_value_on():
     scores = np.array([[1.0, nan, 0.5, 1.0], [0.0, nan, 0.5, 0.0]])
     answer = grid_answer(scores, ["a", "b"], 0.05)
     assert answer["best"] == "a" and answer["means"] == {"a": pytest.approx(2.5 / 3), "b": pytest.approx(0.5 / 3)}
+
+
+def test_partly_missing_finds_the_first_question_some_configurations_lack_by_hand():
+    from ragsweep.metrics.race import partly_missing
+
+    nan = float("nan")
+    assert partly_missing(np.array([[1.0, nan, 0.5], [0.0, nan, 0.5]])) is None  # all or nothing on each question
+    assert partly_missing(np.array([[1.0, nan, nan], [0.0, nan, 0.5], [nan, nan, 0.2]])) == (2, 0, 0)
+    assert partly_missing(np.array([[1.0, 0.3, nan], [0.0, nan, 0.5]])) == (1, 0, 1)

@@ -31,7 +31,7 @@ from ragsweep.engine.race import RaceSettings, question_order, suite_of
 from ragsweep.errors import ConfigError, DataError
 from ragsweep.help_text import plain_doc
 from ragsweep.logs import setup_logging
-from ragsweep.metrics.race import TESTS, looks, simulate
+from ragsweep.metrics.race import TESTS, looks, partly_missing, simulate
 from ragsweep.metrics.significance import holm_rejections, paired_permutation_p
 from ragsweep.paths import results_root
 
@@ -112,11 +112,9 @@ def grid_scores(sweep: str, metric: str | None) -> dict[str, tuple[np.ndarray, l
             values = records[column].to_numpy(dtype=float)
             table.append(1 - values if flip else values)
         scores = np.vstack(table)
-        lacking = np.isnan(scores)
-        if (some := lacking.any(axis=0) & ~lacking.all(axis=0)).any():  # a question only some configurations could score
-            run = members[int(np.flatnonzero(lacking[:, some][:, 0])[0])]
-            raise DataError(run.path / "records.parquet", f"question {ids[int(np.flatnonzero(some)[0])]!r} has no {column} here but has one "
-                            "in other runs of the suite", field=column)
+        if found := partly_missing(scores):  # a question only some configurations could score
+            raise DataError(members[found[0]].path / "records.parquet", f"question {ids[found[2]]!r} has no {column} here but has "
+                            "one in other runs of the suite", field=column)
         out[name] = (scores, [r.configuration for r in members], list(ids or []), column)
     return out
 

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from ragsweep import runtime
 from ragsweep.engine.config_checks import validate_run_config
 from ragsweep.engine.pipeline import Pipeline, plain_config
 from ragsweep.errors import ConfigError
 from ragsweep.hashing import sha256_json
-from ragsweep.metrics.race import Race, looks
+from ragsweep.metrics.race import Race, looks, partly_missing
 from ragsweep.scoring.records import build_metrics, build_records, lower_is_better
 from ragsweep.store.cache import StageCache
 from ragsweep.store.results import configuration
@@ -160,12 +162,10 @@ def score_questions(config: dict[str, Any], families: Sequence[Any], questions: 
 def check_missing_alike(values: dict[str, list[float]], questions: Sequence[str], metric: str) -> None:
     """A question may lack a value for every configuration (nothing to score it against, such as a question without
     gold evidence: the race sets it aside and counts it), never for some only: that stops the race, naming both."""
-    for i, question in enumerate(questions):
-        lacking = [name for name, vals in values.items() if math.isnan(vals[i])]
-        if lacking and len(lacking) < len(values):
-            having = next(name for name in values if name not in lacking)
-            raise ConfigError(f"{lacking[0]} has no value for {metric} on question {question!r}, which {having} has: the race "
-                              "compares configurations on the questions they are all scored on (choose another metric with --metric)")
+    if found := partly_missing(np.array(list(values.values()), dtype=float)):
+        names = list(values)
+        raise ConfigError(f"{names[found[0]]} has no value for {metric} on question {questions[found[2]]!r}, which {names[found[1]]} "
+                          "has: the race compares configurations on the questions they are all scored on (choose another metric with --metric)")
 
 
 def suites(runs: Sequence[Any]) -> dict[str, list[Entrant]]:
