@@ -84,3 +84,30 @@ def test_a_bench_prints_a_summary_table_not_its_json():
         "  sides.ref.runs_s     2",
         "  models               a, b",
     ]  # the list of records is left to the JSON file
+
+
+def test_the_default_backend_is_held_to_its_goal_on_every_workload(tmp_path, monkeypatch):
+    """Two backends' made-up walls: the default (the generation sweep's backend, llamacpp) is 1.4x the best on one
+    cell and the best on the others: met; at 1.6x on one cell: not met."""
+    from ragsweep.bench import generation
+
+    assert generation.default_cpu_backend() == "llamacpp"
+
+    def worker(walls):
+        run = {"wall_s": 0.0, "conversations": 1, "prompt_tokens": 10, "completion_tokens": 5, "completion_tokens_per_s": 1.0,
+               "empty_replies": 0, "errors": 0, "answers": ["a"]}
+        return {"load_and_warm_up_s": 1.0, "weights_bytes": 400, "workloads": {
+            w: {mode: {**run, "wall_s": walls.get((w, mode), 1.0)} for mode in ("single", "batched")} for w in ("generate", "verdict")}}
+
+    for slow, met in ((1.4, True), (1.6, False)):
+        walls = {"hf": {("verdict", "single"): 1.0 / slow, ("generate", "batched"): 3.0}, "llamacpp": {}}
+        monkeypatch.setattr(generation, "run_worker", lambda name, argv: worker(walls[name]))
+        monkeypatch.setattr(generation, "memory_bandwidth_gb_s", lambda: 10.0)
+        monkeypatch.setattr(generation, "gemm_gflop_s", lambda: 100.0)
+        out = tmp_path / f"{slow}.json"
+        generation.main(["--backends", "hf,llamacpp", "--repeats", "1", "--out", str(out)])
+        result = json.loads(out.read_text())
+        assert result["best"]["verdict"]["single"]["backend"] == "hf"
+        assert result["best"]["verdict"]["single"]["time_vs_best"]["llamacpp"] == pytest.approx(slow)
+        assert result["best"]["generate"]["batched"] == {"backend": "llamacpp", "time_vs_best": {"hf": 3.0, "llamacpp": 1.0}}
+        assert result["default_backend"] == {"backend": "llamacpp", "goal": "within 1.5x of the best on each workload", "met": met}

@@ -1,4 +1,4 @@
-"""The llama.cpp backend: the bundled GGUF model run as stored, through the chat template the file holds (the same
+"""The llama.cpp backend: the bundled GGUF model, through the chat template the file holds (the same
 prompt tokens as transformers), answers and judge verdicts end to end, its calls planned to the token, and one line
 where llama-cpp-python or the GGUF file is missing."""
 
@@ -58,7 +58,7 @@ def test_a_run_and_its_plan_with_generator_llamacpp(tmp_path, monkeypatch, capsy
 def test_without_llama_cpp_python_the_backend_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with pytest.raises(ConfigError, match=r"^backend llamacpp needs llama-cpp-python, which is not installed: pip install llama-cpp-python==0\.3\.36"):
-        load_llama.__wrapped__("/nowhere/model.gguf", 512, None, 0)
+        load_llama.__wrapped__("/nowhere/model.gguf", None, 0)
 
 
 def test_a_model_without_a_gguf_file_is_one_line(tmp_path):
@@ -78,7 +78,7 @@ def test_each_parallel_sweep_job_gets_its_share_of_the_cores(monkeypatch):
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     asked = []
-    monkeypatch.setattr(llamacpp, "load_llama", lambda path, n_ctx, threads, seed: asked.append(threads))
+    monkeypatch.setattr(llamacpp, "load_llama", lambda path, threads, seed: asked.append(threads))
     backend = build_backend({"backend": "llamacpp"})
     backend._llama()  # a run on its own
     for jobs in (2, 8):

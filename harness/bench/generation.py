@@ -63,6 +63,7 @@ from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.generation")
 BACKENDS = ("hf", "llamacpp", "vllm")
+DEFAULT_GOAL = 1.5  # the default CPU backend's time at most this many times the fastest backend's, on every workload
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,15 @@ def backend_config(name: str, model: str, load_format: str, batch: int) -> dict[
         return {"backend": "hf", "batch_size": batch, "load_format": load_format, **common}
     if name == "vllm":
         return {"backend": "vllm", "max_model_len": 4096, **common, **({"engine_kwargs": {"load_format": "dummy"}} if load_format == "dummy" else {})}
-    return {"backend": "llamacpp", **common}
+    return {"backend": "llamacpp", "batch_size": batch, "convert_to": "f16", **common}  # as configs/generator/llamacpp.yaml
+
+
+def default_cpu_backend() -> str:
+    """The backend of the generation sweep's generator: what `make run-sweep` generates with on a CPU."""
+    from omegaconf import OmegaConf
+
+    generator = OmegaConf.load(CONFIG_DIR / "sweep" / "generation.yaml").hydra.sweeper.params.generator
+    return str(OmegaConf.load(CONFIG_DIR / "generator" / f"{generator}.yaml").backend)
 
 
 def weights_bytes(name: str, backend: ChatBackend) -> int | None:
@@ -177,9 +186,7 @@ def weights_bytes(name: str, backend: ChatBackend) -> int | None:
         _, model = backend._loaded()  # type: ignore[attr-defined]
         return int(sum(p.numel() * p.element_size() for p in model.parameters()))
     if name == "llamacpp":
-        from ragsweep.llm.llamacpp import gguf_path
-
-        return Path(gguf_path(backend.model)).stat().st_size
+        return Path(backend.model_file()).stat().st_size  # type: ignore[attr-defined]
     return None
 
 
@@ -339,6 +346,9 @@ def main(argv: list[str] | None = None) -> None:
             walls = {n: result[n]["workloads"][wname][mode]["median_wall_s"] for n in measured}
             fastest = min(walls, key=walls.__getitem__)
             result.setdefault("best", {}).setdefault(wname, {})[mode] = {"backend": fastest, "time_vs_best": {n: w / walls[fastest] for n, w in walls.items()}}
+    if (default := default_cpu_backend()) in measured:
+        result["default_backend"] = {"backend": default, "goal": f"within {DEFAULT_GOAL}x of the best on each workload",
+                                     "met": all(cell["time_vs_best"][default] <= DEFAULT_GOAL for modes in result.get("best", {}).values() for cell in modes.values())}
     if "hf" in measured:
         for other in (n for n in measured if n != "hf"):
             a, b = measured["hf"][0]["workloads"]["generate"]["batched"]["answers"], measured[other][0]["workloads"]["generate"]["batched"]["answers"]

@@ -1,0 +1,62 @@
+"""A GGUF file converted to another tensor type with llama.cpp's own quantizer, once, into the cache.
+
+Why: on a CPU without AVX-512, llama.cpp's fast matrix-multiply kernels (llamafile's tinyBLAS) cover F16 and Q8_0
+weights but not Q4_1, the bundled SmolLM2's type; evaluating prompts, most of the LLM stages' work, ran at about
+half the speed on Q4_1 (docs/benchmarks.md). F16 holds every Q4_1 weight (a 4-bit level times a half-precision
+scale plus a minimum) to within half-precision rounding, so the model is the same one.
+
+The converted file's name carries the source file's sha256 and llama-cpp-python's version, so a changed source or a
+new converter makes a new file; it is written under a temporary name and renamed, so parallel jobs converting at
+once never read a half-written file.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from ragsweep.errors import ConfigError
+
+log = logging.getLogger(__name__)
+TYPES = {"f32": "LLAMA_FTYPE_ALL_F32", "f16": "LLAMA_FTYPE_MOSTLY_F16", "bf16": "LLAMA_FTYPE_MOSTLY_BF16",
+         "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0"}
+
+
+@lru_cache(maxsize=8)
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def converted_gguf(source: str, tensor_type: str, folder: Path) -> str:
+    """The path of ``source`` converted to ``tensor_type`` (one of TYPES), made in ``folder`` if not there yet."""
+    import llama_cpp
+
+    if tensor_type not in TYPES:
+        raise ConfigError(f"llamacpp convert_to {tensor_type!r}: use one of {', '.join(TYPES)} or null (the file as stored)")
+    stem = Path(source).name.removesuffix(".gguf")
+    target = folder / f"{stem}.{file_sha256(source)[:16]}.llama-cpp-python-{llama_cpp.__version__}.{tensor_type}.gguf"
+    if target.is_file():
+        return str(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, TYPES[tensor_type])
+    params.allow_requantize = True
+    log.info("converting %s to %s for llama.cpp (once; kept in %s)", Path(source).name, tensor_type, folder)
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    with suppress_stdout_stderr(disable=False):
+        status = llama_cpp.llama_model_quantize(source.encode("utf-8"), str(partial).encode("utf-8"), ctypes.byref(params))
+    if status != 0:
+        partial.unlink(missing_ok=True)
+        raise ConfigError(f"llama.cpp could not convert {source} to {tensor_type} (status {status})")
+    os.replace(partial, target)
+    return str(target)
