@@ -30,9 +30,12 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in WORD.findall(text)}
 
 
+SAMPLING = ("max_tokens", "temperature", "seed", "batch_size")
+
+
 class ScriptedBackend(ChatBackend):
-    def __init__(self, model: str, device: str = "cpu", **params: Any):
-        super().__init__(model, **params)
+    def __init__(self, model: str, **params: Any):
+        super().__init__(model, **{k: v for k, v in params.items() if k in SAMPLING})  # the preset's serving keys are not ours
 
     def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
         return [self._one(c[-1]["content"]) for c in conversations]

@@ -21,6 +21,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from ragsweep.llm.base import ChatBackend, Completion, Messages
+from tests.scripted_assessor import SAMPLING
 
 WORD = re.compile(r"\w+")
 CALLS: Counter[str] = Counter()
@@ -75,8 +76,8 @@ def reply(messages: Sequence[dict[str, str]]) -> str:
 class ScriptedReferenceBackend(ChatBackend):
     """ragsweep's side: the rules above as a chat backend."""
 
-    def __init__(self, model: str, device: str = "cpu", **params: Any):
-        super().__init__(model, **params)
+    def __init__(self, model: str, **params: Any):
+        super().__init__(model, **{k: v for k, v in params.items() if k in SAMPLING})  # the preset's serving keys are not ours
 
     def complete(self, conversations: Sequence[Messages], json_schema: dict[str, Any] | None = None, desc: str = "llm", max_tokens: int | None = None) -> list[Completion]:
         BATCHES.append(len(conversations))

@@ -108,25 +108,40 @@ def test_a_plans_usd_skips_models_without_calls_and_needs_a_price_for_every_othe
     assert RunPlan("x", 4, {}, {"generate": [gen, LLMCalls("unpriced", 1, 5, 5)]}, prices, "hf").usd() is None
 
 
-def test_measured_rates_are_read_once_per_backend_and_never_from_random_weights(tmp_path):
+def test_per_token_costs_are_fitted_per_backend_and_never_read_from_random_weights(tmp_path):
+    """Walls made of 0.002 s a prompt token and 0.05 s a reply token: the fit gives both back, and a plan's time is
+    its prompt and reply tokens at those costs, by hand."""
     import json
 
-    from ragsweep.engine.plan import measured_rates
+    from ragsweep.engine.plan import RunPlan, measured_costs
+    from ragsweep.types import LLMCalls
 
     bench = tmp_path / "generation.json"
-    assert measured_rates(bench) == {}  # never measured here
-    def measured(rate: float) -> dict:
-        return {"weights_bytes": 1, "workloads": {"generate": {"batched": {"median_completion_tokens_per_s": rate}},
-                                                  "verdict": {"batched": {"median_completion_tokens_per_s": 1.0}}}}
+    assert measured_costs(bench) == {}  # never measured here
 
-    result = {"model": "bundled:M", "load_format": "auto", "arch": {}, "floor": {"gemm_gflop_s": 9.0}, "hf": measured(12.5),
-              "llamacpp": measured(40.0), "vllm": "skipped: vllm is not installed here"}
+    def measured(prompt_s: float, reply_s: float) -> dict:
+        def repeats(*calls: tuple[int, int]) -> dict:
+            return {"batched": {"repeats": [{"prompt_tokens": p, "completion_tokens": c, "wall_s": p * prompt_s + c * reply_s} for p, c in calls]}}
+
+        return {"weights_bytes": 1, "workloads": {"generate": repeats((4000, 700), (3900, 650)), "verdict": repeats((6000, 96)),
+                                                  "nuggets": repeats((2500, 1500))}}
+
+    result = {"model": "bundled:M", "load_format": "auto", "arch": {}, "floor": {"gemm_gflop_s": 9.0}, "hf": measured(0.004, 0.1),
+              "llamacpp": measured(0.002, 0.05), "vllm": "skipped: vllm is not installed here"}
     bench.write_text(json.dumps(result))
-    assert measured_rates(bench) == {("hf", "bundled:M"): 12.5, ("llamacpp", "bundled:M"): 40.0}
+    costs = measured_costs(bench)
+    assert sorted(costs) == [("hf", "bundled:M"), ("llamacpp", "bundled:M")]
+    assert costs[("llamacpp", "bundled:M")].per_prompt_token_s == pytest.approx(0.002)
+    assert costs[("llamacpp", "bundled:M")].per_completion_token_s == pytest.approx(0.05)
+    assert (costs[("hf", "bundled:M")].per_prompt_token_s, costs[("hf", "bundled:M")].per_completion_token_s) == pytest.approx((0.004, 0.1))
+    plan = RunPlan("x", 4, {}, {"generate": [LLMCalls("bundled:M", 4, 1_000, 128)], "bracket_oracle": [LLMCalls("bundled:M", 4, 800, 128)]}, {}, "llamacpp")
+    assert plan.seconds(costs) == pytest.approx(1_800 * 0.002 + 256 * 0.05)
+    assert RunPlan("x", 4, {}, {"generate": [LLMCalls("other", 4, 1_000, 128)]}, {}, "llamacpp").seconds(costs) is None
+    assert RunPlan("x", 4, {}, {"judge": [LLMCalls("other", 4, 1_000, 128)]}, {}, None).seconds(costs) == 0.0  # no generation
     bench.write_text(json.dumps({**result, "load_format": "dummy"}))
-    assert measured_rates(bench) == {}  # a random-weight shape's rate says nothing of the real model's
+    assert measured_costs(bench) == {}  # a random-weight shape's costs say nothing of the real model's
     bench.write_text(json.dumps(result)[:-5])
-    assert measured_rates(bench) == {}  # truncated: no rate, not a crash
+    assert measured_costs(bench) == {}  # truncated: no costs, not a crash
 
 
 def test_a_sweep_with_a_budget_plans_first_and_starts_nothing_over_it(tmp_path, monkeypatch, capsys):

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 
 from ragsweep.commands.check import compose_runs
-from ragsweep.engine.plan import LLM_STAGES, RunPlan, asks_a_model, measured_rates, plan_run
+from ragsweep.engine.plan import LLM_STAGES, RunPlan, asks_a_model, measured_costs, plan_run
 from ragsweep.errors import ConfigError, RagsweepError
 from ragsweep.help_text import plain_doc
 from ragsweep.logs import setup_logging
@@ -54,19 +54,20 @@ def totals(plans: list[RunPlan]) -> Totals:
     calls = [c for p in plans for c in p.calls]
     usds = [p.usd() for p in plans]
     seconds: float | None = 0.0
-    rates = measured_rates(results_root() / "bench" / "generation.json")
+    costs = measured_costs(results_root() / "bench" / "generation.json")
     for p in plans:
-        for c in (c for stage, calls in p.planned.items() if stage == "generate" or stage.startswith("bracket_") for c in calls or ()):
-            rate = rates.get((p.backend, c.model)) if p.backend else None
-            seconds = None if rate is None or seconds is None else seconds + c.completion_tokens / rate
+        run_seconds = p.seconds(costs)
+        seconds = None if run_seconds is None or seconds is None else seconds + run_seconds
     return Totals(sum(c.calls for c in calls), sum(c.prompt_tokens for c in calls), sum(c.completion_tokens for c in calls),
                   None if None in usds else sum(u for u in usds if u is not None), seconds,
                   [f"{p.label}: {s}" for p in plans for s in p.uncounted])
 
 
 def plan_table(plans: list[RunPlan]) -> str:
-    """One line per run: its queries, the stages cached before the plan, and each LLM stage to run."""
+    """One line per run: its queries, the stages cached before the plan, each LLM stage to run, and its price and
+    generation time where known."""
     lines = []
+    costs = measured_costs(results_root() / "bench" / "generation.json")
     for p in plans:
         cached = [s for s, status in p.stages.items() if status == "hit"]
         todo = []
@@ -78,16 +79,17 @@ def plan_table(plans: list[RunPlan]) -> str:
                                                      "completion tokens" for c in calls))
             elif p.stages.get(stage) == "hit":
                 todo.append(f"{stage}: cached")
-        usd = p.usd()
+        usd, seconds = p.usd(), p.seconds(costs)
         lines.append(f"{p.label} ({p.queries} queries)\n    cached before: {', '.join(cached) or 'nothing'}\n    "
-                     + ("\n    ".join(todo) or "no LLM stage") + ("" if usd is None or not p.calls else f"\n    USD {usd:.4f}"))
+                     + ("\n    ".join(todo) or "no LLM stage") + ("" if usd is None or not p.calls else f"\n    USD {usd:.4f}")
+                     + ("" if seconds is None or not p.calls else f"\n    generation about {seconds:.1f} s"))
     return "\n".join(lines)
 
 
 def totals_line(t: Totals) -> str:
     usd = "no price for some model (set pricing.<model>)" if t.usd is None else f"USD {t.usd:.4f}"
     time = ("time: no measured rate for this machine (ragsweep bench generation)" if t.seconds is None
-            else f"about {t.seconds:.0f} s of generation on this machine (its measured rate, answers at their max_tokens)")
+            else f"about {t.seconds:.0f} s of generation on this machine (its measured per-token costs, answers at their max_tokens)")
     line = f"total: {t.calls:,} LLM calls, {t.prompt_tokens:,} prompt + at most {t.completion_tokens:,} completion tokens; {usd}; {time}"
     return line + (f"; not counted: {', '.join(t.uncounted)}" if t.uncounted else "")
 

@@ -43,6 +43,18 @@ class RunPlan:
         """LLM stages that will run but whose calls their component cannot count."""
         return [stage for stage, calls in self.planned.items() if calls is None]
 
+    def seconds(self, costs: dict[tuple[str, str], "TokenCost"]) -> float | None:
+        """The generation's time on this machine (generate and its brackets, replies at their bound), at the costs
+        ``measured_costs`` read; None without a measured cost for the generator's backend and model."""
+        total = 0.0
+        for stage, calls in self.planned.items():
+            if stage == "generate" or stage.startswith("bracket_"):
+                for c in calls or ():
+                    if (cost := costs.get((self.backend or "", c.model))) is None:
+                        return None
+                    total += cost.seconds(c.prompt_tokens, c.completion_tokens)
+        return total
+
     def usd(self) -> float | None:
         """At the configured prices; None when a model with calls has no price."""
         called = [c for c in self.calls if c.calls]
@@ -75,14 +87,51 @@ def asks_a_model(config: dict[str, Any]) -> bool:
     return parts.judge is not None or parts.assessor is not None or (generator is not None and generator.planned_calls([], []) is not None)
 
 
-def measured_rates(bench_file: Path) -> dict[tuple[str, str], float]:
-    """(backend, model) -> completion tokens a second this machine measured for that backend serving that model's
-    generate workload in batches (``ragsweep bench generation`` writes the file); empty where nothing was measured
-    with real weights."""
+@dataclass(frozen=True)
+class TokenCost:
+    """Seconds a prompt token and a completion token cost one backend serving one model on this machine."""
+
+    per_prompt_token_s: float
+    per_completion_token_s: float
+
+    def seconds(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return prompt_tokens * self.per_prompt_token_s + completion_tokens * self.per_completion_token_s
+
+
+def fit_token_cost(rows: list[tuple[int, int, float]]) -> TokenCost | None:
+    """(prompt tokens, completion tokens, wall seconds) of batched calls -> the two per-token costs, least squares
+    with neither negative. Prompts and replies cost differently (evaluating a prompt is a matrix multiply, a reply a
+    weight read a token), and the bench's workloads mix them differently enough to tell them apart; None with fewer
+    than two calls."""
+    if len(rows) < 2:
+        return None
+    import numpy as np
+    from scipy.optimize import nnls
+
+    tokens = np.array([[p, c] for p, c, _ in rows], dtype=float)
+    walls = np.array([w for *_, w in rows], dtype=float)
+    (prompt_s, completion_s), _ = nnls(tokens, walls)
+    return TokenCost(float(prompt_s), float(completion_s))
+
+
+def measured_costs(bench_file: Path) -> dict[tuple[str, str], TokenCost]:
+    """(backend, model) -> its per-token costs, fitted on every batched repeat of every workload this machine measured
+    (``ragsweep bench generation`` writes the file); empty where nothing was measured with real weights."""
     try:
         result = json.loads(bench_file.read_text("utf-8"))
         if result.get("load_format") == "dummy":
             return {}
+        model = str(result["model"])
+        costs = {}
+        for backend, measured in result.items():
+            if isinstance(measured, dict) and "generate" in measured.get("workloads", {}):
+                rows = [(int(r["prompt_tokens"]), int(r["completion_tokens"]), float(r["wall_s"]))
+                        for workload in measured["workloads"].values() for r in workload["batched"]["repeats"]]
+                if (cost := fit_token_cost(rows)) is not None:
+                    costs[(backend, model)] = cost
+        return costs
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
         model = str(result["model"])
         return {(backend, model): float(measured["workloads"]["generate"]["batched"]["median_completion_tokens_per_s"])
                 for backend, measured in result.items() if isinstance(measured, dict) and "generate" in measured.get("workloads", {})}

@@ -48,8 +48,8 @@ class BatchDecoder:
     """Decodes up to ``n_seq`` conversations at once in a context of its own over an already-loaded model.
 
     ``model`` is llama-cpp-python's ``Llama`` (its model pointer and vocabulary are shared; the weights are not
-    loaded twice). The context holds ``n_seq`` streams of ``n_ctx_per_seq`` cells each (``kv_unified`` off: the
-    conversations share no prefix, and attention then looks at each stream's own cells only)."""
+    loaded twice). The context holds ``n_seq`` streams of ``n_ctx_per_seq`` cells each (``kv_unified`` off: attention
+    looks at each stream's own cells only; the common prefix is copied into each stream once it is evaluated)."""
 
     def __init__(self, model: Any, n_seq: int, n_ctx_per_seq: int, n_threads: int, n_batch: int = 512):
         import llama_cpp as lc
@@ -75,7 +75,10 @@ class BatchDecoder:
             self._ctx = None
 
     def __del__(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except (AttributeError, TypeError):  # at interpreter exit llama_cpp's functions may be gone before us
+            pass
 
     def _sampler(self, grammar: str | None, temperature: float, seed: int) -> Any:
         lc = self._lc
