@@ -1,8 +1,8 @@
 """A GGUF file converted to another tensor type with llama.cpp's own quantizer, once, into the cache.
 
-Why: on a CPU without AVX-512, llama.cpp's fast matrix-multiply kernels (llamafile's tinyBLAS) cover F16 and Q8_0
-weights but not Q4_1, the bundled SmolLM2's type; evaluating prompts, most of the LLM stages' work, ran at about
-half the speed on Q4_1 (docs/benchmarks.md). F16 holds every Q4_1 weight (a 4-bit level times a half-precision
+Why: llama.cpp's faster matrix-multiply kernels (llamafile's tinyBLAS) have paths for F16, BF16, Q8_0 and Q4_0
+weights and none for Q4_1, the bundled SmolLM2's type; evaluating prompts, most of the LLM stages' work, ran at about
+half the speed on Q4_1 on this project's 2-core machine (docs/benchmarks.md). F16 holds every Q4_1 weight (a 4-bit level times a half-precision
 scale plus a minimum) to within half-precision rounding, so the model is the same one.
 
 The converted file's name carries the source file's sha256 and llama-cpp-python's version, so a changed source or a
