@@ -129,3 +129,19 @@ def test_an_unknown_tensor_type_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"^llamacpp convert_to 'q3_k': use one of f32, f16, bf16, q8_0 or null"):
         converted_gguf(gguf_path("bundled:SmolLM2-135M-Instruct"), "q3_k", tmp_path)
     assert not tmp_path.joinpath("gguf").exists()
+
+
+@pytest.mark.model
+def test_a_sweep_jobs_share_of_the_cores_gets_a_context_on_its_own_loaded_model(monkeypatch):
+    """The same backend called alone (2 threads) and then as one of two parallel jobs (1 thread): the second call
+    decodes on the model loaded for its thread count, not on the first call's context."""
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    shared = build_backend({"backend": "llamacpp", "max_tokens": 4, "batch_size": 2})
+    shared.complete(CONVERSATIONS[:2])
+    alone = shared._batch_decoder
+    assert alone.model is shared._llama() and alone.model.n_threads == 2
+    with RunContext(jobs=2).active():
+        shared.complete(CONVERSATIONS[:1])
+        assert shared._batch_decoder.model is shared._llama() and shared._batch_decoder.model.n_threads == 1

@@ -108,13 +108,15 @@ class LlamaCppBackend(ChatBackend):
         return Jinja2ChatFormatter(template=vocab["tokenizer.chat_template"], bos_token=bos, eos_token=eos)
 
     def _decoder(self, llama: Any, n_seq: int, cells: int) -> BatchDecoder:
-        """The batch context, made once per backend and made again, larger, when a call needs more streams or cells."""
+        """The batch context, made once per backend and made again when a call needs more streams or cells, or the
+        loaded model changed (another thread count: a sweep job's share of the cores)."""
         cells = min(self.n_ctx, -(-cells // CELLS_STEP) * CELLS_STEP)
         current = self._batch_decoder
-        if current is None or current.n_seq < n_seq or current.n_ctx_per_seq < cells:
+        if current is None or current.model is not llama or current.n_seq < n_seq or current.n_ctx_per_seq < cells:
             if current is not None:
                 current.close()
-                n_seq, cells = max(n_seq, current.n_seq), max(cells, current.n_ctx_per_seq)
+                if current.model is llama:  # grown, never shrunk: the next call of the earlier size fits too
+                    n_seq, cells = max(n_seq, current.n_seq), max(cells, current.n_ctx_per_seq)
             self._batch_decoder = BatchDecoder(llama, n_seq, cells, self._threads())
         return self._batch_decoder
 

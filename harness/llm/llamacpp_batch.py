@@ -10,7 +10,8 @@ Used by ``LlamaCppBackend.complete`` for every call, one conversation or many, s
 
 from __future__ import annotations
 
-import json, os
+import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -18,8 +19,8 @@ LOGITS_FOR_NONE, LOGITS_FOR_THIS = 0, 1
 
 
 @dataclass
-class Sequence_:
-    """One conversation being decoded: its prompt, what it has generated, and where its logits sit in the batch."""
+class Conversation:
+    """One conversation being decoded: its stream (``seq_id``), prompt, limit, sampler, and what it has generated."""
 
     seq_id: int
     prompt: list[int]
@@ -61,7 +62,7 @@ class BatchDecoder:
         params.n_seq_max = n_seq
         params.n_threads = params.n_threads_batch = n_threads
         params.kv_unified = False
-        self._model = model
+        self.model = model
         self._vocab = model._model.vocab
         self._ctx = lc.llama_init_from_model(model._model.model, params)
         if not self._ctx:
@@ -103,7 +104,7 @@ class BatchDecoder:
         results: list[Decoded | None] = [None] * len(prompts)
         for start in range(0, len(prompts), self.n_seq):
             group = range(start, min(start + self.n_seq, len(prompts)))
-            seqs = [Sequence_(i - start, list(prompts[i]), limit, self._sampler(grammar, temperature, seed)) for i in group]
+            seqs = [Conversation(i - start, list(prompts[i]), limit, self._sampler(grammar, temperature, seed)) for i in group]
             try:
                 self._run(seqs, on_done=(lambda j, start=start: on_done(start + j)) if on_done else None)
             finally:
@@ -114,8 +115,8 @@ class BatchDecoder:
                 results[i] = Decoded(len(seq.prompt), seq.generated, seq.error)
         return [r for r in results if r is not None]
 
-    def _run(self, seqs: list[Sequence_], on_done: Callable[[int], None] | None) -> None:
-        def finish(seq: Sequence_, error: str | None = None) -> None:
+    def _run(self, seqs: list[Conversation], on_done: Callable[[int], None] | None) -> None:
+        def finish(seq: Conversation, error: str | None = None) -> None:
             seq.done, seq.error = True, error
             if on_done:
                 on_done(seq.seq_id)
@@ -129,7 +130,7 @@ class BatchDecoder:
         while live := [s for s in seqs if not s.done]:
             self._step([(s, s.generated[-1], s.position - 1, True) for s in live], finish)
 
-    def _prefill(self, seqs: list[Sequence_], finish: Callable[..., None]) -> None:
+    def _prefill(self, seqs: list[Conversation], finish: Callable[..., None]) -> None:
         """The prompts into the context: their common prefix once (a rubric's instructions and examples are most of
         a verdict prompt), copied to every stream; then the rest of every prompt, packed into steps of ``n_batch``
         tokens, each prompt's first token sampled right after the step that holds its last."""
@@ -142,11 +143,11 @@ class BatchDecoder:
                 self._lc.llama_memory_seq_cp(memory, seqs[0].seq_id, seq.seq_id, -1, -1)
         self._packed([(s, t, pos, pos == len(s.prompt) - 1) for s in seqs for pos, t in enumerate(s.prompt) if pos >= shared], finish)
 
-    def _packed(self, entries: list[tuple[Sequence_, int, int, bool]], finish: Callable[..., None]) -> None:
+    def _packed(self, entries: list[tuple[Conversation, int, int, bool]], finish: Callable[..., None]) -> None:
         for start in range(0, len(entries), self.n_batch):
             self._step(entries[start:start + self.n_batch], finish)
 
-    def _step(self, entries: list[tuple[Sequence_, int, int, bool]], finish: Callable[..., None]) -> None:
+    def _step(self, entries: list[tuple[Conversation, int, int, bool]], finish: Callable[..., None]) -> None:
         """One ``llama_decode`` of (sequence, token, position, wants logits) entries, then the next token of each
         sequence whose logits it made; a decode llama.cpp refuses fails the sequences in it."""
         entries = [e for e in entries if not e[0].done]
@@ -168,7 +169,7 @@ class BatchDecoder:
             if wants:
                 self._next_token(seq, i, finish)
 
-    def _next_token(self, seq: Sequence_, logits_at: int, finish: Callable[..., None]) -> None:
+    def _next_token(self, seq: Conversation, logits_at: int, finish: Callable[..., None]) -> None:
         token = self._lc.llama_sampler_sample(seq.sampler, self._ctx, logits_at)
         if self._lc.llama_vocab_is_eog(self._vocab, token):
             finish(seq)
