@@ -94,9 +94,12 @@ class LlamaCppBackend(ChatBackend):
 
     def count_prompt_tokens(self, messages: Messages) -> int:
         """Exactly: the conversation through the GGUF file's chat template, as ``complete`` sends it."""
-        llama = self._llama()
+        return len(self._prompt(self._llama(), messages))
+
+    def _prompt(self, llama: Any, messages: Messages) -> list[int]:
+        """The tokens llama.cpp reads for a conversation: its messages through the file's chat template."""
         prompt = self._formatter(llama)(messages=list(messages)).prompt
-        return len(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        return llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
     @staticmethod
     def _formatter(llama: Any) -> Any:
@@ -127,8 +130,7 @@ class LlamaCppBackend(ChatBackend):
             return []
         llama = self._llama()
         limit = max_tokens or self.max_tokens
-        formatter = self._formatter(llama)
-        prompts = [llama.tokenize(formatter(messages=list(m)).prompt.encode("utf-8"), add_bos=False, special=True) for m in conversations]
+        prompts = [self._prompt(llama, m) for m in conversations]
         decoder = self._decoder(llama, min(self.batch_size, len(prompts)), max(map(len, prompts)) + limit)
         t0 = time.perf_counter()
         ended: dict[int, float] = {}
