@@ -81,7 +81,7 @@ def workloads(n: int, generate_tokens: int = 64) -> dict[str, Workload]:
     chunks = FixedTokenChunker(size=128).chunk(documents, progress=False)
     retriever = BM25Retriever()
     ranked = retriever.search(retriever.index(chunks), [q.question for q in queries], 3)
-    prompts = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "assessor" / "llm.yaml").prompts, resolve=False)
+    prompts = OmegaConf.to_container(preset("assessor", "llm").prompts, resolve=False)
     items = []
     for q, r in zip(queries, ranked):
         top = [chunks[i] for i, _ in r]
@@ -169,15 +169,19 @@ def backend_config(name: str, model: str, load_format: str, batch: int) -> dict[
         return {"backend": "hf", "batch_size": batch, "load_format": load_format, **common}
     if name == "vllm":
         return {"backend": "vllm", "max_model_len": 4096, **common, **({"engine_kwargs": {"load_format": "dummy"}} if load_format == "dummy" else {})}
-    return {"backend": "llamacpp", "batch_size": batch, "convert_to": "f16", **common}  # as configs/generator/llamacpp.yaml
+    return {"backend": "llamacpp", "batch_size": batch, "convert_to": preset("generator", "llamacpp").convert_to, **common}
+
+
+def preset(group: str, name: str) -> Any:
+    """One of the project's config files as it is written (configs/<group>/<name>.yaml)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.load(CONFIG_DIR / group / f"{name}.yaml")
 
 
 def default_cpu_backend() -> str:
     """The backend of the generation sweep's generator: what `make run-sweep` generates with on a CPU."""
-    from omegaconf import OmegaConf
-
-    generator = OmegaConf.load(CONFIG_DIR / "sweep" / "generation.yaml").hydra.sweeper.params.generator
-    return str(OmegaConf.load(CONFIG_DIR / "generator" / f"{generator}.yaml").backend)
+    return str(preset("generator", str(preset("sweep", "generation").hydra.sweeper.params.generator)).backend)
 
 
 def weights_bytes(name: str, backend: ChatBackend) -> int | None:

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 
 from ragsweep.commands.check import compose_runs
-from ragsweep.engine.plan import LLM_STAGES, RunPlan, asks_a_model, measured_costs, plan_run
+from ragsweep.engine.plan import LLM_STAGES, RunPlan, TokenCost, asks_a_model, measured_costs, plan_run
 from ragsweep.errors import ConfigError, RagsweepError
 from ragsweep.help_text import plain_doc
 from ragsweep.logs import setup_logging
@@ -50,11 +50,10 @@ class Totals:
         return self.prompt_tokens + self.completion_tokens
 
 
-def totals(plans: list[RunPlan]) -> Totals:
+def totals(plans: list[RunPlan], costs: dict[tuple[str, str], TokenCost]) -> Totals:
     calls = [c for p in plans for c in p.calls]
     usds = [p.usd() for p in plans]
     seconds: float | None = 0.0
-    costs = measured_costs(results_root() / "bench" / "generation.json")
     for p in plans:
         run_seconds = p.seconds(costs)
         seconds = None if run_seconds is None or seconds is None else seconds + run_seconds
@@ -63,11 +62,10 @@ def totals(plans: list[RunPlan]) -> Totals:
                   [f"{p.label}: {s}" for p in plans for s in p.uncounted])
 
 
-def plan_table(plans: list[RunPlan]) -> str:
+def plan_table(plans: list[RunPlan], costs: dict[tuple[str, str], TokenCost]) -> str:
     """One line per run: its queries, the stages cached before the plan, each LLM stage to run, and its price and
-    generation time where known."""
+    generation time where known (at ``costs``, this machine's measured per-token costs)."""
     lines = []
-    costs = measured_costs(results_root() / "bench" / "generation.json")
     for p in plans:
         cached = [s for s, status in p.stages.items() if status == "hit"]
         todo = []
@@ -146,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             log.debug("planning %s failed", composed.overrides, exc_info=True)
             why = str(err).splitlines()[0] if str(err) else ""
             unplanned.append(f"{' '.join(composed.overrides)}: {why if isinstance(err, RagsweepError) else f'{type(err).__name__}: {why}'}")
-    t = totals(plans)
-    print(brief_line(len(runs), plans, t, unplanned) if args.brief else f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans)}\n{totals_line(t)}", flush=True)
+    costs = measured_costs(results_root() / "bench" / "generation.json")
+    t = totals(plans, costs)
+    print(brief_line(len(runs), plans, t, unplanned) if args.brief else f"ragsweep plan {args.preset}: {len(plans)} run(s)\n{plan_table(plans, costs)}\n{totals_line(t)}", flush=True)
     if why := over_budget(t, args.max_usd, args.max_tokens):
         print(f"over budget: {why}", file=sys.stderr)
         return 1

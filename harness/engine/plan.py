@@ -132,8 +132,3 @@ def measured_costs(bench_file: Path) -> dict[tuple[str, str], TokenCost]:
         return costs
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-        model = str(result["model"])
-        return {(backend, model): float(measured["workloads"]["generate"]["batched"]["median_completion_tokens_per_s"])
-                for backend, measured in result.items() if isinstance(measured, dict) and "generate" in measured.get("workloads", {})}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}

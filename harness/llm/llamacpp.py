@@ -94,12 +94,13 @@ class LlamaCppBackend(ChatBackend):
 
     def count_prompt_tokens(self, messages: Messages) -> int:
         """Exactly: the conversation through the GGUF file's chat template, as ``complete`` sends it."""
-        return len(self._prompt(self._llama(), messages))
+        return len(self._prompts(self._llama(), [messages])[0])
 
-    def _prompt(self, llama: Any, messages: Messages) -> list[int]:
-        """The tokens llama.cpp reads for a conversation: its messages through the file's chat template."""
-        prompt = self._formatter(llama)(messages=list(messages)).prompt
-        return llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    def _prompts(self, llama: Any, conversations: Sequence[Messages]) -> list[list[int]]:
+        """The tokens llama.cpp reads for each conversation: its messages through the file's chat template (compiled
+        once a call)."""
+        formatter = self._formatter(llama)
+        return [llama.tokenize(formatter(messages=list(m)).prompt.encode("utf-8"), add_bos=False, special=True) for m in conversations]
 
     @staticmethod
     def _formatter(llama: Any) -> Any:
@@ -130,7 +131,7 @@ class LlamaCppBackend(ChatBackend):
             return []
         llama = self._llama()
         limit = max_tokens or self.max_tokens
-        prompts = [self._prompt(llama, m) for m in conversations]
+        prompts = self._prompts(llama, conversations)
         decoder = self._decoder(llama, min(self.batch_size, len(prompts)), max(map(len, prompts)) + limit)
         t0 = time.perf_counter()
         ended: dict[int, float] = {}

@@ -101,7 +101,7 @@ class BatchDecoder:
         from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         grammar = json_schema_to_gbnf(json.dumps(json_schema)) if json_schema is not None else None
-        results: list[Decoded | None] = [None] * len(prompts)
+        results: list[Decoded] = []
         for start in range(0, len(prompts), self.n_seq):
             group = range(start, min(start + self.n_seq, len(prompts)))
             seqs = [Conversation(i - start, list(prompts[i]), limit, self._sampler(grammar, temperature, seed)) for i in group]
@@ -111,9 +111,8 @@ class BatchDecoder:
                 for seq in seqs:
                     self._lc.llama_sampler_free(seq.sampler)
                 self._lc.llama_memory_clear(self._lc.llama_get_memory(self._ctx), True)
-            for i, seq in zip(group, seqs):
-                results[i] = Decoded(len(seq.prompt), seq.generated, seq.error)
-        return [r for r in results if r is not None]
+            results.extend(Decoded(len(seq.prompt), seq.generated, seq.error) for seq in seqs)
+        return results
 
     def _run(self, seqs: list[Conversation], on_done: Callable[[int], None] | None) -> None:
         def finish(seq: Conversation, error: str | None = None) -> None:
