@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TypeVar
 
+from ragsweep.paths import results_root
 from ragsweep.store.embedding_cache import EmbeddingCache
 
 log = logging.getLogger("ragsweep.progress")
@@ -41,7 +42,7 @@ class RunContext:
     ``log_every_s`` spaces them; ``jobs`` is how many jobs of a sweep run side by side on this machine (the
     launcher's ``n_jobs``), which sizes engines that pick their own thread counts."""
 
-    cache_dir: Path = Path("results/cache")
+    cache_dir: Path = field(default_factory=lambda: results_root() / "cache")  # outside a run: the results root's, as a run's
     bars: bool = True
     label: str = ""
     log_every_s: float = 30.0

@@ -9,7 +9,7 @@ be cached as canonical JSON.
 from __future__ import annotations
 
 import operator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Any
 
 from ragsweep.errors import ContractError
@@ -247,10 +247,27 @@ class PipelineResult:
 
 @dataclass(frozen=True)
 class LLMCalls:
-    """What an LLM stage will ask of one model before it asks: its calls, their prompt tokens (counted with the
-    model's tokenizer) and completion tokens at their max_tokens bound (an upper bound: replies may stop sooner)."""
+    """What an LLM stage will ask of one model through one backend before it asks: its calls, their prompt tokens
+    (counted with the model's tokenizer) and completion tokens at their max_tokens bound (an upper bound: replies
+    may stop sooner); and the work a machine's measured costs price in seconds (llm/work.py): the prompt tokens the
+    backend evaluates (a prefix a batch shares, once), the attention pairs of prompts and replies, and the decoding
+    steps (one a reply token for a conversation alone; one for a whole batch decoded together)."""
 
     model: str
+    backend: str
     calls: int
     prompt_tokens: int
     completion_tokens: int
+    evaluated_tokens: int
+    attention_pairs: int
+    decode_steps: int
+
+    def __add__(self, other: "LLMCalls") -> "LLMCalls":
+        if (self.model, self.backend) != (other.model, other.backend):
+            raise ValueError(f"calls to {self.model} ({self.backend}) and {other.model} ({other.backend}) do not add up")
+        counts = [a + b for a, b in zip(astuple(self)[2:], astuple(other)[2:])]
+        return LLMCalls(self.model, self.backend, *counts)
+
+    def times(self, k: int) -> "LLMCalls":
+        """The same calls made ``k`` times (a judge's samples)."""
+        return LLMCalls(self.model, self.backend, *(k * n for n in astuple(self)[2:]))

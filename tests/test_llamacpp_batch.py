@@ -5,7 +5,9 @@ came from."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,24 @@ def test_a_batch_keeps_each_conversations_order_prompt_limit_and_grammar():
     assert all(json.loads(r.text)["verdict"] in ("YES", "NO") for r in verdicts)
     short = together.complete(CONVERSATIONS, max_tokens=1)
     assert all(r.completion_tokens == 1 for r in short)
+
+
+@pytest.mark.model
+def test_greedy_under_a_grammar_is_the_same_whether_the_free_choice_is_checked_first_or_never(monkeypatch):
+    """The fast path (the grammar asked about the unconstrained greedy token alone) against the constrained chain on
+    every token: the same replies, and the fast path was taken (and so was the chain, where the grammar refused)."""
+    from ragsweep.llm.llamacpp_batch import BatchDecoder
+
+    schema = {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 40}, "verdict": {"type": "string", "enum": ["YES", "NO"]}},
+              "required": ["reason", "verdict"]}
+    answers: list[bool] = []
+    allows = BatchDecoder._allows
+    monkeypatch.setattr(BatchDecoder, "_allows", lambda self, grammar, token: answers.append(allows(self, grammar, token)) or answers[-1])
+    fast = [r.text for r in backend(batch_size=3, max_tokens=40).complete(CONVERSATIONS, json_schema=schema)]
+    assert True in answers and False in answers
+    monkeypatch.setattr(BatchDecoder, "_allows", lambda self, grammar, token: False)
+    assert [r.text for r in backend(batch_size=3, max_tokens=40).complete(CONVERSATIONS, json_schema=schema)] == fast
+    assert all(set(json.loads(t, strict=False)) == {"reason", "verdict"} for t in fast if t.endswith("}"))  # the rest cut at 40 tokens
 
 
 @pytest.mark.model
@@ -110,8 +130,6 @@ def test_a_converted_file_is_made_once_named_by_its_source_and_holds_the_same_mo
         f16._llama()
         made = list((tmp_path / "gguf").glob("*.gguf"))
         assert len(made) == 1 and made[0].name.startswith("SmolLM2-135M-Instruct.Q4_1.") and made[0].name.endswith(".f16.gguf")
-        import hashlib
-
         source = gguf_path("bundled:SmolLM2-135M-Instruct")
         with open(source, "rb") as handle:
             assert hashlib.sha256(handle.read()).hexdigest()[:16] in made[0].name
@@ -121,6 +139,26 @@ def test_a_converted_file_is_made_once_named_by_its_source_and_holds_the_same_mo
         reply = f16.complete(CONVERSATIONS[:1])[0]
         stored = backend().complete(CONVERSATIONS[:1])[0]
         assert reply.prompt_tokens == stored.prompt_tokens and reply.text
+
+
+@pytest.mark.model
+def test_a_converted_file_changed_on_disk_is_converted_again_with_a_line_naming_it(tmp_path, caplog):
+    from ragsweep.models.gguf_convert import converted_gguf
+
+    source = gguf_path("bundled:SmolLM2-135M-Instruct")
+    made = Path(converted_gguf(source, "q8_0", tmp_path))
+    whole = made.read_bytes()
+    assert made.with_name(made.name + ".sha256").read_text().strip() == hashlib.sha256(whole).hexdigest()
+    for damage in (lambda: made.write_bytes(whole[: len(whole) // 2]),  # truncated
+                   lambda: made.write_bytes(whole[:4096] + bytes(4096) + whole[8192:]),  # a block lost, the same size
+                   lambda: made.with_name(made.name + ".sha256").unlink()):  # no digest recorded
+        damage()
+        caplog.clear()
+        assert converted_gguf(source, "q8_0", tmp_path) == str(made)
+        assert made.read_bytes() == whole
+        assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+            f"{made} is not the file its conversion wrote (its sha256 differs from the one recorded then): converting again"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [made.name, made.name + ".sha256"]  # no partial file left
 
 
 def test_an_unknown_tensor_type_is_one_line(tmp_path):

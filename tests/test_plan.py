@@ -97,51 +97,97 @@ def test_the_plan_of_the_bundled_model_counts_its_chat_template_exactly(tmp_path
     assert summary["completion_tokens"] <= 8 and info["stages"]["retrieve"]["status"] == "hit"
 
 
+def calls(model: str, n: int, prompt: int, completion: int, backend: str = "hf"):
+    """Calls each alone, every prompt token evaluated, with no attention counted: for the tests of counts and USD."""
+    from ragsweep.types import LLMCalls
+
+    return LLMCalls(model, backend, n, prompt, completion, prompt, 0, completion)
+
+
 def test_a_plans_usd_skips_models_without_calls_and_needs_a_price_for_every_other():
     from ragsweep.engine.plan import RunPlan
-    from ragsweep.types import LLMCalls
 
     prices = {"gen": {"input_per_mtok": 2.0, "output_per_mtok": 10.0}}
-    idle, gen = LLMCalls("unpriced", 0, 0, 0), LLMCalls("gen", 4, 1_000, 200)
-    plan = RunPlan("x", 4, {}, {"judge": [idle], "generate": [gen]}, prices, "hf")
+    idle, gen = calls("unpriced", 0, 0, 0), calls("gen", 4, 1_000, 200)
+    plan = RunPlan("x", 4, {}, {"judge": [idle], "generate": [gen]}, prices)
     assert plan.usd() == pytest.approx((1_000 * 2.0 + 200 * 10.0) / 1e6)  # the idle judge model ends nothing early
-    assert RunPlan("x", 4, {}, {"generate": [gen, LLMCalls("unpriced", 1, 5, 5)]}, prices, "hf").usd() is None
+    assert RunPlan("x", 4, {}, {"generate": [gen, calls("unpriced", 1, 5, 5)]}, prices).usd() is None
 
 
-def test_per_token_costs_are_fitted_per_backend_and_never_read_from_random_weights(tmp_path):
-    """Walls made of 0.002 s a prompt token and 0.05 s a reply token: the fit gives both back, and a plan's time is
-    its prompt and reply tokens at those costs, by hand."""
+def test_the_work_of_calls_is_counted_by_hand():
+    """Two prompts of 100 and 120 tokens sharing 40, replies of 10 and 20, decoded together; then each alone."""
+    from ragsweep.llm.work import PromptBatch, attention_pairs, llm_calls
+
+    together = llm_calls("llamacpp", "M", [PromptBatch((100, 120), shared=40)], [10, 20])
+    assert (together.calls, together.prompt_tokens, together.completion_tokens) == (2, 220, 30)
+    assert together.evaluated_tokens == 40 + 60 + 80  # the shared 40 once
+    assert together.attention_pairs == 40 * 41 // 2 + (110 * 111 - 40 * 41) // 2 + (140 * 141 - 40 * 41) // 2 == 15_155
+    assert together.decode_steps == 20  # one step a token of the longest reply, for both
+    alone = llm_calls("llamacpp", "M", [PromptBatch((100,)), PromptBatch((120,))], [10, 20])
+    assert (alone.evaluated_tokens, alone.attention_pairs, alone.decode_steps) == (220, 110 * 111 // 2 + 140 * 141 // 2, 30)
+    assert together + alone == llm_calls("llamacpp", "M", [PromptBatch((100, 120), 40), PromptBatch((100,)), PromptBatch((120,))], [10, 20, 10, 20])
+    assert together.times(3).attention_pairs == 3 * 15_155 and attention_pairs(5, 5) == 0
+    with pytest.raises(ValueError, match="3 replies for 2 conversations"):
+        llm_calls("llamacpp", "M", [PromptBatch((100, 120))], [1, 2, 3])
+    with pytest.raises(ValueError, match="shared prefix"):
+        PromptBatch((30, 120), shared=40)
+    with pytest.raises(ValueError, match="do not add up"):
+        together + llm_calls("hf", "M", [], [])
+
+
+def test_unit_costs_are_fitted_per_backend_and_never_read_from_random_weights(tmp_path):
+    """Walls made of 1 ms an evaluated token, 0.2 us an attention pair, 4 ms a reply token and 20 ms a decoding
+    step: the fit gives the four back from the bench's single and batched repeats, and a plan's time is its work at
+    those costs, by hand, over every LLM stage with calls."""
     import json
+    from dataclasses import asdict
 
     from ragsweep.engine.plan import RunPlan, measured_costs
-    from ragsweep.types import LLMCalls
+    from ragsweep.llm.work import PromptBatch, llm_calls
 
     bench = tmp_path / "generation.json"
     assert measured_costs(bench) == {}  # never measured here
 
-    def measured(prompt_s: float, reply_s: float) -> dict:
-        def repeats(*calls: tuple[int, int]) -> dict:
-            return {"batched": {"repeats": [{"prompt_tokens": p, "completion_tokens": c, "wall_s": p * prompt_s + c * reply_s} for p, c in calls]}}
+    def measured(backend: str, unit_s: tuple[float, float, float, float]) -> dict:
+        def wall(work) -> float:
+            return sum(u * n for u, n in zip(unit_s, (work.evaluated_tokens, work.attention_pairs, work.completion_tokens, work.decode_steps)))
 
-        return {"weights_bytes": 1, "workloads": {"generate": repeats((4000, 700), (3900, 650)), "verdict": repeats((6000, 96)),
-                                                  "nuggets": repeats((2500, 1500))}}
+        def repeats(lengths: tuple[int, ...], shared: int, replies: list[int]) -> dict:
+            single = llm_calls(backend, "bundled:M", [PromptBatch((n,)) for n in lengths], replies)
+            batched = llm_calls(backend, "bundled:M", [PromptBatch(lengths, shared)], replies)
+            return {mode: {"repeats": [{"wall_s": wall(w), "work": asdict(w)}]} for mode, w in (("single", single), ("batched", batched))}
 
-    result = {"model": "bundled:M", "load_format": "auto", "arch": {}, "floor": {"gemm_gflop_s": 9.0}, "hf": measured(0.004, 0.1),
-              "llamacpp": measured(0.002, 0.05), "vllm": "skipped: vllm is not installed here"}
+        return {"weights_bytes": 1, "workloads": {"generate": repeats((400, 420, 390), 30, [64, 60, 64]),
+                                                  "generate_long": repeats((1100, 1150), 30, [64, 50]),
+                                                  "verdict": repeats((377, 380, 376, 379), 298, [12, 12, 12, 12])}}
+
+    llamacpp_s, hf_s = (1e-3, 2e-7, 4e-3, 2e-2), (3e-3, 1e-6, 1e-2, 5e-2)
+    result = {"model": "bundled:M", "load_format": "auto", "arch": {}, "floor": {"gemm_gflop_s": 9.0}, "hf": measured("hf", hf_s),
+              "llamacpp": measured("llamacpp", llamacpp_s), "vllm": "skipped: vllm is not installed here"}
     bench.write_text(json.dumps(result))
     costs = measured_costs(bench)
     assert sorted(costs) == [("hf", "bundled:M"), ("llamacpp", "bundled:M")]
-    assert costs[("llamacpp", "bundled:M")].per_prompt_token_s == pytest.approx(0.002)
-    assert costs[("llamacpp", "bundled:M")].per_completion_token_s == pytest.approx(0.05)
-    assert (costs[("hf", "bundled:M")].per_prompt_token_s, costs[("hf", "bundled:M")].per_completion_token_s) == pytest.approx((0.004, 0.1))
-    plan = RunPlan("x", 4, {}, {"generate": [LLMCalls("bundled:M", 4, 1_000, 128)], "bracket_oracle": [LLMCalls("bundled:M", 4, 800, 128)]}, {}, "llamacpp")
-    assert plan.seconds(costs) == pytest.approx(1_800 * 0.002 + 256 * 0.05)
-    assert RunPlan("x", 4, {}, {"generate": [LLMCalls("other", 4, 1_000, 128)]}, {}, "llamacpp").seconds(costs) is None
-    assert RunPlan("x", 4, {}, {"judge": [LLMCalls("other", 4, 1_000, 128)]}, {}, None).seconds(costs) == 0.0  # no generation
+    fitted = costs[("llamacpp", "bundled:M")]
+    assert (fitted.per_evaluated_token_s, fitted.per_attention_pair_s, fitted.per_reply_token_s, fitted.per_decode_step_s) == pytest.approx(llamacpp_s, rel=1e-6)
+    fitted = costs[("hf", "bundled:M")]
+    assert (fitted.per_evaluated_token_s, fitted.per_attention_pair_s, fitted.per_reply_token_s, fitted.per_decode_step_s) == pytest.approx(hf_s, rel=1e-6)
+    generate = llm_calls("llamacpp", "bundled:M", [PromptBatch((100, 120), shared=40)], [10, 20])  # counted by hand above
+    judge = llm_calls("hf", "bundled:M", [PromptBatch((50,))], [4])
+    plan = RunPlan("x", 4, {}, {"generate": [generate], "judge": [judge, calls("idle", 0, 0, 0)]}, {})
+    by_hand = (180 * 1e-3 + 15_155 * 2e-7 + 30 * 4e-3 + 20 * 2e-2) + (50 * 3e-3 + 54 * 55 // 2 * 1e-6 + 4 * 1e-2 + 4 * 5e-2)  # the reply attends too
+    assert plan.seconds(costs) == pytest.approx(by_hand)
+    assert RunPlan("x", 4, {}, {"generate": [calls("other", 4, 1_000, 128, "llamacpp")]}, {}).seconds(costs) is None  # not measured
     bench.write_text(json.dumps({**result, "load_format": "dummy"}))
     assert measured_costs(bench) == {}  # a random-weight shape's costs say nothing of the real model's
     bench.write_text(json.dumps(result)[:-5])
     assert measured_costs(bench) == {}  # truncated: no costs, not a crash
+    old = json.loads(json.dumps(result))
+    for workload in old["llamacpp"]["workloads"].values():
+        for mode in workload.values():
+            for r in mode["repeats"]:
+                del r["work"]
+    bench.write_text(json.dumps(old))
+    assert sorted(measured_costs(bench)) == []  # a bench from before the work was recorded: measure again
 
 
 def test_a_sweep_with_a_budget_plans_first_and_starts_nothing_over_it(tmp_path, monkeypatch, capsys):
@@ -167,8 +213,8 @@ def test_a_sweep_opens_with_its_plan_in_one_line(tmp_path, monkeypatch, capsys):
         sent = sum(sent_tokens(b) for b in server.bodies)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("plan: ")]
     assert lines == [f"plan: 1 run(s), 1 with an LLM stage (0 of 1 LLM stages cached); total: 3 LLM calls, {sent:,} prompt + at most 48 "
-                     "completion tokens; no price for some model (set pricing.<model>); time: no measured rate for this machine "
-                     "(ragsweep bench generation)"]
+                     "completion tokens; no price for some model (set pricing.<model>); time: no measured cost on this machine for "
+                     "some backend and model (ragsweep bench generation)"]
 
 
 @pytest.mark.process  # the sweep's jobs

@@ -19,7 +19,9 @@ every nugget, gets no nugget score (counted), never a partial one.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -240,31 +242,26 @@ class LLMAssessor:
             bound["relevance"] = UMBRELA_MAX_TOKENS
         by_id = {c.chunk_id: c for c in chunks}
         out, relevance = self._pools(store, queries, chunks, ranked)
-        asks = [(c, bound["relevance"]) for c in self._unanswered(store, "relevance", relevance, Asked()).values()]
+        asks: dict[str, list[list[dict[str, str]]]] = {kind: [] for kind in ("relevance", "nuggets", "importance", "assignment")}
+        asks["relevance"] = list(self._unanswered(store, "relevance", relevance, Asked()).values())
         if self.nuggets and generations:
             evidence, set_keys, sets, created = self._nugget_questions(store, queries, {d.doc_id: d for d in documents}, by_id, out)
-            asks += [(c, bound["nuggets"]) for c in self._unanswered(store, "nuggets", created, Asked()).values()]
+            asks["nuggets"] = list(self._unanswered(store, "nuggets", created, Asked()).values())
             longest = " ".join(["nugget"] * bound["nuggets"])  # a nugget is at most its whole reply
             gens = {g.query_id: g for g in generations}
             assignments = []
             for q, (ev, _), k in zip(queries, evidence, set_keys):
                 reference = " | ".join(q.answers)
                 new = 0 if sets[k] is not None else min(self.max_nuggets, self.nuggets_per_evidence * len(ev))
-                asks += [(self._conversation("importance", question=q.question, reference=reference, nugget=longest), bound["importance"])] * new
+                asks["importance"] += [self._conversation("importance", question=q.question, reference=reference, nugget=longest)] * new
                 g = gens.get(q.query_id)
                 if g is not None and not g.error:
                     nuggets = [*(sets[k] or ()), *[{"text": longest}] * new]
                     assignments += [(self._assignment_key(store, q, g, n), self._conversation("assignment", question=q.question, answer=g.answer, nugget=n["text"]))
                                     for n in nuggets]
-            asks += [(c, bound["assignment"]) for c in self._unanswered(store, "assignment", assignments, Asked()).values()]
-        counted: dict[str, int] = {}  # a conversation asked many times is counted once
-        prompt = 0
-        for conversation, _ in asks:
-            text = repr(conversation)
-            if text not in counted:
-                counted[text] = backend.count_prompt_tokens(conversation)
-            prompt += counted[text]
-        return [LLMCalls(str(backend.model), len(asks), prompt, sum(limit for _, limit in asks))]
+            asks["assignment"] = list(self._unanswered(store, "assignment", assignments, Asked()).values())
+        # One batch a kind, as ``assess`` sends them.
+        return [functools.reduce(operator.add, (backend.planned(convs, [bound[kind]] * len(convs)) for kind, convs in asks.items()))]
 
     def _pools(self, store: AssessmentStore, queries: Sequence[Query], chunks: Sequence[Chunk], ranked: Sequence[Retrieved],
                ) -> tuple[list[dict[str, Any]], list[tuple[str, list[dict[str, str]]]]]:

@@ -8,6 +8,8 @@ The workloads are the real prompts of the stages that call a model, built from t
 
 - ``generate``: the generator's answer prompt with the top-3 chunks of 128 tokens (about 400 prompt tokens), 64 new
   tokens at most;
+- ``generate_long``: the same with the top-8 chunks (about 1,100 prompt tokens): a prompt token's cost grows with
+  its position, which the plan's time must know;
 - ``verdict``: the assessor's UMBRELA-style relevance grade of a passage, a JSON verdict under its schema (decoded by
   choice on transformers, by the schema's grammar on llama.cpp and vLLM);
 - ``nuggets``: nugget creation from a passage (a list of short facts, 128 new tokens at most);
@@ -41,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ from ragsweep.chunkers.fixed_tokens import FixedTokenChunker
 from ragsweep.generators.base import answer_messages
 from ragsweep.llm.base import EMPTY_COMPLETION, ChatBackend, Messages, build_backend
 from ragsweep.llm.prompting import render
+from ragsweep.llm.work import llm_calls
 from ragsweep.models.causal_lm import pick_device
 from ragsweep.retrievers.bm25 import BM25Retriever
 from ragsweep.tasks.hotpotqa import HotpotQATask
@@ -63,6 +66,7 @@ from ragsweep.help_text import plain_doc
 
 log = logging.getLogger("ragsweep.bench.generation")
 BACKENDS = ("hf", "llamacpp", "vllm")
+LONG_CONTEXT_K = 8  # chunks of 128 tokens in the long generate workload: about 1,100 prompt tokens, as a Thai legal prompt
 DEFAULT_GOAL = 1.5  # the default CPU backend's time at most this many times the fastest backend's, on every workload
 
 
@@ -74,17 +78,17 @@ class Workload:
 
 
 def workloads(n: int, generate_tokens: int = 64) -> dict[str, Workload]:
-    """The four workloads, ``n`` conversations each (the suite's items repeated to ``n``)."""
+    """The five workloads, ``n`` conversations each (the suite's items repeated to ``n``)."""
     from omegaconf import OmegaConf
 
     documents, queries = HotpotQATask("bundled:multihop_mini").checked_load()
     chunks = FixedTokenChunker(size=128).chunk(documents, progress=False)
     retriever = BM25Retriever()
-    ranked = retriever.search(retriever.index(chunks), [q.question for q in queries], 3)
+    ranked = retriever.search(retriever.index(chunks), [q.question for q in queries], LONG_CONTEXT_K)
     prompts = OmegaConf.to_container(preset("assessor", "llm").prompts, resolve=False)
     items = []
     for q, r in zip(queries, ranked):
-        top = [chunks[i] for i, _ in r]
+        top = [chunks[i] for i, _ in r]  # the long workload's context; the others take its first 3
         nugget = " ".join(top[0].text.split()[:12])  # a short statement from the passage
         items.append((q, top, q.answers[0] if q.answers else "", nugget))
 
@@ -100,7 +104,8 @@ def workloads(n: int, generate_tokens: int = 64) -> dict[str, Workload]:
     creation, creation_tokens, _ = prompt("nuggets")
     assignment, assignment_tokens, assignment_schema = prompt("assignment")
     return {
-        "generate": Workload(repeated(lambda q, top, ref, nug: answer_messages(q.question, top)), generate_tokens, None),
+        "generate": Workload(repeated(lambda q, top, ref, nug: answer_messages(q.question, top[:3])), generate_tokens, None),
+        "generate_long": Workload(repeated(lambda q, top, ref, nug: answer_messages(q.question, top)), generate_tokens, None),
         "verdict": Workload(repeated(lambda q, top, ref, nug: render(relevance, query=q.question, passage=top[0].text)), relevance_tokens, relevance_schema),
         "nuggets": Workload(repeated(lambda q, top, ref, nug: render(creation, question=q.question, reference=ref, passage=top[0].text)), creation_tokens, None),
         "assign": Workload(repeated(lambda q, top, ref, nug: render(assignment, question=q.question, answer=ref, nugget=nug)), assignment_tokens, assignment_schema),
@@ -155,12 +160,15 @@ def timed(backend: ChatBackend, work: Workload, single_stream: bool) -> dict[str
         out = backend.complete(work.conversations, json_schema=work.schema, desc="bench", max_tokens=work.max_tokens)
     wall = time.perf_counter() - t0
     tokens = sum(c.completion_tokens for c in out)
+    # The work done, in the units the plan prices (llm/work.py): each conversation alone, or as the backend batched them.
+    batches = [b for convo in work.conversations for b in backend.prompt_batches([convo])] if single_stream else backend.prompt_batches(work.conversations)
+    done = llm_calls(backend.registry_name, str(backend.model), batches, [c.completion_tokens for c in out])
     # An empty reply still generated its tokens (random weights often write only tokens that decode to nothing):
     # counted apart from failed calls, which generated nothing.
     empty = sum(1 for c in out if c.error == EMPTY_COMPLETION)
     return {"wall_s": wall, "conversations": len(out), "prompt_tokens": sum(c.prompt_tokens for c in out), "completion_tokens": tokens,
             "completion_tokens_per_s": tokens / wall, "empty_replies": empty, "errors": sum(1 for c in out if c.error) - empty,
-            "answers": [c.text for c in out]}
+            "work": asdict(done), "answers": [c.text for c in out]}
 
 
 def backend_config(name: str, model: str, load_format: str, batch: int) -> dict[str, Any]:

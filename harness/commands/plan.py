@@ -7,7 +7,7 @@ before it asks.
 Lists every run of the sweep preset with the stages the cache already holds, then each LLM stage still to run:
 its calls, prompt tokens (each prompt built from the run's own ranking and counted with the model's tokenizer)
 and completion tokens at their max_tokens bound, the USD at the configured prices (``pricing``) and the time
-this machine's measured rate gives (``ragsweep bench generation``). The stages that ask no model run now and
+this machine's measured costs give (``ragsweep bench generation``). The stages that ask no model run now and
 are cached, so the sweep that follows starts where the plan stopped.
 
 ``--brief`` prints one line, the one every ``ragsweep sweep`` opens with: the runs, how many have an LLM stage, and
@@ -42,7 +42,7 @@ class Totals:
     prompt_tokens: int
     completion_tokens: int
     usd: float | None  # None: some model with calls has no price
-    seconds: float | None  # None: no measured rate for some generator
+    seconds: float | None  # None: no measured cost for some backend and model with calls
     uncounted: list[str]  # "run: stage" whose calls could not be counted
 
     @property
@@ -64,7 +64,7 @@ def totals(plans: list[RunPlan], costs: dict[tuple[str, str], TokenCost]) -> Tot
 
 def plan_table(plans: list[RunPlan], costs: dict[tuple[str, str], TokenCost]) -> str:
     """One line per run: its queries, the stages cached before the plan, each LLM stage to run, and its price and
-    generation time where known (at ``costs``, this machine's measured per-token costs)."""
+    time where known (at ``costs``, this machine's measured unit costs)."""
     lines = []
     for p in plans:
         cached = [s for s, status in p.stages.items() if status == "hit"]
@@ -80,14 +80,14 @@ def plan_table(plans: list[RunPlan], costs: dict[tuple[str, str], TokenCost]) ->
         usd, seconds = p.usd(), p.seconds(costs)
         lines.append(f"{p.label} ({p.queries} queries)\n    cached before: {', '.join(cached) or 'nothing'}\n    "
                      + ("\n    ".join(todo) or "no LLM stage") + ("" if usd is None or not p.calls else f"\n    USD {usd:.4f}")
-                     + ("" if seconds is None or not p.calls else f"\n    generation about {seconds:.1f} s"))
+                     + ("" if seconds is None or not p.calls else f"\n    LLM stages about {seconds:.1f} s"))
     return "\n".join(lines)
 
 
 def totals_line(t: Totals) -> str:
     usd = "no price for some model (set pricing.<model>)" if t.usd is None else f"USD {t.usd:.4f}"
-    time = ("time: no measured rate for this machine (ragsweep bench generation)" if t.seconds is None
-            else f"about {t.seconds:.0f} s of generation on this machine (its measured per-token costs, answers at their max_tokens)")
+    time = ("time: no measured cost on this machine for some backend and model (ragsweep bench generation)" if t.seconds is None
+            else f"about {t.seconds:.0f} s of LLM work on this machine (its measured unit costs, replies at their max_tokens)")
     line = f"total: {t.calls:,} LLM calls, {t.prompt_tokens:,} prompt + at most {t.completion_tokens:,} completion tokens; {usd}; {time}"
     return line + (f"; not counted: {', '.join(t.uncounted)}" if t.uncounted else "")
 

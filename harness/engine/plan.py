@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ragsweep import runtime
 from ragsweep.engine.brackets import KINDS as BRACKETS
 from ragsweep.engine.config_checks import validate_run_config
@@ -32,7 +34,6 @@ class RunPlan:
     stages: dict[str, str]  # stage -> hit (cached before), computed (by the plan, cached now), planned, skipped
     planned: dict[str, list[LLMCalls] | None]  # LLM stage to run -> its calls per model (None: not counted)
     pricing: dict[str, dict[str, float]]  # model -> {input_per_mtok, output_per_mtok}
-    backend: str | None  # the generator's backend, for the machine's measured rate
 
     @property
     def calls(self) -> list[LLMCalls]:
@@ -44,15 +45,14 @@ class RunPlan:
         return [stage for stage, calls in self.planned.items() if calls is None]
 
     def seconds(self, costs: dict[tuple[str, str], "TokenCost"]) -> float | None:
-        """The generation's time on this machine (generate and its brackets, replies at their bound), at the costs
-        ``measured_costs`` read; None without a measured cost for the generator's backend and model."""
+        """The LLM stages' time on this machine (replies at their bound), at the costs ``measured_costs`` read;
+        None when a backend and model with calls has no measured cost."""
         total = 0.0
-        for stage, calls in self.planned.items():
-            if stage == "generate" or stage.startswith("bracket_"):
-                for c in calls or ():
-                    if (cost := costs.get((self.backend or "", c.model))) is None:
-                        return None
-                    total += cost.seconds(c.prompt_tokens, c.completion_tokens)
+        for c in self.calls:
+            if c.calls:
+                if (cost := costs.get((c.backend, c.model))) is None:
+                    return None
+                total += cost.seconds(c)
         return total
 
     def usd(self) -> float | None:
@@ -71,9 +71,8 @@ def plan_run(config: dict[str, Any], choices: dict[str, str], overrides: list[st
         pipeline = Pipeline(plain, StageCache(plain["cache_dir"]), progress=False, plan_only=True)
         result = pipeline.run()
     label = configuration(choices, plain, overrides)
-    generator = plain["generator"]
     return RunPlan(label, len(result.queries), {k: v.status for k, v in pipeline.stages.items()}, dict(pipeline.planned),
-                   dict(plain.get("pricing") or {}), generator.get("backend") if generator["name"] == "llm" else None)
+                   dict(plain.get("pricing") or {}))
 
 
 def asks_a_model(config: dict[str, Any]) -> bool:
@@ -89,46 +88,57 @@ def asks_a_model(config: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class TokenCost:
-    """Seconds a prompt token and a completion token cost one backend serving one model on this machine."""
+    """Seconds one backend serving one model on this machine spends on each unit of an LLM stage's work
+    (llm/work.py): a prompt token evaluated, an attention pair, a reply token, a decoding step."""
 
-    per_prompt_token_s: float
-    per_completion_token_s: float
+    per_evaluated_token_s: float
+    per_attention_pair_s: float
+    per_reply_token_s: float
+    per_decode_step_s: float
 
-    def seconds(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return prompt_tokens * self.per_prompt_token_s + completion_tokens * self.per_completion_token_s
+    def seconds(self, calls: LLMCalls) -> float:
+        return float(np.dot(self._costs(), work_units(calls)))
+
+    def _costs(self) -> np.ndarray:
+        return np.array([self.per_evaluated_token_s, self.per_attention_pair_s, self.per_reply_token_s, self.per_decode_step_s])
 
 
-def fit_token_cost(rows: list[tuple[int, int, float]]) -> TokenCost | None:
-    """(prompt tokens, completion tokens, wall seconds) of batched calls -> the two per-token costs, least squares
-    with neither negative. Prompts and replies cost differently (evaluating a prompt is a matrix multiply, a reply a
-    weight read a token), and the bench's workloads mix them differently enough to tell them apart; None with fewer
-    than two calls."""
-    if len(rows) < 2:
+def work_units(calls: LLMCalls) -> np.ndarray:
+    return np.array([calls.evaluated_tokens, calls.attention_pairs, calls.completion_tokens, calls.decode_steps], dtype=float)
+
+
+def fit_token_cost(rows: list[tuple[LLMCalls, float]]) -> TokenCost | None:
+    """(the work of a timed call, its wall seconds) -> the cost of each unit, least squares with none negative.
+    The units cost differently (evaluating prompt tokens is a matrix multiply; a decoding step reads every weight
+    once, however many conversations it holds; attention grows with the length of a conversation), and the bench's
+    workloads, batched and one at a time, short and long, mix them differently enough to tell them apart. None with
+    fewer calls than units."""
+    if len(rows) < 4:
         return None
-    import numpy as np
     from scipy.optimize import nnls
 
-    tokens = np.array([[p, c] for p, c, _ in rows], dtype=float)
-    walls = np.array([w for *_, w in rows], dtype=float)
-    (prompt_s, completion_s), _ = nnls(tokens, walls)
-    return TokenCost(float(prompt_s), float(completion_s))
+    units = np.array([work_units(calls) for calls, _ in rows])
+    walls = np.array([wall for _, wall in rows], dtype=float)
+    scale = np.maximum(units.max(axis=0), 1.0)  # columns of one order, so that nnls converges on any of them
+    costs, _ = nnls(units / scale, walls)
+    return TokenCost(*(float(c) for c in costs / scale))
 
 
 def measured_costs(bench_file: Path) -> dict[tuple[str, str], TokenCost]:
-    """(backend, model) -> its per-token costs, fitted on every batched repeat of every workload this machine measured
-    (``ragsweep bench generation`` writes the file); empty where nothing was measured with real weights."""
+    """(backend, model) -> its unit costs, fitted on every repeat, single stream and batched, of every workload this
+    machine measured (``ragsweep bench generation`` writes the file); empty where nothing was measured with real
+    weights, or by a bench older than the work it records."""
     try:
         result = json.loads(bench_file.read_text("utf-8"))
         if result.get("load_format") == "dummy":
             return {}
-        model = str(result["model"])
         costs = {}
-        for backend, measured in result.items():
+        for measured in result.values():
             if isinstance(measured, dict) and "generate" in measured.get("workloads", {}):
-                rows = [(int(r["prompt_tokens"]), int(r["completion_tokens"]), float(r["wall_s"]))
-                        for workload in measured["workloads"].values() for r in workload["batched"]["repeats"]]
-                if (cost := fit_token_cost(rows)) is not None:
-                    costs[(backend, model)] = cost
+                rows = [(LLMCalls(**r["work"]), float(r["wall_s"]))
+                        for workload in measured["workloads"].values() for mode in ("single", "batched") for r in workload[mode]["repeats"]]
+                if rows and (cost := fit_token_cost(rows)) is not None:
+                    costs[(rows[0][0].backend, rows[0][0].model)] = cost
         return costs
     except (OSError, ValueError, KeyError, TypeError):
         return {}

@@ -79,8 +79,7 @@ class LLMGenerator(Generator):
     def planned_calls(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> LLMCalls:
         """One call per query: its conversation's tokens as the backend counts them, the reply at max_tokens."""
         _, conversations = self._conversations(queries, contexts)
-        prompt = sum(self.backend.count_prompt_tokens(c) for c in conversations)
-        return LLMCalls(str(self.backend.model), len(conversations), prompt, len(conversations) * self.backend.max_tokens)
+        return self.backend.planned(conversations, [self.backend.max_tokens] * len(conversations))
 
     def generate(self, queries: Sequence[Query], contexts: Sequence[Sequence[Chunk]]) -> list[Generation]:
         """Answers; with ``citations`` the reply is asked for as JSON (schema-constrained where the backend

@@ -19,6 +19,8 @@ Languages: a rubric may hold ``prompts: {th: {...}}`` beside its default ``promp
 from __future__ import annotations
 
 import copy
+import functools
+import operator
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -210,14 +212,16 @@ class LLMJudge:
 
     def planned_calls(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[LLMCalls]:
         """What ``judge`` would ask, per judge model (its samples included), counted without asking: each
-        conversation's tokens as that model's backend counts them, each reply at its rubric's max_tokens."""
+        conversation's tokens as that model's backend counts them, each reply at its rubric's max_tokens, one batch a
+        rubric as ``judge`` sends them."""
         jobs, conversations, _ = self._jobs(queries, generations, chunks)
         out = []
         for model_cfg in self.model_configs:
             backend = build_backend(model_cfg)
-            prompt = sum(backend.count_prompt_tokens(c) for c in conversations)
-            completion = sum(self._prompt(rubric).get("max_tokens") or backend.max_tokens for _, rubric in jobs)
-            out.append(LLMCalls(str(backend.model), len(jobs) * self.samples, prompt * self.samples, completion * self.samples))
+            batches = [[n for n, (_, r) in enumerate(jobs) if r == rubric] for rubric in self.rubrics]
+            limit = {rubric: self._prompt(rubric).get("max_tokens") or backend.max_tokens for rubric in self.rubrics}
+            per_rubric = [backend.planned([conversations[n] for n in idx], [limit[jobs[n][1]] for n in idx]) for idx in batches]
+            out.append(functools.reduce(operator.add, per_rubric).times(self.samples))
         return out
 
     def judge(self, queries: Sequence[Query], generations: Sequence[Generation], chunks: dict[str, Chunk]) -> list[dict[str, Any]]:

@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass
 import re
 from typing import Any, Callable, Iterable, Sequence
 
+from ragsweep.llm.work import PromptBatch, llm_calls
 from ragsweep.registry import Registry
 from ragsweep.roles import BackendRole
+from ragsweep.types import LLMCalls
 
 Messages = list[dict[str, str]]
 
@@ -110,6 +112,17 @@ class ChatBackend(ABC):
         them, plus the chat format's few tokens a message and for the reply's start (OpenAI's accounting); a
         backend that holds the model's chat template counts it exactly."""
         return sum(self.count_tokens(m["content"]) + CHAT_TOKENS_PER_MESSAGE for m in messages) + CHAT_TOKENS_PER_REPLY
+
+    def prompt_batches(self, conversations: Sequence[Messages]) -> list[PromptBatch]:
+        """How ``complete`` evaluates these conversations' prompts: ``batch_size`` at a time, each prompt whole. A
+        backend that evaluates a batch's common prefix once says so (llamacpp)."""
+        lengths = [self.count_prompt_tokens(c) for c in conversations]
+        return [PromptBatch(tuple(lengths[i:i + self.batch_size])) for i in range(0, len(lengths), self.batch_size)]
+
+    def planned(self, conversations: Sequence[Messages], reply_limits: Sequence[int]) -> LLMCalls:
+        """What asking these conversations in one ``complete`` call will cost, each reply at its limit, counted
+        without asking (``ragsweep plan``)."""
+        return llm_calls(self.registry_name, str(self.model), self.prompt_batches(conversations), reply_limits)
 
     def cut_tokens(self, text: str, n: int) -> str | None:
         """The first ``n`` tokens of ``text`` (counted as ``count_tokens`` counts them), or None when it has no

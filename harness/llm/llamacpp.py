@@ -20,7 +20,8 @@ from typing import Any, Sequence
 from ragsweep import runtime
 from ragsweep.errors import ConfigError
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
-from ragsweep.llm.llamacpp_batch import BatchDecoder
+from ragsweep.llm.llamacpp_batch import BatchDecoder, shared_prefix
+from ragsweep.llm.work import PromptBatch
 from ragsweep.models.gguf_convert import converted_gguf
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,14 @@ class LlamaCppBackend(ChatBackend):
     def count_prompt_tokens(self, messages: Messages) -> int:
         """Exactly: the conversation through the GGUF file's chat template, as ``complete`` sends it."""
         return len(self._prompts(self._llama(), [messages])[0])
+
+    def prompt_batches(self, conversations: Sequence[Messages]) -> list[PromptBatch]:
+        """``batch_size`` conversations at a time, as ``complete`` decodes them, each batch's common prefix once."""
+        if not conversations:
+            return []  # nothing to count: no model loaded (a plan asks this of every generator)
+        prompts = self._prompts(self._llama(), conversations)
+        groups = [prompts[i:i + self.batch_size] for i in range(0, len(prompts), self.batch_size)]
+        return [PromptBatch(tuple(map(len, group)), shared_prefix(group)) for group in groups]
 
     def _prompts(self, llama: Any, conversations: Sequence[Messages]) -> list[list[int]]:
         """The tokens llama.cpp reads for each conversation: its messages through the file's chat template (compiled

@@ -10,7 +10,9 @@ Used by ``LlamaCppBackend.complete`` for every call, one conversation or many, s
 
 from __future__ import annotations
 
+import ctypes
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -26,6 +28,8 @@ class Conversation:
     prompt: list[int]
     limit: int
     sampler: Any
+    check: Any = None  # greedy under a grammar: the grammar alone, to check the unconstrained choice (see _next_token)
+    free: Any = None  # greedy under a grammar: greedy alone, the unconstrained choice
     generated: list[int] = field(default_factory=list)
     done: bool = False
     error: str | None = None
@@ -43,6 +47,14 @@ class Decoded:
     prompt_tokens: int
     tokens: list[int]
     error: str | None = None
+
+
+def shared_prefix(prompts: Sequence[list[int]]) -> int:
+    """The leading tokens a group's prompts all hold, evaluated once for the group: none for a lone prompt, and
+    never a whole prompt (its last token must be evaluated in its own stream, for its logits)."""
+    if len(prompts) < 2:
+        return 0
+    return max(0, min(len(os.path.commonprefix(list(prompts))), min(map(len, prompts)) - 1))
 
 
 class BatchDecoder:
@@ -81,6 +93,13 @@ class BatchDecoder:
         except (AttributeError, TypeError):  # at interpreter exit llama_cpp's functions may be gone before us
             pass
 
+    def _conversation(self, seq_id: int, prompt: list[int], limit: int, grammar: str | None, temperature: float, seed: int) -> Conversation:
+        seq = Conversation(seq_id, prompt, limit, self._sampler(grammar, temperature, seed))
+        if grammar is not None and temperature <= 0:
+            seq.check = self._lc.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+            seq.free = self._sampler(None, temperature, seed)
+        return seq
+
     def _sampler(self, grammar: str | None, temperature: float, seed: int) -> Any:
         lc = self._lc
         chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
@@ -104,12 +123,14 @@ class BatchDecoder:
         results: list[Decoded] = []
         for start in range(0, len(prompts), self.n_seq):
             group = range(start, min(start + self.n_seq, len(prompts)))
-            seqs = [Conversation(i - start, list(prompts[i]), limit, self._sampler(grammar, temperature, seed)) for i in group]
+            seqs = [self._conversation(i - start, list(prompts[i]), limit, grammar, temperature, seed) for i in group]
             try:
                 self._run(seqs, on_done=(lambda j, start=start: on_done(start + j)) if on_done else None)
             finally:
                 for seq in seqs:
-                    self._lc.llama_sampler_free(seq.sampler)
+                    for sampler in (seq.sampler, seq.check, seq.free):
+                        if sampler is not None:
+                            self._lc.llama_sampler_free(sampler)
                 self._lc.llama_memory_clear(self._lc.llama_get_memory(self._ctx), True)
             results.extend(Decoded(len(seq.prompt), seq.generated, seq.error) for seq in seqs)
         return results
@@ -133,8 +154,7 @@ class BatchDecoder:
         """The prompts into the context: their common prefix once (a rubric's instructions and examples are most of
         a verdict prompt), copied to every stream; then the rest of every prompt, packed into steps of ``n_batch``
         tokens, each prompt's first token sampled right after the step that holds its last."""
-        shared = len(os.path.commonprefix([s.prompt for s in seqs])) if len(seqs) > 1 else 0
-        shared = min(shared, min((len(s.prompt) for s in seqs), default=1) - 1)
+        shared = shared_prefix([s.prompt for s in seqs])
         if shared > 0:
             self._packed([(seqs[0], t, pos, False) for pos, t in enumerate(seqs[0].prompt[:shared])], finish)
             memory = self._lc.llama_get_memory(self._ctx)
@@ -169,10 +189,31 @@ class BatchDecoder:
                 self._next_token(seq, i, finish)
 
     def _next_token(self, seq: Conversation, logits_at: int, finish: Callable[..., None]) -> None:
-        token = self._lc.llama_sampler_sample(seq.sampler, self._ctx, logits_at)
-        if self._lc.llama_vocab_is_eog(self._vocab, token):
+        """The next token by the conversation's sampler. Greedy under a grammar, the grammar is asked about the
+        unconstrained choice alone first: when it allows it, that is the constrained greedy choice too (the best
+        token overall is the best allowed one), and the grammar need not be applied to the whole vocabulary, the cost
+        of a grammar step (llama.cpp's own sampler does the same); only when it refuses is the constrained chain
+        sampled. Both grammars then accept the token, so they stay in step."""
+        lc = self._lc
+        if seq.check is None:
+            token = lc.llama_sampler_sample(seq.sampler, self._ctx, logits_at)
+        else:
+            token = lc.llama_sampler_sample(seq.free, self._ctx, logits_at)
+            if self._allows(seq.check, token):
+                lc.llama_sampler_accept(seq.sampler, token)
+            else:
+                token = lc.llama_sampler_sample(seq.sampler, self._ctx, logits_at)
+            lc.llama_sampler_accept(seq.check, token)
+        if lc.llama_vocab_is_eog(self._vocab, token):
             finish(seq)
             return
         seq.generated.append(token)
         if len(seq.generated) >= seq.limit or seq.position >= self.n_ctx_per_seq:
             finish(seq)
+
+    def _allows(self, grammar: Any, token: int) -> bool:
+        lc = self._lc
+        one = lc.llama_token_data(id=token, logit=0.0, p=0.0)
+        candidates = lc.llama_token_data_array(data=ctypes.pointer(one), size=1, selected=-1, sorted=False)
+        lc.llama_sampler_apply(grammar, ctypes.byref(candidates))
+        return math.isfinite(one.logit)
