@@ -73,26 +73,6 @@ def test_budgeted_takes_value_per_token_within_the_budget_and_skips_what_is_alre
         BudgetedSelector(budget_tokens=0)
 
 
-def test_the_tree_search_finds_the_best_set_where_greedy_does_not():
-    from ragsweep.selectors.budgeted import best_subset, set_value
-
-    value, cost, none = [1.0, 0.6, 0.6], [260, 250, 250], [[0.0] * 3 for _ in range(3)]
-    # Greedy by value per token takes 0 (1/260 beats 0.6/250) and then nothing fits in 240: 1.0. Best: {1, 2}, 1.2.
-    assert best_subset(value, cost, none, 1.0, 500, 1000) == [1, 2] and set_value([1, 2], value, none, 1.0) == pytest.approx(1.2)
-    inside = [[0.0] * 3 for _ in range(3)]
-    inside[2][1] = 1.0  # chunk 2 is all in chunk 1: {1, 2} is worth 0.6, so {0} is best
-    assert best_subset(value, cost, inside, 1.0, 500, 1000) == [0]
-    assert best_subset(value, cost, inside, 0.25, 500, 1000) == [1, 2]  # a quarter of the redundancy: 0.6 + 0.45 = 1.05
-    assert best_subset(value, cost, none, 1.0, 100, 1000) == []  # nothing fits
-    words = lambda n, w: " ".join([w] * n)  # noqa: E731
-    ranked = [chunk(0, words(26, "alpha")), chunk(1, words(25, "beta")), chunk(2, words(25, "gamma")), chunk(3, words(10, "delta"))]
-    scores = [4.0, 2.8, 2.8, 1.0]  # values 1, 0.6, 0.6, 0
-    assert BudgetedSelector(budget_tokens=50).select("q", ranked, scores) == [0]
-    assert BudgetedSelector(budget_tokens=50, search="tree").select("q", ranked, scores) == [1, 2]
-    with pytest.raises(ConfigError, match="search must be greedy or tree"):
-        BudgetedSelector(search="mcts")
-
-
 def test_overlap_by_offsets_in_one_document_else_by_words():
     a, b = chunk(0, "x" * 100, start=0), chunk(1, "y" * 100, start=50)
     assert overlap(a, b, {"c0": {"x"}, "c1": {"y"}}) == 0.5  # 50 of a's 100 characters lie inside b

@@ -26,25 +26,18 @@ class BudgetedSelector(Selector):
 
     label_params = ("budget_tokens",)
 
-    def __init__(self, budget_tokens: int = 512, candidates: int = 20, redundancy: float = 1.0, encoding: str = "cl100k_base",
-                 search: str = "greedy", max_nodes: int = 100_000):
+    def __init__(self, budget_tokens: int = 512, candidates: int = 20, redundancy: float = 1.0, encoding: str = "cl100k_base"):
         if budget_tokens < 1 or candidates < 1:
             raise ConfigError(f"selector budgeted: budget_tokens and candidates must be at least 1, not {budget_tokens} and {candidates}")
         if not 0 <= redundancy <= 1:
             raise ConfigError(f"selector budgeted: redundancy must be in [0, 1], not {redundancy}")
-        if search not in ("greedy", "tree"):
-            raise ConfigError(f"selector budgeted: search must be greedy or tree, not {search!r}")
         self.budget_tokens, self.candidates, self.redundancy, self.encoding = budget_tokens, candidates, redundancy, encoding
-        self.search, self.max_nodes = search, max_nodes
 
     def select(self, question: str, ranked: Sequence[Chunk], scores: Sequence[float]) -> list[int]:
         pool = list(ranked[: self.candidates])
         value = normalised(scores[: len(pool)])
         cost = token_counts(pool, self.encoding)
         words = {c.chunk_id: set(c.text.lower().split()) for c in pool}
-        if self.search == "tree":
-            shared = [[overlap(a, b, words) for b in pool] for a in pool]
-            return best_subset(list(value), cost, shared, self.redundancy, self.budget_tokens, self.max_nodes)
         chosen: list[int] = []
         left = self.budget_tokens
         while True:
@@ -60,46 +53,3 @@ class BudgetedSelector(Selector):
                 return sorted(chosen)
             chosen.append(best)
             left -= cost[best]
-
-
-def set_value(chosen: Sequence[int], value: Sequence[float], shared: Sequence[Sequence[float]], redundancy: float) -> float:
-    """A set's value, its chunks taken in rank order: each one's score times the share of it not already in an
-    earlier chosen chunk."""
-    order = sorted(chosen)
-    return sum(value[i] * (1.0 - redundancy * max((shared[i][j] for j in order[:k]), default=0.0)) for k, i in enumerate(order))
-
-
-def best_subset(value: Sequence[float], cost: Sequence[int], shared: Sequence[Sequence[float]], redundancy: float, budget: int,
-                max_nodes: int) -> list[int]:
-    """The set of the most ``set_value`` within ``budget`` (CORAG's combination search, as an exact branch and bound
-    over include/exclude in rank order): a branch is cut when its value plus the best fractional filling of the
-    budget left by the chunks after it, without redundancy, cannot beat the best set found. After ``max_nodes``
-    nodes the best set found so far is returned."""
-    n = len(value)
-    best: tuple[float, list[int]] = (0.0, [])
-    nodes = 0
-
-    def bound(i: int, left: int) -> float:
-        total = 0.0
-        for k in sorted(range(i, n), key=lambda k: -value[k] / max(cost[k], 1)):
-            if cost[k] == 0 or left <= 0:
-                continue
-            take = min(1.0, left / cost[k])
-            total, left = total + take * value[k], left - cost[k]
-        return total
-
-    def walk(i: int, chosen: list[int], got: float, left: int) -> None:
-        nonlocal best, nodes
-        nodes += 1
-        if got > best[0]:
-            best = (got, list(chosen))
-        if i == n or nodes >= max_nodes or got + bound(i, left) <= best[0] + 1e-12:
-            return
-        if 0 < cost[i] <= left:
-            gain = value[i] * (1.0 - redundancy * max((shared[i][j] for j in chosen), default=0.0))
-            if gain > 0:
-                walk(i + 1, [*chosen, i], got + gain, left - cost[i])
-        walk(i + 1, chosen, got, left)
-
-    walk(0, [], 0.0, budget)
-    return best[1]
