@@ -116,7 +116,11 @@ class ChatBackend(ABC):
     def prompt_batches(self, conversations: Sequence[Messages]) -> list[PromptBatch]:
         """How ``complete`` evaluates these conversations' prompts: ``batch_size`` at a time, each prompt whole. A
         backend that evaluates a batch's common prefix once says so (llamacpp)."""
-        lengths = [self.count_prompt_tokens(c) for c in conversations]
+        counted: dict[str, int] = {}  # a conversation asked many times (an assessor's bound prompts) is counted once
+        for c in conversations:
+            if (key := repr(c)) not in counted:
+                counted[key] = self.count_prompt_tokens(c)
+        lengths = [counted[repr(c)] for c in conversations]
         return [PromptBatch(tuple(lengths[i:i + self.batch_size])) for i in range(0, len(lengths), self.batch_size)]
 
     def planned(self, conversations: Sequence[Messages], reply_limits: Sequence[int]) -> LLMCalls:
