@@ -48,10 +48,15 @@ def test_the_bench_measures_a_random_weight_shape_here(tmp_path, isolated_cache,
     assert result["load_format"] == "dummy" and result["arch"]["num_hidden_layers"] == 2
     assert result["llamacpp"].startswith("skipped: llama.cpp runs a GGUF file")
     hf = result["hf"]
-    assert sorted(hf["workloads"]) == ["assign", "generate", "nuggets", "verdict"]
+    assert sorted(hf["workloads"]) == ["assign", "generate", "generate_long", "nuggets", "verdict"]
     # Random weights: every call generated its tokens; replies that decode to nothing are counted apart, not as errors.
     batched = hf["workloads"]["generate"]["batched"]["repeats"][0]
     assert batched["errors"] == 0 and batched["completion_tokens"] > 0 and batched["conversations"] == 2
+    # The work the plan prices, recorded for the call: transformers evaluates every prompt token (no shared prefix).
+    work = batched["work"]
+    assert (work["backend"], work["calls"], work["evaluated_tokens"], work["completion_tokens"]) == ("hf", 2, batched["prompt_tokens"], batched["completion_tokens"])
+    long = hf["workloads"]["generate_long"]["batched"]["repeats"][0]
+    assert long["prompt_tokens"] > 2 * batched["prompt_tokens"] and long["work"]["attention_pairs"] > 4 * work["attention_pairs"]
     floor = result["floor"]
     assert floor["memory_bandwidth_gb_s"] > 0 and floor["gemm_gflop_s"] > 0 and hf["weights_bytes"] == 4 * floor["parameters"]
     single = hf["workloads"]["generate"]["single"]
