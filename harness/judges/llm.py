@@ -215,10 +215,10 @@ class LLMJudge:
         conversation's tokens as that model's backend counts them, each reply at its rubric's max_tokens, one batch a
         rubric as ``judge`` sends them."""
         jobs, conversations, _ = self._jobs(queries, generations, chunks)
+        batches = [[n for n, (_, r) in enumerate(jobs) if r == rubric] for rubric in self.rubrics]
         out = []
         for model_cfg in self.model_configs:
             backend = build_backend(model_cfg)
-            batches = [[n for n, (_, r) in enumerate(jobs) if r == rubric] for rubric in self.rubrics]
             limit = {rubric: self._prompt(rubric).get("max_tokens") or backend.max_tokens for rubric in self.rubrics}
             per_rubric = [backend.planned([conversations[n] for n in idx], [limit[jobs[n][1]] for n in idx]) for idx in batches]
             out.append(functools.reduce(operator.add, per_rubric).times(self.samples))

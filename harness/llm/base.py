@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import re
 from typing import Any, Callable, Iterable, Sequence
 
-from ragsweep.llm.work import PromptBatch, llm_calls
+from ragsweep.llm.work import PromptBatch, in_batches, llm_calls
 from ragsweep.registry import Registry
 from ragsweep.roles import BackendRole
 from ragsweep.types import LLMCalls
@@ -116,12 +116,12 @@ class ChatBackend(ABC):
     def prompt_batches(self, conversations: Sequence[Messages]) -> list[PromptBatch]:
         """How ``complete`` evaluates these conversations' prompts: ``batch_size`` at a time, each prompt whole. A
         backend that evaluates a batch's common prefix once says so (llamacpp)."""
+        keys = [repr(c) for c in conversations]
         counted: dict[str, int] = {}  # a conversation asked many times (an assessor's bound prompts) is counted once
-        for c in conversations:
-            if (key := repr(c)) not in counted:
+        for key, c in zip(keys, conversations):
+            if key not in counted:
                 counted[key] = self.count_prompt_tokens(c)
-        lengths = [counted[repr(c)] for c in conversations]
-        return [PromptBatch(tuple(lengths[i:i + self.batch_size])) for i in range(0, len(lengths), self.batch_size)]
+        return [PromptBatch(tuple(counted[k] for k in group)) for group in in_batches(keys, self.batch_size)]
 
     def planned(self, conversations: Sequence[Messages], reply_limits: Sequence[int]) -> LLMCalls:
         """What asking these conversations in one ``complete`` call will cost, each reply at its limit, counted

@@ -21,7 +21,7 @@ from ragsweep import runtime
 from ragsweep.errors import ConfigError
 from ragsweep.llm.base import BACKENDS, ChatBackend, Completion, Messages
 from ragsweep.llm.llamacpp_batch import BatchDecoder, shared_prefix
-from ragsweep.llm.work import PromptBatch
+from ragsweep.llm.work import PromptBatch, in_batches
 from ragsweep.models.gguf_convert import converted_gguf
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,7 @@ class LlamaCppBackend(ChatBackend):
         """``batch_size`` conversations at a time, as ``complete`` decodes them, each batch's common prefix once."""
         if not conversations:
             return []  # nothing to count: no model loaded (a plan asks this of every generator)
-        prompts = self._prompts(self._llama(), conversations)
-        groups = [prompts[i:i + self.batch_size] for i in range(0, len(prompts), self.batch_size)]
+        groups = in_batches(self._prompts(self._llama(), conversations), self.batch_size)
         return [PromptBatch(tuple(map(len, group)), shared_prefix(group)) for group in groups]
 
     def _prompts(self, llama: Any, conversations: Sequence[Messages]) -> list[list[int]]:

@@ -10,9 +10,11 @@ each; a plan counts the same quantities for what it will run and prices them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, TypeVar
 
 from ragsweep.types import LLMCalls
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,11 @@ class PromptBatch:
     def __post_init__(self) -> None:
         if self.shared < 0 or any(n < self.shared for n in self.lengths):
             raise ValueError(f"a batch's shared prefix ({self.shared}) is longer than one of its prompts {self.lengths}")
+
+
+def in_batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` in consecutive groups of ``size``, as a backend's ``complete`` takes them."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def attention_pairs(start: int, end: int) -> int:

@@ -14,13 +14,13 @@ since is converted again, with a warning naming it.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
 from functools import lru_cache
 from pathlib import Path
 
 from ragsweep.errors import ConfigError
+from ragsweep.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 TYPES = {"f32": "LLAMA_FTYPE_ALL_F32", "f16": "LLAMA_FTYPE_MOSTLY_F16", "bf16": "LLAMA_FTYPE_MOSTLY_BF16",
@@ -36,11 +36,7 @@ def file_sha256(path: str | Path) -> str:
 
 @lru_cache(maxsize=8)
 def _sha256_at(path: str, size: int, mtime_ns: int, inode: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def intact(target: Path) -> bool:
